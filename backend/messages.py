@@ -1,0 +1,62 @@
+"""User-facing text (zh-CN), one place. Codes are stable and machine-readable; text may change."""
+
+MESSAGES: dict[str, str] = {
+    # generic
+    "VALIDATION_ERROR": "请求参数不合法",
+    "MALFORMED_JSON": "请求体不是合法的 JSON",
+    "BODY_TOO_LARGE": "请求体过大",
+    "UNSUPPORTED_MEDIA_TYPE": "不支持的内容类型",
+    "NOT_FOUND": "请求的资源不存在",
+    "METHOD_NOT_ALLOWED": "不支持该请求方法",
+    "RATE_LIMITED": "请求过于频繁，请稍后再试",
+    "CONFLICT": "数据冲突",
+    "INTERNAL_ERROR": "服务器内部错误，请稍后再试",
+    "SERVICE_UNAVAILABLE": "服务暂不可用，请稍后再试",
+    # auth
+    "AUTH_REQUIRED": "请先登录",
+    "TOKEN_INVALID": "登录凭证无效，请重新登录",
+    "TOKEN_EXPIRED": "登录已过期，请重新登录",
+    "REFRESH_TOKEN_INVALID": "刷新凭证无效或已失效，请重新登录",
+    "REFRESH_TOKEN_REUSED": "检测到刷新凭证被重复使用，已注销该登录，请重新登录",
+    "BAD_CREDENTIALS": "用户名或密码错误",
+    "ACCOUNT_DISABLED": "账号已停用",
+    "FORBIDDEN_ROLE": "当前角色无权执行此操作",
+    "FORBIDDEN_DISTRICT": "无权访问其他辖区的数据",
+    "FORBIDDEN_OWNER": "无权访问他人的数据",
+    "API_KEY_INVALID": "API 密钥无效或已吊销",
+    "API_KEY_SCOPE": "API 密钥无此权限范围",
+    "BIND_CODE_INVALID": "绑定码无效或已过期",
+    "ALREADY_BOUND": "该账号已绑定其他微信用户",
+    # wechat
+    "WECHAT_CODE_INVALID": "微信登录凭证无效或已过期，请重新登录",
+    "WECHAT_RATE_LIMITED": "微信登录过于频繁，请稍后再试",
+    "WECHAT_USER_BLOCKED": "该微信账号存在风险，已被限制登录",
+    "WECHAT_BUSY": "微信服务繁忙，请稍后再试",
+    "WECHAT_ERROR": "微信服务异常，请稍后再试",
+    # geo
+    "COORD_TYPE_INVALID": "坐标类型只能是 gcj02 或 wgs84",
+    "COORD_OUT_OF_RANGE": "经纬度超出有效范围",
+    "OUTSIDE_DISTRICTS": "该位置不在本市任何辖区内",
+    "GEOFENCE_INVALID": "工地电子围栏不是有效的多边形",
+    # core domain
+    "DISTRICT_NOT_FOUND": "辖区不存在",
+    "STATION_NOT_FOUND": "监督站不存在",
+    "ENTERPRISE_NOT_FOUND": "企业不存在",
+    "USCC_INVALID": "统一社会信用代码不合法",
+    "USCC_DUPLICATE": "该统一社会信用代码的企业已存在",
+    "PROJECT_NOT_FOUND": "项目不存在",
+    "PERMIT_DUPLICATE": "该施工许可证号的项目已存在",
+    "PARTY_ROLE_MISMATCH": "企业类型与参建角色不符",
+    "USER_NOT_FOUND": "用户不存在",
+    "USERNAME_TAKEN": "用户名已被占用",
+    "PASSWORD_WEAK": "密码至少 10 位，且需同时包含字母和数字",
+    "ROLE_DISTRICT_REQUIRED": "该角色必须指定所属辖区",
+    "ROLE_ENTERPRISE_REQUIRED": "该角色必须指定所属企业",
+    "NOT_A_PROJECT_LEAD": "该用户不是项目负责人",
+    "API_KEY_NOT_FOUND": "API 密钥不存在",
+}
+
+
+def message(code: str) -> str:
+    """zh-CN text for a code (the code itself if none is written yet)."""
+    return MESSAGES.get(code, code)

@@ -1,0 +1,102 @@
+"""The one typed Settings object: every value comes from an environment variable prefixed ZHIJIAN_.
+
+Nothing else in the code base reads ``os.environ``. Defaults work on a developer machine with
+PostgreSQL, Redis and Mosquitto on loopback and an S3-compatible server on 127.0.0.1:9000.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from typing import Any, get_type_hints
+
+PREFIX = "ZHIJIAN_"
+_DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Typed runtime configuration (env prefix ``ZHIJIAN_``)."""
+
+    ENV: str = "dev"  # dev | test | production
+    LOG_LEVEL: str = "INFO"
+    LOG_JSON: bool = True
+
+    API_HOST: str = "127.0.0.1"
+    API_PORT: int = 8000
+    MAX_BODY_BYTES: int = 1_048_576
+
+    DATABASE_URL: str = "postgresql://postgres@127.0.0.1:5432/zhijian"
+    DB_POOL_MIN: int = 1
+    DB_POOL_MAX: int = 10
+
+    REDIS_URL: str = "redis://127.0.0.1:6379/0"
+
+    S3_ENDPOINT: str = "http://127.0.0.1:9000"
+    S3_ACCESS_KEY: str = "zhijian"
+    S3_SECRET_KEY: str = "zhijian-secret-key"
+    S3_REGION: str = "us-east-1"
+    S3_BUCKET_PREFIX: str = "zhijian-"
+    S3_BUCKETS: tuple[str, ...] = ("photos", "files", "evidence")
+
+    MQTT_URL: str = "mqtt://127.0.0.1:1883"
+    MQTT_CLIENT_PREFIX: str = "zhijian"
+
+    WECHAT_API_BASE_URL: str = "http://127.0.0.1:8990"
+    WECHAT_APPID: str = "wx0000000000demo"
+    WECHAT_SECRET: str = "demo-wechat-secret"
+
+    JWT_SECRET: str = _DEV_JWT_SECRET
+    JWT_ISSUER: str = "zhijian"
+    ACCESS_TOKEN_TTL_S: int = 900
+    REFRESH_TOKEN_TTL_S: int = 30 * 24 * 3600
+    BIND_CODE_TTL_S: int = 24 * 3600
+
+    TIMEZONE: str = "Asia/Shanghai"
+    DISTRICTS_GEOJSON: str = ""  # empty: the copy shipped in backend/geo/data
+
+    def __post_init__(self) -> None:
+        if self.ENV == "production" and self.JWT_SECRET == _DEV_JWT_SECRET:
+            raise ValueError("ZHIJIAN_JWT_SECRET must be set in production")
+        if len(self.JWT_SECRET.encode()) < 32:
+            raise ValueError("ZHIJIAN_JWT_SECRET must be at least 32 bytes")
+
+    def bucket(self, name: str) -> str:
+        """Full bucket name for a logical bucket (photos, files, evidence)."""
+        return f"{self.S3_BUCKET_PREFIX}{name}"
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(raw: str, typ: Any) -> Any:
+    if typ is bool:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if typ is int:
+        return int(raw)
+    if typ == tuple[str, ...]:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build Settings from ``environ`` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    hints = get_type_hints(Settings)
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        key = PREFIX + f.name
+        if key in env:
+            try:
+                values[f.name] = _coerce(env[key], hints[f.name])
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from exc
+    return Settings(**values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read once."""
+    return load_settings()
