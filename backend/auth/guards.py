@@ -1,0 +1,34 @@
+"""Route guards: by role and by API-key scope (district and owner checks live in the services)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from backend.auth.principal import Principal, Role
+
+Guard = Callable[[ASGIConnection, BaseRouteHandler], None]
+
+
+def roles(*allowed: Role) -> Guard:
+    """Allow only users with one of these roles."""
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        principal: Principal = connection.user
+        principal.require_role(*allowed)
+
+    guard.__name__ = f"roles({','.join(r.value for r in allowed)})"
+    return guard
+
+
+def scope(required: str) -> Guard:
+    """Allow only API keys that carry this scope."""
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        principal: Principal = connection.user
+        principal.require_scope(required)
+
+    guard.__name__ = f"scope({required})"
+    return guard

@@ -1,0 +1,35 @@
+"""Database lifecycle helpers shared by the API and the workers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from piccolo.engine import engine_finder
+from piccolo.engine.postgres import PostgresEngine
+
+from backend.settings import Settings
+
+
+def engine() -> PostgresEngine:
+    found = engine_finder()
+    if not isinstance(found, PostgresEngine):
+        raise RuntimeError("piccolo_conf.DB must be a PostgresEngine")
+    return found
+
+
+async def open_pool(settings: Settings) -> None:
+    """Start the asyncpg pool behind Piccolo (min_size is required with max_size)."""
+    await engine().start_connection_pool(min_size=settings.DB_POOL_MIN, max_size=settings.DB_POOL_MAX)
+
+
+async def close_pool() -> None:
+    await engine().close_connection_pool()
+
+
+async def ping() -> None:
+    await engine().run_ddl("SELECT 1")
+
+
+def utcnow() -> datetime:
+    """The system clock, timezone-aware UTC (inject a clock where a rule depends on now)."""
+    return datetime.now(UTC)

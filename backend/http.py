@@ -1,0 +1,131 @@
+"""HTTP plumbing shared by every controller: error handlers, request ids, the base schema type."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    RequestEntityTooLarge,
+    TooManyRequestsException,
+    ValidationException,
+)
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.errors import AppError, error_body
+
+log = structlog.get_logger("zhijian.http")
+
+
+class Schema(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Base for request/response types: unknown fields are refused."""
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(content=body, status_code=status, headers=headers, media_type="application/json")
+
+
+def app_error_handler(_: Request, exc: AppError) -> Response:
+    if exc.status_code >= 500:
+        log.error("app_error", code=exc.code, detail=exc.detail)
+    return _json(exc.status_code, exc.to_body())
+
+
+def _validation_detail(exc: ValidationException) -> Any:
+    extra = exc.extra
+    if isinstance(extra, list):
+        return [
+            {k: v for k, v in item.items() if k in {"key", "message", "source"}} if isinstance(item, dict) else item
+            for item in extra
+        ]
+    return extra or exc.detail
+
+
+def http_exception_handler(_: Request, exc: HTTPException) -> Response:
+    """Map Litestar's own exceptions onto the one error shape."""
+    status = exc.status_code
+    headers = getattr(exc, "headers", None)
+    if isinstance(exc, ValidationException):
+        text = f"{exc.detail} {exc.extra}".lower()
+        if "json" in text and ("malformed" in text or "decode" in text):
+            return _json(400, error_body("MALFORMED_JSON", detail=str(exc.detail)))
+        return _json(400, error_body("VALIDATION_ERROR", detail=_validation_detail(exc)))
+    code = {
+        NotFoundException: "NOT_FOUND",
+        MethodNotAllowedException: "METHOD_NOT_ALLOWED",
+        RequestEntityTooLarge: "BODY_TOO_LARGE",
+        NotAuthorizedException: "AUTH_REQUIRED",
+        PermissionDeniedException: "FORBIDDEN_ROLE",
+        TooManyRequestsException: "RATE_LIMITED",
+    }.get(type(exc))
+    if code is None:
+        if status == 415:
+            code = "UNSUPPORTED_MEDIA_TYPE"
+        elif status == 413:
+            code = "BODY_TOO_LARGE"
+        elif status >= 500:
+            code = "INTERNAL_ERROR"
+        else:
+            code = "VALIDATION_ERROR" if status == 400 else f"HTTP_{status}"
+    detail = None if status >= 500 else (exc.detail if exc.detail and exc.detail != code else None)
+    return _json(status, error_body(code, detail=detail), headers=headers)
+
+
+def internal_error_handler(request: Request, exc: Exception) -> Response:
+    """Anything unexpected: log it with the request id, answer the one shape, never a bare 500."""
+    log.exception("unhandled_error", path=request.url.path, error=repr(exc))
+    return _json(500, error_body("INTERNAL_ERROR"))
+
+
+EXCEPTION_HANDLERS = {
+    AppError: app_error_handler,
+    HTTPException: http_exception_handler,
+    Exception: internal_error_handler,
+}
+
+
+class RequestContextMiddleware:
+    """Give every request an id (X-Request-ID in and out), bind it to the log context, log one line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers") or [])
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "request",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                status=status_holder["status"],
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+            structlog.contextvars.clear_contextvars()

@@ -1,0 +1,13 @@
+"""Piccolo's configuration: the engine from ZHIJIAN_DATABASE_URL and the apps in migration order."""
+
+from piccolo.conf.apps import AppRegistry
+from piccolo.engine.postgres import PostgresEngine
+
+from backend.settings import get_settings
+
+DB = PostgresEngine(config={"dsn": get_settings().DATABASE_URL})
+
+# Order matters only for readability; cross-app order is declared by migration_dependencies.
+APP_NAMES = ["districts", "enterprises", "accounts", "projects"]
+
+APP_REGISTRY = AppRegistry(apps=[f"backend.{name}.piccolo_app" for name in APP_NAMES])
