@@ -60,3 +60,20 @@ MESSAGES: dict[str, str] = {
 def message(code: str) -> str:
     """zh-CN text for a code (the code itself if none is written yet)."""
     return MESSAGES.get(code, code)
+
+MESSAGES.update(
+    {
+        "ROLE_NOT_CREATABLE": "该角色的账号不能在此创建",
+        "CREDENTIALS_REQUIRED": "工作人员账号必须设置用户名和密码",
+        "SCOPE_UNKNOWN": "未知的权限范围",
+        "CANNOT_DISABLE_SELF": "不能停用自己的账号",
+    }
+)
+
+MESSAGES.update(
+    {
+        "LOCATION_OUTSIDE_FENCE": "项目位置不在工地电子围栏内",
+        "USER_NOT_PROJECT_LEAD_ROLE": "只能指定角色为项目负责人的用户",
+        "RADIUS_TOO_LARGE": "搜索半径过大",
+    }
+)

@@ -1,0 +1,1 @@
+"""MQTT sensor ingest and the alarm worker (python -m iot.worker)."""

@@ -1,0 +1,1 @@
+"""Site-camera vision: data generator, training, runtime detector, rules, camera worker."""

@@ -1,0 +1,1 @@
+"""ARQ worker: gathers every domain's jobs.py into one WorkerSettings."""

@@ -18,7 +18,7 @@ class Project(Table, tablename="projects"):
     permit_no = Varchar(length=64, unique=True)
     address = Varchar(length=200, default="")
     lng = DoublePrecision()
-    lat = DoublePrecision()
+    lat = DoublePrecision(index=True)
     geofence = JSONB(null=True, default=None)
     district = ForeignKey(references=District, null=False, index=True, on_delete=OnDelete.restrict)
     status = Varchar(length=24, default="under_construction")

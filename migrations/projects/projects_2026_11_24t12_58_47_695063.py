@@ -71,7 +71,7 @@ class User(Table, tablename="users", schema=None):
     )
 
 
-ID = "2026-11-24T12:44:11:961132"
+ID = "2026-11-24T12:58:47:695063"
 VERSION = "1.38.0"
 DESCRIPTION = ""
 
@@ -379,7 +379,7 @@ async def forwards():
             "null": False,
             "primary_key": False,
             "unique": False,
-            "index": False,
+            "index": True,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,

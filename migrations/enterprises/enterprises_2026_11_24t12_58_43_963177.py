@@ -27,7 +27,7 @@ class District(Table, tablename="districts", schema=None):
     )
 
 
-ID = "2026-11-24T12:44:08:431710"
+ID = "2026-11-24T12:58:43:963177"
 VERSION = "1.38.0"
 DESCRIPTION = ""
 

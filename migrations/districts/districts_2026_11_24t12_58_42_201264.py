@@ -27,7 +27,7 @@ class District(Table, tablename="districts", schema=None):
     )
 
 
-ID = "2026-11-24T12:44:06:714597"
+ID = "2026-11-24T12:58:42:201264"
 VERSION = "1.38.0"
 DESCRIPTION = ""
 

@@ -1,0 +1,118 @@
+"""Operator commands: python -m backend.cli {migrate, rollback, seed-demo, import-districts, create-admin}."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+
+from backend.settings import get_settings
+
+
+async def migrate() -> int:
+    """Apply every app's pending migrations in dependency order."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    result = await run_forwards("all")
+    print(result.message or "migrations applied")
+    return 0 if result.success else 1
+
+
+async def rollback() -> int:
+    """Undo every migration, newest app first (for tests of the backwards path)."""
+    from piccolo.apps.migrations.commands.backwards import run_backwards
+
+    result = await run_backwards("all", migration_id="all", auto_agree=True)
+    print(result.message or "migrations rolled back")
+    return 0 if result.success else 1
+
+
+async def import_districts(path: str, source: str, approximate: bool) -> int:
+    """Load district boundaries (GeoJSON FeatureCollection, GCJ-02) into the database."""
+    from backend import db
+    from backend.districts import service
+    from backend.geo.districts import load_geojson
+
+    settings = get_settings()
+    await db.open_pool(settings)
+    try:
+        count = await service.import_districts(load_geojson(path), source=source, approximate=approximate)
+    finally:
+        await db.close_pool()
+    print(f"imported {count} districts from {path}")
+    return 0
+
+
+async def seed_demo() -> int:
+    from backend import db
+    from backend.demo import seed
+
+    settings = get_settings()
+    if settings.ENV == "production":
+        print("refusing to load demo data with ZHIJIAN_ENV=production", file=sys.stderr)
+        return 2
+    await db.open_pool(settings)
+    try:
+        summary = await seed(settings)
+    finally:
+        await db.close_pool()
+    for line in summary:
+        print(line)
+    return 0
+
+
+async def create_admin(username: str, display_name: str) -> int:
+    """Create a city-wide regulator admin (password read from the terminal or stdin)."""
+    from backend import db
+    from backend.accounts.tables import User
+    from backend.auth.passwords import check_password_policy, hash_password
+    from backend.auth.principal import Role
+
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    check_password_policy(password)
+    await db.open_pool(get_settings())
+    try:
+        await User.insert(
+            User(
+                role=Role.REGULATOR_ADMIN.value,
+                username=username.lower(),
+                display_name=display_name,
+                password_hash=hash_password(password),
+            )
+        )
+    finally:
+        await db.close_pool()
+    print(f"created regulator admin {username}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m backend.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply pending migrations")
+    sub.add_parser("rollback", help="undo all migrations")
+    sub.add_parser("seed-demo", help="load idempotent demo data (not in production)")
+    imp = sub.add_parser("import-districts", help="load district boundaries from GeoJSON (GCJ-02)")
+    imp.add_argument("path")
+    imp.add_argument("--source", default="")
+    imp.add_argument("--approximate", action="store_true")
+    adm = sub.add_parser("create-admin", help="create a city-wide regulator admin")
+    adm.add_argument("username")
+    adm.add_argument("--name", default="系统管理员")
+    args = parser.parse_args(argv)
+    if args.command == "migrate":
+        coro = migrate()
+    elif args.command == "rollback":
+        coro = rollback()
+    elif args.command == "seed-demo":
+        coro = seed_demo()
+    elif args.command == "import-districts":
+        coro = import_districts(args.path, args.source or args.path, args.approximate)
+    else:
+        coro = create_admin(args.username, args.name)
+    return asyncio.run(coro)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Dependencies every controller may ask for: the principal, settings and the injected clients."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from arq.connections import ArqRedis
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.params import Parameter
+from redis.asyncio import Redis
+
+from backend.auth.principal import Principal
+from backend.clients.s3 import S3Client
+from backend.clients.wechat import WeChatClient
+from backend.settings import Settings
+
+
+def provide_principal(request: Request) -> Principal:
+    return request.user
+
+
+def provide_settings(state: State) -> Settings:
+    return state.settings
+
+
+def provide_redis(state: State) -> Redis:
+    return state.redis
+
+
+def provide_arq(state: State) -> ArqRedis:
+    return state.arq
+
+
+def provide_s3(state: State) -> S3Client:
+    return state.s3
+
+
+def provide_wechat(state: State) -> WeChatClient:
+    return state.wechat
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+DEPENDENCIES = {
+    "principal": Provide(provide_principal, sync_to_thread=False),
+    "settings": Provide(provide_settings, sync_to_thread=False),
+    "redis": Provide(provide_redis, sync_to_thread=False),
+    "arq": Provide(provide_arq, sync_to_thread=False),
+    "s3": Provide(provide_s3, sync_to_thread=False),
+    "wechat": Provide(provide_wechat, sync_to_thread=False),
+}
+
+Limit = Annotated[int, Parameter(ge=1, le=200, default=50, description="page size")]
+Offset = Annotated[int, Parameter(ge=0, le=1_000_000, default=0)]

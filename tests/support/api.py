@@ -1,0 +1,78 @@
+"""The API under test (ASGI in the test's own event loop) and sign-in helpers."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from asgi_lifespan import LifespanManager
+from stdnum.cn import uscc as uscc_std
+
+STAFF_PASSWORD = "Demo-pass-2026"
+ADMIN_PASSWORD = "Admin-demo-2026"
+_counter = itertools.count(1)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def app(database, s3_server, redis_db, fake_wechat):  # noqa: ANN001 - fixtures
+    from backend.app import create_app
+    from backend.settings import get_settings
+
+    application = create_app(get_settings())
+    async with LifespanManager(application, startup_timeout=30, shutdown_timeout=30):
+        yield application
+
+
+@pytest_asyncio.fixture(scope="session")
+async def api(app) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://zhijian.test") as client:
+        yield client
+
+
+async def staff_token(api: httpx.AsyncClient, username: str, password: str | None = None) -> dict[str, str]:
+    """Authorization header for a staff user (demo passwords by default)."""
+    pw = password or (ADMIN_PASSWORD if username == "admin" else STAFF_PASSWORD)
+    resp = await api.post("/api/v1/auth/login", json={"username": username, "password": pw})
+    assert resp.status_code == 200, resp.text
+    return {"Authorization": f"Bearer {resp.json()['access_token']}"}
+
+
+async def mp_login(api: httpx.AsyncClient, openid: str | None = None) -> dict[str, Any]:
+    """Mini-program sign-in through the fake WeChat server; returns the token pair."""
+    code = f"{openid or 'citizen-' + uuid.uuid4().hex[:10]}:{next(_counter)}"
+    resp = await api.post("/mp/v1/auth/login", json={"code": code})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def bearer(pair: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {pair['access_token']}"}
+
+
+def new_uscc(adcode: int = 330302) -> str:
+    """A fresh valid unified social credit code."""
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    n = uuid.uuid4().int
+    org = "".join(alphabet[(n >> (5 * i)) % len(alphabet)] for i in range(9))
+    body = f"91{adcode}{org}"
+    return body + uscc_std.calc_check_digit(body + "0")
+
+
+def new_permit() -> str:
+    return f"TEST{uuid.uuid4().hex[:12].upper()}"
+
+
+@pytest_asyncio.fixture(scope="session")
+async def admin(api) -> dict[str, str]:  # noqa: ANN001
+    return await staff_token(api, "admin")
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:8]

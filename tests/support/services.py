@@ -1,0 +1,98 @@
+"""Session fixtures for the real services: the test database, Redis db, and an S3 server (moto)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import redis
+
+from tests.support import env
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def _wait_http(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+async def _admin_exec(sql: str) -> None:
+    conn = await asyncpg.connect(env.PG_ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def run_cli(*args: str, check: bool = True, database_url: str | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m backend.cli ...` as the README commands do."""
+    proc_env = {**os.environ}
+    if database_url:
+        proc_env["ZHIJIAN_DATABASE_URL"] = database_url
+    proc = subprocess.run(
+        [sys.executable, "-m", "backend.cli", *args],
+        cwd=ROOT,
+        env=proc_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"backend.cli {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto's S3-compatible server on a free loopback port (no MinIO binary exists here)."""
+    log = open(ROOT / ".pytest_moto.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(env.S3_PORT)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{env.S3_PORT}"
+    try:
+        _wait_http(url)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def redis_db() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(env.REDIS_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[str]:
+    """A fresh database for this run, migrated by the CLI, seeded with demo data, dropped at the end."""
+    asyncio.run(_admin_exec(f'CREATE DATABASE "{env.TEST_DB}"'))
+    try:
+        run_cli("migrate")
+        run_cli("seed-demo")
+        yield env.DATABASE_URL
+    finally:
+        asyncio.run(_admin_exec(f'DROP DATABASE IF EXISTS "{env.TEST_DB}" WITH (FORCE)'))

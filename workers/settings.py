@@ -1,0 +1,57 @@
+"""ARQ WorkerSettings (arq workers.settings.WorkerSettings): every domain's jobs and crons."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from arq import cron
+
+from backend import db
+from backend.accounts.jobs import purge_expired_tokens
+from backend.clients.redis import arq_redis_settings
+from backend.clients.s3 import S3Client
+from backend.clients.wechat import WeChatClient
+from backend.logging import configure_logging
+from backend.settings import get_settings
+
+log = structlog.get_logger("zhijian.worker")
+HEARTBEAT_KEY = "zhijian:heartbeat:arq"
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings = get_settings()
+    configure_logging(settings)
+    await db.open_pool(settings)
+    ctx["settings"] = settings
+    ctx["s3"] = S3Client(settings)
+    ctx["wechat"] = WeChatClient(settings)
+    await heartbeat(ctx)
+    log.info("arq_worker_started", functions=[f.__name__ for f in WorkerSettings.functions])
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    if "wechat" in ctx:
+        ctx["wechat"].close()
+    await db.close_pool()
+    log.info("arq_worker_stopped")
+
+
+async def heartbeat(ctx: dict[str, Any]) -> None:
+    """Prove the worker is alive (read by ops and by tests)."""
+    await ctx["redis"].set(HEARTBEAT_KEY, str(time.time()), ex=300)
+
+
+class WorkerSettings:
+    functions = [purge_expired_tokens]
+    cron_jobs = [
+        cron(heartbeat, second={0, 30}, run_at_startup=False),
+        cron(purge_expired_tokens, hour={19}, minute={5}),  # 03:05 Asia/Shanghai
+    ]
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = arq_redis_settings(get_settings())
+    max_jobs = 50
+    job_timeout = 300
+    keep_result = 3600
