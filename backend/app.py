@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cors_config=CORSConfig(allow_origins=[], allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         request_max_body_size=settings.MAX_BODY_BYTES,
         debug=False,
+        logging_config=None,  # ours (structlog JSON) stays in charge
     )
     app.state.settings = settings
     return app

@@ -7,8 +7,8 @@ from typing import Annotated
 from arq.connections import ArqRedis
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import QueryParameter
 from redis.asyncio import Redis
 
 from backend.auth.principal import Principal
@@ -54,5 +54,13 @@ DEPENDENCIES = {
     "wechat": Provide(provide_wechat, sync_to_thread=False),
 }
 
-Limit = Annotated[int, Parameter(ge=1, le=200, default=50, description="page size")]
-Offset = Annotated[int, Parameter(ge=0, le=1_000_000, default=0)]
+Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size")]
+Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
+
+# Explicit dependency markers (Litestar 3 drops inferred ones): use these in handler signatures.
+PrincipalDep = NamedDependency[Principal]
+SettingsDep = NamedDependency[Settings]
+RedisDep = NamedDependency[Redis]
+ArqDep = NamedDependency[ArqRedis]
+S3Dep = NamedDependency[S3Client]
+WeChatDep = NamedDependency[WeChatClient]

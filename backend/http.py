@@ -15,7 +15,6 @@ from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
-    RequestEntityTooLarge,
     TooManyRequestsException,
     ValidationException,
 )
@@ -24,10 +23,6 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from backend.errors import AppError, error_body
 
 log = structlog.get_logger("zhijian.http")
-
-
-class Schema(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Base for request/response types: unknown fields are refused."""
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -50,19 +45,29 @@ def _validation_detail(exc: ValidationException) -> Any:
     return extra or exc.detail
 
 
+def _is_malformed_body(exc: BaseException) -> bool:
+    """True when the body could not be parsed at all (as opposed to parsed into wrong types)."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        seen = seen.__cause__ or seen.__context__ if seen is not None else None
+        if seen is None:
+            return False
+        if isinstance(seen, msgspec.DecodeError) and not isinstance(seen, msgspec.ValidationError):
+            return True
+    return False
+
+
 def http_exception_handler(_: Request, exc: HTTPException) -> Response:
     """Map Litestar's own exceptions onto the one error shape."""
     status = exc.status_code
     headers = getattr(exc, "headers", None)
+    if status == 400 and _is_malformed_body(exc):
+        return _json(400, error_body("MALFORMED_JSON", detail=str(exc.detail)))
     if isinstance(exc, ValidationException):
-        text = f"{exc.detail} {exc.extra}".lower()
-        if "json" in text and ("malformed" in text or "decode" in text):
-            return _json(400, error_body("MALFORMED_JSON", detail=str(exc.detail)))
         return _json(400, error_body("VALIDATION_ERROR", detail=_validation_detail(exc)))
     code = {
         NotFoundException: "NOT_FOUND",
         MethodNotAllowedException: "METHOD_NOT_ALLOWED",
-        RequestEntityTooLarge: "BODY_TOO_LARGE",
         NotAuthorizedException: "AUTH_REQUIRED",
         PermissionDeniedException: "FORBIDDEN_ROLE",
         TooManyRequestsException: "RATE_LIMITED",

@@ -44,7 +44,11 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # uvicorn's access log duplicates our request log line.
+    # uvicorn's loggers go through the same JSON renderer; its access log duplicates our request line.
+    for name in ("uvicorn", "uvicorn.error", "arq", "arq.worker"):
+        uv = logging.getLogger(name)
+        uv.handlers[:] = []
+        uv.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
     for noisy in ("asyncio", "urllib3", "botocore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

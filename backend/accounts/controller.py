@@ -5,9 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from litestar import Controller, Request, get, patch, post
-from litestar.params import Body
-from redis.asyncio import Redis
-from typing import Annotated
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.accounts import service
 from backend.accounts.schemas import (
@@ -15,8 +13,8 @@ from backend.accounts.schemas import (
     ApiKeyCreated,
     ApiKeyOut,
     BindCodeOut,
-    PasswordLogin,
     Page,
+    PasswordLogin,
     RefreshRequest,
     TokenPair,
     UserCreate,
@@ -26,9 +24,8 @@ from backend.accounts.schemas import (
 )
 from backend.auth import service as auth_service
 from backend.auth.guards import roles
-from backend.auth.principal import Principal, Role
-from backend.deps import Limit, Offset, client_ip
-from backend.settings import Settings
+from backend.auth.principal import Role
+from backend.deps import Limit, Offset, PrincipalDep, RedisDep, SettingsDep, client_ip
 
 
 class UserPage(Page):
@@ -41,16 +38,16 @@ class AuthController(Controller):
 
     @post("/login", exclude_from_auth=True, status_code=200, summary="Staff sign-in by username and password")
     async def login(
-        self, request: Request, data: Annotated[PasswordLogin, Body()], settings: Settings, redis: Redis
+        self, request: Request, data: JSONBody[PasswordLogin], settings: SettingsDep, redis: RedisDep
     ) -> TokenPair:
         return await auth_service.login_password(settings, redis, data.username, data.password, client_ip(request))
 
     @post("/refresh", exclude_from_auth=True, status_code=200, summary="Rotate a refresh token")
-    async def refresh(self, data: Annotated[RefreshRequest, Body()], settings: Settings) -> TokenPair:
+    async def refresh(self, data: JSONBody[RefreshRequest], settings: SettingsDep) -> TokenPair:
         return await auth_service.refresh(settings, data.refresh_token)
 
     @post("/logout", exclude_from_auth=True, status_code=204, summary="Revoke a refresh token's login")
-    async def logout(self, data: Annotated[RefreshRequest, Body()]) -> None:
+    async def logout(self, data: JSONBody[RefreshRequest]) -> None:
         await auth_service.logout(data.refresh_token)
 
 
@@ -59,7 +56,7 @@ class MeController(Controller):
     tags = ["auth"]
 
     @get("/", summary="Who is asking (user or API key)")
-    async def whoami(self, principal: Principal) -> WhoAmI:
+    async def whoami(self, principal: PrincipalDep) -> WhoAmI:
         return WhoAmI(
             kind=principal.kind,
             id=principal.id,
@@ -76,15 +73,15 @@ class UserController(Controller):
     guards = [roles(Role.REGULATOR_ADMIN)]
 
     @post("/", summary="Create a staff, supervisor or project-lead account")
-    async def create(self, data: Annotated[UserCreate, Body()], principal: Principal) -> UserOut:
+    async def create(self, data: JSONBody[UserCreate], principal: PrincipalDep) -> UserOut:
         return await service.create_user(principal, data)
 
     @get("/", summary="Users the caller manages")
     async def list_users(
         self,
-        principal: Principal,
-        role: Role | None = None,
-        district_adcode: int | None = None,
+        principal: PrincipalDep,
+        role: FromQuery[Role | None] = None,
+        district_adcode: FromQuery[int | None] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> UserPage:
@@ -94,15 +91,15 @@ class UserController(Controller):
         return UserPage(total=total, limit=limit, offset=offset, items=items)
 
     @get("/{user_id:uuid}")
-    async def get_user(self, user_id: UUID, principal: Principal) -> UserOut:
+    async def get_user(self, user_id: FromPath[UUID], principal: PrincipalDep) -> UserOut:
         return await service.get_user(principal, user_id)
 
     @patch("/{user_id:uuid}", summary="Rename, disable, or reset a password (revokes the user's logins)")
-    async def update(self, user_id: UUID, data: Annotated[UserUpdate, Body()], principal: Principal) -> UserOut:
+    async def update(self, user_id: FromPath[UUID], data: JSONBody[UserUpdate], principal: PrincipalDep) -> UserOut:
         return await service.update_user(principal, user_id, data)
 
     @post("/{user_id:uuid}/bind-code", summary="One-time code to link the user's WeChat in the mini-program")
-    async def bind_code(self, user_id: UUID, principal: Principal, settings: Settings) -> BindCodeOut:
+    async def bind_code(self, user_id: FromPath[UUID], principal: PrincipalDep, settings: SettingsDep) -> BindCodeOut:
         return await service.issue_bind_code(principal, user_id, settings.BIND_CODE_TTL_S)
 
 
@@ -112,13 +109,13 @@ class ApiKeyController(Controller):
     guards = [roles(Role.REGULATOR_ADMIN)]
 
     @post("/", summary="Issue a scoped key for another department (the secret is shown once)")
-    async def create(self, data: Annotated[ApiKeyCreate, Body()], principal: Principal) -> ApiKeyCreated:
+    async def create(self, data: JSONBody[ApiKeyCreate], principal: PrincipalDep) -> ApiKeyCreated:
         return await service.create_api_key(principal, data)
 
     @get("/")
-    async def list_keys(self, principal: Principal) -> list[ApiKeyOut]:
+    async def list_keys(self, principal: PrincipalDep) -> list[ApiKeyOut]:
         return await service.list_api_keys(principal)
 
     @post("/{key_id:uuid}/revoke", status_code=200)
-    async def revoke(self, key_id: UUID, principal: Principal) -> ApiKeyOut:
+    async def revoke(self, key_id: FromPath[UUID], principal: PrincipalDep) -> ApiKeyOut:
         return await service.revoke_api_key(principal, key_id)

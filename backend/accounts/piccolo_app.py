@@ -4,7 +4,7 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from backend.accounts.tables import User, RefreshToken, BindCode, ApiKey
+from backend.accounts.tables import ApiKey, BindCode, RefreshToken, User
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "accounts"
 

@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 
 from backend.auth.principal import Role
-from backend.http import Schema
+from backend.schema import Schema
 
 Username = Annotated[str, msgspec.Meta(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]

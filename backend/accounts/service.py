@@ -9,6 +9,7 @@ from uuid import UUID
 
 from asyncpg.exceptions import UniqueViolationError
 
+from backend.accounts.refresh_tokens import revoke_all_refresh_tokens
 from backend.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -18,7 +19,6 @@ from backend.accounts.schemas import (
     UserOut,
     UserUpdate,
 )
-from backend.accounts.refresh_tokens import revoke_all_refresh_tokens
 from backend.accounts.tables import ApiKey, BindCode, User
 from backend.auth.passwords import check_password_policy, hash_password
 from backend.auth.principal import ENTERPRISE_ROLES, STAFF_ROLES, Principal, Role

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get, patch
-from litestar.params import Body, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from backend.auth.principal import Principal
+from backend.deps import PrincipalDep
 from backend.districts import service
 from backend.districts.schemas import DistrictOut, LocateOut, Location, StationOut, StationUpdate
 from backend.geo.coords import CoordType
@@ -23,21 +23,21 @@ class DistrictController(Controller):
 
     @get("/districts/{adcode:int}")
     async def get_district(
-        self, adcode: int, include_boundary: Annotated[bool, Parameter(default=False)] = False
+        self, adcode: FromPath[int], include_boundary: FromQuery[bool] = False
     ) -> DistrictOut:
         return await service.get_district(adcode, include_boundary)
 
     @get("/geo/locate", summary="Which district (and station) a point falls in")
     async def locate(
         self,
-        lng: Annotated[float, Parameter(ge=-180, le=180)],
-        lat: Annotated[float, Parameter(ge=-90, le=90)],
-        coord_type: CoordType = CoordType.WGS84,
+        lng: Annotated[float, QueryParameter(ge=-180, le=180)],
+        lat: Annotated[float, QueryParameter(ge=-90, le=90)],
+        coord_type: FromQuery[CoordType] = CoordType.WGS84,
     ) -> LocateOut:
         return await service.locate(Location(lng=lng, lat=lat, coord_type=coord_type))
 
     @patch("/stations/{station_id:int}", summary="Edit a station's contact details")
     async def update_station(
-        self, station_id: int, data: Annotated[StationUpdate, Body()], principal: Principal
+        self, station_id: FromPath[int], data: JSONBody[StationUpdate], principal: PrincipalDep
     ) -> StationOut:
         return await service.update_station(principal, station_id, data)

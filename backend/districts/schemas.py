@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import msgspec
 
 from backend.geo.coords import CoordType
-from backend.http import Schema
+from backend.schema import Schema
 
 
 class StationOut(Schema):

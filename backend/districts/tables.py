@@ -1,6 +1,15 @@
 """Districts (区县) and their construction-quality supervision stations (质监站)."""
 
-from piccolo.columns import JSONB, Boolean, DoublePrecision, ForeignKey, OnDelete, Integer, Timestamptz, Varchar
+from piccolo.columns import (
+    JSONB,
+    Boolean,
+    DoublePrecision,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get, patch, post
-from litestar.params import Body
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.accounts.schemas import Page
 from backend.auth.guards import scope
-from backend.auth.principal import Principal
-from backend.deps import Limit, Offset
+from backend.deps import Limit, Offset, PrincipalDep
 from backend.enterprises import service
 from backend.enterprises.schemas import (
     EnterpriseCreate,
@@ -31,15 +29,15 @@ class EnterpriseController(Controller):
     tags = ["enterprises"]
 
     @post("/", summary="Register an enterprise (unified social credit code checked)")
-    async def create(self, data: Annotated[EnterpriseCreate, Body()], principal: Principal) -> EnterpriseOut:
+    async def create(self, data: JSONBody[EnterpriseCreate], principal: PrincipalDep) -> EnterpriseOut:
         return await service.create_enterprise(principal, data)
 
     @get("/")
     async def list_enterprises(
         self,
-        principal: Principal,
-        kind: EnterpriseKind | None = None,
-        q: str | None = None,
+        principal: PrincipalDep,
+        kind: FromQuery[EnterpriseKind | None] = None,
+        q: FromQuery[str | None] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> EnterprisePage:
@@ -47,12 +45,12 @@ class EnterpriseController(Controller):
         return EnterprisePage(total=total, limit=limit, offset=offset, items=items)
 
     @get("/{enterprise_id:uuid}")
-    async def get_enterprise(self, enterprise_id: UUID, principal: Principal) -> EnterpriseOut:
+    async def get_enterprise(self, enterprise_id: FromPath[UUID], principal: PrincipalDep) -> EnterpriseOut:
         return await service.get_enterprise(principal, enterprise_id)
 
     @patch("/{enterprise_id:uuid}")
     async def update(
-        self, enterprise_id: UUID, data: Annotated[EnterpriseUpdate, Body()], principal: Principal
+        self, enterprise_id: FromPath[UUID], data: JSONBody[EnterpriseUpdate], principal: PrincipalDep
     ) -> EnterpriseOut:
         return await service.update_enterprise(principal, enterprise_id, data)
 
@@ -65,5 +63,5 @@ class PartnerEnterpriseController(Controller):
     guards = [scope("enterprises:read")]
 
     @get("/{uscc:str}", summary="An enterprise by unified social credit code")
-    async def by_uscc(self, uscc: str, principal: Principal) -> EnterprisePublic:
+    async def by_uscc(self, uscc: FromPath[str], principal: PrincipalDep) -> EnterprisePublic:
         return await service.public_by_uscc(principal, uscc)

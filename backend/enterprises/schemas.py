@@ -9,7 +9,7 @@ from uuid import UUID
 
 import msgspec
 
-from backend.http import Schema
+from backend.schema import Schema
 
 
 class EnterpriseKind(StrEnum):

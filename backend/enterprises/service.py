@@ -22,7 +22,6 @@ from backend.enterprises.schemas import (
 from backend.enterprises.tables import Enterprise
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound
 
-
 # GB 32100 appendix A: registration authority codes (first character); the category is 1–9.
 _REGISTRATION_AUTHORITIES = frozenset("123456789ANY")
 

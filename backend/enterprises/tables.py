@@ -2,7 +2,6 @@
 
 from piccolo.columns import UUID, Array, ForeignKey, OnDelete, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
-
 from piccolo.table import Table
 
 from backend.districts.tables import District

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, get
-from redis.asyncio import Redis
 
-from backend.clients.s3 import S3Client
+from backend.deps import RedisDep, S3Dep, SettingsDep
 from backend.health.service import readiness
-from backend.settings import Settings
 
 
 class HealthController(Controller):
@@ -20,7 +18,7 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/readyz", exclude_from_auth=True, summary="Readiness of PostgreSQL, Redis, S3 and MQTT")
-    async def readyz(self, settings: Settings, redis: Redis, s3: S3Client) -> Response[dict[str, Any]]:
+    async def readyz(self, settings: SettingsDep, redis: RedisDep, s3: S3Dep) -> Response[dict[str, Any]]:
         ok, checks = await readiness(settings, redis, s3)
         body = {"status": "ok" if ok else "error", "checks": checks}
         return Response(body, status_code=200 if ok else 503)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, delete, get, patch, post, put
-from litestar.params import Body
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.accounts.schemas import Page
-from backend.auth.principal import Principal
-from backend.deps import Limit, Offset
+from backend.deps import Limit, Offset, PrincipalDep
 from backend.projects import service
 from backend.projects.schemas import (
     LeadIn,
@@ -32,16 +30,16 @@ class ProjectController(Controller):
     tags = ["projects"]
 
     @post("/", summary="Register a project (district from location unless given)")
-    async def create(self, data: Annotated[ProjectCreate, Body()], principal: Principal) -> ProjectOut:
+    async def create(self, data: JSONBody[ProjectCreate], principal: PrincipalDep) -> ProjectOut:
         return await service.create_project(principal, data)
 
     @get("/", summary="Projects visible to the caller")
     async def list_projects(
         self,
-        principal: Principal,
-        district_adcode: int | None = None,
-        status: ProjectStatus | None = None,
-        q: str | None = None,
+        principal: PrincipalDep,
+        district_adcode: FromQuery[int | None] = None,
+        status: FromQuery[ProjectStatus | None] = None,
+        q: FromQuery[str | None] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> ProjectPage:
@@ -51,25 +49,25 @@ class ProjectController(Controller):
         return ProjectPage(total=total, limit=limit, offset=offset, items=items)
 
     @get("/{project_id:uuid}")
-    async def get_project(self, project_id: UUID, principal: Principal) -> ProjectOut:
+    async def get_project(self, project_id: FromPath[UUID], principal: PrincipalDep) -> ProjectOut:
         return await service.get_project(principal, project_id)
 
     @patch("/{project_id:uuid}")
     async def update(
-        self, project_id: UUID, data: Annotated[ProjectUpdate, Body()], principal: Principal
+        self, project_id: FromPath[UUID], data: JSONBody[ProjectUpdate], principal: PrincipalDep
     ) -> ProjectOut:
         return await service.update_project(principal, project_id, data)
 
     @put("/{project_id:uuid}/parties", summary="Replace the project's parties")
     async def replace_parties(
-        self, project_id: UUID, data: Annotated[PartiesReplace, Body()], principal: Principal
+        self, project_id: FromPath[UUID], data: JSONBody[PartiesReplace], principal: PrincipalDep
     ) -> ProjectOut:
         return await service.replace_parties(principal, project_id, data.parties)
 
     @post("/{project_id:uuid}/leads", status_code=200)
-    async def add_lead(self, project_id: UUID, data: Annotated[LeadIn, Body()], principal: Principal) -> ProjectOut:
+    async def add_lead(self, project_id: FromPath[UUID], data: JSONBody[LeadIn], principal: PrincipalDep) -> ProjectOut:
         return await service.add_lead(principal, project_id, data.user_id)
 
     @delete("/{project_id:uuid}/leads/{user_id:uuid}", status_code=200)
-    async def remove_lead(self, project_id: UUID, user_id: UUID, principal: Principal) -> ProjectOut:
+    async def remove_lead(self, project_id: FromPath[UUID], user_id: FromPath[UUID], principal: PrincipalDep) -> ProjectOut:
         return await service.remove_lead(principal, project_id, user_id)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from backend.projects.tables import Project, ProjectParty, ProjectLead
+from backend.projects.tables import Project, ProjectLead, ProjectParty
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "projects"
 

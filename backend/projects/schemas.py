@@ -12,7 +12,7 @@ import msgspec
 from backend.districts.schemas import Location
 from backend.enterprises.schemas import EnterpriseKind
 from backend.geo.coords import CoordType
-from backend.http import Schema
+from backend.schema import Schema
 
 
 class ProjectStatus(StrEnum):

@@ -45,6 +45,8 @@ def test_uvicorn_ready_and_mini_program_login(database, s3_server, redis_db, fak
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
-    assert proc.returncode == 0, out
+    # uvicorn re-raises SIGTERM after a graceful shutdown (returncode -15) in recent versions.
+    assert proc.returncode in (0, -signal.SIGTERM), out
+    assert "api_stopped" in out
     # Structured JSON logs carry the request id.
     assert '"request_id"' in out and '"event": "request"' in out
