@@ -26,9 +26,11 @@ from backend.enterprises.controller import EnterpriseController, PartnerEnterpri
 from backend.health.controller import HealthController
 from backend.http import EXCEPTION_HANDLERS, RequestContextMiddleware
 from backend.logging import configure_logging
+from backend.notifications.controller import NotificationController
 from backend.projects.controller import ProjectController
 from backend.settings import Settings, get_settings
 from miniprogram_api.auth import MpAuthController, MpMeController
+from miniprogram_api.inbox import MpInboxController
 from miniprogram_api.places import MpPlacesController
 
 log = structlog.get_logger("zhijian.app")
@@ -43,8 +45,9 @@ REGULATOR_CONTROLLERS = [
     EnterpriseController,
     PartnerEnterpriseController,
     ProjectController,
+    NotificationController,
 ]
-MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController]
+MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController]
 
 
 class MetricsController(PrometheusController):

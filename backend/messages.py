@@ -77,3 +77,12 @@ MESSAGES.update(
         "RADIUS_TOO_LARGE": "搜索半径过大",
     }
 )
+
+MESSAGES.update(
+    {
+        "TEMPLATE_UNKNOWN": "未知的消息模板",
+        "NOTIFICATION_NOT_FOUND": "通知不存在",
+        "WEBHOOK_NOT_FOUND": "回调地址不存在",
+        "ESCALATION_NOT_FOUND": "升级提醒不存在",
+    }
+)

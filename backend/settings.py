@@ -47,6 +47,13 @@ class Settings:
     WECHAT_API_BASE_URL: str = "http://127.0.0.1:8990"
     WECHAT_APPID: str = "wx0000000000demo"
     WECHAT_SECRET: str = "demo-wechat-secret"
+    WECHAT_MINIPROGRAM_STATE: str = "formal"  # developer | trial | formal
+    WECHAT_TEMPLATE_IDS: str = ""  # "alarm_raised=abc123,complaint_status=def456" overrides the defaults
+
+    NOTIFY_MAX_ATTEMPTS: int = 5
+    NOTIFY_RETRY_BASE_S: float = 2.0
+    NOTIFY_CONCURRENCY: int = 32
+    NOTIFY_RECONCILE_GRACE_S: float = 15.0  # pending this long past due: assume Redis lost the job
 
     JWT_SECRET: str = _DEV_JWT_SECRET
     JWT_ISSUER: str = "zhijian"
@@ -76,6 +83,8 @@ def _coerce(raw: str, typ: Any) -> Any:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if typ is int:
         return int(raw)
+    if typ is float:
+        return float(raw)
     if typ == tuple[str, ...]:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     return raw

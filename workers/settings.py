@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 import structlog
 from arq import cron
 
@@ -14,6 +15,7 @@ from backend.clients.redis import arq_redis_settings
 from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
 from backend.logging import configure_logging
+from backend.notifications.jobs import deliver_notifications, escalation_step, reconcile_notifications
 from backend.settings import get_settings
 
 log = structlog.get_logger("zhijian.worker")
@@ -26,14 +28,19 @@ async def startup(ctx: dict[str, Any]) -> None:
     await db.open_pool(settings)
     ctx["settings"] = settings
     ctx["s3"] = S3Client(settings)
-    ctx["wechat"] = WeChatClient(settings)
+    ctx["wechat"] = WeChatClient(settings, max_threads=settings.NOTIFY_CONCURRENCY)
+    ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=3.0), follow_redirects=False)
     await heartbeat(ctx)
+    # Rebuild what Redis may have lost while no worker ran (timers, queued deliveries).
+    await reconcile_notifications(ctx)
     log.info("arq_worker_started", functions=[f.__name__ for f in WorkerSettings.functions])
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     if "wechat" in ctx:
         ctx["wechat"].close()
+    if "http" in ctx:
+        await ctx["http"].aclose()
     await db.close_pool()
     log.info("arq_worker_stopped")
 
@@ -44,10 +51,11 @@ async def heartbeat(ctx: dict[str, Any]) -> None:
 
 
 class WorkerSettings:
-    functions = [purge_expired_tokens]
+    functions = [purge_expired_tokens, deliver_notifications, escalation_step, reconcile_notifications]
     cron_jobs = [
         cron(heartbeat, second={0, 30}, run_at_startup=False),
         cron(purge_expired_tokens, hour={19}, minute={5}),  # 03:05 Asia/Shanghai
+        cron(reconcile_notifications, second={15}, run_at_startup=False),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -19,6 +19,7 @@ from backend.auth.tokens import issue_access_token
 from backend.clients.wechat import WeChatClient, WeChatError
 from backend.db import utcnow
 from backend.errors import AppError, Conflict, Forbidden, TooManyRequests, Unauthorized, UpstreamError
+from backend.notifications import service as notifications_service
 from backend.settings import Settings
 
 _LOGIN_WINDOW_S = 900
@@ -108,6 +109,7 @@ async def login_wechat(settings: Settings, wechat: WeChatClient, code: str) -> T
             pass  # a concurrent first login created it
         row = await User.select().where(User.openid == openid).first()
     _require_active(row)
+    await notifications_service.clear_invalid_binding(row["id"])
     now = utcnow()
     return await issue_tokens(settings, await _touch_login(row["id"], now), now)
 

@@ -1,0 +1,163 @@
+"""notify() and WeChat delivery against the fake WeChat server: quota, each error code, idempotency."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from backend.notifications import delivery, service
+from backend.notifications.tables import Delivery, DeliveryAttempt
+from backend.settings import get_settings
+from tests.support.api import bearer, mp_login
+
+pytestmark = pytest.mark.asyncio
+
+SEND = "/cgi-bin/message/subscribe/send"
+ALARM_TID = "tmpl_alarm_raised"
+
+
+async def _citizen(api, accept: int = 0):
+    pair = await mp_login(api)
+    for _ in range(accept):
+        resp = await api.post("/mp/v1/subscriptions", json={"results": {ALARM_TID: "accept"}}, headers=bearer(pair))
+        assert resp.status_code == 200, resp.text
+    return pair
+
+
+async def _notify(user_id, key=None, **data):
+    payload = {"project": "温州市鹿城区滨江商务区T05地块住宅项目（一期）", "point": "CX-03 深层水平位移", "level": "报警", "time": "2026-11-24 10:00", "detail": "累计变化 32.5 mm，超过报警值 30 mm", **data}
+    return await service.notify(
+        [uuid.UUID(user_id)], "alarm_raised", payload, dedup_key=key or f"test:{uuid.uuid4().hex}",
+        settings=get_settings(), arq=None, subject=("alarm", "A-1"),
+    )
+
+
+async def _deliver(app, ids):
+    return await delivery.deliver_wechat(ids, settings=get_settings(), wechat=app.state.wechat, arq=None)
+
+
+async def _receipt(notification_id, channel="wechat"):
+    return await Delivery.select().where((Delivery.notification == notification_id) & (Delivery.channel == channel)).first()
+
+
+async def _sent_to(fake, openid):
+    return [m for m in fake.messages() if m["touser"] == openid]
+
+
+async def test_with_quota_reaches_wechat_exactly_once(api, app, wechat_reset):
+    pair = await _citizen(api, accept=1)
+    user = pair["user"]["id"]
+    result = await _notify(user, key="alarm:A-1:level:alarm")
+    assert len(result.notification_ids) == 1 and len(result.wechat_pending) == 1
+    assert await _deliver(app, result.wechat_pending) == {"sent": 1}
+    # Delivering the same receipts again sends nothing; notifying with the same key creates nothing.
+    assert await _deliver(app, result.wechat_pending) == {}
+    again = await _notify(user, key="alarm:A-1:level:alarm")
+    assert again.notification_ids == [] and again.duplicates == 1
+    sends = wechat_reset.requests(SEND)
+    assert len(sends) == 1 and len(wechat_reset.messages()) == 1
+    message = wechat_reset.messages()[0]
+    assert message["template_id"] == ALARM_TID and message["page"] == "pages/alarm/detail?id=A-1"
+    assert message["miniprogram_state"] == "formal" and message["lang"] == "zh_CN"
+    assert all(len(v["value"]) <= 20 for k, v in message["data"].items() if k.startswith("thing"))
+    assert message["data"]["thing1"]["value"].endswith("…")
+    receipt = await _receipt(result.notification_ids[0])
+    assert receipt["status"] == "sent" and receipt["attempts"] == 1 and receipt["external_id"]
+    assert (await _receipt(result.notification_ids[0], "inbox"))["status"] == "sent"
+    subs = (await api.get("/mp/v1/subscriptions", headers=bearer(pair))).json()
+    assert subs == [{"template_id": ALARM_TID, "template_key": "alarm_raised", "kind": "one_time", "status": "accept", "remaining": 0}]
+
+
+async def test_without_quota_lands_in_inbox_with_a_reason(api, app, wechat_reset):
+    pair = await _citizen(api, accept=1)
+    first = await _notify(pair["user"]["id"])
+    await _deliver(app, first.wechat_pending)
+    second = await _notify(pair["user"]["id"])
+    assert await _deliver(app, second.wechat_pending) == {"skipped": 1}
+    receipt = await _receipt(second.notification_ids[0])
+    assert receipt["status"] == "skipped" and receipt["reason"].startswith("no_quota")
+    assert len(wechat_reset.messages()) == 1  # only the first
+    inbox = (await api.get("/mp/v1/inbox", headers=bearer(pair))).json()
+    assert inbox["total"] == 2 and inbox["unread"] == 2
+    assert inbox["items"][0]["title"] == "监测报警：报警"
+
+
+async def test_43101_is_recorded_and_not_retried(api, app, wechat_reset):
+    pair = await _citizen(api)  # never reported a subscription: WeChat decides
+    wechat_reset.fail_next(SEND, 43101)
+    result = await _notify(pair["user"]["id"])
+    assert await _deliver(app, result.wechat_pending) == {"skipped": 1}
+    receipt = await _receipt(result.notification_ids[0])
+    assert receipt["status"] == "skipped" and receipt["last_errcode"] == 43101 and receipt["next_attempt_at"] is None
+    assert len(wechat_reset.requests(SEND)) == 1
+    subs = (await api.get("/mp/v1/subscriptions", headers=bearer(pair))).json()
+    assert subs[0]["remaining"] == 0
+
+
+async def test_40003_marks_the_binding_bad_until_next_sign_in(api, app, wechat_reset):
+    openid = f"o_{uuid.uuid4().hex[:12]}"
+    pair = await mp_login(api, openid)
+    wechat_reset.fail_next(SEND, 40003)
+    first = await _notify(pair["user"]["id"])
+    assert await _deliver(app, first.wechat_pending) == {"failed": 1}
+    assert (await _receipt(first.notification_ids[0]))["reason"].startswith("invalid_openid")
+    second = await _notify(pair["user"]["id"])
+    assert second.wechat_pending == []
+    assert (await _receipt(second.notification_ids[0]))["reason"] == "wechat_binding_invalid"
+    await mp_login(api, openid)  # signing in again proves the openid
+    third = await _notify(pair["user"]["id"])
+    assert len(third.wechat_pending) == 1
+    assert await _deliver(app, third.wechat_pending) == {"sent": 1}
+
+
+@pytest.mark.parametrize("errcode", [40001, 42001])
+async def test_token_errors_refresh_once_and_retry(api, app, wechat_reset, errcode):
+    pair = await _citizen(api)
+    result = await _notify(pair["user"]["id"])
+    await app.state.wechat.access_token()  # a token exists ...
+    wechat_reset.fail_next(SEND, errcode)  # ... but WeChat says it is no good once
+    assert await _deliver(app, result.wechat_pending) == {"sent": 1}
+    assert len(wechat_reset.requests(SEND)) == 2 and len(wechat_reset.messages()) == 1
+    assert (await _receipt(result.notification_ids[0]))["attempts"] == 1
+
+
+async def test_busy_and_network_errors_retry_with_backoff_then_give_up(api, app, wechat_reset):
+    pair = await _citizen(api)
+    result = await _notify(pair["user"]["id"])
+    wechat_reset.fail_next(SEND, -1)
+    assert await _deliver(app, result.wechat_pending) == {"retrying": 1}
+    receipt = await _receipt(result.notification_ids[0])
+    assert receipt["status"] == "retrying" and receipt["last_errcode"] == -1 and receipt["next_attempt_at"]
+    # Not due yet: a second run does nothing.
+    assert await _deliver(app, result.wechat_pending) == {}
+    await Delivery.update({Delivery.next_attempt_at: None}).where(Delivery.id == receipt["id"])
+    assert await _deliver(app, result.wechat_pending) == {"sent": 1}
+    attempts = await DeliveryAttempt.select().where(DeliveryAttempt.delivery_id == receipt["id"]).order_by(DeliveryAttempt.attempt)
+    assert [(a["attempt"], a["outcome"], a["errcode"]) for a in attempts] == [(1, "retrying", -1), (2, "sent", 0)]
+
+    other = await _notify(pair["user"]["id"])
+    wechat_reset.fail_next(SEND, -1, times=get_settings().NOTIFY_MAX_ATTEMPTS)
+    for _ in range(get_settings().NOTIFY_MAX_ATTEMPTS):
+        await Delivery.update({Delivery.next_attempt_at: None}).where(Delivery.id == other.wechat_pending[0])
+        await _deliver(app, other.wechat_pending)
+    final = await _receipt(other.notification_ids[0])
+    assert final["status"] == "failed" and final["reason"].startswith("gave up")
+
+
+async def test_users_without_wechat_get_the_inbox_only(api, app, wechat_reset):
+    from tests.support.api import staff_token
+
+    me = (await api.get("/api/v1/me", headers=await staff_token(api, "ra_inspector"))).json()
+    result = await _notify(me["id"])
+    assert result.wechat_pending == []
+    receipt = await _receipt(result.notification_ids[0])
+    assert receipt["status"] == "skipped" and receipt["reason"] == "no_wechat_binding"
+
+
+async def test_unknown_template_is_refused():
+    from backend.errors import BadRequest
+
+    with pytest.raises(BadRequest) as err:
+        await service.notify([uuid.uuid4()], "nope", {}, "k", settings=get_settings(), arq=None)
+    assert err.value.code == "TEMPLATE_UNKNOWN"
