@@ -43,6 +43,7 @@ class Settings:
 
     MQTT_URL: str = "mqtt://127.0.0.1:1883"
     MQTT_CLIENT_PREFIX: str = "zhijian"
+    MQTT_SHARE_GROUP: str = "zhijian-iot"  # workers in one group split the telemetry between them
 
     WECHAT_API_BASE_URL: str = "http://127.0.0.1:8990"
     WECHAT_APPID: str = "wx0000000000demo"
@@ -54,6 +55,7 @@ class Settings:
     NOTIFY_RETRY_BASE_S: float = 2.0
     NOTIFY_CONCURRENCY: int = 32
     NOTIFY_RECONCILE_GRACE_S: float = 15.0  # pending this long past due: assume Redis lost the job
+    RECONCILE_EVERY_S: int = 60  # how often the worker rebuilds timers and queued work from PostgreSQL
 
     JWT_SECRET: str = _DEV_JWT_SECRET
     JWT_ISSUER: str = "zhijian"
@@ -67,6 +69,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.ENV == "production" and self.JWT_SECRET == _DEV_JWT_SECRET:
             raise ValueError("ZHIJIAN_JWT_SECRET must be set in production")
+        if self.RECONCILE_EVERY_S < 1 or 60 % self.RECONCILE_EVERY_S:
+            raise ValueError("ZHIJIAN_RECONCILE_EVERY_S must divide 60")
         if len(self.JWT_SECRET.encode()) < 32:
             raise ValueError("ZHIJIAN_JWT_SECRET must be at least 32 bytes")
 

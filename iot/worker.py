@@ -20,10 +20,9 @@ from backend.settings import Settings, get_settings
 log = structlog.get_logger("zhijian.iot")
 
 TELEMETRY_TOPIC = "zhijian/v1/+/+/telemetry"
-SHARE_GROUP = "zhijian-iot"
 
 
-def shared_topic(topic: str = TELEMETRY_TOPIC, group: str = SHARE_GROUP) -> str:
+def shared_topic(group: str, topic: str = TELEMETRY_TOPIC) -> str:
     """MQTT 5 shared subscription so several workers split the load."""
     return f"$share/{group}/{topic}"
 
@@ -43,8 +42,9 @@ class IotWorker:
         if reason_code.is_failure:
             log.error("mqtt_connect_refused", reason=str(reason_code))
             return
-        client.subscribe(shared_topic(), qos=1)
-        log.info("mqtt_connected", subscribed=shared_topic())
+        topic = shared_topic(self.settings.MQTT_SHARE_GROUP)
+        client.subscribe(topic, qos=1)
+        log.info("mqtt_connected", subscribed=topic)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         if not self.stop_event.is_set():

@@ -6,4 +6,4 @@ WeChat ports) before any backend module reads its settings.
 
 import tests.support.env  # noqa: F401  (side effect: environment)
 
-pytest_plugins = ["tests.support.wechat", "tests.support.services", "tests.support.api"]
+pytest_plugins = ["tests.support.wechat", "tests.support.services", "tests.support.api", "tests.support.workers"]

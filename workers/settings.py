@@ -55,7 +55,12 @@ class WorkerSettings:
     cron_jobs = [
         cron(heartbeat, second={0, 30}, run_at_startup=False),
         cron(purge_expired_tokens, hour={19}, minute={5}),  # 03:05 Asia/Shanghai
-        cron(reconcile_notifications, second={15}, run_at_startup=False),
+        cron(
+            reconcile_notifications,
+            second=set(range(15 % get_settings().RECONCILE_EVERY_S, 60, get_settings().RECONCILE_EVERY_S)),
+            run_at_startup=False,
+            unique=True,
+        ),
     ]
     on_startup = startup
     on_shutdown = shutdown

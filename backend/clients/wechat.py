@@ -1,17 +1,24 @@
-"""WeChat server APIs through wechatpy, pointed at ZHIJIAN_WECHAT_API_BASE_URL.
+"""WeChat server APIs (login, subscribe messages, access token) through wechatpy.
 
-wechatpy is synchronous (requests): every call runs in this client's thread pool, one wechatpy client
-per thread. The access token lives in Redis (wechatpy's RedisStorage) and is refreshed under a Redis
-lock, so every process shares one token: each fetch from WeChat invalidates the previous one.
+wechatpy 1.8 is synchronous (requests), so every call runs in this client's own small thread pool,
+off the event loop and apart from other ``to_thread`` users; a slow WeChat cannot starve them.
+Its three hard-coded base URLs point at ``ZHIJIAN_WECHAT_API_BASE_URL`` (the fake on loopback in
+dev and tests). The access token lives in Redis (wechatpy's ``RedisStorage``) and is refreshed
+under a Redis lock: every fetch from WeChat invalidates the previous token, so all processes must
+share one and only one of them may fetch it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import queue
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import redis
 import requests
@@ -24,137 +31,200 @@ from backend.settings import Settings
 
 log = structlog.get_logger("zhijian.wechat")
 
+T = TypeVar("T")
+
+#: errcodes that mean "this access token is no good": refresh once and retry once.
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+#: our own errcode for "WeChat could not be reached or answered nonsense".
 NETWORK_ERROR = -2
-_TOKEN_MARGIN_S = 300
+TOKEN_MARGIN_S = 300
+DEFAULT_TIMEOUT = (3.0, 5.0)  # (connect, read) seconds
+MINIPROGRAM_STATES = ("developer", "trial", "formal")
+STORAGE_PREFIX = "wechatpy"
 
 
 class WeChatError(Exception):
-    """WeChat answered an errcode (or the network failed: errcode -2)."""
+    """WeChat answered an errcode (or could not be reached: errcode -2)."""
 
     def __init__(self, errcode: int, errmsg: str) -> None:
         super().__init__(f"{errcode}: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # ARQ pickles a failed job's exception; keep both fields through the round trip.
+        return (type(self), (self.errcode, self.errmsg))
+
 
 @dataclass(frozen=True, slots=True)
 class WxSession:
+    """code2Session's answer. ``session_key`` stays on the server and out of logs and reprs."""
+
     openid: str
-    session_key: str
-    unionid: str | None
+    session_key: str = field(repr=False)
+    unionid: str | None = None
 
 
 class _Wechatpy(_WechatpyClient):
-    """wechatpy with its three hard-coded base URLs replaced, and a shared, locked token refresh."""
+    """wechatpy with its three hard-coded base URLs replaced and a shared, locked token refresh."""
 
-    def __init__(self, settings: Settings, storage: RedisStorage, lock_redis: redis.Redis) -> None:
+    def __init__(
+        self, settings: Settings, storage: RedisStorage, lock_redis: redis.Redis, timeout: tuple[float, float]
+    ) -> None:
+        # auto_retry=False: wechatpy's own retry refetches the token without a lock, on every
+        # 40001, and recurses without bound; the facade does one locked refresh instead.
         super().__init__(
-            settings.WECHAT_APPID, settings.WECHAT_SECRET, session=storage, timeout=(3, 5), auto_retry=False
+            settings.WECHAT_APPID, settings.WECHAT_SECRET, session=storage, timeout=timeout, auto_retry=False
         )
-        self.base = settings.WECHAT_API_BASE_URL.rstrip("/") + "/"
-        self.API_BASE_URL = self.base + "cgi-bin/"
-        self.wxa.API_BASE_URL = self.base
+        self.base_url = settings.WECHAT_API_BASE_URL.rstrip("/") + "/"
+        self.API_BASE_URL = self.base_url + "cgi-bin/"
+        self.wxa.API_BASE_URL = self.base_url
+        self.token_url = self.base_url + "cgi-bin/token"
         self._lock_redis = lock_redis
+        self._lock_name = f"{STORAGE_PREFIX}:{self.appid}:token-lock"
+        self._lock_timeout = sum(timeout) + 5
 
     def fetch_access_token(self) -> dict[str, Any]:
-        result = self._fetch_access_token(
-            url=self.base + "cgi-bin/token",
+        """GET /cgi-bin/token and cache it for expires_in − 300 s.
+
+        Replaces wechatpy's version, which has the URL hard-coded, sends no timeout (it could hang
+        forever) and caches the token for the full expires_in.
+        """
+        res = self._http.get(
+            self.token_url,
             params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+            timeout=self.timeout,
         )
-        # Keep it a little shorter than WeChat does, so nobody uses a token in its last minutes.
-        ttl = max(int(result.get("expires_in", 7200)) - _TOKEN_MARGIN_S, 60)
+        try:
+            res.raise_for_status()
+        except requests.RequestException as exc:
+            raise WeChatClientException(None, None, client=self, request=exc.request, response=exc.response)
+        result = self._handle_result(res)  # raises on an errcode (auto_retry is off)
+        if not isinstance(result, dict) or not result.get("access_token"):
+            raise WeChatClientException(None, "no access_token in answer", client=self, response=res)
+        ttl = max(int(result.get("expires_in", 7200)) - TOKEN_MARGIN_S, 60)
         self.session.set(self.access_token_key, result["access_token"], ttl)
         return result
 
     @property
     def access_token(self) -> str:
+        """The shared token; fetched (once, under the lock) when Redis has none."""
         token = self.session.get(self.access_token_key)
-        if token:
-            return token
-        return self.refresh_token(stale=None)
+        return token if token else self.refresh_token(stale=None)
 
     def refresh_token(self, stale: str | None) -> str:
-        """Fetch a new token unless another process already replaced ``stale``."""
-        with self._lock_redis.lock(f"wechatpy:{self.appid}:token-lock", timeout=15, blocking_timeout=15):
+        """Fetch a new token, unless another process already replaced ``stale`` while we waited."""
+        with self._lock_redis.lock(
+            self._lock_name, timeout=self._lock_timeout, blocking_timeout=self._lock_timeout
+        ):
             current = self.session.get(self.access_token_key)
             if current and current != stale:
                 return current
-            self.fetch_access_token()
-            return self.session.get(self.access_token_key)
+            return self.fetch_access_token()["access_token"]
+
+
+def _call(fn: Callable[[], T]) -> T:
+    """Run one wechatpy step, turning its exceptions (and the network's) into WeChatError."""
+    try:
+        return fn()
+    except WeChatClientException as exc:
+        if exc.errcode is None:
+            status = getattr(exc.response, "status_code", None)
+            raise WeChatError(NETWORK_ERROR, f"network: {exc.errmsg or f'http {status}'}") from None
+        raise WeChatError(int(exc.errcode), str(exc.errmsg)) from None
+    except requests.RequestException as exc:
+        # `from None`: the chained exception would carry the request URL (appid and secret).
+        raise WeChatError(NETWORK_ERROR, f"network: {type(exc).__name__}") from None
+    except redis.RedisError as exc:
+        raise WeChatError(NETWORK_ERROR, f"network: token cache {type(exc).__name__}") from None
 
 
 class WeChatClient:
-    """Async facade: code2session, subscribe messages, the shared access token."""
+    """Async facade over wechatpy: code2Session, subscribe messages and the shared access token."""
 
-    def __init__(self, settings: Settings, max_threads: int = 16) -> None:
+    def __init__(
+        self, settings: Settings, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT, max_threads: int = 16
+    ) -> None:
         self._settings = settings
+        self._timeout = timeout
         self._redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=3)
-        self._storage = RedisStorage(self._redis, prefix="wechatpy")
-        self._local = threading.local()
+        self._storage = RedisStorage(self._redis, prefix=STORAGE_PREFIX)
         self._pool = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="wechat")
+        # One wechatpy client (one requests.Session) per concurrent call: Sessions are not thread-safe.
+        self._idle: queue.SimpleQueue[_Wechatpy] = queue.SimpleQueue()
+        self._clients: list[_Wechatpy] = []
+        self._clients_lock = threading.Lock()
+        self._closed = False
 
-    def _client(self) -> _Wechatpy:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = _Wechatpy(self._settings, self._storage, self._redis)
-            self._local.client = client
-        return client
-
-    async def _run(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
-
-    @staticmethod
-    def _call(fn: Any) -> Any:
+    @contextmanager
+    def _borrow(self) -> Iterator[_Wechatpy]:
         try:
-            return fn()
-        except WeChatClientException as exc:
-            if exc.errcode is None:
-                status = getattr(exc.response, "status_code", "?")
-                raise WeChatError(NETWORK_ERROR, f"http {status}") from exc
-            raise WeChatError(int(exc.errcode), str(exc.errmsg)) from exc
-        except requests.RequestException as exc:
-            raise WeChatError(NETWORK_ERROR, f"network: {type(exc).__name__}") from exc
-
-    def _with_token_retry(self, fn: Any) -> Any:
-        """Run fn(client, token); on an invalid/expired token refresh once and retry once."""
-        client = self._client()
-        token = self._call(lambda: client.access_token)
+            client = self._idle.get_nowait()
+        except queue.Empty:
+            client = _Wechatpy(self._settings, self._storage, self._redis, self._timeout)
+            with self._clients_lock:
+                self._clients.append(client)
         try:
-            return self._call(lambda: fn(client, token))
-        except WeChatError as err:
-            if err.errcode not in TOKEN_ERRORS:
-                raise
-            log.info("wechat_token_refresh", errcode=err.errcode)
-            fresh = self._call(lambda: client.refresh_token(stale=token))
-            return self._call(lambda: fn(client, fresh))
+            yield client
+        finally:
+            self._idle.put(client)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise RuntimeError("WeChatClient is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+
+    # -- login -----------------------------------------------------------------------------------
 
     def _code_to_session(self, code: str) -> WxSession:
-        client = self._client()
-        # A list of params stops wechatpy from adding (and first fetching) an access token.
-        params = [
-            ("appid", client.appid),
-            ("secret", client.secret),
-            ("js_code", code),
-            ("grant_type", "authorization_code"),
-        ]
-        result = self._call(lambda: client.get("sns/jscode2session", params=params, api_base_url=client.base))
-        if not isinstance(result, dict) or "openid" not in result:
-            raise WeChatError(NETWORK_ERROR, "jscode2session: no openid in answer")
+        with self._borrow() as client:
+            # A list of params keeps wechatpy from adding an access_token (fetching one first):
+            # jscode2session needs the secret, not a token.
+            params = [
+                ("appid", client.appid),
+                ("secret", client.secret),
+                ("js_code", code),
+                ("grant_type", "authorization_code"),
+            ]
+            result = _call(
+                lambda: client.get("sns/jscode2session", params=params, api_base_url=client.base_url)
+            )
+        if not isinstance(result, dict) or not result.get("openid"):
+            raise WeChatError(NETWORK_ERROR, "network: jscode2session answered without an openid")
         return WxSession(
             openid=result["openid"], session_key=result.get("session_key", ""), unionid=result.get("unionid")
         )
 
     async def code_to_session(self, code: str) -> WxSession:
-        """wx.login code → openid (session_key is returned to the caller, never stored or logged)."""
+        """wx.login code → openid, session_key, unionid (GET /sns/jscode2session)."""
         return await self._run(self._code_to_session, code)
 
-    def _send_subscribe(self, body: dict[str, Any]) -> int:
-        def send(client: _Wechatpy, token: str) -> Any:
-            return client.post("message/subscribe/send", params={"access_token": token}, data=body)
+    # -- subscribe messages ----------------------------------------------------------------------
 
-        result = self._with_token_retry(send)
-        return int(result.get("msgid", 0)) if isinstance(result, dict) else 0
+    def _with_token(self, client: _Wechatpy, send: Callable[[str], T]) -> T:
+        """send(token); on 40001/40014/42001 refresh the shared token once and retry once."""
+        token = _call(lambda: client.access_token)
+        try:
+            return _call(lambda: send(token))
+        except WeChatError as err:
+            if err.errcode not in TOKEN_ERRORS:
+                raise
+            log.info("wechat_token_rejected", errcode=err.errcode)
+            fresh = _call(lambda: client.refresh_token(stale=token))
+            return _call(lambda: send(fresh))
+
+    def _send_subscribe(self, body: dict[str, Any]) -> int:
+        with self._borrow() as client:
+            result = self._with_token(
+                client,
+                lambda token: client.post(
+                    "message/subscribe/send", params={"access_token": token}, data=body
+                ),
+            )
+        if not isinstance(result, dict) or "msgid" not in result:
+            raise WeChatError(NETWORK_ERROR, "network: subscribe/send answered without a msgid")
+        return int(result["msgid"])
 
     async def send_subscribe_message(
         self,
@@ -165,11 +235,16 @@ class WeChatClient:
         miniprogram_state: str = "formal",
         lang: str = "zh_CN",
     ) -> int:
-        """POST /cgi-bin/message/subscribe/send; returns WeChat's msgid."""
+        """Send one subscribe message (POST /cgi-bin/message/subscribe/send); returns WeChat's msgid.
+
+        ``data`` is ``{"thing1": {"value": "..."}}``; a bare value is wrapped as ``{"value": v}``.
+        """
+        if miniprogram_state not in MINIPROGRAM_STATES:
+            raise ValueError(f"miniprogram_state must be one of {MINIPROGRAM_STATES}")
         body: dict[str, Any] = {
             "touser": openid,
             "template_id": template_id,
-            "data": data,
+            "data": {k: v if isinstance(v, dict) else {"value": v} for k, v in data.items()},
             "miniprogram_state": miniprogram_state,
             "lang": lang,
         }
@@ -177,14 +252,32 @@ class WeChatClient:
             body["page"] = page
         return await self._run(self._send_subscribe, body)
 
+    # -- access token ----------------------------------------------------------------------------
+
+    def _access_token(self) -> str:
+        with self._borrow() as client:
+            return _call(lambda: client.access_token)
+
     async def access_token(self) -> str:
-        client = self._client()
-        return await self._run(lambda: self._call(lambda: client.access_token))
+        """The access token shared by every process (fetched from WeChat only when Redis has none)."""
+        return await self._run(self._access_token)
+
+    def _invalidate(self) -> None:
+        with self._borrow() as client:
+            _call(lambda: self._storage.delete(client.access_token_key))
 
     async def invalidate_access_token(self) -> None:
-        key = self._client().access_token_key
-        await self._run(self._storage.delete, key)
+        """Forget the cached token; the next call fetches a new one."""
+        await self._run(self._invalidate)
 
     def close(self) -> None:
+        """Stop the thread pool and close the HTTP sessions and the Redis connection."""
+        if self._closed:
+            return
+        self._closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._clients_lock:
+            for client in self._clients:
+                client._http.close()
+            self._clients.clear()
         self._redis.close()

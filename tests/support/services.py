@@ -84,6 +84,7 @@ def redis_db() -> Iterator[redis.Redis]:
     yield client
     client.flushdb()
     client.close()
+    env.release_redis_db()
 
 
 @pytest.fixture(scope="session")

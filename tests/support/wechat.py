@@ -1,4 +1,7 @@
-"""The fake WeChat server as a real subprocess on loopback, and a helper to steer it."""
+"""The fake WeChat server (scripts/fake_wechat.py) as a real subprocess on loopback, and a helper to steer it.
+
+Synchronous (httpx.Client), so sync and async tests alike can call it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,50 +19,90 @@ import pytest
 from tests.support import env
 
 ROOT = Path(__file__).resolve().parents[2]
+LOG_PATH = ROOT / ".pytest_fake_wechat.log"
 
 
 class FakeWeChat:
-    """Steer and inspect scripts/fake_wechat.py through its /__fake__ control API."""
+    """Steer and inspect the fake through its /__fake__ control API."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self._http = httpx.Client(base_url=base_url, timeout=10)
 
-    def reset(self) -> None:
-        self._http.post("/__fake__/reset").raise_for_status()
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        resp = self._http.post(path, json=body)
+        resp.raise_for_status()
+        answer = resp.json()
+        if isinstance(answer, dict) and answer.get("errcode"):
+            raise ValueError(f"fake WeChat refused {path}: {answer}")
+        return answer
+
+    def reset(self, tokens: bool = False) -> None:
+        """Forget used codes, recorded calls, messages, stats, queued errors and delays.
+
+        The current access token stays valid (clients keep it cached in Redis) unless ``tokens``.
+        """
+        self._post("/__fake__/reset", {"tokens": tokens})
 
     def fail_next(self, path: str, errcode: int, times: int = 1) -> None:
-        self._http.post("/__fake__/errors", json={"path": path, "errcode": errcode, "times": times}).raise_for_status()
+        """Make the next ``times`` calls to ``path`` (e.g. "/sns/jscode2session") answer ``errcode``."""
+        self._post("/__fake__/errors", {"path": path, "errcode": errcode, "times": times})
 
     def expire_token(self) -> None:
-        self._http.post("/__fake__/expire_token").raise_for_status()
+        """The current access token now answers 42001."""
+        self._post("/__fake__/expire_token")
 
     def delay(self, path: str, ms: float) -> None:
-        self._http.post("/__fake__/delay", json={"path": path, "ms": ms}).raise_for_status()
+        """Answer ``path`` after ``ms`` milliseconds (0 clears the delay)."""
+        self._post("/__fake__/delay", {"path": path, "ms": ms})
 
     def requests(self, path: str | None = None) -> list[dict[str, Any]]:
-        params = {"path": path} if path else None
-        return self._http.get("/__fake__/requests", params=params).json()
+        """Recorded calls (method, path, query, json, time), oldest first."""
+        resp = self._http.get("/__fake__/requests", params={"path": path} if path else None)
+        resp.raise_for_status()
+        return resp.json()
 
     def messages(self) -> list[dict[str, Any]]:
-        return self._http.get("/__fake__/messages").json()
+        """Accepted subscribe messages, each with its msgid."""
+        resp = self._http.get("/__fake__/messages")
+        resp.raise_for_status()
+        return resp.json()
 
     def stats(self) -> dict[str, int]:
-        return self._http.get("/__fake__/stats").json()
+        """``token_fetches``, ``messages`` and one call count per API path."""
+        resp = self._http.get("/__fake__/stats")
+        resp.raise_for_status()
+        return resp.json()
 
     def close(self) -> None:
         self._http.close()
 
 
-@pytest.fixture(scope="session")
-def fake_wechat() -> Iterator[FakeWeChat]:
-    log = open(ROOT / ".pytest_fake_wechat.log", "w")  # noqa: SIM115
+def _log_tail(log_path: Path) -> str:
+    try:
+        return log_path.read_text(errors="replace")[-2000:]
+    except OSError:
+        return ""
+
+
+@contextmanager
+def running_fake_wechat(port: int, log_path: Path = LOG_PATH) -> Iterator[FakeWeChat]:
+    """Start scripts/fake_wechat.py as a subprocess on 127.0.0.1:port, wait until it answers, stop it after."""
+    log = open(log_path, "w")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "fake_wechat.py"), "--host", "127.0.0.1", "--port", str(env.WECHAT_PORT)],
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "fake_wechat.py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    fake = FakeWeChat(f"http://127.0.0.1:{env.WECHAT_PORT}")
+    fake = FakeWeChat(f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -66,18 +110,34 @@ def fake_wechat() -> Iterator[FakeWeChat]:
                 fake.stats()
                 break
             except httpx.HTTPError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("fake WeChat server did not start") from None
-                time.sleep(0.1)
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"fake WeChat server did not start:\n{_log_tail(log_path)}") from None
+                time.sleep(0.05)
         yield fake
     finally:
         fake.close()
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def fake_wechat() -> Iterator[FakeWeChat]:
+    """The fake on env.WECHAT_PORT (the port ZHIJIAN_WECHAT_API_BASE_URL names), for the whole run.
+
+    Shared with the app under test: a test that fetches tokens of its own (and so invalidates the
+    app's cached one) should start a private fake with ``running_fake_wechat(free_port())``.
+    """
+    with running_fake_wechat(env.WECHAT_PORT) as fake:
+        yield fake
 
 
 @pytest.fixture
 def wechat_reset(fake_wechat: FakeWeChat) -> FakeWeChat:
+    """The fake, reset before the test."""
     fake_wechat.reset()
     return fake_wechat

@@ -15,7 +15,7 @@ ARQ = str(Path(sys.executable).parent / "arq")
 
 class WorkerProcess:
     def __init__(self, extra_env: dict[str, str] | None = None) -> None:
-        env = {**os.environ, "ZHIJIAN_LOG_LEVEL": "INFO", **(extra_env or {})}
+        env = {**os.environ, "ZHIJIAN_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         self.log_path = ROOT / f".pytest_worker_{os.getpid()}_{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -72,3 +72,23 @@ async def eventually(predicate, timeout: float = 20.0, interval: float = 0.1):
         if value or time.monotonic() > deadline:
             return value
         await asyncio.sleep(interval)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def start_worker(database, s3_server, redis_db, fake_wechat):  # noqa: ANN001 - fixtures
+    """Factory for worker processes; every one still running is stopped at teardown, pass or fail."""
+    started: list[WorkerProcess] = []
+
+    def start(extra_env: dict[str, str] | None = None) -> WorkerProcess:
+        worker = WorkerProcess(extra_env)
+        started.append(worker)
+        worker.wait_started()
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.proc.poll() is None:
+            worker.stop()
