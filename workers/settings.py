@@ -66,5 +66,6 @@ class WorkerSettings:
     on_shutdown = shutdown
     redis_settings = arq_redis_settings(get_settings())
     max_jobs = 50
+    poll_delay = 0.05  # pick up new jobs within 50 ms (the default 0.5 s would delay every push)
     job_timeout = 300
     keep_result = 3600

@@ -1,0 +1,72 @@
+"""Shared set-up for bench scripts: a scratch database and Redis db, and helper processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_BASE = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_env(redis_db: int = 10) -> dict[str, str]:
+    """Environment for a bench run: scratch database name, its own Redis db and fake WeChat port."""
+    name = f"zhijian_bench_{uuid.uuid4().hex[:8]}"
+    return {
+        "ZHIJIAN_ENV": "test",
+        "ZHIJIAN_LOG_LEVEL": "WARNING",
+        "ZHIJIAN_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + name,
+        "ZHIJIAN_REDIS_URL": f"{REDIS_BASE}/{redis_db}",
+        "ZHIJIAN_WECHAT_API_BASE_URL": f"http://127.0.0.1:{free_port()}",
+        "ZHIJIAN_S3_ENDPOINT": "http://127.0.0.1:9",
+        "PICCOLO_CONF": "backend.piccolo_conf",
+        "BENCH_DB": name,
+    }
+
+
+def create_database(env: dict[str, str]) -> None:
+    subprocess.run(["psql", PG_ADMIN, "-qc", f'CREATE DATABASE "{env["BENCH_DB"]}"'], check=True)
+    subprocess.run([sys.executable, "-m", "backend.cli", "migrate"], cwd=ROOT, env={**os.environ, **env},
+                   check=True, capture_output=True)
+
+
+def drop_database(env: dict[str, str]) -> None:
+    subprocess.run(["psql", PG_ADMIN, "-qc", f'DROP DATABASE IF EXISTS "{env["BENCH_DB"]}" WITH (FORCE)'], check=False)
+
+
+def start(cmd: list[str], env: dict[str, str], log: str) -> subprocess.Popen:
+    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=open(log, "w"), stderr=subprocess.STDOUT)  # noqa: SIM115
+
+
+def wait_http(url: str, timeout: float = 20) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
