@@ -31,6 +31,7 @@ from backend.projects.controller import ProjectController
 from backend.settings import Settings, get_settings
 from miniprogram_api.auth import MpAuthController, MpMeController
 from miniprogram_api.inbox import MpInboxController
+from miniprogram_api.media import MpMediaController
 from miniprogram_api.places import MpPlacesController
 
 log = structlog.get_logger("zhijian.app")
@@ -47,7 +48,7 @@ REGULATOR_CONTROLLERS = [
     ProjectController,
     NotificationController,
 ]
-MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController]
+MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController]
 
 
 class MetricsController(PrometheusController):

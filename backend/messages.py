@@ -86,3 +86,15 @@ MESSAGES.update(
         "ESCALATION_NOT_FOUND": "升级提醒不存在",
     }
 )
+
+MESSAGES.update(
+    {
+        "MEDIA_NOT_FOUND": "图片不存在",
+        "MEDIA_NOT_PENDING": "该图片不在待上传状态",
+        "MEDIA_NOT_UPLOADED": "图片尚未上传完成",
+        "MEDIA_NOT_VERIFIED": "图片尚未通过校验",
+        "MEDIA_WRONG_PURPOSE": "图片用途不符",
+        "MEDIA_ALREADY_USED": "该图片已被其他记录使用",
+        "IMAGE_REJECTED": "图片不合格：请上传清晰的 JPG、PNG 或 WebP 照片（不超过 10MB）",
+    }
+)

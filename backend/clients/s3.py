@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 
 import urllib3
 from minio import Minio
+from minio.error import S3Error
 
 from backend.settings import Settings
 
@@ -75,6 +76,16 @@ class S3Client:
         return await asyncio.to_thread(
             self.raw.presigned_put_object, self.bucket(bucket), key, timedelta(seconds=expires_s)
         )
+
+    async def size(self, bucket: str, key: str) -> int | None:
+        """The object's size in bytes, or None when it does not exist."""
+        try:
+            stat = await asyncio.to_thread(self.raw.stat_object, self.bucket(bucket), key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+                return None
+            raise
+        return stat.size
 
     async def remove(self, bucket: str, key: str) -> None:
         await asyncio.to_thread(self.raw.remove_object, self.bucket(bucket), key)
