@@ -20,6 +20,7 @@ from backend.auth.middleware import AuthMiddleware
 from backend.clients.redis import create_arq_pool, create_redis
 from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
+from backend.complaints.controller import ComplaintController
 from backend.deps import DEPENDENCIES
 from backend.districts.controller import DistrictController
 from backend.enterprises.controller import EnterpriseController, PartnerEnterpriseController
@@ -30,6 +31,7 @@ from backend.notifications.controller import NotificationController
 from backend.projects.controller import ProjectController
 from backend.settings import Settings, get_settings
 from miniprogram_api.auth import MpAuthController, MpMeController
+from miniprogram_api.complaints import MpComplaintController
 from miniprogram_api.inbox import MpInboxController
 from miniprogram_api.media import MpMediaController
 from miniprogram_api.places import MpPlacesController
@@ -47,8 +49,10 @@ REGULATOR_CONTROLLERS = [
     PartnerEnterpriseController,
     ProjectController,
     NotificationController,
+    ComplaintController,
 ]
-MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController]
+MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController,
+                           MpComplaintController]
 
 
 class MetricsController(PrometheusController):

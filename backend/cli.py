@@ -16,7 +16,22 @@ async def migrate() -> int:
 
     result = await run_forwards("all")
     print(result.message or "migrations applied")
-    return 0 if result.success else 1
+    if not result.success:
+        return 1
+    await ensure_reference_data()
+    return 0
+
+
+async def ensure_reference_data() -> None:
+    """Reference rows every deployment needs (default complaint categories); never overwrites edits."""
+    from backend import db
+    from backend.complaints.service import ensure_categories
+
+    await db.open_pool(get_settings())
+    try:
+        await ensure_categories()
+    finally:
+        await db.close_pool()
 
 
 async def rollback() -> int:

@@ -98,3 +98,18 @@ MESSAGES.update(
         "IMAGE_REJECTED": "图片不合格：请上传清晰的 JPG、PNG 或 WebP 照片（不超过 10MB）",
     }
 )
+
+MESSAGES.update(
+    {
+        "CATEGORY_UNKNOWN": "未知的投诉类别",
+        "COMPLAINT_NOT_FOUND": "投诉不存在",
+        "COMPLAINT_STATE": "当前状态下不能执行该操作",
+        "COMPLAINT_CHANGED": "投诉已被他人更新，请刷新后重试",
+        "NOT_ASSIGNEE": "只有承办监督员或站领导可以处理该投诉",
+        "NOT_AN_INSPECTOR": "目标用户不是在岗监督员",
+        "INSPECTOR_OTHER_DISTRICT": "该监督员不属于目标辖区",
+        "NO_CITIZEN_TO_ASK": "该投诉没有可联系的市民",
+        "MERGE_SELF": "不能与自身合并",
+        "REOPEN_WINDOW_PASSED": "已超过 7 日，不能再申请重新处理",
+    }
+)

@@ -63,6 +63,11 @@ class Settings:
     REFRESH_TOKEN_TTL_S: int = 30 * 24 * 3600
     BIND_CODE_TTL_S: int = 24 * 3600
 
+    COMPLAINT_SLA_S: float = 72 * 3600.0  # a category's sla_hours overrides it
+    COMPLAINT_CONFIRM_WINDOW_S: float = 7 * 24 * 3600.0  # resolved → auto-closed; reopen allowed within
+    COMPLAINTS_PER_HOUR: int = 10
+    COMPLAINTS_PER_DAY: int = 30
+
     TIMEZONE: str = "Asia/Shanghai"
     DISTRICTS_GEOJSON: str = ""  # empty: the copy shipped in backend/geo/data
 

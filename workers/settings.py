@@ -11,6 +11,7 @@ from arq import cron
 
 from backend import db
 from backend.accounts.jobs import purge_expired_tokens
+from backend.complaints.jobs import complaint_timer, reconcile_complaint_timers
 from backend.clients.redis import arq_redis_settings
 from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
@@ -33,6 +34,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     await heartbeat(ctx)
     # Rebuild what Redis may have lost while no worker ran (timers, queued deliveries).
     await reconcile_notifications(ctx)
+    await reconcile_complaint_timers(ctx)
     log.info("arq_worker_started", functions=[f.__name__ for f in WorkerSettings.functions])
 
 
@@ -51,10 +53,19 @@ async def heartbeat(ctx: dict[str, Any]) -> None:
 
 
 class WorkerSettings:
-    functions = [purge_expired_tokens, deliver_notifications, escalation_step, reconcile_notifications]
+    functions = [
+        purge_expired_tokens, deliver_notifications, escalation_step, reconcile_notifications,
+        complaint_timer, reconcile_complaint_timers,
+    ]
     cron_jobs = [
         cron(heartbeat, second={0, 30}, run_at_startup=False),
         cron(purge_expired_tokens, hour={19}, minute={5}),  # 03:05 Asia/Shanghai
+        cron(
+            reconcile_complaint_timers,
+            second=set(range(0, 60, get_settings().RECONCILE_EVERY_S)),
+            run_at_startup=False,
+            unique=True,
+        ),
         cron(
             reconcile_notifications,
             second=set(range(15 % get_settings().RECONCILE_EVERY_S, 60, get_settings().RECONCILE_EVERY_S)),

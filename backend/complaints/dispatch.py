@@ -1,0 +1,85 @@
+"""Dispatch (分派): which district, station and inspector a complaint goes to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from backend.accounts.tables import User
+from backend.auth.principal import Role
+from backend.complaints.rules import OPEN
+from backend.complaints.tables import Complaint, Duty
+from backend.districts import service as districts_service
+from backend.districts.tables import District, Station
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    district: int | None
+    station: int | None
+    assignee: UUID | None
+    reason: str
+
+
+async def district_name(adcode: int | None) -> str:
+    if adcode is None:
+        return "市级"
+    row = await District.select(District.name).where(District.adcode == adcode).first()
+    return row["name"] if row else str(adcode)
+
+
+async def pick_inspector(district: int, exclude: UUID | None = None) -> UUID | None:
+    """The on-duty, active inspector of the district with the fewest open cases (ties: oldest account)."""
+    rows = await User.raw(
+        "SELECT u.id, (SELECT count(*) FROM complaints c WHERE c.assignee = u.id AND c.status = ANY({})) AS open_cases"
+        " FROM users u LEFT JOIN inspector_duty d ON d.user = u.id"
+        " WHERE u.role = {} AND u.district = {} AND u.is_active AND COALESCE(d.on_duty, true)"
+        " ORDER BY open_cases, u.created_at, u.id",
+        [s.value for s in OPEN], Role.INSPECTOR.value, district,
+    )
+    for row in rows:
+        if row["id"] != exclude:
+            return row["id"]
+    return None
+
+
+async def route(lng: float, lat: float, project_district: int | None) -> Route:
+    """A named project's district wins over the point; outside every district → the city-level queue."""
+    if project_district is not None:
+        district, why = project_district, "项目所在辖区"
+    else:
+        district = await districts_service.locate_adcode(lng, lat)
+        why = "位置所在辖区"
+    if district is None:
+        return Route(None, None, None, "位置不在任何辖区内，进入市级队列")
+    station = await Station.select(Station.id).where(Station.district == district).first()
+    assignee = await pick_inspector(district)
+    name = await district_name(district)
+    tail = "，分派给当班案件最少的监督员" if assignee else "，暂无当班监督员，进入监督站队列"
+    return Route(district, station["id"] if station else None, assignee, f"{why}：{name}{tail}")
+
+
+async def station_chiefs(district: int | None) -> list[UUID]:
+    """Who is warned and escalated to: the district's regulator admins, else the city-wide ones."""
+    if district is not None:
+        rows = await User.select(User.id).where(
+            (User.role == Role.REGULATOR_ADMIN.value) & (User.district == district) & User.is_active.eq(True)
+        )
+        if rows:
+            return [r["id"] for r in rows]
+    rows = await User.select(User.id).where(
+        (User.role == Role.REGULATOR_ADMIN.value) & User.district.is_null() & User.is_active.eq(True)
+    )
+    return [r["id"] for r in rows]
+
+
+async def open_cases(user_id: UUID) -> int:
+    return await Complaint.count().where((Complaint.assignee == user_id) & Complaint.status.is_in([s.value for s in OPEN]))
+
+
+async def set_duty(user_id: UUID, on_duty: bool) -> None:
+    await Duty.raw(
+        "INSERT INTO inspector_duty (\"user\", on_duty, updated_at) VALUES ({}, {}, now())"
+        " ON CONFLICT (\"user\") DO UPDATE SET on_duty = EXCLUDED.on_duty, updated_at = now()",
+        user_id, on_duty,
+    )

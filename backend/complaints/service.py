@@ -1,0 +1,784 @@
+"""Complaints (投诉): intake, dispatch, the lifecycle and its SLA clock — rules, no HTTP.
+
+Every change goes through ``_transition`` (the state table in rules.py), which writes the new status
+only if nobody changed it meanwhile and records an event row: the timeline and the audit trail.
+Side effects (timers, pushes) run after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import structlog
+from arq.connections import ArqRedis
+from redis.asyncio import Redis
+
+from backend import ratelimit
+from backend.accounts.tables import User
+from backend.auth.principal import Principal, Role
+from backend.clients.s3 import S3Client
+from backend.complaints import dispatch, sla
+from backend.complaints.rules import FINAL, OPEN, Status, TransitionRefused, deadline, next_status
+from backend.complaints.schemas import (
+    CategoryOut,
+    ComplaintBrief,
+    ComplaintCitizenView,
+    ComplaintCreate,
+    ComplaintStaffView,
+    PhotoOut,
+    SimilarComplaint,
+    TimelineEntry,
+    TransferIn,
+)
+from backend.complaints.tables import Category, Complaint, Event, Supporter, Timer
+from backend.db import utcnow
+from backend.districts.tables import District, Station
+from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.geo.coords import to_gcj02
+from backend.geo.distance import bbox, haversine_m
+from backend.media import service as media_service
+from backend.media.schemas import Purpose
+from backend.notifications import service as notifications
+from backend.projects.tables import Project
+from backend.settings import Settings
+
+log = structlog.get_logger("zhijian.complaints")
+
+SIMILAR_RADIUS_M = 50.0
+SIMILAR_WINDOW = timedelta(days=7)
+STATUS_PHRASE = {
+    Status.SUBMITTED: "已提交",
+    Status.DISPATCHED: "已分派",
+    Status.ACCEPTED: "已受理",
+    Status.IN_PROGRESS: "处理中",
+    Status.WAITING_INFO: "待补充",
+    Status.RESOLVED: "已处理",
+    Status.CLOSED: "已办结",
+    Status.REJECTED: "不予受理",
+    Status.REOPENED: "重新处理",
+    Status.MERGED: "已合并",
+}
+
+DEFAULT_CATEGORIES = [
+    ("shoddy_work", "偷工减料", "偷工减料、以次充好、材料替换", 1),
+    ("structural_crack", "结构裂缝", "梁、板、柱、墙出现裂缝或变形", 2),
+    ("leak", "渗漏", "屋面、外墙、地下室、卫生间渗漏", 3),
+    ("formwork_scaffold", "模板支架脚手架隐患", "高支模、脚手架搭设不规范或有坍塌危险", 4),
+    ("suspect_material", "可疑材料", "钢筋、水泥、混凝土等材料来源或质量可疑", 5),
+    ("other", "其他质量问题", "其他工程质量问题", 9),
+]
+
+
+async def ensure_categories() -> None:
+    """Create the default categories that do not exist (configurable afterwards)."""
+    for code, name, description, sort in DEFAULT_CATEGORIES:
+        await Category.raw(
+            "INSERT INTO complaint_categories (code, name, description, sla_hours, active, sort)"
+            " VALUES ({}, {}, {}, NULL, true, {}) ON CONFLICT (code) DO NOTHING",
+            code, name, description, sort,
+        )
+
+
+def _sla_seconds(settings: Settings, category: dict[str, Any]) -> float:
+    return category["sla_hours"] * 3600.0 if category["sla_hours"] else settings.COMPLAINT_SLA_S
+
+
+async def categories(settings: Settings) -> list[CategoryOut]:
+    rows = await Category.select().where(Category.active.eq(True)).order_by(Category.sort)
+    return [
+        CategoryOut(code=r["code"], name=r["name"], description=r["description"], sla_hours=_sla_seconds(settings, r) / 3600)
+        for r in rows
+    ]
+
+
+async def upsert_category(
+    settings: Settings, actor: Principal, code: str, name: str, description: str, sla_hours: float | None, active: bool,
+    sort: int,
+) -> CategoryOut:
+    """City-wide admins configure categories (an Open311 service each) and their SLA."""
+    if not actor.is_city_wide:
+        raise Forbidden("FORBIDDEN_ROLE")
+    await Category.raw(
+        "INSERT INTO complaint_categories (code, name, description, sla_hours, active, sort) VALUES ({}, {}, {}, {}, {}, {})"
+        " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description,"
+        " sla_hours = EXCLUDED.sla_hours, active = EXCLUDED.active, sort = EXCLUDED.sort",
+        code, name, description, sla_hours, active, sort,
+    )
+    row = await Category.select().where(Category.code == code).first()
+    return CategoryOut(code=row["code"], name=row["name"], description=row["description"],
+                       sla_hours=_sla_seconds(settings, row) / 3600)
+
+
+async def _category(code: str) -> dict[str, Any]:
+    row = await Category.select().where((Category.code == code) & Category.active.eq(True)).first()
+    if row is None:
+        raise BadRequest("CATEGORY_UNKNOWN", detail={"category": code})
+    return row
+
+
+async def _row(complaint_id: UUID, lock: bool = False) -> dict[str, Any]:
+    if lock:
+        rows = await Complaint.raw("SELECT * FROM complaints WHERE id = {} FOR UPDATE", complaint_id)
+        row = rows[0] if rows else None
+    else:
+        row = await Complaint.select().where(Complaint.id == complaint_id).first()
+    if row is None:
+        raise NotFound("COMPLAINT_NOT_FOUND")
+    return row
+
+
+async def _event(
+    complaint_id: UUID, kind: str, actor: UUID | None, reason: str = "", from_status: str = "", to_status: str = "",
+    data: dict[str, Any] | None = None, public: bool = True,
+) -> None:
+    await Event.insert(
+        Event(
+            complaint=complaint_id, kind=kind, from_status=from_status, to_status=to_status, actor=actor,
+            reason=reason[:500], data=json.dumps(data or {}, ensure_ascii=False, default=str), public=public,
+        )
+    )
+
+
+async def _transition(
+    row: dict[str, Any], action: str, actor: UUID | None, reason: str = "", changes: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None, kind: str | None = None,
+) -> dict[str, Any]:
+    """Apply one allowed transition (optimistic on the current status) and record it."""
+    current = Status(row["status"])
+    try:
+        target = next_status(action, current, row["paused_from"])
+    except TransitionRefused as exc:
+        raise Conflict("COMPLAINT_STATE", detail={"action": action, "status": current.value}) from exc
+    values = {"status": target.value, "updated_at": utcnow(), **(changes or {})}
+    sets = ", ".join(f"{k} = {{}}" for k in values)
+    rows = await Complaint.raw(
+        f"UPDATE complaints SET {sets} WHERE id = {{}} AND status = {{}} RETURNING *",
+        *values.values(), row["id"], current.value,
+    )
+    if not rows:
+        raise Conflict("COMPLAINT_CHANGED")
+    await _event(row["id"], kind or action, actor, reason, current.value, target.value, data)
+    return rows[0]
+
+
+# --- who may see and act ------------------------------------------------------------------------
+
+
+async def _is_supporter(complaint_id: UUID, user_id: UUID) -> bool:
+    return await Supporter.exists().where((Supporter.complaint == complaint_id) & (Supporter.user == user_id))
+
+
+def staff_can(actor: Principal, row: dict[str, Any]) -> bool:
+    if not actor.is_staff:
+        return False
+    if row["district"] is None:
+        return actor.is_city_wide
+    return actor.can_see_district(row["district"])
+
+
+def _require_staff(actor: Principal, row: dict[str, Any]) -> None:
+    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
+    if not staff_can(actor, row):
+        raise Forbidden("FORBIDDEN_DISTRICT")
+
+
+def _require_handler(actor: Principal, row: dict[str, Any]) -> None:
+    """The assignee, or an admin of the district (city-wide admins for the city queue)."""
+    _require_staff(actor, row)
+    if actor.has_role(Role.INSPECTOR) and row["assignee"] not in (None, actor.id):
+        raise Forbidden("NOT_ASSIGNEE")
+
+
+def _require_citizen(actor: Principal, row: dict[str, Any]) -> None:
+    if row["citizen"] != actor.id:
+        raise Forbidden("FORBIDDEN_OWNER")
+
+
+# --- notifications ------------------------------------------------------------------------------
+
+
+async def _tell_citizens(settings: Settings, arq: ArqRedis | None, row: dict[str, Any], note: str, key: str) -> None:
+    people = [row["citizen"]] if row["citizen"] else []
+    people += [r["user"] for r in await Supporter.select(Supporter.user).where(Supporter.complaint == row["id"])]
+    if not people:
+        return
+    await notifications.notify(
+        people, "complaint_status",
+        {"summary": row["description"], "status": STATUS_PHRASE[Status(row["status"])], "time": utcnow(), "note": note},
+        dedup_key=f"complaint:{row['id']}:{key}", settings=settings, arq=arq, subject=("complaint", str(row["id"])),
+    )
+
+
+async def _tell_assignee(settings: Settings, arq: ArqRedis | None, row: dict[str, Any], key: str) -> None:
+    if row["assignee"] is None:
+        return
+    await notifications.notify(
+        [row["assignee"]], "complaint_assigned",
+        {"number": row["number"], "summary": row["description"], "deadline": row["deadline_at"]},
+        dedup_key=f"complaint:{row['id']}:{key}", settings=settings, arq=arq, subject=("complaint", str(row["id"])),
+    )
+
+
+# --- intake -------------------------------------------------------------------------------------
+
+
+async def similar(
+    actor: Principal, category: str, lng: float, lat: float, coord_type: Any, project_id: UUID | None
+) -> list[SimilarComplaint]:
+    """Open reports of the same category in the last 7 days: same project, or within 50 m."""
+    actor.require_role(*Role)
+    glng, glat = to_gcj02(lng, lat, coord_type)
+    min_lng, min_lat, max_lng, max_lat = bbox(glng, glat, SIMILAR_RADIUS_M)
+    since = utcnow() - SIMILAR_WINDOW
+    near = (Complaint.lng >= min_lng) & (Complaint.lng <= max_lng) & (Complaint.lat >= min_lat) & (Complaint.lat <= max_lat)
+    where = near if project_id is None else (near | (Complaint.project == project_id))
+    rows = await Complaint.select(
+        Complaint.id, Complaint.number, Complaint.status, Complaint.description, Complaint.lng, Complaint.lat,
+        Complaint.project, Complaint.submitted_at,
+    ).where(
+        where & (Complaint.category == category) & (Complaint.submitted_at >= since)
+        & Complaint.status.is_in([s.value for s in OPEN])
+    ).order_by(Complaint.submitted_at, ascending=False).limit(20)
+    result = []
+    for r in rows:
+        distance = haversine_m(glng, glat, r["lng"], r["lat"])
+        same_project = project_id is not None and r["project"] == project_id
+        if distance > SIMILAR_RADIUS_M and not same_project:
+            continue
+        result.append(
+            SimilarComplaint(
+                id=r["id"], number=r["number"], status=Status(r["status"]), description=r["description"][:100],
+                distance_m=round(distance, 1), same_project=same_project,
+                supporters=await Supporter.count().where(Supporter.complaint == r["id"]), submitted_at=r["submitted_at"],
+            )
+        )
+    return result
+
+
+async def create(
+    settings: Settings, redis: Redis, arq: ArqRedis | None, actor: Principal, data: ComplaintCreate,
+    source: str = "miniprogram", contact: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A citizen's report: verify photos, route at once, start the SLA clock, tell the inspector."""
+    if actor.kind == "user":
+        actor.require_role(Role.CITIZEN, Role.WORKER, Role.PROJECT_LEAD, Role.SUPERVISOR)
+        await ratelimit.hit(redis, f"complaint:h:{actor.id}", settings.COMPLAINTS_PER_HOUR, 3600)
+        await ratelimit.hit(redis, f"complaint:d:{actor.id}", settings.COMPLAINTS_PER_DAY, 86400)
+    category = await _category(data.category)
+    lng, lat = to_gcj02(data.location.lng, data.location.lat, data.location.coord_type)
+    project_district = None
+    if data.project_id is not None:
+        project = await Project.select(Project.district).where(Project.id == data.project_id).first()
+        if project is None:
+            raise NotFound("PROJECT_NOT_FOUND")
+        project_district = project["district"]
+    route = await dispatch.route(lng, lat, project_district)
+    now = utcnow()
+    complaint_id = uuid4()
+    sla_seconds = _sla_seconds(settings, category)
+    async with Complaint._meta.db.transaction():
+        if route.district is not None:
+            await Complaint.raw("SELECT pg_advisory_xact_lock({})", route.district)  # fair load per district
+            if route.assignee is not None:
+                fresh = await dispatch.pick_inspector(route.district)
+                route = dispatch.Route(route.district, route.station, fresh, route.reason)
+        rows = await Complaint.raw(
+            "INSERT INTO complaints (id, number, citizen, source, category, description, address, lng, lat, district,"
+            " station, project, assignee, status, paused_from, submitted_at, clock_started_at, sla_seconds, deadline_at,"
+            " paused_total_s, sla_version, overdue, dispatched_at, resolution_notes, reject_reason, satisfaction_comment,"
+            " reopen_count, contact, updated_at)"
+            " VALUES ({}, 'ZJ' || to_char({}::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYMMDD') || '-' ||"
+            " lpad(nextval('complaints_seq_seq')::text, 6, '0'), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, '', {}, {},"
+            " {}, {}, 0, 1, false, {}, '', '', '', 0, {}::jsonb, {}) RETURNING *",
+            complaint_id, now, actor.id if actor.kind == "user" else None, source, category["code"], data.description,
+            data.address, lng, lat, route.district, route.station, data.project_id, route.assignee,
+            Status.SUBMITTED.value, now, now, sla_seconds, deadline(now, sla_seconds, 0), now,
+            json.dumps(contact or {}, ensure_ascii=False), now,
+        )
+        row = rows[0]
+        if actor.kind == "user":
+            await media_service.attach(actor.id, data.photo_ids, Purpose.COMPLAINT, ("complaint", str(complaint_id)))
+        elif data.photo_ids:
+            raise BadRequest("VALIDATION_ERROR", detail="partner systems send media_url, not photo ids")
+        await _event(complaint_id, "submitted", row["citizen"], "", "", Status.SUBMITTED.value, {"source": source})
+        row = await _transition(
+            row, "dispatch", None, route.reason, kind="dispatched",
+            data={"district": route.district, "assignee": str(route.assignee) if route.assignee else None},
+        )
+        await sla.create_timers(row)
+    await sla.queue_next(arq, complaint_id)
+    await _tell_assignee(settings, arq, row, "assigned:1")
+    await _tell_citizens(settings, arq, row, "已分派至监督站处理", "dispatched")
+    return row
+
+
+async def join(settings: Settings, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
+    """Support an existing open report instead of filing a duplicate."""
+    actor.require_role(*Role)
+    row = await _row(complaint_id)
+    if Status(row["status"]) not in OPEN:
+        raise Conflict("COMPLAINT_STATE", detail={"action": "join", "status": row["status"]})
+    if row["citizen"] != actor.id:
+        await Supporter.raw(
+            "INSERT INTO complaint_supporters (complaint, \"user\", at) VALUES ({}, {}, now())"
+            " ON CONFLICT (complaint, \"user\") DO NOTHING",
+            complaint_id, actor.id,
+        )
+        await _event(complaint_id, "joined", actor.id, "", row["status"], row["status"], public=False)
+    return row
+
+
+# --- lifecycle ----------------------------------------------------------------------------------
+
+
+async def accept(settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
+    async with Complaint._meta.db.transaction():
+        row = await _row(complaint_id, lock=True)
+        _require_handler(actor, row)
+        changes = {"accepted_at": utcnow()}
+        if row["assignee"] is None:
+            changes["assignee"] = actor.id
+        row = await _transition(row, "accept", actor.id, changes=changes)
+    await _tell_citizens(settings, arq, row, "监督站已受理", f"accepted:{row['reopen_count']}")
+    return row
+
+
+async def start(settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
+    async with Complaint._meta.db.transaction():
+        row = await _row(complaint_id, lock=True)
+        _require_handler(actor, row)
+        row = await _transition(row, "start", actor.id)
+    await _tell_citizens(settings, arq, row, "正在现场核查处理", f"started:{row['reopen_count']}")
+    return row
+
+
+async def request_info(
+    settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID, reason: str
+) -> dict[str, Any]:
+    """Ask the citizen for information: the SLA clock pauses until they answer."""
+    async with Complaint._meta.db.transaction():
+        row = await _row(complaint_id, lock=True)
+        _require_handler(actor, row)
+        if row["citizen"] is None:
+            raise Conflict("NO_CITIZEN_TO_ASK")
+        old_version = row["sla_version"]
+        row = await _transition(
+            row, "request_info", actor.id, reason,
+            changes={"paused_at": utcnow(), "paused_from": row["status"]},
+        )
+        stale = await sla.cancel_timers(complaint_id, old_version)
+    await sla.drop_jobs(arq, stale)
+    await _tell_citizens(settings, arq, row, f"请补充材料：{reason}", f"info:{old_version}")
+    return row
+
+
+async def provide_info(
+    settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID, message: str
+) -> dict[str, Any]:
+    """The citizen answers: the clock resumes where it stopped (deadline moved by the pause)."""
+    async with Complaint._meta.db.transaction():
+        row = await _row(complaint_id, lock=True)
+        _require_citizen(actor, row)
+        row = await _resume(row, actor.id, message)
+    await sla.queue_next(arq, complaint_id)
+    await _tell_assignee(settings, arq, row, f"info:{row['sla_version']}")
+    return row
+
+
+async def _resume(row: dict[str, Any], actor: UUID | None, reason: str) -> dict[str, Any]:
+    now = utcnow()
+    paused = (now - row["paused_at"]).total_seconds() if row["paused_at"] else 0.0
+    total = row["paused_total_s"] + paused
+    row = await _transition(
+        row, "resume", actor, reason,
+        changes={
+            "paused_at": None, "paused_from": "", "paused_total_s": total, "sla_version": row["sla_version"] + 1,
+            "deadline_at": deadline(row["clock_started_at"], row["sla_seconds"], total),
+        },
+        data={"paused_s": round(paused, 1)},
+    )
+    await sla.create_timers(row)
+    return row
+
+
+async def resume(settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID, reason: str) -> dict[str, Any]:
+    """Staff resume the clock without an answer (e.g. the citizen called the station)."""
+    async with Complaint._meta.db.transaction():
+        row = await _row(complaint_id, lock=True)
+        _require_handler(actor, row)
+        row = await _resume(row, actor.id, reason)
+    await sla.queue_next(arq, complaint_id)
+    return row
+
+
+async def resolve(
+    settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID, notes: str, photo_ids: list[UUID]
+) -> dict[str, Any]:
+    """Handled: notes and after-photos; the SLA stops; the citizen has a window to confirm or reopen."""
+    now = utcnow()
+    async with Complaint._meta.db.transaction():
+        row = await _row(complaint_id, lock=True)
+        _require_handler(actor, row)
+        await media_service.attach(actor.id, photo_ids, Purpose.COMPLAINT_RESULT, ("complaint_result", str(complaint_id)))
+        row = await _transition(row, "resolve", actor.id, notes[:500], changes={"resolved_at": now, "resolution_notes": notes})
+        stale = await sla.cancel_timers(complaint_id, row["sla_version"])
+        await sla.create_autoclose(row, now + timedelta(seconds=settings.COMPLAINT_CONFIRM_WINDOW_S))
+    await sla.drop_jobs(arq, stale)
+    await sla.queue_next(arq, complaint_id)
+    await _tell_citizens(settings, arq, row, "已处理，请确认或评价", f"resolved:{row['reopen_count']}")
+    return row
+
+
+async def _close_out(arq: ArqRedis | None, row: dict[str, Any]) -> None:
+    stale = await sla.cancel_timers(row["id"], row["sla_version"])
+    await sla.drop_jobs(arq, stale)
+
+
+async def reject(settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID, reason: str) -> dict[str, Any]:
+    """Not a construction-quality matter (or not actionable): the citizen is told why."""
+    async with Complaint._meta.db.transaction():
+        row = await _row(complaint_id, lock=True)
+        _require_handler(actor, row)
+        row = await _transition(row, "reject", actor.id, reason, changes={"reject_reason": reason, "closed_at": utcnow()})
+    await _close_out(arq, row)
+    await _tell_citizens(settings, arq, row, f"不予受理：{reason}", "rejected")
+    return row
+
+
+async def merge(
+    settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID, into_id: UUID, reason: str
+) -> dict[str, Any]:
+    """A duplicate: its citizen becomes a supporter of the surviving report."""
+    if complaint_id == into_id:
+        raise BadRequest("MERGE_SELF")
+    async with Complaint._meta.db.transaction():
+        row = await _row(complaint_id, lock=True)
+        target = await _row(into_id)
+        _require_handler(actor, row)
+        _require_staff(actor, target)
+        if Status(target["status"]) not in OPEN:
+            raise Conflict("COMPLAINT_STATE", detail={"action": "merge_into", "status": target["status"]})
+        row = await _transition(row, "merge", actor.id, reason, changes={"merged_into": into_id, "closed_at": utcnow()},
+                                data={"into": str(into_id), "into_number": target["number"]})
+        for user_id in ([row["citizen"]] if row["citizen"] else []) + [
+            r["user"] for r in await Supporter.select(Supporter.user).where(Supporter.complaint == complaint_id)
+        ]:
+            if user_id != target["citizen"]:
+                await Supporter.raw(
+                    "INSERT INTO complaint_supporters (complaint, \"user\", at) VALUES ({}, {}, now())"
+                    " ON CONFLICT (complaint, \"user\") DO NOTHING",
+                    into_id, user_id,
+                )
+    await _close_out(arq, row)
+    await _tell_citizens(settings, arq, row, f"已与投诉 {target['number']} 合并处理", "merged")
+    return row
+
+
+async def transfer(
+    settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID, data: TransferIn
+) -> dict[str, Any]:
+    """Hand over to another inspector or district ("not ours" is a bounce); the SLA clock runs on."""
+    async with Complaint._meta.db.transaction():
+        row = await _row(complaint_id, lock=True)
+        _require_handler(actor, row)
+        district = row["district"] if data.to_district_adcode is None else data.to_district_adcode
+        if data.to_district_adcode is not None:
+            if not await District.exists().where(District.adcode == district):
+                raise NotFound("DISTRICT_NOT_FOUND")
+        if data.to_inspector_id is not None:
+            target = await User.select(User.id, User.role, User.district, User.is_active).where(
+                User.id == data.to_inspector_id
+            ).first()
+            if target is None or target["role"] != Role.INSPECTOR.value or not target["is_active"]:
+                raise BadRequest("NOT_AN_INSPECTOR")
+            if target["district"] != district:
+                raise BadRequest("INSPECTOR_OTHER_DISTRICT")
+            assignee = target["id"]
+        else:
+            exclude = row["assignee"] if district == row["district"] else None
+            assignee = await dispatch.pick_inspector(district, exclude=exclude) if district is not None else None
+        station = await Station.select(Station.id).where(Station.district == district).first() if district else None
+        kind = "bounced" if data.not_ours else "transferred"
+        row = await _transition(
+            row, "transfer", actor.id, data.reason, kind=kind,
+            changes={"district": district, "station": station["id"] if station else None, "assignee": assignee,
+                     "dispatched_at": utcnow(), "accepted_at": None},
+            data={"from_district": row["district"], "to_district": district,
+                  "from_assignee": str(row["assignee"]) if row["assignee"] else None,
+                  "to_assignee": str(assignee) if assignee else None},
+        )
+    await _tell_assignee(settings, arq, row, f"assigned:{kind}:{uuid4().hex[:8]}")
+    return row
+
+
+async def confirm(settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
+    async with Complaint._meta.db.transaction():
+        row = await _row(complaint_id, lock=True)
+        _require_citizen(actor, row)
+        now = utcnow()
+        row = await _transition(row, "confirm", actor.id, changes={"closed_at": now, "citizen_feedback_at": now})
+    await _close_out(arq, row)
+    return row
+
+
+async def auto_close(arq: ArqRedis | None, complaint_id: UUID) -> bool:
+    async with Complaint._meta.db.transaction():
+        row = await _row(complaint_id, lock=True)
+        if row["status"] != Status.RESOLVED.value:
+            return False
+        await _transition(row, "auto_close", None, "市民 7 日内未确认，自动办结", changes={"closed_at": utcnow()})
+    return True
+
+
+async def reopen(settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID, reason: str) -> dict[str, Any]:
+    """Not satisfied, within the window: back to the inspector with a fresh SLA clock."""
+    now = utcnow()
+    async with Complaint._meta.db.transaction():
+        row = await _row(complaint_id, lock=True)
+        _require_citizen(actor, row)
+        if row["resolved_at"] and now - row["resolved_at"] > timedelta(seconds=settings.COMPLAINT_CONFIRM_WINDOW_S):
+            raise Conflict("REOPEN_WINDOW_PASSED")
+        stale = await sla.cancel_timers(complaint_id, row["sla_version"])
+        row = await _transition(
+            row, "reopen", actor.id, reason,
+            changes={"reopen_count": row["reopen_count"] + 1, "sla_version": row["sla_version"] + 1,
+                     "clock_started_at": now, "paused_total_s": 0.0, "overdue": False,
+                     "deadline_at": deadline(now, row["sla_seconds"], 0), "resolved_at": None,
+                     "citizen_feedback_at": now},
+        )
+        await sla.create_timers(row)
+    await sla.drop_jobs(arq, stale)
+    await sla.queue_next(arq, complaint_id)
+    await _tell_assignee(settings, arq, row, f"reopened:{row['reopen_count']}")
+    return row
+
+
+async def rate(actor: Principal, complaint_id: UUID, score: int, comment: str) -> dict[str, Any]:
+    """Satisfaction 1–5 after handling; a rating counts as the citizen's callback verification."""
+    async with Complaint._meta.db.transaction():
+        row = await _row(complaint_id, lock=True)
+        _require_citizen(actor, row)
+        if row["status"] not in (Status.RESOLVED.value, Status.CLOSED.value):
+            raise Conflict("COMPLAINT_STATE", detail={"action": "rate", "status": row["status"]})
+        rows = await Complaint.update(
+            {Complaint.satisfaction: score, Complaint.satisfaction_comment: comment,
+             Complaint.citizen_feedback_at: utcnow(), Complaint.updated_at: utcnow()}
+        ).where(Complaint.id == complaint_id).returning(*Complaint.all_columns())
+        await _event(complaint_id, "rated", actor.id, comment, row["status"], row["status"], {"score": score})
+    return rows[0]
+
+
+async def comment(actor: Principal, complaint_id: UUID, text: str) -> None:
+    row = await _row(complaint_id)
+    _require_staff(actor, row)
+    await _event(complaint_id, "comment", actor.id, text, row["status"], row["status"], public=False)
+
+
+# --- timers -------------------------------------------------------------------------------------
+
+
+async def fire_timer(settings: Settings, arq: ArqRedis | None, complaint_id: UUID, stage: str, version: int) -> str:
+    """Run one timer once: reminders, warning, breach (overdue + escalation), or auto-close."""
+    now = utcnow()
+    async with Complaint._meta.db.transaction():
+        row = await _row(complaint_id, lock=True)
+        timers = await Timer.raw(
+            "SELECT * FROM complaint_timers WHERE complaint = {} AND stage = {} AND version = {} FOR UPDATE",
+            complaint_id, stage, version,
+        )
+        if not timers:
+            return "missing"
+        timer = timers[0]
+        if timer["fired_at"] or timer["cancelled"] or version != row["sla_version"]:
+            return "stale"
+        if timer["due_at"] > now + timedelta(seconds=1):
+            return "early"
+        await Timer.update({Timer.fired_at: now}).where(Timer.id == timer["id"])
+        if stage == "autoclose":
+            outcome = "closed" if row["status"] == Status.RESOLVED.value else "skipped"
+            if outcome == "closed":
+                await _transition(row, "auto_close", None, "市民 7 日内未确认，自动办结", changes={"closed_at": now})
+        elif Status(row["status"]) not in OPEN or row["status"] == Status.WAITING_INFO.value:
+            outcome = "skipped"
+        else:
+            outcome = stage
+            if stage == "breach":
+                await Complaint.update({Complaint.overdue: True, Complaint.overdue_at: now}).where(Complaint.id == complaint_id)
+                await _event(complaint_id, "sla_breached", None, "已超过处理时限", row["status"], row["status"], public=False)
+            else:
+                await _event(complaint_id, f"sla_{stage}", None, "", row["status"], row["status"], public=False)
+    if outcome in ("remind_1", "remind_2", "warning", "breach"):
+        await _sla_notify(settings, arq, row, stage, version)
+    await sla.queue_next(arq, complaint_id)
+    return outcome
+
+
+_SLA_TEXT = {"remind_1": "已过时限三分之一", "remind_2": "已过时限三分之二", "warning": "即将超时", "breach": "已超时，已上报"}
+
+
+async def _sla_notify(settings: Settings, arq: ArqRedis | None, row: dict[str, Any], stage: str, version: int) -> None:
+    people = [row["assignee"]] if row["assignee"] else []
+    if stage in ("warning", "breach") or not people:
+        people += await dispatch.station_chiefs(row["district"])
+    await notifications.notify(
+        list(dict.fromkeys(people)), "sla_reminder",
+        {"number": row["number"], "reminder": _SLA_TEXT[stage], "deadline": row["deadline_at"]},
+        dedup_key=f"sla:{row['id']}:{stage}:{version}", settings=settings, arq=arq,
+        subject=("complaint", str(row["id"])), urgency=notifications.Urgency.HIGH if stage == "breach" else notifications.Urgency.NORMAL,
+    )
+
+
+# --- views --------------------------------------------------------------------------------------
+
+
+async def _photos(s3: S3Client, subject: tuple[str, str]) -> list[PhotoOut]:
+    result = []
+    for media_id in await media_service.attached_to(subject):
+        urls = await media_service.signed_urls(s3, media_id)
+        result.append(PhotoOut(id=media_id, url=urls.url, thumbnail_url=urls.thumbnail_url))
+    return result
+
+
+async def _timeline(complaint_id: UUID, public_only: bool) -> list[TimelineEntry]:
+    query = Event.select(
+        Event.kind, Event.from_status, Event.to_status, Event.reason, Event.at, Event.actor.display_name.as_alias("actor_name"),
+        Event.actor.role.as_alias("actor_role"),
+    ).where(Event.complaint == complaint_id)
+    if public_only:
+        query = query.where(Event.public.eq(True))
+    rows = await query.order_by(Event.id)
+    return [
+        TimelineEntry(
+            kind=r["kind"], from_status=r["from_status"], to_status=r["to_status"], reason=r["reason"], at=r["at"],
+            # A citizen sees staff names, never another citizen's.
+            actor_name=r["actor_name"] if not public_only or r["actor_role"] in ("inspector", "regulator_admin") else None,
+        )
+        for r in rows
+    ]
+
+
+async def _names(row: dict[str, Any]) -> dict[str, Any]:
+    category = await Category.select(Category.name).where(Category.code == row["category"]).first()
+    station = await Station.select(Station.name).where(Station.id == row["station"]).first() if row["station"] else None
+    project = await Project.select(Project.name).where(Project.id == row["project"]).first() if row["project"] else None
+    return {
+        "category_name": category["name"] if category else row["category"],
+        "station_name": station["name"] if station else None,
+        "project_name": project["name"] if project else None,
+    }
+
+
+async def citizen_view(settings: Settings, s3: S3Client, actor: Principal, complaint_id: UUID) -> ComplaintCitizenView:
+    row = await _row(complaint_id)
+    if row["citizen"] != actor.id and not await _is_supporter(complaint_id, actor.id):
+        raise Forbidden("FORBIDDEN_OWNER")
+    names = await _names(row)
+    owner = row["citizen"] == actor.id
+    status = Status(row["status"])
+    in_window = row["resolved_at"] is not None and utcnow() - row["resolved_at"] <= timedelta(seconds=settings.COMPLAINT_CONFIRM_WINDOW_S)
+    return ComplaintCitizenView(
+        id=row["id"], number=row["number"], category=row["category"], category_name=names["category_name"],
+        description=row["description"], address=row["address"], location=(row["lng"], row["lat"]), status=status,
+        district_adcode=row["district"], station_name=names["station_name"], project_name=names["project_name"],
+        submitted_at=row["submitted_at"], deadline_at=row["deadline_at"], resolved_at=row["resolved_at"],
+        closed_at=row["closed_at"], resolution_notes=row["resolution_notes"], reject_reason=row["reject_reason"],
+        satisfaction=row["satisfaction"] if owner else None,
+        photos=await _photos(s3, ("complaint", str(row["id"]))),
+        result_photos=await _photos(s3, ("complaint_result", str(row["id"]))),
+        timeline=await _timeline(row["id"], public_only=True),
+        can_rate=owner and status in (Status.RESOLVED, Status.CLOSED),
+        can_reopen=owner and status == Status.RESOLVED and in_window,
+        can_confirm=owner and status == Status.RESOLVED,
+    )
+
+
+async def staff_view(s3: S3Client, actor: Principal, complaint_id: UUID) -> ComplaintStaffView:
+    row = await _row(complaint_id)
+    _require_staff(actor, row)
+    names = await _names(row)
+    assignee = await User.select(User.display_name).where(User.id == row["assignee"]).first() if row["assignee"] else None
+    citizen = await User.select(User.display_name).where(User.id == row["citizen"]).first() if row["citizen"] else None
+    return ComplaintStaffView(
+        id=row["id"], number=row["number"], category=row["category"], category_name=names["category_name"],
+        description=row["description"], address=row["address"], location=(row["lng"], row["lat"]),
+        status=Status(row["status"]), district_adcode=row["district"], station_id=row["station"],
+        project_id=row["project"], project_name=names["project_name"], assignee_id=row["assignee"],
+        assignee_name=assignee["display_name"] if assignee else None,
+        citizen_name=citizen["display_name"] if citizen else None, source=row["source"],
+        supporters=await Supporter.count().where(Supporter.complaint == row["id"]),
+        submitted_at=row["submitted_at"], deadline_at=row["deadline_at"], overdue=row["overdue"],
+        paused=row["status"] == Status.WAITING_INFO.value, resolved_at=row["resolved_at"], closed_at=row["closed_at"],
+        resolution_notes=row["resolution_notes"], reject_reason=row["reject_reason"], satisfaction=row["satisfaction"],
+        satisfaction_comment=row["satisfaction_comment"], merged_into=row["merged_into"],
+        photos=await _photos(s3, ("complaint", str(row["id"]))),
+        result_photos=await _photos(s3, ("complaint_result", str(row["id"]))),
+        timeline=await _timeline(row["id"], public_only=False),
+    )
+
+
+def brief(row: dict[str, Any]) -> ComplaintBrief:
+    return ComplaintBrief(
+        id=row["id"], number=row["number"], category=row["category"], status=Status(row["status"]),
+        district_adcode=row["district"], assignee_id=row["assignee"], submitted_at=row["submitted_at"],
+        deadline_at=row["deadline_at"], overdue=row["overdue"], description=row["description"][:100],
+    )
+
+
+async def mine(actor: Principal, limit: int, offset: int) -> tuple[int, list[ComplaintBrief]]:
+    actor.require_role(*Role)
+    where = (Complaint.citizen == actor.id) | Complaint.id.is_in(
+        Supporter.select(Supporter.complaint).where(Supporter.user == actor.id)
+    )
+    rows = await Complaint.select().where(where).order_by(Complaint.submitted_at, ascending=False).limit(limit).offset(offset)
+    return await Complaint.count().where(where), [brief(r) for r in rows]
+
+
+async def queue(
+    actor: Principal, *, status: Status | None, district: int | None, category: str | None, overdue: bool | None,
+    mine_only: bool, city_queue: bool, limit: int, offset: int,
+) -> tuple[int, list[ComplaintBrief]]:
+    """The station queue: the actor's district (a city-wide admin: everywhere, or the city-level queue)."""
+    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
+    clauses = []
+    if city_queue:
+        if not actor.is_city_wide:
+            raise Forbidden("FORBIDDEN_DISTRICT")
+        clauses.append(Complaint.district.is_null())
+    elif district is not None:
+        actor.require_district(district)
+        clauses.append(Complaint.district == district)
+    elif not actor.is_city_wide:
+        clauses.append(Complaint.district == actor.district_id)
+    if status is not None:
+        clauses.append(Complaint.status == status.value)
+    else:
+        clauses.append(Complaint.status.not_in([s.value for s in FINAL]))
+    if category:
+        clauses.append(Complaint.category == category)
+    if overdue is not None:
+        clauses.append(Complaint.overdue.eq(overdue))
+    if mine_only:
+        clauses.append(Complaint.assignee == actor.id)
+    query = Complaint.select()
+    count = Complaint.count()
+    for clause in clauses:
+        query = query.where(clause)
+        count = count.where(clause)
+    rows = await query.order_by(Complaint.deadline_at).limit(limit).offset(offset)
+    return await count, [brief(r) for r in rows]
+
+
+async def set_duty(actor: Principal, user_id: UUID | None, on_duty: bool) -> dict[str, Any]:
+    """An inspector sets their own duty; a district admin sets their inspectors'."""
+    target_id = user_id or actor.id
+    target = await User.select(User.id, User.role, User.district).where(User.id == target_id).first()
+    if target is None or target["role"] != Role.INSPECTOR.value:
+        raise BadRequest("NOT_AN_INSPECTOR")
+    if target_id != actor.id:
+        actor.require_role(Role.REGULATOR_ADMIN)
+        actor.require_district(target["district"])
+    await dispatch.set_duty(target_id, on_duty)
+    return {"user_id": str(target_id), "on_duty": on_duty, "open_cases": await dispatch.open_cases(target_id)}
