@@ -21,6 +21,7 @@ from backend.clients.redis import create_arq_pool, create_redis
 from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
 from backend.complaints.controller import ComplaintController
+from backend.complaints.open311_controller import open311_router
 from backend.deps import DEPENDENCIES
 from backend.districts.controller import DistrictController
 from backend.enterprises.controller import EnterpriseController, PartnerEnterpriseController
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthController,
             MetricsController,
             Router(path="/", route_handlers=REGULATOR_CONTROLLERS + MINIPROGRAM_CONTROLLERS),
+            open311_router,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
