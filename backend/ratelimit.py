@@ -20,5 +20,17 @@ async def hit(redis: Redis, key: str, limit: int, window_s: int) -> int:
     return int(count)
 
 
+async def hit_many(redis: Redis, limits: list[tuple[str, int, int]]) -> None:
+    """Several (key, limit, window_s) counters in one round trip; raise on the first one exceeded."""
+    async with redis.pipeline(transaction=True) as pipe:
+        for key, _, window_s in limits:
+            pipe.incr(f"rl:{key}")
+            pipe.expire(f"rl:{key}", window_s, nx=True)
+        results = await pipe.execute()
+    for (key, limit, _), count in zip(limits, results[0::2], strict=True):
+        if count > limit:
+            raise TooManyRequests("RATE_LIMITED", detail={"retry_after_s": max(await redis.ttl(f"rl:{key}"), 1)})
+
+
 async def reset(redis: Redis, key: str) -> None:
     await redis.delete(f"rl:{key}")

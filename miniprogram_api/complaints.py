@@ -13,6 +13,7 @@ from backend.complaints.schemas import (
     CategoryOut,
     ComplaintCitizenView,
     ComplaintCreate,
+    ComplaintCreated,
     ComplaintPage,
     InfoIn,
     Rating,
@@ -45,11 +46,14 @@ class MpComplaintController(Controller):
 
     @post("/", summary="Report a problem (photos uploaded first through /mp/v1/media)")
     async def create(
-        self, principal: PrincipalDep, settings: SettingsDep, redis: RedisDep, arq: ArqDep, s3: S3Dep,
+        self, principal: PrincipalDep, settings: SettingsDep, redis: RedisDep, arq: ArqDep,
         data: JSONBody[ComplaintCreate],
-    ) -> ComplaintCitizenView:
+    ) -> ComplaintCreated:
         row = await service.create(settings, redis, arq, principal, data)
-        return await service.citizen_view(settings, s3, principal, row["id"])
+        return ComplaintCreated(
+            id=row["id"], number=row["number"], status=row["status"], district_adcode=row["district"],
+            station_id=row["station"], submitted_at=row["submitted_at"], deadline_at=row["deadline_at"],
+        )
 
     @get("/", summary="My reports and the ones I joined")
     async def mine(self, principal: PrincipalDep, limit: Limit = 20, offset: Offset = 0) -> ComplaintPage:

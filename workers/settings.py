@@ -11,10 +11,10 @@ from arq import cron
 
 from backend import db
 from backend.accounts.jobs import purge_expired_tokens
-from backend.complaints.jobs import complaint_timer, reconcile_complaint_timers
 from backend.clients.redis import arq_redis_settings
 from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
+from backend.complaints.jobs import complaint_created, complaint_timer, reconcile_complaint_timers
 from backend.logging import configure_logging
 from backend.notifications.jobs import deliver_notifications, escalation_step, reconcile_notifications
 from backend.settings import get_settings
@@ -55,7 +55,7 @@ async def heartbeat(ctx: dict[str, Any]) -> None:
 class WorkerSettings:
     functions = [
         purge_expired_tokens, deliver_notifications, escalation_step, reconcile_notifications,
-        complaint_timer, reconcile_complaint_timers,
+        complaint_timer, reconcile_complaint_timers, complaint_created,
     ]
     cron_jobs = [
         cron(heartbeat, second={0, 30}, run_at_startup=False),

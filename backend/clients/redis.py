@@ -24,7 +24,7 @@ async def create_arq_pool(settings: Settings) -> ArqRedis:
 
 
 async def bulk_enqueue(
-    arq: ArqRedis, jobs: list[tuple[str, str, tuple, float]], chunk: int = 2000
+    arq: ArqRedis, jobs: list[tuple[str, str, tuple, float]], chunk: int = 2000, check_existing: bool = True
 ) -> int:
     """Queue many deferred ARQ jobs in pipelines: (job_id, function, args, run_at_epoch_s).
 
@@ -38,10 +38,12 @@ async def bulk_enqueue(
     now_ms = int(time.time() * 1000)
     for start in range(0, len(jobs), chunk):
         part = jobs[start : start + chunk]
-        async with arq.pipeline(transaction=False) as pipe:
-            for job_id, _, _, _ in part:
-                pipe.exists(job_key_prefix + job_id)
-            exists = await pipe.execute()
+        exists: list[int] = [0] * len(part)
+        if check_existing:
+            async with arq.pipeline(transaction=False) as pipe:
+                for job_id, _, _, _ in part:
+                    pipe.exists(job_key_prefix + job_id)
+                exists = await pipe.execute()
         async with arq.pipeline(transaction=False) as pipe:
             for (job_id, function, args, run_at), present in zip(part, exists, strict=True):
                 if present:

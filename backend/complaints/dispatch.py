@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -41,6 +42,46 @@ async def pick_inspector(district: int, exclude: UUID | None = None) -> UUID | N
         if row["id"] != exclude:
             return row["id"]
     return None
+
+
+_CACHE_S = 60.0
+_stations: dict[int, int | None] = {}
+_names: dict[int, str] = {}
+_cached_at = 0.0
+
+
+async def _refresh() -> None:
+    global _cached_at
+    if time.monotonic() - _cached_at < _CACHE_S:
+        return
+    _stations.clear()
+    _stations.update({r["district"]: r["id"] for r in await Station.select(Station.id, Station.district)})
+    _names.clear()
+    _names.update({r["adcode"]: r["name"] for r in await District.select(District.adcode, District.name)})
+    _cached_at = time.monotonic()
+
+
+async def district_for(lng: float, lat: float, project_district: int | None) -> tuple[int | None, str]:
+    """A named project's district wins over the point; None: outside every district (city queue)."""
+    if project_district is not None:
+        return project_district, "项目所在辖区"
+    return await districts_service.locate_adcode(lng, lat), "位置所在辖区"
+
+
+async def station_of(district: int | None) -> int | None:
+    if district is None:
+        return None
+    await _refresh()
+    return _stations.get(district)
+
+
+async def reason(district: int | None, why: str, assignee: UUID | None) -> str:
+    """The audited reason of an automatic dispatch, in words."""
+    if district is None:
+        return "位置不在任何辖区内，进入市级队列"
+    await _refresh()
+    tail = "，分派给当班案件最少的监督员" if assignee else "，暂无当班监督员，进入监督站队列"
+    return f"{why}：{_names.get(district, district)}{tail}"
 
 
 async def route(lng: float, lat: float, project_district: int | None) -> Route:

@@ -29,3 +29,8 @@ async def reconcile_complaint_timers(ctx: dict[str, Any]) -> dict[str, int]:
     if fired or rebuilt:
         log.info("complaint_timers_reconciled", fired=fired, rebuilt=rebuilt)
     return {"fired": fired, "rebuilt": rebuilt}
+
+
+async def complaint_created(ctx: dict[str, Any], complaint_id: str) -> None:
+    """Tell the assignee and the citizen about a new, routed complaint (dedup keys make it idempotent)."""
+    await service.announce_created(ctx["settings"], ctx["redis"], UUID(complaint_id))

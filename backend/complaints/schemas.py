@@ -117,6 +117,18 @@ class ComplaintStaffView(Schema):
     timeline: list[TimelineEntry]
 
 
+class ComplaintCreated(Schema):
+    """The answer to a new report (the full view is one GET away)."""
+
+    id: UUID
+    number: str
+    status: Status
+    district_adcode: int | None
+    station_id: int | None
+    submitted_at: datetime
+    deadline_at: datetime
+
+
 class ComplaintBrief(Schema):
     id: UUID
     number: str

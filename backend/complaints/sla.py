@@ -28,15 +28,32 @@ def job_id(complaint_id: UUID | str, stage: str, version: int) -> str:
     return f"sla:{complaint_id}:{stage}:{version}"
 
 
-async def create_timers(row: dict[str, Any]) -> None:
-    """The four SLA stages of the complaint's current version (inside the caller's transaction)."""
+async def create_timers(row: dict[str, Any]) -> tuple[str, datetime]:
+    """The four SLA stages of the complaint's current version (one statement, in the caller's transaction).
+
+    Returns the first stage and its time, so the caller can queue its job without reading it back.
+    """
     schedule = sla_schedule(row["clock_started_at"], row["sla_seconds"], row["paused_total_s"])
-    for due in schedule:
-        await Timer.raw(
-            "INSERT INTO complaint_timers (complaint, stage, version, due_at, cancelled) VALUES ({}, {}, {}, {}, false)"
-            " ON CONFLICT (complaint, stage, version) DO NOTHING",
-            row["id"], due.stage, row["sla_version"], due.at,
+    await Timer.raw(
+        "INSERT INTO complaint_timers (complaint, stage, version, due_at, cancelled)"
+        " SELECT {}, s, {}, d, false FROM unnest({}::text[], {}::timestamptz[]) AS t(s, d)"
+        " ON CONFLICT (complaint, stage, version) DO NOTHING",
+        row["id"], row["sla_version"], [d.stage for d in schedule], [d.at for d in schedule],
+    )
+    return schedule[0].stage, schedule[0].at
+
+
+async def queue(arq: ArqRedis | None, complaint_id: UUID, stage: str, due_at: datetime, version: int, fresh: bool) -> None:
+    """Queue one timer's job (``fresh``: its id cannot exist yet, skip the check)."""
+    if arq is None:
+        return
+    try:
+        await bulk_enqueue(
+            arq, [(job_id(complaint_id, stage, version), TIMER_JOB, (str(complaint_id), stage, version), due_at.timestamp())],
+            check_existing=not fresh,
         )
+    except Exception as exc:  # noqa: BLE001 - the reconciler re-creates it
+        log.warning("sla_enqueue_failed", complaint=str(complaint_id), error=str(exc))
 
 
 async def create_autoclose(row: dict[str, Any], at: datetime) -> None:

@@ -158,11 +158,19 @@ async def attach(
 ) -> list[UUID]:
     """Bind verified photos of this owner and purpose to a subject, each photo to one subject only.
 
-    Call inside the subject's own transaction so that a refused photo leaves nothing half-written.
+    Call inside the subject's own transaction: a refused photo raises and the transaction rolls back.
     """
     ids = list(dict.fromkeys(media_ids))
     if not ids:
         return []
+    # Fast path: one statement binds them all when every photo qualifies.
+    bound = await Media.update({Media.attached_type: subject[0], Media.attached_id: subject[1]}).where(
+        Media.id.is_in(ids) & (Media.owner == owner_id) & (Media.status == "verified") & (Media.purpose == purpose.value)
+        & ((Media.attached_id == "") | (Media.attached_id == subject[1]))
+    ).returning(Media.id)
+    if len(bound) == len(ids):
+        return ids
+    # Otherwise say which photo is wrong and why (the caller's transaction rolls the partial update back).
     rows = await Media.select(Media.id, Media.owner, Media.purpose, Media.status, Media.attached_id).where(
         Media.id.is_in(ids)
     )
@@ -179,8 +187,7 @@ async def attach(
             raise BadRequest("MEDIA_WRONG_PURPOSE", detail={"media_id": str(media_id), "expected": purpose.value})
         if row["attached_id"] and row["attached_id"] != subject[1]:
             raise Conflict("MEDIA_ALREADY_USED", detail={"media_id": str(media_id)})
-    await Media.update({Media.attached_type: subject[0], Media.attached_id: subject[1]}).where(Media.id.is_in(ids))
-    return ids
+    raise Conflict("MEDIA_ALREADY_USED")  # changed while we looked
 
 
 async def attached_to(subject: tuple[str, str]) -> list[UUID]:

@@ -54,4 +54,8 @@ async def report(api, admin, adcode: int | None = 330302, *, pair=None, category
         body["project_id"] = project_id
     resp = await api.post("/mp/v1/complaints", json=body, headers=bearer(pair))
     assert resp.status_code == 201, resp.text
-    return pair, resp.json()
+    created = resp.json()
+    assert set(created) == {"id", "number", "status", "district_adcode", "station_id", "submitted_at", "deadline_at"}
+    detail = await api.get(f"/mp/v1/complaints/{created['id']}", headers=bearer(pair))
+    assert detail.status_code == 200 and detail.json()["number"] == created["number"]
+    return pair, detail.json()
