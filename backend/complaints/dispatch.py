@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from uuid import UUID
 
 from backend.accounts.tables import User
@@ -12,21 +11,6 @@ from backend.complaints.rules import OPEN
 from backend.complaints.tables import Complaint, Duty
 from backend.districts import service as districts_service
 from backend.districts.tables import District, Station
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    district: int | None
-    station: int | None
-    assignee: UUID | None
-    reason: str
-
-
-async def district_name(adcode: int | None) -> str:
-    if adcode is None:
-        return "市级"
-    row = await District.select(District.name).where(District.adcode == adcode).first()
-    return row["name"] if row else str(adcode)
 
 
 async def pick_inspector(district: int, exclude: UUID | None = None) -> UUID | None:
@@ -82,22 +66,6 @@ async def reason(district: int | None, why: str, assignee: UUID | None) -> str:
     await _refresh()
     tail = "，分派给当班案件最少的监督员" if assignee else "，暂无当班监督员，进入监督站队列"
     return f"{why}：{_names.get(district, district)}{tail}"
-
-
-async def route(lng: float, lat: float, project_district: int | None) -> Route:
-    """A named project's district wins over the point; outside every district → the city-level queue."""
-    if project_district is not None:
-        district, why = project_district, "项目所在辖区"
-    else:
-        district = await districts_service.locate_adcode(lng, lat)
-        why = "位置所在辖区"
-    if district is None:
-        return Route(None, None, None, "位置不在任何辖区内，进入市级队列")
-    station = await Station.select(Station.id).where(Station.district == district).first()
-    assignee = await pick_inspector(district)
-    name = await district_name(district)
-    tail = "，分派给当班案件最少的监督员" if assignee else "，暂无当班监督员，进入监督站队列"
-    return Route(district, station["id"] if station else None, assignee, f"{why}：{name}{tail}")
 
 
 async def station_chiefs(district: int | None) -> list[UUID]:

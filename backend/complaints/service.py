@@ -575,15 +575,6 @@ async def confirm(settings: Settings, arq: ArqRedis | None, actor: Principal, co
     return row
 
 
-async def auto_close(arq: ArqRedis | None, complaint_id: UUID) -> bool:
-    async with Complaint._meta.db.transaction():
-        row = await _row(complaint_id, lock=True)
-        if row["status"] != Status.RESOLVED.value:
-            return False
-        await _transition(row, "auto_close", None, "市民 7 日内未确认，自动办结", changes={"closed_at": utcnow()})
-    return True
-
-
 async def reopen(settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID, reason: str) -> dict[str, Any]:
     """Not satisfied, within the window: back to the inspector with a fresh SLA clock."""
     now = utcnow()

@@ -93,3 +93,20 @@ async def test_redis_flush_and_worker_kill_lose_no_timer(api, admin, redis_db, s
 
     assert await eventually(all_fired, timeout=SLA_S + 10)
     assert await _sla_events(cid) == ["sla_remind_1", "sla_remind_2", "sla_warning", "sla_breached"]  # each once
+
+
+async def test_new_complaint_is_pushed_to_its_inspector_by_the_worker(api, admin, start_worker):
+    start_worker(FAST)
+    pair, complaint = await report(api, admin, 330381)
+    staff = (await api.get(f"/api/v1/complaints/{complaint['id']}", headers=admin)).json()
+    assert staff["assignee_id"]
+
+    async def told():
+        return await Notification.select(Notification.template).where(
+            (Notification.recipient == uuid.UUID(staff["assignee_id"])) & (Notification.subject_id == complaint["id"])
+        ).first()
+
+    row = await eventually(told, timeout=10)
+    assert row and row["template"] == "complaint_assigned"
+    citizen_inbox = (await api.get("/mp/v1/inbox", headers={"Authorization": f"Bearer {pair['access_token']}"})).json()
+    assert any(i["subject_id"] == complaint["id"] for i in citizen_inbox["items"])
