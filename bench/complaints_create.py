@@ -106,6 +106,10 @@ def main() -> None:
 
         async def run() -> None:
             b = await closed_loop(f"http://127.0.0.1:{bare_port}/bare", bare_body, args.seconds, args.concurrency)
+            if os.environ.get("BENCH_PROFILE"):  # a py-spy profile of the API during the complaint run
+                subprocess.Popen([str(BIN / "py-spy"), "record", "-d", str(int(args.seconds)), "-p", str(api.pid),
+                                  "-o", os.environ["BENCH_PROFILE"], "-f", "raw", "--nonblocking"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             c = await closed_loop(f"http://127.0.0.1:{api_port}/mp/v1/complaints", complaint, args.seconds, args.concurrency)
             print(f"bare Litestar endpoint : {b['rps']:7.0f} req/s  p50 {b['p50_ms']:6.1f} ms  p99 {b['p99_ms']:6.1f} ms  errors {b['errors']}")
             print(f"complaint create       : {c['rps']:7.0f} req/s  p50 {c['p50_ms']:6.1f} ms  p99 {c['p99_ms']:6.1f} ms  errors {c['errors']}")

@@ -23,7 +23,15 @@ from backend.auth.principal import Principal, Role
 from backend.clients.redis import bulk_enqueue
 from backend.clients.s3 import S3Client
 from backend.complaints import dispatch, sla
-from backend.complaints.rules import FINAL, OPEN, Status, TransitionRefused, deadline, next_status
+from backend.complaints.rules import (
+    FINAL,
+    OPEN,
+    Status,
+    TransitionRefused,
+    deadline,
+    next_status,
+    sla_schedule,
+)
 from backend.complaints.schemas import (
     CategoryOut,
     ComplaintBrief,
@@ -306,30 +314,39 @@ async def create(
             await Complaint.raw("SELECT pg_advisory_xact_lock({})", district)
             assignee = await dispatch.pick_inspector(district)
         reason = await dispatch.reason(district, why, assignee)
+        schedule = sla_schedule(now, sla_seconds, 0.0)
+        photos = list(dict.fromkeys(data.photo_ids)) if actor.kind == "user" else []
+        # One statement: the complaint, its photos bound, its first two events and its four timers.
         rows = await Complaint.raw(
-            "INSERT INTO complaints (id, number, citizen, source, category, description, address, lng, lat, district,"
-            " station, project, assignee, status, paused_from, submitted_at, clock_started_at, sla_seconds, deadline_at,"
-            " paused_total_s, sla_version, overdue, dispatched_at, resolution_notes, reject_reason, satisfaction_comment,"
-            " reopen_count, contact, updated_at)"
+            "WITH c AS (INSERT INTO complaints (id, number, citizen, source, category, description, address, lng, lat,"
+            " district, station, project, assignee, status, paused_from, submitted_at, clock_started_at, sla_seconds,"
+            " deadline_at, paused_total_s, sla_version, overdue, dispatched_at, resolution_notes, reject_reason,"
+            " satisfaction_comment, reopen_count, contact, updated_at)"
             " VALUES ({}, 'ZJ' || to_char({}::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYMMDD') || '-' ||"
-            " lpad(nextval('complaints_seq_seq')::text, 6, '0'), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, '', {}, {},"
-            " {}, {}, 0, 1, false, {}, '', '', '', 0, {}::jsonb, {}) RETURNING *",
+            " lpad(nextval('complaints_seq_seq')::text, 6, '0'), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 'dispatched',"
+            " '', {}, {}, {}, {}, 0, 1, false, {}, '', '', '', 0, {}::jsonb, {}) RETURNING *),"
+            " m AS (UPDATE media SET attached_type = 'complaint', attached_id = {} WHERE id = ANY({}::uuid[])"
+            "  AND owner = {} AND status = 'verified' AND purpose = 'complaint' AND attached_id = '' RETURNING id),"
+            " e AS (INSERT INTO complaint_events (complaint, kind, from_status, to_status, actor, reason, data, public, at)"
+            "  SELECT c.id, k.kind, k.f, k.t, CASE WHEN k.kind = 'submitted' THEN c.citizen END, k.r, k.d::jsonb, true, {}"
+            "  FROM c, (VALUES ('submitted', '', 'submitted', '', {}), ('dispatched', 'submitted', 'dispatched', {}, {}))"
+            "  AS k(kind, f, t, r, d)),"
+            " t AS (INSERT INTO complaint_timers (complaint, stage, version, due_at, cancelled)"
+            "  SELECT c.id, s, 1, d, false FROM c, unnest({}::text[], {}::timestamptz[]) AS x(s, d))"
+            " SELECT c.*, (SELECT count(*) FROM m) AS photos_bound FROM c",
             complaint_id, now, actor.id if actor.kind == "user" else None, source, category["code"], data.description,
             data.address, lng, lat, district, station, data.project_id, assignee,
-            Status.DISPATCHED.value, now, now, sla_seconds, deadline(now, sla_seconds, 0), now,
-            json.dumps(contact or {}, ensure_ascii=False), now,
+            now, now, sla_seconds, deadline(now, sla_seconds, 0), now, json.dumps(contact or {}, ensure_ascii=False), now,
+            str(complaint_id), photos, actor.id,
+            now, json.dumps({"source": source}), reason,
+            json.dumps({"district": district, "assignee": str(assignee) if assignee else None}),
+            [d.stage for d in schedule], [d.at for d in schedule],
         )
         row = rows[0]
-        if actor.kind == "user":
-            await media_service.attach(actor.id, data.photo_ids, Purpose.COMPLAINT, ("complaint", str(complaint_id)))
-        await Event.raw(
-            "INSERT INTO complaint_events (complaint, kind, from_status, to_status, actor, reason, data, public, at) VALUES"
-            " ({}, 'submitted', '', 'submitted', {}, '', {}::jsonb, true, {}),"
-            " ({}, 'dispatched', 'submitted', 'dispatched', NULL, {}, {}::jsonb, true, {})",
-            complaint_id, row["citizen"], json.dumps({"source": source}), now,
-            complaint_id, reason, json.dumps({"district": district, "assignee": str(assignee) if assignee else None}), now,
-        )
-        first_stage, first_at = await sla.create_timers(row)
+        if row.pop("photos_bound") != len(photos):
+            # Say which photo is wrong and why; raising rolls the whole report back.
+            await media_service.attach(actor.id, photos, Purpose.COMPLAINT, ("complaint", str(complaint_id)))
+        first_stage, first_at = schedule[0].stage, schedule[0].at
     await _enqueue_created(arq, complaint_id, (first_stage, first_at, row["sla_version"]))
     return row
 
