@@ -91,7 +91,7 @@ def _square(lng: float, lat: float, half_deg: float = 0.0012) -> dict:
 
 async def seed(settings: Settings) -> list[str]:
     """Load or refresh the demo data; safe to run repeatedly."""
-    features = load_geojson(default_geojson_path())
+    features = load_geojson(settings.DISTRICTS_GEOJSON or default_geojson_path())
     await districts_service.import_districts(features, source=BOUNDARY_SOURCE, approximate=True)
     for f in features:
         await districts_service.ensure_station(f.adcode, f"温州市{f.name}建设工程质量安全监督站", phone="0577-12345")
