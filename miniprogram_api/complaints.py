@@ -60,6 +60,13 @@ class MpComplaintController(Controller):
         total, items = await service.mine(principal, limit, offset)
         return ComplaintPage(total=total, limit=limit, offset=offset, items=items)
 
+    @get("/by-project/{project_id:uuid}", summary="For a project's lead or supervisor: cases about their site (no citizen data)")
+    async def by_project(
+        self, principal: PrincipalDep, project_id: FromPath[UUID], limit: Limit = 20, offset: Offset = 0
+    ) -> ComplaintPage:
+        total, items = await service.for_project(principal, project_id, limit, offset)
+        return ComplaintPage(total=total, limit=limit, offset=offset, items=items)
+
     @get("/{complaint_id:uuid}", summary="Detail with timeline")
     async def detail(self, principal: PrincipalDep, settings: SettingsDep, s3: S3Dep, complaint_id: FromPath[UUID]) -> ComplaintCitizenView:
         return await service.citizen_view(settings, s3, principal, complaint_id)

@@ -52,6 +52,7 @@ from backend.geo.distance import bbox, haversine_m
 from backend.media import service as media_service
 from backend.media.schemas import Purpose
 from backend.notifications import service as notifications
+from backend.projects import service as projects_service
 from backend.projects.tables import Project
 from backend.settings import Settings
 
@@ -828,6 +829,16 @@ async def queue(
         count = count.where(clause)
     rows = await query.order_by(Complaint.deadline_at).limit(limit).offset(offset)
     return await count, [brief(r) for r in rows]
+
+
+async def for_project(actor: Principal, project_id: UUID, limit: int, offset: int) -> tuple[int, list[ComplaintBrief]]:
+    """What a project's lead or supervising enterprise sees: the cases about their site, no citizen."""
+    project = await projects_service.get_project_row(project_id)
+    if actor.is_staff or not await projects_service.can_read(actor, project):
+        raise Forbidden("FORBIDDEN_OWNER" if not actor.is_staff else "FORBIDDEN_ROLE")
+    where = (Complaint.project == project_id) & (Complaint.status != Status.MERGED.value)
+    rows = await Complaint.select().where(where).order_by(Complaint.submitted_at, ascending=False).limit(limit).offset(offset)
+    return await Complaint.count().where(where), [brief(r) for r in rows]
 
 
 async def set_duty(actor: Principal, user_id: UUID | None, on_duty: bool) -> dict[str, Any]:

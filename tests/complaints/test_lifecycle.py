@@ -129,3 +129,19 @@ async def test_merge_duplicates(api, admin):
     assert_error(await api.post(f"/api/v1/complaints/{first['id']}/merge", json={"into_id": first["id"], "reason": "自身合并"}, headers=admin), 400, "MERGE_SELF")
     staff = (await api.get(f"/api/v1/complaints/{first['id']}", headers=admin)).json()
     assert staff["supporters"] == 1
+
+
+async def test_project_lead_sees_cases_about_the_site_without_the_citizen(api, admin):
+    projects = (await api.get("/api/v1/projects?q=滨江", headers=admin)).json()["items"]
+    pair, complaint = await report(api, admin, 330302, project_id=projects[0]["id"])
+    lead = await staff_token(api, "lead_wang")
+    resp = await api.get(f"/mp/v1/complaints/by-project/{projects[0]['id']}", headers=lead)
+    assert resp.status_code == 200
+    item = next(c for c in resp.json()["items"] if c["id"] == complaint["id"])
+    assert set(item) == {"id", "number", "category", "status", "district_adcode", "assignee_id", "submitted_at", "deadline_at", "overdue", "description"}
+    assert pair["user"]["id"] not in resp.text and "citizen" not in resp.text
+    assert_error(await api.get(f"/mp/v1/complaints/{complaint['id']}", headers=lead), 403, "FORBIDDEN_OWNER")
+    others = (await api.get("/api/v1/projects?q=瑞安", headers=admin)).json()["items"]
+    assert_error(await api.get(f"/mp/v1/complaints/by-project/{others[0]['id']}", headers=lead), 403, "FORBIDDEN_OWNER")
+    citizen = await mp_login(api)
+    assert_error(await api.get(f"/mp/v1/complaints/by-project/{projects[0]['id']}", headers=bearer(citizen)), 403, "FORBIDDEN_OWNER")
