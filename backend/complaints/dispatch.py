@@ -13,14 +13,20 @@ from backend.districts import service as districts_service
 from backend.districts.tables import District, Station
 
 
-async def pick_inspector(district: int, exclude: UUID | None = None) -> UUID | None:
-    """The on-duty, active inspector of the district with the fewest open cases (ties: oldest account)."""
+async def pick_inspector(district: int, exclude: UUID | None = None, lock: bool = False) -> UUID | None:
+    """The on-duty, active inspector of the district with the fewest open cases (ties: oldest account).
+
+    ``lock`` takes the district's transaction-scoped advisory lock in the same statement, so that
+    concurrent dispatches in one district count each other's cases. The counts sit in the select list,
+    evaluated per joined row, hence after the lock row exists.
+    """
     rows = await User.raw(
-        "SELECT u.id, (SELECT count(*) FROM complaints c WHERE c.assignee = u.id AND c.status = ANY({})) AS open_cases"
-        " FROM users u LEFT JOIN inspector_duty d ON d.user = u.id"
+        "WITH l AS MATERIALIZED (SELECT CASE WHEN {} THEN pg_advisory_xact_lock({}) END AS locked)"
+        " SELECT u.id, (SELECT count(*) FROM complaints c WHERE c.assignee = u.id AND c.status = ANY({})) AS open_cases"
+        " FROM l, users u LEFT JOIN inspector_duty d ON d.user = u.id"
         " WHERE u.role = {} AND u.district = {} AND u.is_active AND COALESCE(d.on_duty, true)"
         " ORDER BY open_cases, u.created_at, u.id",
-        [s.value for s in OPEN], Role.INSPECTOR.value, district,
+        lock, district, [s.value for s in OPEN], Role.INSPECTOR.value, district,
     )
     for row in rows:
         if row["id"] != exclude:

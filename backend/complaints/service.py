@@ -311,9 +311,9 @@ async def create(
     assignee = None
     async with Complaint._meta.db.transaction():
         if district is not None:
-            # One dispatch at a time per district, so "fewest open cases" stays fair under load.
-            await Complaint.raw("SELECT pg_advisory_xact_lock({})", district)
-            assignee = await dispatch.pick_inspector(district)
+            # One dispatch at a time per district (lock and pick in one statement), so that
+            # "fewest open cases" stays fair under load.
+            assignee = await dispatch.pick_inspector(district, lock=True)
         reason = await dispatch.reason(district, why, assignee)
         schedule = sla_schedule(now, sla_seconds, 0.0)
         photos = list(dict.fromkeys(data.photo_ids)) if actor.kind == "user" else []
