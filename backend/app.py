@@ -28,12 +28,14 @@ from backend.enterprises.controller import EnterpriseController, PartnerEnterpri
 from backend.health.controller import HealthController
 from backend.http import EXCEPTION_HANDLERS, RequestContextMiddleware
 from backend.logging import configure_logging
+from backend.materials.controller import MaterialController
 from backend.notifications.controller import NotificationController
 from backend.projects.controller import ProjectController
 from backend.settings import Settings, get_settings
 from miniprogram_api.auth import MpAuthController, MpMeController
 from miniprogram_api.complaints import MpComplaintController
 from miniprogram_api.inbox import MpInboxController
+from miniprogram_api.materials import MpMaterialController
 from miniprogram_api.media import MpMediaController
 from miniprogram_api.places import MpPlacesController
 
@@ -51,9 +53,10 @@ REGULATOR_CONTROLLERS = [
     ProjectController,
     NotificationController,
     ComplaintController,
+    MaterialController,
 ]
 MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController,
-                           MpComplaintController]
+                           MpComplaintController, MpMaterialController]
 
 
 class MetricsController(PrometheusController):

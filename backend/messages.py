@@ -113,3 +113,24 @@ MESSAGES.update(
         "REOPEN_WINDOW_PASSED": "已超过 7 日，不能再申请重新处理",
     }
 )
+
+MESSAGES.update(
+    {
+        "BATCH_NOT_FOUND": "材料批次不存在",
+        "BATCH_DUPLICATE": "该生产批号已在本项目登记",
+        "BATCH_STATE": "材料批次当前状态下不能执行该操作",
+        "BATCH_USE_BLOCKED": "该批次材料不合格或未经检测合格，禁止使用",
+        "MATERIAL_UNKNOWN": "未知的材料类型",
+        "GRADE_UNKNOWN": "该材料牌号/等级没有对应的标准规则",
+        "NOT_A_MANUFACTURER": "该企业不是材料生产企业",
+        "NOT_A_LAB": "只有检测机构可以录入检测报告",
+        "REPORT_DUPLICATE": "检测报告编号已存在",
+        "REPORT_INVALID": "检测报告数据不完整或不符合要求",
+        "LABEL_NOT_FOUND": "标签不存在",
+        "LABEL_INVALID": "二维码无效：不是本系统签发的材料标签",
+        "LABEL_REVOKED": "该标签已作废",
+        "QR_NOT_FOUND": "照片中未识别到二维码",
+        "CERTIFICATE_INVALID": "出厂合格证文件不合格：请上传 PDF、JPG 或 PNG（不超过 10MB）",
+        "SAMPLE_DUPLICATE": "该样品编号已登记",
+    }
+)

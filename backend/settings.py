@@ -68,12 +68,22 @@ class Settings:
     COMPLAINTS_PER_HOUR: int = 10
     COMPLAINTS_PER_DAY: int = 30
 
+    # Materials (issue 6). The QR signing key must be overridden in production (checked by backend.materials.qr).
+    MATERIAL_QR_KEY: str = "dev-only-material-qr-key-change-me-0123456789"
+    MATERIAL_QR_KEY_ID: int = 1  # 1..255, printed in every token; bump it when the key rotates
+    MATERIAL_QR_OLD_KEYS: tuple[str, ...] = ()  # "id:secret,…": retired keys that still verify printed labels
+    MATERIAL_QR_URL_PREFIX: str = ""  # e.g. "https://zj.example.gov.cn/m/" so a phone camera opens the mini-program
+    MATERIAL_SITE_RADIUS_M: float = 1000.0  # a scan farther than this from the batch's site raises a diversion alert
+    MATERIAL_TRACE_CACHE_S: int = 300  # trace view cache (dropped on every change of the batch)
+
     TIMEZONE: str = "Asia/Shanghai"
     DISTRICTS_GEOJSON: str = ""  # empty: the copy shipped in backend/geo/data
 
     def __post_init__(self) -> None:
         if self.ENV == "production" and self.JWT_SECRET == _DEV_JWT_SECRET:
             raise ValueError("ZHIJIAN_JWT_SECRET must be set in production")
+        if self.ENV == "production" and self.MATERIAL_QR_KEY.startswith("dev-only-"):
+            raise ValueError("ZHIJIAN_MATERIAL_QR_KEY must be set in production")
         if self.RECONCILE_EVERY_S < 1 or 60 % self.RECONCILE_EVERY_S:
             raise ValueError("ZHIJIAN_RECONCILE_EVERY_S must divide 60")
         if len(self.JWT_SECRET.encode()) < 32:

@@ -16,6 +16,7 @@ from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
 from backend.complaints.jobs import complaint_created, complaint_timer, reconcile_complaint_timers
 from backend.logging import configure_logging
+from backend.materials.jobs import flush_material_scans
 from backend.notifications.jobs import deliver_notifications, escalation_step, reconcile_notifications
 from backend.settings import get_settings
 
@@ -56,9 +57,11 @@ class WorkerSettings:
     functions = [
         purge_expired_tokens, deliver_notifications, escalation_step, reconcile_notifications,
         complaint_timer, reconcile_complaint_timers, complaint_created,
+        flush_material_scans,
     ]
     cron_jobs = [
         cron(heartbeat, second={0, 30}, run_at_startup=False),
+        cron(flush_material_scans, second={45}, run_at_startup=True, unique=True),  # scans → PostgreSQL
         cron(purge_expired_tokens, hour={19}, minute={5}),  # 03:05 Asia/Shanghai
         cron(
             reconcile_complaint_timers,

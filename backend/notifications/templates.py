@@ -97,6 +97,14 @@ TEMPLATES: dict[str, Template] = {
             fields={"thing1": "material", "thing2": "project", "thing3": "item", "time4": "time"},
         ),
         Template(
+            key="material_alert",
+            wechat_template_id="tmpl_material_alert",
+            title="材料标签异常：{kind}",
+            body="{project} 的 {material} 标签{kind}：{detail}（{time}）",
+            page="pages/material/alert?id={subject_id}",
+            fields={"thing1": "material", "thing2": "project", "phrase3": "kind", "time4": "time"},
+        ),
+        Template(
             key="vision_risk",
             wechat_template_id="tmpl_vision_risk",
             title="现场风险识别",

@@ -26,4 +26,7 @@ def test_production_needs_a_real_jwt_secret():
         load_settings({"ZHIJIAN_ENV": "production"})
     with pytest.raises(ValueError, match="32 bytes"):
         load_settings({"ZHIJIAN_JWT_SECRET": "short"})
-    assert load_settings({"ZHIJIAN_ENV": "production", "ZHIJIAN_JWT_SECRET": "x" * 40}).ENV == "production"
+    with pytest.raises(ValueError, match="MATERIAL_QR_KEY"):
+        load_settings({"ZHIJIAN_ENV": "production", "ZHIJIAN_JWT_SECRET": "x" * 40})
+    prod = {"ZHIJIAN_ENV": "production", "ZHIJIAN_JWT_SECRET": "x" * 40, "ZHIJIAN_MATERIAL_QR_KEY": "q" * 40}
+    assert load_settings(prod).ENV == "production"
