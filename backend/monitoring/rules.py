@@ -1,0 +1,199 @@
+"""Alarm rules for monitored dangerous works (pure): levels, OR of conditions, counts, hysteresis, silence.
+
+GB 50497-2019 §8.0.3: a warning value gives both a cumulative value and a rate of change, and either
+one exceeded raises the alarm ("cumulative OR rate"); the cumulative limit is the smaller of the
+absolute value and the percentage of the design excavation depth (Table 8.0.4); a rate above 70 % of
+its limit three times running also alarms (as third-party implementations read the table notes).
+Alarm values come from the project's approved plan (§8.0.1); defaults only fill gaps and say so.
+
+Everything here is pure: ``evaluate(state, thresholds, ts, value)`` returns the new state, which the
+worker stores, so a restart resumes baselines, windows and counters exactly where they were.
+ThingsBoard's gaps this closes: hysteresis on clearing, OR conditions, durable state, level changes
+only (no spam), and a "sensor silent" alarm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+
+DAY_S = 86_400.0
+
+
+class Level(IntEnum):
+    NORMAL = 0  # 正常
+    WARNING = 1  # 预警
+    ALARM = 2  # 报警
+    DANGER = 3  # 危险报警
+
+
+LEVEL_ZH = {Level.NORMAL: "正常", Level.WARNING: "预警", Level.ALARM: "报警", Level.DANGER: "危险"}
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """One monitoring point's alarm values (from the special plan; ``source`` says where from)."""
+
+    cumulative_abs: float | None = None  # e.g. mm
+    cumulative_pct_of_depth: float | None = None  # % of the design excavation depth H
+    design_depth: float | None = None  # H, same unit as cumulative_abs
+    rate_per_day: float | None = None  # e.g. mm/d
+    rate_window_s: float = DAY_S  # the rate is measured over this window
+    warning_ratio: float = 0.7  # warning at this share of the alarm value (the plan's percentage)
+    danger_ratio: float | None = None  # danger at this multiple of the alarm value (plan-defined), if any
+    consecutive_rate_ratio: float = 0.7  # a rate above this share of its limit …
+    consecutive_count: int = 3  # … this many readings running also alarms (0: off)
+    hysteresis: float = 0.1  # a level clears only below (1 − hysteresis) of its threshold …
+    clear_after: int = 2  # … for this many readings running
+    silent_after_s: float | None = None  # no reading for this long: the sensor is silent
+    source: str = "plan"  # plan | default
+
+    def cumulative_limit(self) -> float | None:
+        """The smaller of the absolute value and the percentage of depth (GB 50497 Table 8.0.4)."""
+        candidates = []
+        if self.cumulative_abs is not None:
+            candidates.append(self.cumulative_abs)
+        if self.cumulative_pct_of_depth is not None and self.design_depth is not None:
+            candidates.append(self.cumulative_pct_of_depth / 100.0 * self.design_depth)
+        return min(candidates) if candidates else None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleState:
+    """Everything a rule remembers between readings (stored as JSON by the worker)."""
+
+    baseline: float | None = None
+    last_ts: float | None = None
+    last_value: float | None = None
+    window: tuple[tuple[float, float], ...] = ()  # (ts, value) inside the rate window
+    consecutive_over: int = 0
+    below_count: int = 0
+    level: Level = Level.NORMAL
+
+    def to_json(self) -> dict:
+        return {
+            "baseline": self.baseline,
+            "last_ts": self.last_ts,
+            "last_value": self.last_value,
+            "window": [list(p) for p in self.window],
+            "consecutive_over": self.consecutive_over,
+            "below_count": self.below_count,
+            "level": int(self.level),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> RuleState:
+        if not data:
+            return cls()
+        return cls(
+            baseline=data.get("baseline"),
+            last_ts=data.get("last_ts"),
+            last_value=data.get("last_value"),
+            window=tuple((float(t), float(v)) for t, v in data.get("window", [])),
+            consecutive_over=int(data.get("consecutive_over", 0)),
+            below_count=int(data.get("below_count", 0)),
+            level=Level(int(data.get("level", 0))),
+        )
+
+
+class OutOfOrder(ValueError):
+    """A reading older than the last one evaluated (dead-letter it; never evaluate it)."""
+
+
+class Duplicate(ValueError):
+    """The same reading again (QoS 1 redelivery): count it once."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    state: RuleState
+    previous: Level
+    level: Level
+    cumulative: float
+    rate_per_day: float | None
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def changed(self) -> bool:
+        return self.level != self.previous
+
+
+def rate_over_window(window: tuple[tuple[float, float], ...]) -> float | None:
+    """|Δvalue| per day between the oldest and newest reading of the window (None: too little data)."""
+    if len(window) < 2:
+        return None
+    (t0, v0), (t1, v1) = window[0], window[-1]
+    if t1 - t0 <= 0:
+        return None
+    return abs(v1 - v0) / ((t1 - t0) / DAY_S)
+
+
+def _ratios(t: Thresholds, cumulative: float, rate: float | None) -> tuple[float, float]:
+    limit = t.cumulative_limit()
+    c = cumulative / limit if limit else 0.0
+    r = rate / t.rate_per_day if (rate is not None and t.rate_per_day) else 0.0
+    return c, r
+
+
+def level_for(t: Thresholds, cumulative: float, rate: float | None, consecutive_over: int, scale: float = 1.0) -> tuple[Level, tuple[str, ...]]:
+    """The level these measurements reach; ``scale`` < 1 gives the (hysteresis) clearing thresholds."""
+    c, r = _ratios(t, cumulative, rate)
+    reasons: list[str] = []
+    if t.danger_ratio is not None and (c >= t.danger_ratio * scale or r >= t.danger_ratio * scale):
+        reasons += [x for x, hit in (("cumulative≥danger", c >= t.danger_ratio * scale), ("rate≥danger", r >= t.danger_ratio * scale)) if hit]
+        return Level.DANGER, tuple(reasons)
+    counted = t.consecutive_count > 0 and consecutive_over >= t.consecutive_count
+    if c >= 1.0 * scale or r >= 1.0 * scale or counted:
+        reasons += [x for x, hit in (("cumulative≥alarm", c >= scale), ("rate≥alarm", r >= scale),
+                                     (f"rate>{t.consecutive_rate_ratio:.0%}×{t.consecutive_count}", counted)) if hit]
+        return Level.ALARM, tuple(reasons)
+    if c >= t.warning_ratio * scale or r >= t.warning_ratio * scale:
+        reasons += [x for x, hit in (("cumulative≥warning", c >= t.warning_ratio * scale), ("rate≥warning", r >= t.warning_ratio * scale)) if hit]
+        return Level.WARNING, tuple(reasons)
+    return Level.NORMAL, ()
+
+
+def evaluate(state: RuleState, t: Thresholds, ts: float, value: float) -> Evaluation:
+    """Take one reading (epoch seconds, value) and return the next state and level.
+
+    Escalation is immediate; a lower level is taken only after ``clear_after`` readings running below
+    ``(1 − hysteresis)`` of the current level's thresholds, so a value hovering at a threshold does not
+    flap (and does not spam).
+    """
+    if state.last_ts is not None:
+        if ts < state.last_ts:
+            raise OutOfOrder(f"reading at {ts} is older than the last one at {state.last_ts}")
+        if ts == state.last_ts:
+            if value == state.last_value:
+                raise Duplicate(f"reading at {ts} already evaluated")
+            raise OutOfOrder(f"a second, different reading at {ts}")
+    baseline = state.baseline if state.baseline is not None else value
+    window = tuple(p for p in (*state.window, (ts, value)) if p[0] >= ts - t.rate_window_s)
+    cumulative = abs(value - baseline)
+    rate = rate_over_window(window)
+    over = rate is not None and t.rate_per_day is not None and rate > t.consecutive_rate_ratio * t.rate_per_day
+    consecutive = state.consecutive_over + 1 if over else 0
+    raw, reasons = level_for(t, cumulative, rate, consecutive)
+    level, below = state.level, 0
+    if raw > state.level:
+        level = raw
+    elif raw < state.level:
+        clearing, _ = level_for(t, cumulative, rate, consecutive, scale=1.0 - t.hysteresis)
+        if clearing < state.level:
+            below = state.below_count + 1
+            if below >= t.clear_after:
+                level, below = max(clearing, raw), 0
+        reasons = reasons or ("holding until below the clearing threshold",)
+    new_state = replace(
+        state, baseline=baseline, last_ts=ts, last_value=value, window=window, consecutive_over=consecutive,
+        below_count=below, level=level,
+    )
+    return Evaluation(new_state, state.level, level, cumulative, rate, reasons)
+
+
+def is_silent(state: RuleState, t: Thresholds, now: float) -> bool:
+    """No reading for longer than the allowed gap (a silent sensor is not a safe structure)."""
+    if t.silent_after_s is None:
+        return False
+    last = state.last_ts
+    return last is not None and now - last > t.silent_after_s
