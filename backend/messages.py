@@ -134,3 +134,16 @@ MESSAGES.update(
         "SAMPLE_DUPLICATE": "该样品编号已登记",
     }
 )
+
+MESSAGES.update(
+    {
+        "ID_NUMBER_INVALID": "身份证号码不合法",
+        "WORKER_UNDERAGE": "未满 16 周岁，不能登记用工",
+        "NOT_ON_ROSTER": "您不在该项目的花名册中",
+        "CLOCK_IN_FUTURE": "打卡时间晚于服务器时间，请校准手机时间",
+        "CLOCK_TOO_LATE": "离线打卡超过 24 小时，不能补录",
+        "OUTSIDE_FENCE": "不在工地电子围栏范围内",
+        "DUPLICATE_CLOCK": "5 分钟内已打过卡",
+        "IMPOSSIBLE_TRAVEL": "与上次打卡地点距离过远，时间不足以到达",
+    }
+)

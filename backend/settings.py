@@ -76,6 +76,8 @@ class Settings:
     MATERIAL_SITE_RADIUS_M: float = 1000.0  # a scan farther than this from the batch's site raises a diversion alert
     MATERIAL_TRACE_CACHE_S: int = 300  # trace view cache (dropped on every change of the batch)
 
+    PII_KEY: str = "dev-only-pii-key-change-me-0123456789abcdef"  # encrypts ID numbers, phones, bank cards
+
     TIMEZONE: str = "Asia/Shanghai"
     DISTRICTS_GEOJSON: str = ""  # empty: the copy shipped in backend/geo/data
 
@@ -84,6 +86,8 @@ class Settings:
             raise ValueError("ZHIJIAN_JWT_SECRET must be set in production")
         if self.ENV == "production" and self.MATERIAL_QR_KEY.startswith("dev-only-"):
             raise ValueError("ZHIJIAN_MATERIAL_QR_KEY must be set in production")
+        if self.ENV == "production" and self.PII_KEY.startswith("dev-only-"):
+            raise ValueError("ZHIJIAN_PII_KEY must be set in production")
         if self.RECONCILE_EVERY_S < 1 or 60 % self.RECONCILE_EVERY_S:
             raise ValueError("ZHIJIAN_RECONCILE_EVERY_S must divide 60")
         if len(self.JWT_SECRET.encode()) < 32:

@@ -29,4 +29,6 @@ def test_production_needs_a_real_jwt_secret():
     with pytest.raises(ValueError, match="MATERIAL_QR_KEY"):
         load_settings({"ZHIJIAN_ENV": "production", "ZHIJIAN_JWT_SECRET": "x" * 40})
     prod = {"ZHIJIAN_ENV": "production", "ZHIJIAN_JWT_SECRET": "x" * 40, "ZHIJIAN_MATERIAL_QR_KEY": "q" * 40}
-    assert load_settings(prod).ENV == "production"
+    with pytest.raises(ValueError, match="PII_KEY"):
+        load_settings(prod)
+    assert load_settings({**prod, "ZHIJIAN_PII_KEY": "p" * 40}).ENV == "production"
