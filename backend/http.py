@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import msgspec
+from asyncpg.exceptions import DataError
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -85,6 +86,12 @@ def http_exception_handler(_: Request, exc: HTTPException) -> Response:
     return _json(status, error_body(code, detail=detail), headers=headers)
 
 
+def database_input_handler(request: Request, exc: DataError) -> Response:
+    """A value PostgreSQL cannot take (an integer beyond its range, a malformed literal) is bad input."""
+    log.info("rejected_by_database", path=request.url.path, error=str(exc)[:200])
+    return _json(400, error_body("VALIDATION_ERROR", detail="a value is out of range or malformed"))
+
+
 def internal_error_handler(request: Request, exc: Exception) -> Response:
     """Anything unexpected: log it with the request id, answer the one shape, never a bare 500."""
     log.exception("unhandled_error", path=request.url.path, error=repr(exc))
@@ -93,6 +100,7 @@ def internal_error_handler(request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS = {
     AppError: app_error_handler,
+    DataError: database_input_handler,
     HTTPException: http_exception_handler,
     Exception: internal_error_handler,
 }

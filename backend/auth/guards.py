@@ -12,10 +12,17 @@ from backend.auth.principal import Principal, Role
 Guard = Callable[[ASGIConnection, BaseRouteHandler], None]
 
 
+def _is_preflight(connection: ASGIConnection) -> bool:
+    """OPTIONS (CORS preflight) carries no credentials by design and reaches no handler code."""
+    return connection.scope.get("method") == "OPTIONS"
+
+
 def roles(*allowed: Role) -> Guard:
     """Allow only users with one of these roles."""
 
     def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        if _is_preflight(connection):
+            return
         principal: Principal = connection.user
         principal.require_role(*allowed)
 
@@ -27,6 +34,8 @@ def scope(required: str) -> Guard:
     """Allow only API keys that carry this scope."""
 
     def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        if _is_preflight(connection):
+            return
         principal: Principal = connection.user
         principal.require_scope(required)
 

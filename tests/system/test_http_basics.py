@@ -85,3 +85,16 @@ async def test_oversized_body(api, admin):
 async def test_bad_query_parameter(api, admin):
     assert_error(await api.get("/api/v1/projects?limit=100000", headers=admin), 400, "VALIDATION_ERROR")
     assert_error(await api.get("/api/v1/geo/locate?lng=abc&lat=1", headers=admin), 400, "VALIDATION_ERROR")
+
+
+async def test_out_of_range_integers_are_bad_input_not_500(api, admin):
+    huge = "44852346626842424"
+    assert_error(await api.patch(f"/api/v1/stations/{huge}", json={"phone": "1"}, headers=admin), 400, "VALIDATION_ERROR")
+    assert_error(await api.get(f"/api/v1/complaints/dashboard?district_adcode=-{huge}", headers=admin), 400, "VALIDATION_ERROR")
+
+
+async def test_preflight_on_guarded_routes_is_not_an_error(api):
+    for path in ("/api/v1/users", "/api/v1/api-keys", "/api/v1/partner/enterprises/x"):
+        resp = await api.options(path, headers={"X-API-Key": "zk_x_y", "Origin": "https://example.com",
+                                                 "Access-Control-Request-Method": "GET"})
+        assert resp.status_code < 500, (path, resp.status_code, resp.text)
