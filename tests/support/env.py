@@ -48,7 +48,7 @@ def _claim_redis_db() -> int:
             if admin.set(key, os.getpid(), nx=True, ex=3600):
                 return index
             owner = admin.get(key)
-            if owner is not None and not _alive(int(owner)):  # a run that was killed
+            if owner is not None and owner.isdigit() and not _alive(int(owner)):  # a run that was killed
                 admin.set(key, os.getpid(), ex=3600)
                 return index
     finally:

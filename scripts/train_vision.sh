@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Train the site-camera YOLO nano from scratch on generated scenes, export ONNX, evaluate on a held-out set.
+#
+# Creates .venv-train (torch + ultralytics; never installed into .venv), then:
+#   1. generates the training set   (seed $TRAIN_SEED, $TRAIN_COUNT images, normal ranges)
+#   2. generates the held-out set   (seed $HELDOUT_SEED, $HELDOUT_COUNT images, --hard)
+#   3. trains yolov8n from its yaml (no pretrained weights, offline), exports ONNX into vision/models/
+#   4. evaluates the .pt (ultralytics) and the .onnx (our torch-free runtime) on the held-out set
+# Every step is seeded; the figures land in vision/models/*.metrics.json and *.heldout*.json.
+#
+# Usage: scripts/train_vision.sh [--help] [--setup-only] [--skip-setup]
+# Settings (environment): TRAIN_COUNT=4000 TRAIN_SEED=1 HELDOUT_COUNT=300 HELDOUT_SEED=9001 EPOCHS=60
+#   IMGSZ=640 BATCH=16 WORKERS=2 TRAIN_THREADS=2 DATA_DIR=.run/vision/data NAME=zhijian-yolov8n
+set -euo pipefail
+
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+
+SETUP=1
+TRAIN=1
+for arg in "$@"; do
+  case "$arg" in
+    -h|--help) usage; exit 0 ;;
+    --setup-only) TRAIN=0 ;;
+    --skip-setup) SETUP=0 ;;
+    *) echo "unknown argument: $arg" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv-train"
+PY="$VENV/bin/python"
+TRAIN_COUNT="${TRAIN_COUNT:-4000}"
+TRAIN_SEED="${TRAIN_SEED:-1}"
+HELDOUT_COUNT="${HELDOUT_COUNT:-300}"
+HELDOUT_SEED="${HELDOUT_SEED:-9001}"
+EPOCHS="${EPOCHS:-60}"
+IMGSZ="${IMGSZ:-640}"
+BATCH="${BATCH:-16}"
+WORKERS="${WORKERS:-2}"
+DATA_DIR="${DATA_DIR:-.run/vision/data}"
+NAME="${NAME:-zhijian-yolov8n}"
+# the CPU is shared: cap torch / OpenCV / BLAS threads
+export OMP_NUM_THREADS="${TRAIN_THREADS:-2}" MKL_NUM_THREADS="${TRAIN_THREADS:-2}"
+export YOLO_OFFLINE=true YOLO_AUTOINSTALL=false YOLO_CONFIG_DIR="$ROOT/.run/vision/ultralytics"
+
+if [[ "$SETUP" == 1 ]]; then
+  if [[ ! -x "$PY" ]]; then
+    echo "== creating $VENV"
+    python3.11 -m venv "$VENV" 2>/dev/null || python3 -m venv "$VENV"
+  fi
+  "$PY" -m pip install --quiet --upgrade pip
+  # torch first, pinned to the wheels on this machine's disk, so ultralytics does not pull another
+  case "$(uname -m)" in
+    x86_64) "$PY" -m pip install torch==2.14.1 torchvision==0.29.1 ;;
+    aarch64) "$PY" -m pip install torch==2.9.1 torchvision==0.24.1 ;;
+    *) echo "no pinned torch for $(uname -m)" >&2; exit 1 ;;
+  esac
+  "$PY" -m pip install -e '.[train]'
+  # ultralytics pulls opencv-python, which clashes with opencv-python-headless on the cv2 module
+  if "$PY" -m pip show opencv-python >/dev/null 2>&1; then
+    HEADLESS="$("$PY" -m pip show opencv-python-headless | sed -n 's/^Version: //p')"
+    "$PY" -m pip uninstall -y opencv-python
+    "$PY" -m pip install --force-reinstall --no-deps "opencv-python-headless==${HEADLESS}"
+  fi
+  "$PY" -c "import cv2, torch, ultralytics; print('cv2', cv2.__version__, 'torch', torch.__version__, 'ultralytics', ultralytics.__version__)"
+fi
+[[ "$TRAIN" == 1 ]] || exit 0
+
+echo "== 1/4 training set: $TRAIN_COUNT images, seed $TRAIN_SEED"
+"$PY" -m vision.datagen --out "$DATA_DIR/train-s$TRAIN_SEED" --count "$TRAIN_COUNT" --seed "$TRAIN_SEED" \
+  --size "$IMGSZ"
+echo "== 2/4 held-out set: $HELDOUT_COUNT images, seed $HELDOUT_SEED, --hard"
+"$PY" -m vision.datagen --out "$DATA_DIR/heldout-s$HELDOUT_SEED" --count "$HELDOUT_COUNT" \
+  --seed "$HELDOUT_SEED" --hard --split test --size "$IMGSZ"
+echo "== 3/4 training yolov8n from scratch: $EPOCHS epochs at $IMGSZ px"
+"$PY" -m vision.train --data "$DATA_DIR/train-s$TRAIN_SEED/data.yaml" --epochs "$EPOCHS" --imgsz "$IMGSZ" \
+  --batch "$BATCH" --workers "$WORKERS" --name "$NAME"
+echo "== 4/4 held-out evaluation"
+"$PY" -m vision.evaluate --weights "vision/models/$NAME.pt" --data "$DATA_DIR/heldout-s$HELDOUT_SEED" \
+  --engine ultralytics --imgsz "$IMGSZ" --json "vision/models/$NAME.heldout.json"
+"$PY" -m vision.evaluate --weights "vision/models/$NAME.onnx" --data "$DATA_DIR/heldout-s$HELDOUT_SEED" \
+  --engine runtime --json "vision/models/$NAME.heldout-runtime.json"

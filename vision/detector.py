@@ -1,0 +1,162 @@
+"""Runtime YOLO detector without torch: an ONNX export (v8-style output [1, 4 + nc, N]) run by
+onnxruntime when it is importable, else by OpenCV DNN; letterbox, decode and class-aware NMS.
+
+Class names come from a sidecar JSON next to the model (`model.onnx` → `model.json`:
+`{"names": [...], "imgsz": 640}`), written by `vision/train.py`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vision.detection import Detection
+
+PAD_VALUE = 114  # ultralytics' letterbox grey
+
+
+@dataclass(frozen=True, slots=True)
+class Letterbox:
+    """How an image was resized and padded into the square network input."""
+
+    scale: float
+    pad_x: float
+    pad_y: float
+    size: int
+
+    def to_original(self, boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+        """Map N × 4 boxes (x1, y1, x2, y2) in network pixels back to the original image, clipped."""
+        out = np.asarray(boxes, dtype=np.float64).copy().reshape(-1, 4)
+        out[:, [0, 2]] = (out[:, [0, 2]] - self.pad_x) / self.scale
+        out[:, [1, 3]] = (out[:, [1, 3]] - self.pad_y) / self.scale
+        out[:, [0, 2]] = out[:, [0, 2]].clip(0, width)
+        out[:, [1, 3]] = out[:, [1, 3]].clip(0, height)
+        return out
+
+
+def letterbox(image: np.ndarray, size: int = 640) -> tuple[np.ndarray, Letterbox]:
+    """Resize keeping the aspect ratio and pad to size × size, centred (as ultralytics does)."""
+    h, w = image.shape[:2]
+    scale = min(size / h, size / w)
+    new_w, new_h = round(w * scale), round(h * scale)
+    pad_w, pad_h = (size - new_w) / 2, (size - new_h) / 2
+    if (new_w, new_h) != (w, h):
+        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    top, bottom = round(pad_h - 0.1), round(pad_h + 0.1)
+    left, right = round(pad_w - 0.1), round(pad_w + 0.1)
+    padded = cv2.copyMakeBorder(
+        image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE, PAD_VALUE, PAD_VALUE)
+    )
+    return padded, Letterbox(scale=scale, pad_x=float(left), pad_y=float(top), size=size)
+
+
+def to_blob(padded_bgr: np.ndarray) -> np.ndarray:
+    """NCHW float32 RGB in [0, 1]."""
+    return cv2.dnn.blobFromImage(padded_bgr, scalefactor=1.0 / 255.0, swapRB=True, crop=False)
+
+
+def decode(
+    output: np.ndarray,
+    box: Letterbox,
+    width: int,
+    height: int,
+    conf_threshold: float = 0.25,
+    iou_threshold: float = 0.45,
+    max_detections: int = 300,
+) -> list[Detection]:
+    """YOLOv8 head output [1, 4 + nc, N] (cx, cy, w, h, class scores) → detections in image pixels."""
+    pred = np.asarray(output, dtype=np.float32)
+    if pred.ndim == 3:
+        pred = pred[0]
+    pred = pred.T  # N × (4 + nc)
+    scores = pred[:, 4:]
+    if scores.shape[1] == 0:
+        return []
+    class_ids = scores.argmax(axis=1)
+    conf = scores[np.arange(len(scores)), class_ids]
+    keep = conf >= conf_threshold
+    if not keep.any():
+        return []
+    pred, class_ids, conf = pred[keep], class_ids[keep], conf[keep]
+    cx, cy, bw, bh = pred[:, 0], pred[:, 1], pred[:, 2], pred[:, 3]
+    xyxy = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
+    # class-aware NMS: offset each class far apart so boxes of different classes never suppress
+    offset = class_ids[:, None].astype(np.float32) * 4096.0
+    shifted = xyxy + offset
+    rects = [[float(x1), float(y1), float(x2 - x1), float(y2 - y1)] for x1, y1, x2, y2 in shifted]
+    # the threshold is applied above (≥); NMSBoxes would drop a score equal to it (>)
+    idx = cv2.dnn.NMSBoxes(rects, conf.astype(float).tolist(), 0.0, iou_threshold, top_k=max_detections)
+    idx = np.array(idx, dtype=int).ravel()
+    idx = idx[np.argsort(-conf[idx], kind="stable")][:max_detections]
+    boxes = box.to_original(xyxy[idx], width, height)
+    return [
+        Detection(float(b[0]), float(b[1]), float(b[2]), float(b[3]), int(class_ids[i]), float(conf[i]))
+        for b, i in zip(boxes, idx, strict=True)
+    ]
+
+
+def available_backends() -> list[str]:
+    """Backends usable here, best first."""
+    backends = []
+    try:
+        import onnxruntime  # noqa: F401
+
+        backends.append("onnxruntime")
+    except ImportError:
+        pass
+    backends.append("opencv")
+    return backends
+
+
+class Detector:
+    """An ONNX YOLO model with its class names; `detect(image)` returns boxes in image pixels."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        names_path: str | Path | None = None,
+        backend: str = "auto",
+        conf_threshold: float = 0.25,
+        iou_threshold: float = 0.45,
+        threads: int = 1,
+    ) -> None:
+        model_path = Path(model_path)
+        sidecar = json.loads(Path(names_path or model_path.with_suffix(".json")).read_text())
+        self.names: list[str] = list(sidecar["names"])
+        self.size: int = int(sidecar.get("imgsz", 640))
+        self.conf_threshold = conf_threshold
+        self.iou_threshold = iou_threshold
+        self.backend = available_backends()[0] if backend == "auto" else backend
+        if self.backend == "onnxruntime":
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+            self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+            self._input = self._session.get_inputs()[0].name
+        elif self.backend == "opencv":
+            self._net = cv2.dnn.readNetFromONNX(str(model_path))
+        else:
+            raise ValueError(f"unknown backend {backend!r}")
+
+    def infer(self, blob: np.ndarray) -> np.ndarray:
+        """Run the network on an NCHW blob; returns the raw head output."""
+        if self.backend == "onnxruntime":
+            return self._session.run(None, {self._input: blob})[0]
+        self._net.setInput(blob)
+        return self._net.forward()
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        """Detections in the original image's pixels, best first."""
+        h, w = image_bgr.shape[:2]
+        padded, box = letterbox(image_bgr, self.size)
+        out = self.infer(to_blob(padded))
+        dets = decode(out, box, w, h, self.conf_threshold, self.iou_threshold)
+        if out.shape[-2] - 4 != len(self.names):
+            raise ValueError(f"model has {out.shape[-2] - 4} classes, sidecar names {len(self.names)}")
+        return dets

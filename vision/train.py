@@ -1,0 +1,158 @@
+"""Train our YOLO nano from scratch on a generated dataset, export ONNX, write the metrics of the run.
+
+Runs in `.venv-train` (torch + ultralytics, `pip install -e '.[train]'`; see scripts/train_vision.sh),
+never in the runtime venv. Offline: the architecture comes from ultralytics' bundled yaml, no weights
+are downloaded (`pretrained=False`). Outputs, under --out (default vision/models/):
+  <name>.pt, <name>.onnx, <name>.json (class names + imgsz, read by vision.detector),
+  <name>.metrics.json (per-class mAP50 / mAP50-95 on the val split, the arguments, versions, seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from vision.detection import CLASSES
+
+DEFAULT_NAME = "zhijian-yolov8n"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m vision.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data", type=Path, required=True, help="data.yaml written by python -m vision.datagen")
+    p.add_argument("--model", default="yolov8n.yaml", help="architecture yaml (no weights)")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--imgsz", type=int, default=640)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--workers", type=int, default=2, help="dataloader workers (CPU is shared: keep low)")
+    p.add_argument("--patience", type=int, default=20, help="early stop after this many epochs w/o gain")
+    p.add_argument("--seed", type=int, default=0, help="training seed (deterministic=True)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--runs", type=Path, default=Path(".run/vision/runs"), help="ultralytics run folder")
+    p.add_argument("--out", type=Path, default=Path("vision/models"), help="where the shipped files go")
+    p.add_argument("--name", default=DEFAULT_NAME, help="base name of the shipped files")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset of the export")
+    return p
+
+
+def _versions() -> dict:
+    import torch
+    import ultralytics
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "ultralytics": ultralytics.__version__,
+        "machine": platform.machine(),
+    }
+
+
+def per_class(metrics, names: dict | list) -> dict:
+    """Per-class precision, recall, mAP50 and mAP50-95 from an ultralytics DetMetrics."""
+    box = metrics.box
+    names = list(names.values()) if isinstance(names, dict) else list(names)
+    out = {}
+    for k, c in enumerate(box.ap_class_index):
+        out[names[int(c)]] = {
+            "precision": float(box.p[k]),
+            "recall": float(box.r[k]),
+            "map50": float(box.ap50[k]),
+            "map50_95": float(box.ap[k]),
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("YOLO_OFFLINE", "true")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "false")  # never pip-install behind our back
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(".run/vision/ultralytics").resolve()))
+    from ultralytics import YOLO  # heavy: only after the arguments are good
+
+    data = args.data.resolve()
+    summary = data.parent / "summary.json"
+    t0 = time.time()
+    model = YOLO(args.model)
+    model.train(
+        data=str(data),
+        epochs=args.epochs,
+        imgsz=args.imgsz,
+        batch=args.batch,
+        workers=args.workers,
+        patience=args.patience,
+        seed=args.seed,
+        deterministic=True,
+        device=args.device,
+        project=str(args.runs.resolve()),
+        name=args.name,
+        exist_ok=True,
+        pretrained=False,
+        amp=False,
+        plots=True,
+        verbose=True,
+    )
+    train_s = time.time() - t0
+    best_pt = Path(model.trainer.best)
+    best = YOLO(str(best_pt))
+    metrics = best.val(
+        data=str(data),
+        split="val",
+        imgsz=args.imgsz,
+        batch=args.batch,
+        device=args.device,
+        plots=False,
+        verbose=True,
+    )
+    onnx_path = Path(
+        best.export(
+            format="onnx",
+            imgsz=args.imgsz,
+            opset=args.opset,
+            simplify=True,
+            dynamic=False,
+            device=args.device,
+        )
+    )
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / args.name
+    shutil.copyfile(best_pt, stem.with_suffix(".pt"))
+    shutil.copyfile(onnx_path, stem.with_suffix(".onnx"))
+    names = list(best.names.values()) if isinstance(best.names, dict) else list(best.names)
+    if names != list(CLASSES):
+        print(f"warning: model classes {names} differ from vision.detection.CLASSES", file=sys.stderr)
+    stem.with_suffix(".json").write_text(json.dumps({"names": names, "imgsz": args.imgsz}, indent=2) + "\n")
+    report = {
+        "model": args.model,
+        "name": args.name,
+        "epochs": args.epochs,
+        "imgsz": args.imgsz,
+        "batch": args.batch,
+        "seed": args.seed,
+        "train_seconds": round(train_s, 1),
+        "dataset": json.loads(summary.read_text()) if summary.exists() else str(data),
+        "val": {
+            "map50": float(metrics.box.map50),
+            "map50_95": float(metrics.box.map),
+            "per_class": per_class(metrics, best.names),
+        },
+        "files": {k: Path(stem.with_suffix(k)).name for k in (".pt", ".onnx", ".json")},
+        "versions": _versions(),
+    }
+    stem.with_name(stem.name + ".metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["val"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
