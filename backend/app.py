@@ -32,6 +32,7 @@ from backend.materials.controller import MaterialController
 from backend.notifications.controller import NotificationController
 from backend.projects.controller import ProjectController
 from backend.settings import Settings, get_settings
+from backend.workforce.controller import SpotCheckController
 from miniprogram_api.auth import MpAuthController, MpMeController
 from miniprogram_api.complaints import MpComplaintController
 from miniprogram_api.inbox import MpInboxController
@@ -54,6 +55,7 @@ REGULATOR_CONTROLLERS = [
     NotificationController,
     ComplaintController,
     MaterialController,
+    SpotCheckController,
 ]
 MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController,
                            MpComplaintController, MpMaterialController]

@@ -147,3 +147,12 @@ MESSAGES.update(
         "IMPOSSIBLE_TRAVEL": "与上次打卡地点距离过远，时间不足以到达",
     }
 )
+
+MESSAGES.update(
+    {
+        "NOT_PROJECT_SUBCONTRACTOR": "该企业不是本项目的劳务分包单位",
+        "REINSPECTION_OTHER_PROJECT": "复查只能关联本项目的抽查记录",
+        "HOLD_NOT_FOUND": "质量暂停记录不存在",
+        "HOLD_NOT_ACTIVE": "该质量暂停已解除",
+    }
+)

@@ -43,6 +43,7 @@ from backend.notifications import service as notifications
 from backend.notifications.schemas import Urgency
 from backend.projects.tables import Project
 from backend.settings import Settings
+from backend.workforce import spotchecks
 
 log = structlog.get_logger("zhijian.materials.trace")
 
@@ -101,7 +102,7 @@ async def build_trace(batch_id: UUID) -> dict[str, Any]:
         "uses": [{"building": x["building"], "floor": x["floor"], "element": x["element"],
                   "quantity": None if x["quantity"] is None else float(x["quantity"]), "at": _iso(x["used_at"])}
                  for x in uses],
-        "spot_checks": [],  # linked when the spot-check domain lands
+        "spot_checks": await spotchecks.for_batch(batch_id),
     }
 
 

@@ -1,0 +1,17 @@
+"""Piccolo app 'workforce': its tables, migrations under migrations/workforce/."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from backend.workforce.tables import QualityHold, SpotCheck
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "workforce"
+
+APP_CONFIG = AppConfig(
+    app_name="workforce",
+    migrations_folder_path=str(MIGRATIONS),
+    table_classes=[SpotCheck, QualityHold],
+    migration_dependencies=["backend.projects.piccolo_app", "backend.accounts.piccolo_app", "backend.enterprises.piccolo_app"],
+    commands=[],
+)

@@ -1,0 +1,201 @@
+"""Spot checks (抽查) and quality holds (质量暂停): a hold starts on exactly the second failed check running.
+
+A hold stops the labour subcontractor from issuing/approving payroll and receiving progress payments
+on that project; the workers' wages keep being paid by the general contractor (总包代发) — no worker
+loses pay. Lifting needs an inspector or admin of the project's district and a reason.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from arq.connections import ArqRedis
+
+from backend.accounts.tables import User
+from backend.auth.principal import Principal, Role
+from backend.db import utcnow
+from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.media import service as media_service
+from backend.media.schemas import Purpose
+from backend.notifications import service as notifications
+from backend.projects import service as projects_service
+from backend.projects.tables import ProjectLead, ProjectParty
+from backend.settings import Settings
+from backend.workforce.rules import hold_begins
+from backend.workforce.schemas import CheckItem, HoldOut, SpotCheckIn, SpotCheckOut
+from backend.workforce.tables import QualityHold, SpotCheck
+
+
+def _out(row: dict[str, Any], holds: list[UUID]) -> SpotCheckOut:
+    items = row["items"] if isinstance(row["items"], list) else json.loads(row["items"])
+    return SpotCheckOut(
+        id=row["id"], project_id=row["project"], inspector_id=row["inspector"], checked_at=row["checked_at"],
+        passed=row["passed"], items=[CheckItem(**i) for i in items], responsible_ids=list(row["responsible"]),
+        batch_ids=list(row["batch_ids"]), reinspection_of=row["reinspection_of"], notes=row["notes"],
+        holds_started=holds,
+    )
+
+
+async def _labour_subcontractors(project_id: UUID) -> set[UUID]:
+    rows = await ProjectParty.select(ProjectParty.enterprise).where(
+        (ProjectParty.project == project_id) & (ProjectParty.role == "labour_subcontractor")
+    )
+    return {r["enterprise"] for r in rows}
+
+
+async def record(settings: Settings, arq: ArqRedis | None, actor: Principal, data: SpotCheckIn) -> SpotCheckOut:
+    """An inspector records a check; the second failure running puts the subcontractor(s) on hold."""
+    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
+    project = await projects_service.get_project_row(data.project_id)
+    actor.require_district(project["district"])
+    labour = await _labour_subcontractors(data.project_id)
+    responsible = list(dict.fromkeys(data.responsible_ids))
+    stray = [str(e) for e in responsible if e not in labour]
+    if stray:
+        raise BadRequest("NOT_PROJECT_SUBCONTRACTOR", detail={"enterprise_ids": stray})
+    passed = all(item.passed for item in data.items)
+    checked_at = data.checked_at or utcnow()
+    if checked_at > utcnow():
+        raise BadRequest("VALIDATION_ERROR", detail="checked_at is in the future")
+    check_id = uuid4()
+    started: list[UUID] = []
+    async with SpotCheck._meta.db.transaction():
+        await SpotCheck.raw("SELECT pg_advisory_xact_lock(hashtext({}))", f"spotcheck:{data.project_id}")
+        if data.reinspection_of is not None:
+            original = await SpotCheck.select(SpotCheck.project).where(SpotCheck.id == data.reinspection_of).first()
+            if original is None or original["project"] != data.project_id:
+                raise BadRequest("REINSPECTION_OTHER_PROJECT")
+        await SpotCheck.insert(SpotCheck(
+            id=check_id, project=data.project_id, inspector=actor.id, checked_at=checked_at, passed=passed,
+            items=json.dumps([{"name": i.name, "passed": i.passed, "note": i.note} for i in data.items], ensure_ascii=False),
+            responsible=responsible, batch_ids=list(dict.fromkeys(data.batch_ids)),
+            reinspection_of=data.reinspection_of, notes=data.notes,
+        ))
+        await media_service.attach(actor.id, data.photo_ids, Purpose.SPOT_CHECK, ("spot_check", str(check_id)))
+        history = await SpotCheck.select(SpotCheck.id, SpotCheck.passed, SpotCheck.responsible).where(
+            SpotCheck.project == data.project_id
+        ).order_by(SpotCheck.checked_at).order_by(SpotCheck.created_at)
+        if hold_begins([h["passed"] for h in history]):
+            evidence = [history[-2]["id"], history[-1]["id"]]
+            targets = set(history[-1]["responsible"]) | set(history[-2]["responsible"]) or labour
+            for enterprise_id in sorted(targets, key=str):
+                active = await QualityHold.exists().where(
+                    (QualityHold.project == data.project_id) & (QualityHold.enterprise == enterprise_id)
+                    & (QualityHold.status == "active")
+                )
+                if not active:
+                    hold = QualityHold(project=data.project_id, enterprise=enterprise_id, evidence=evidence)
+                    await hold.save()
+                    started.append(hold.id)
+    row = await SpotCheck.select().where(SpotCheck.id == check_id).first()
+    for hold_id in started:
+        await _announce(settings, arq, hold_id, "暂停", "连续两次抽查不合格")
+    for batch_id in data.batch_ids:
+        # Imported here: materials' trace view imports this module to list the checks.
+        from backend.materials.service import invalidate
+
+        await invalidate(arq, batch_id)  # the batch's cached trace view now misses this check
+    return _out(row, started)
+
+
+async def _hold_row(hold_id: UUID) -> dict[str, Any]:
+    row = await QualityHold.select(
+        *QualityHold.all_columns(), QualityHold.enterprise.name.as_alias("enterprise_name"),
+        QualityHold.project.name.as_alias("project_name"), QualityHold.project.district.as_alias("district"),
+    ).where(QualityHold.id == hold_id).first()
+    if row is None:
+        raise NotFound("HOLD_NOT_FOUND")
+    return row
+
+
+def _hold_out(row: dict[str, Any]) -> HoldOut:
+    return HoldOut(
+        id=row["id"], project_id=row["project"], enterprise_id=row["enterprise"], enterprise_name=row["enterprise_name"],
+        status=row["status"], evidence=list(row["evidence"]), started_at=row["started_at"], lifted_at=row["lifted_at"],
+        lift_reason=row["lift_reason"],
+    )
+
+
+async def _announce(settings: Settings, arq: ArqRedis | None, hold_id: UUID, action: str, reason: str) -> None:
+    """The subcontractor, the general contractor, the project leads and the station are told."""
+    row = await _hold_row(hold_id)
+    gc = [r["enterprise"] for r in await ProjectParty.select(ProjectParty.enterprise).where(
+        (ProjectParty.project == row["project"]) & (ProjectParty.role == "general_contractor"))]
+    enterprise_users = await User.select(User.id).where(
+        User.enterprise.is_in([row["enterprise"], *gc]) & User.is_active.eq(True)
+    )
+    leads = await ProjectLead.select(ProjectLead.user).where(ProjectLead.project == row["project"])
+    station = await User.select(User.id).where(
+        User.role.is_in([Role.REGULATOR_ADMIN.value, Role.INSPECTOR.value]) & (User.district == row["district"])
+        & User.is_active.eq(True)
+    )
+    people = list(dict.fromkeys([u["id"] for u in enterprise_users] + [lead["user"] for lead in leads] + [u["id"] for u in station]))
+    await notifications.notify(
+        people, "quality_hold",
+        {"project": row["project_name"], "enterprise": row["enterprise_name"], "action": action, "reason": reason},
+        dedup_key=f"hold:{hold_id}:{action}", settings=settings, arq=arq, subject=("quality_hold", str(hold_id)),
+        urgency=notifications.Urgency.HIGH,
+    )
+
+
+async def lift(settings: Settings, arq: ArqRedis | None, actor: Principal, hold_id: UUID, reason: str) -> HoldOut:
+    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
+    row = await _hold_row(hold_id)
+    actor.require_district(row["district"])
+    updated = await QualityHold.update(
+        {QualityHold.status: "lifted", QualityHold.lifted_at: utcnow(), QualityHold.lifted_by: actor.id,
+         QualityHold.lift_reason: reason}
+    ).where((QualityHold.id == hold_id) & (QualityHold.status == "active")).returning(QualityHold.id)
+    if not updated:
+        raise Conflict("HOLD_NOT_ACTIVE")
+    await _announce(settings, arq, hold_id, "解除", reason)
+    return _hold_out(await _hold_row(hold_id))
+
+
+async def holds(actor: Principal, project_id: UUID, status: str | None) -> list[HoldOut]:
+    """A project's holds: staff of its district, its leads, and its parties' people."""
+    project = await projects_service.get_project_row(project_id)
+    if actor.is_staff:
+        actor.require_district(project["district"])
+    elif not await projects_service.can_read(actor, project) and not (
+        actor.enterprise_id is not None
+        and await ProjectParty.exists().where(
+            (ProjectParty.project == project_id) & (ProjectParty.enterprise == actor.enterprise_id)
+        )
+    ):
+        raise Forbidden("FORBIDDEN_OWNER")
+    query = QualityHold.select(QualityHold.id).where(QualityHold.project == project_id)
+    if status:
+        query = query.where(QualityHold.status == status)
+    return [_hold_out(await _hold_row(r["id"])) for r in await query.order_by(QualityHold.started_at)]
+
+
+async def on_hold(project_id: UUID, enterprise_id: UUID) -> bool:
+    """Whether the subcontractor's payment rights on the project are suspended now (payroll, progress payments)."""
+    return await QualityHold.exists().where(
+        (QualityHold.project == project_id) & (QualityHold.enterprise == enterprise_id) & (QualityHold.status == "active")
+    )
+
+
+async def checks(actor: Principal, project_id: UUID) -> list[SpotCheckOut]:
+    project = await projects_service.get_project_row(project_id)
+    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
+    actor.require_district(project["district"])
+    rows = await SpotCheck.select().where(SpotCheck.project == project_id).order_by(SpotCheck.checked_at)
+    return [_out(r, []) for r in rows]
+
+
+async def for_batch(batch_id: UUID) -> list[dict[str, Any]]:
+    """Spot checks that looked at a material batch, for its public trace view (no names)."""
+    rows = await SpotCheck.raw(
+        "SELECT checked_at, passed, items FROM spot_checks WHERE {} = ANY(batch_ids) ORDER BY checked_at", batch_id
+    )
+    result = []
+    for r in rows:
+        items = r["items"] if isinstance(r["items"], list) else json.loads(r["items"])
+        result.append({"at": r["checked_at"].isoformat() if isinstance(r["checked_at"], datetime) else r["checked_at"],
+                       "passed": r["passed"], "items_failed": sum(1 for i in items if not i["passed"])})
+    return result
