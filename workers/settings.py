@@ -81,5 +81,6 @@ class WorkerSettings:
     redis_settings = arq_redis_settings(get_settings())
     max_jobs = 50
     poll_delay = 0.05  # pick up new jobs within 50 ms (the default 0.5 s would delay every push)
+    job_completion_wait = 10  # on SIGTERM let in-flight jobs finish (they are idempotent) instead of cancelling them
     job_timeout = 300
     keep_result = 3600
