@@ -32,7 +32,7 @@ from backend.materials.controller import MaterialController
 from backend.notifications.controller import NotificationController
 from backend.projects.controller import ProjectController
 from backend.settings import Settings, get_settings
-from backend.workforce.controller import SpotCheckController
+from backend.workforce.controller import SpotCheckController, WorkerController
 from miniprogram_api.auth import MpAuthController, MpMeController
 from miniprogram_api.complaints import MpComplaintController
 from miniprogram_api.inbox import MpInboxController
@@ -56,6 +56,7 @@ REGULATOR_CONTROLLERS = [
     ComplaintController,
     MaterialController,
     SpotCheckController,
+    WorkerController,
 ]
 MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController,
                            MpComplaintController, MpMaterialController]

@@ -156,3 +156,11 @@ MESSAGES.update(
         "HOLD_NOT_ACTIVE": "该质量暂停已解除",
     }
 )
+
+MESSAGES.update(
+    {
+        "WORKER_DUPLICATE": "该身份证号码已登记",
+        "WORKER_NOT_FOUND": "工人不存在",
+        "NOT_AN_EMPLOYER": "该企业不是劳务分包或施工总承包单位",
+    }
+)

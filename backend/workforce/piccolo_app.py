@@ -4,14 +4,14 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from backend.workforce.tables import QualityHold, SpotCheck
+from backend.workforce.tables import QualityHold, SpotCheck, Worker
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "workforce"
 
 APP_CONFIG = AppConfig(
     app_name="workforce",
     migrations_folder_path=str(MIGRATIONS),
-    table_classes=[SpotCheck, QualityHold],
+    table_classes=[Worker, SpotCheck, QualityHold],
     migration_dependencies=["backend.projects.piccolo_app", "backend.accounts.piccolo_app", "backend.enterprises.piccolo_app"],
     commands=[],
 )

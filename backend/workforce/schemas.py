@@ -56,3 +56,38 @@ class HoldOut(Schema):
 
 class LiftIn(Schema):
     reason: Annotated[str, msgspec.Meta(min_length=2, max_length=500)]
+
+
+class WorkerCreate(Schema):
+    name: Annotated[str, msgspec.Meta(min_length=2, max_length=32)]
+    id_number: Annotated[str, msgspec.Meta(min_length=15, max_length=20)]
+    employer_id: UUID
+    phone: Annotated[str, msgspec.Meta(pattern=r"^1\d{10}$")] | None = None
+    bank_card: Annotated[str, msgspec.Meta(pattern=r"^\d{12,19}$")] | None = None
+    trade: Annotated[str, msgspec.Meta(max_length=32)] = ""
+    contract_signed: bool = False
+    face_photo_id: UUID | None = None
+
+
+class WorkerOut(Schema):
+    """Always masked: the full values come only from the audited PII endpoint."""
+
+    id: UUID
+    name: str
+    id_number_masked: str
+    sex: str
+    birth_date: str
+    phone_masked: str
+    bank_card_masked: str
+    trade: str
+    employer_id: UUID
+    contract_signed: bool
+    has_face_photo: bool
+    created_at: datetime
+
+
+class WorkerPii(Schema):
+    id: UUID
+    id_number: str
+    phone: str
+    bank_card: str

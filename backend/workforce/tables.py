@@ -1,12 +1,44 @@
-"""Workforce (劳务) tables: spot checks (抽查) and quality holds (质量暂停). The worker registry comes next."""
+"""Workforce (劳务) tables: the worker registry (实名制), spot checks (抽查) and quality holds (质量暂停)."""
 
-from piccolo.columns import JSONB, UUID, Array, Boolean, ForeignKey, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    Array,
+    Boolean,
+    Date,
+    ForeignKey,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from backend.accounts.tables import User
 from backend.enterprises.tables import Enterprise
 from backend.projects.tables import Project
+
+
+class Worker(Table, tablename="workers"):
+    """A registered worker. ID number, phone and bank card are encrypted; the *_hash columns find them."""
+
+    id = UUID(primary_key=True)
+    name = Varchar(length=32)
+    id_number_enc = Varchar(length=200)
+    id_number_hash = Varchar(length=64, unique=True)
+    sex = Varchar(length=8)
+    birth_date = Date()
+    phone_enc = Varchar(length=200, default="")
+    phone_hash = Varchar(length=64, default="", index=True)
+    bank_card_enc = Varchar(length=200, default="")
+    trade = Varchar(length=32, default="")
+    employer = ForeignKey(references=Enterprise, on_delete=OnDelete.restrict, index=True)
+    contract_signed = Boolean(default=False)
+    face_media_id = UUID(null=True, default=None)
+    user = ForeignKey(references=User, null=True, on_delete=OnDelete.restrict)
+    registered_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz(default=TimestamptzNow())
 
 
 class SpotCheck(Table, tablename="spot_checks"):
