@@ -22,6 +22,7 @@ from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
 from backend.complaints.controller import ComplaintController
 from backend.complaints.open311_controller import open311_router
+from backend.credit.controller import ConsoleController, CreditController, OpenCreditController
 from backend.deps import DEPENDENCIES
 from backend.districts.controller import DistrictController
 from backend.enterprises.controller import EnterpriseController, PartnerEnterpriseController
@@ -57,6 +58,9 @@ REGULATOR_CONTROLLERS = [
     MaterialController,
     SpotCheckController,
     WorkerController,
+    CreditController,
+    OpenCreditController,
+    ConsoleController,
 ]
 MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController,
                            MpComplaintController, MpMaterialController]

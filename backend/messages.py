@@ -164,3 +164,16 @@ MESSAGES.update(
         "NOT_AN_EMPLOYER": "该企业不是劳务分包或施工总承包单位",
     }
 )
+
+MESSAGES.update(
+    {
+        "CREDIT_KIND_UNKNOWN": "未知的信用事件类型",
+        "CREDIT_POINTS_SIGN": "加分事件分值须为正，扣分事件分值须为负",
+        "CREDIT_EVENT_DUPLICATE": "该信用事件已记录",
+        "CREDIT_LISTING_NOT_FOUND": "名单记录不存在",
+        "CREDIT_LISTING_STATE": "名单当前状态不允许该操作",
+        "CREDIT_APPEAL_NOT_FOUND": "申诉不存在",
+        "CREDIT_APPEAL_DECIDED": "该申诉已有处理结果",
+        "CONSOLE_TICKET_INVALID": "驾驶舱链接无效或已过期，请重新打开",
+    }
+)

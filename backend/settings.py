@@ -81,6 +81,10 @@ class Settings:
     TIMEZONE: str = "Asia/Shanghai"
     DISTRICTS_GEOJSON: str = ""  # empty: the copy shipped in backend/geo/data
 
+    CREDIT_NOTICE_DAYS: float = 7.0  # 公示期: a red/black listing takes effect this long after it is proposed
+    CREDIT_OPEN_RATE_PER_MIN: int = 60  # department queries per API key per minute (bulk check counts once)
+    CREDIT_CONSOLE_TICKET_S: int = 60  # one-time ticket that opens the dashboard page in a browser
+
     def __post_init__(self) -> None:
         if self.ENV == "production" and self.JWT_SECRET == _DEV_JWT_SECRET:
             raise ValueError("ZHIJIAN_JWT_SECRET must be set in production")

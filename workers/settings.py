@@ -14,6 +14,7 @@ from backend.accounts.jobs import purge_expired_tokens
 from backend.clients.redis import arq_redis_settings
 from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
+from backend.credit.jobs import credit_recompute
 from backend.complaints.jobs import complaint_created, complaint_timer, reconcile_complaint_timers
 from backend.logging import configure_logging
 from backend.materials.jobs import flush_material_scans
@@ -58,11 +59,13 @@ class WorkerSettings:
         purge_expired_tokens, deliver_notifications, escalation_step, reconcile_notifications,
         complaint_timer, reconcile_complaint_timers, complaint_created,
         flush_material_scans,
+        credit_recompute,
     ]
     cron_jobs = [
         cron(heartbeat, second={0, 30}, run_at_startup=False),
         cron(flush_material_scans, second={45}, run_at_startup=True, unique=True),  # scans → PostgreSQL
         cron(purge_expired_tokens, hour={19}, minute={5}),  # 03:05 Asia/Shanghai
+        cron(credit_recompute, minute={7}, run_at_startup=False, unique=True),  # hourly: decay, notice periods over
         cron(
             reconcile_complaint_timers,
             second=set(range(0, 60, get_settings().RECONCILE_EVERY_S)),

@@ -44,6 +44,7 @@ from backend.complaints.schemas import (
     TransferIn,
 )
 from backend.complaints.tables import Category, Complaint, Event, Supporter, Timer
+from backend.credit import service as credit_service
 from backend.db import utcnow
 from backend.districts.tables import District, Station
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -495,6 +496,7 @@ async def resolve(
         row = await _transition(row, "resolve", actor.id, notes[:500], changes={"resolved_at": now, "resolution_notes": notes})
         stale = await sla.cancel_timers(complaint_id, row["sla_version"])
         await sla.create_autoclose(row, now + timedelta(seconds=settings.COMPLAINT_CONFIRM_WINDOW_S))
+        await credit_service.complaint_substantiated(row, actor.id, settings=settings, arq=arq)
     await sla.drop_jobs(arq, stale)
     await sla.queue_next(arq, complaint_id)
     await _tell_citizens(settings, arq, row, "已处理，请确认或评价", f"resolved:{row['reopen_count']}")

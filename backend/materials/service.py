@@ -63,7 +63,7 @@ from backend.settings import Settings
 log = structlog.get_logger("zhijian.materials")
 
 CREDIT_KIND_MATERIAL_FAILED = "material_test_failed"
-CREDIT_POINTS_MATERIAL_FAILED = -5  # provisional weight; the credit domain (issue 9) owns the scoring
+# points: backend.credit.scoring.KIND_POINTS (the credit domain owns the scoring)
 CERTIFICATE_MAX_BYTES = 10 * 1024 * 1024
 _CERT_TYPES = {b"%PDF-": ("pdf", "application/pdf"), b"\xff\xd8\xff": ("jpg", "image/jpeg"),
                b"\x89PNG\r\n\x1a\n": ("png", "image/png")}
@@ -390,13 +390,14 @@ async def record_report(settings: Settings, redis: Redis, arq: ArqRedis | None, 
             ))
             await transition(row, event, actor, {"report": str(report_id), "verdict": verdict.value})
             if verdict is judge.Verdict.FAIL:
-                await CreditEvent.insert(CreditEvent(
-                    enterprise=row["manufacturer"], project=row["project"], kind=CREDIT_KIND_MATERIAL_FAILED,
-                    points=CREDIT_POINTS_MATERIAL_FAILED, evidence=f"material_lab_report:{report_id}",
-                    recorded_by=actor.id,
+                from backend.credit import service as credit_service  # credit imports materials' tables
+
+                await credit_service.record_event(
+                    row["manufacturer"], CREDIT_KIND_MATERIAL_FAILED, f"material_lab_report:{report_id}",
+                    settings=settings, arq=arq, project_id=row["project"], recorded_by=actor.id,
                     note=f"{row['grade']} {row['production_batch_no']}: "
                          + "、".join(sorted({f.name_zh for f in result.failures})),
-                ))
+                )
     except UniqueViolationError as exc:
         raise Conflict("REPORT_DUPLICATE") from exc
     await invalidate(redis, batch_id)

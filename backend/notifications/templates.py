@@ -120,6 +120,14 @@ TEMPLATES: dict[str, Template] = {
             page="pages/hold/detail?id={subject_id}",
             fields={"thing1": "project", "thing2": "enterprise", "phrase3": "action", "thing4": "reason"},
         ),
+        Template(
+            key="credit_list_changed",
+            wechat_template_id="tmpl_credit_list_changed",
+            title="信用名单变更",
+            body="{enterprise}（{uscc}）{list_name}：{status_name}。{reason}",
+            page="pages/inbox/index",
+            fields={"thing1": "enterprise", "thing2": "list_name", "phrase3": "status_name", "time4": "time"},
+        ),
     ]
 }
 

@@ -16,6 +16,7 @@ from arq.connections import ArqRedis
 
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
+from backend.credit import service as credit_service
 from backend.db import utcnow
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound
 from backend.media import service as media_service
@@ -78,6 +79,11 @@ async def record(settings: Settings, arq: ArqRedis | None, actor: Principal, dat
         history = await SpotCheck.select(SpotCheck.id, SpotCheck.passed, SpotCheck.responsible).where(
             SpotCheck.project == data.project_id
         ).order_by(SpotCheck.checked_at).order_by(SpotCheck.created_at)
+        if not passed:  # credit: a failed check counts against the answerable subcontractors
+            for enterprise_id in sorted(set(responsible) or labour, key=str):
+                await credit_service.record_event(
+                    enterprise_id, "spot_check_failed", f"spot_check:{check_id}", settings=settings, arq=arq,
+                    project_id=data.project_id, recorded_by=actor.id, note=data.notes[:200])
         if hold_begins([h["passed"] for h in history]):
             evidence = [history[-2]["id"], history[-1]["id"]]
             targets = set(history[-1]["responsible"]) | set(history[-2]["responsible"]) or labour
@@ -90,6 +96,9 @@ async def record(settings: Settings, arq: ArqRedis | None, actor: Principal, dat
                     hold = QualityHold(project=data.project_id, enterprise=enterprise_id, evidence=evidence)
                     await hold.save()
                     started.append(hold.id)
+                    await credit_service.record_event(
+                        enterprise_id, "quality_hold", f"quality_hold:{hold.id}", settings=settings, arq=arq,
+                        project_id=data.project_id, recorded_by=actor.id, note="连续两次抽查不合格")
     row = await SpotCheck.select().where(SpotCheck.id == check_id).first()
     for hold_id in started:
         await _announce(settings, arq, hold_id, "暂停", "连续两次抽查不合格")
