@@ -477,6 +477,23 @@ ensure_mosquitto() {
     log "Mosquitto ready on $host:$port"
 }
 
+# ensure_chromium: headless Chromium (and a CJK font) for the console's browser test; installed as root on
+# Debian/Ubuntu, otherwise a warning says what is missing (that test then skips with the same message).
+ensure_chromium() {
+    if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then
+        :
+    elif _is_root && command -v apt-get >/dev/null; then
+        log "Chromium is not installed (needed by tests/credit/test_console.py)"
+        _apt_install chromium
+    else
+        warn "missing: chromium (Debian/Ubuntu: apt-get install chromium); the console browser test will skip"
+        return 0
+    fi
+    if command -v fc-list >/dev/null && [[ -z "$(fc-list :lang=zh 2>/dev/null)" ]] && _is_root && command -v apt-get >/dev/null; then
+        _apt_install fonts-wqy-microhei
+    fi
+}
+
 # ---------------------------------------------------------------------------------------------------
 # Background processes
 
