@@ -22,7 +22,7 @@ from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
 from backend.complaints.controller import ComplaintController
 from backend.complaints.open311_controller import open311_router
-from backend.credit.controller import ConsoleController, CreditController, OpenCreditController
+from backend.credit.controller import ConsoleController, CreditController, OpenCreditController, admin_console
 from backend.deps import DEPENDENCIES
 from backend.districts.controller import DistrictController
 from backend.enterprises.controller import EnterpriseController, PartnerEnterpriseController
@@ -61,6 +61,7 @@ REGULATOR_CONTROLLERS = [
     CreditController,
     OpenCreditController,
     ConsoleController,
+    admin_console,
 ]
 MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController,
                            MpComplaintController, MpMaterialController]

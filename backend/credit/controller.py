@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any, Literal
 from uuid import UUID
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, asgi, get, post
+from litestar.types import Receive, Scope, Send
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.auth.guards import roles, scope
 from backend.auth.principal import Role
 from backend.credit import dashboard, open_api, service
+from backend.credit.admin import build_admin
 from backend.credit.schemas import (
     AppealDecision,
     AppealIn,
@@ -114,3 +116,15 @@ class OpenCreditController(Controller):
     async def bulk(self, data: JSONBody[BulkCheckIn], principal: PrincipalDep, settings: SettingsDep,
                    redis: RedisDep) -> BulkCheckOut:
         return await open_api.bulk_check(settings, redis, principal, data.codes)
+
+
+_ADMIN: dict[bool, object] = {}
+
+
+@asgi("/admin", is_mount=True, exclude_from_auth=True, copy_scope=True)
+async def admin_console(scope: Scope, receive: Receive, send: Send) -> None:
+    """piccolo-admin, regulator admins only (its own session sign-in with the staff password)."""
+    production = scope["app"].state.settings.ENV == "production"
+    if production not in _ADMIN:
+        _ADMIN[production] = build_admin(production)
+    await _ADMIN[production](scope, receive, send)  # type: ignore[operator]

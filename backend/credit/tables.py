@@ -4,9 +4,11 @@ The events themselves live in ``credit_events`` (declared by the materials app, 
 first); ``backend.credit.service.record_event`` is its only writer.
 """
 
+from piccolo.apps.user.tables import BaseUser
 from piccolo.columns import JSONB, UUID, Float, ForeignKey, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
+from piccolo_api.session_auth.tables import SessionsBase
 
 from backend.enterprises.tables import Enterprise
 
@@ -82,3 +84,18 @@ class CreditAudit(Table, tablename="credit_audit"):
     enterprise = UUID(null=True, default=None, index=True)
     detail = JSONB(default="{}")
     at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class ConsoleUser(BaseUser, tablename="console_users"):
+    """piccolo-admin's user: a mirror of a regulator admin, signed in with the staff password (see admin.py)."""
+
+    @classmethod
+    async def login(cls, username: str, password: str) -> int | None:
+        """Only an active regulator admin of our ``users`` table gets in; the mirror row is refreshed."""
+        from backend.credit.admin import staff_login  # the rule lives with the console
+
+        return await staff_login(cls, username, password)
+
+
+class ConsoleSession(SessionsBase, tablename="console_sessions"):
+    """piccolo-admin's session cookies."""
