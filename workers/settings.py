@@ -14,8 +14,8 @@ from backend.accounts.jobs import purge_expired_tokens
 from backend.clients.redis import arq_redis_settings
 from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
-from backend.credit.jobs import credit_recompute
 from backend.complaints.jobs import complaint_created, complaint_timer, reconcile_complaint_timers
+from backend.credit.jobs import credit_recompute
 from backend.logging import configure_logging
 from backend.materials.jobs import flush_material_scans
 from backend.notifications.jobs import deliver_notifications, escalation_step, reconcile_notifications

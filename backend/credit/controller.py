@@ -6,8 +6,8 @@ from typing import Any, Literal
 from uuid import UUID
 
 from litestar import Controller, Response, asgi, get, post
-from litestar.types import Receive, Scope, Send
 from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.types import Receive, Scope, Send
 
 from backend.auth.guards import roles, scope
 from backend.auth.principal import Role

@@ -17,14 +17,16 @@ from backend.db import utcnow
 from backend.notifications import delivery
 from backend.notifications.tables import WebhookDelivery
 from backend.settings import get_settings
-from tests.complaints.helpers import photo, report as complaint_report
+from tests.complaints.helpers import photo
+from tests.complaints.helpers import report as complaint_report
 from tests.credit.helpers import credit, enterprise, enterprise_user, manual, score
-from tests.materials.helpers import new_batch, report as lab_report, to_sampled, world
+from tests.materials.helpers import new_batch, to_sampled, world
+from tests.materials.helpers import report as lab_report
 from tests.materials.test_api import GOOD_CEMENT
 from tests.notifications.test_webhooks import Receiver
 from tests.support.api import staff_token
 from tests.support.asserts import assert_error
-from tests.workforce.test_spot_checks import _check, _enterprise, _project, GC, LABOUR
+from tests.workforce.test_spot_checks import GC, LABOUR, _check, _enterprise, _project
 
 pytestmark = pytest.mark.asyncio
 
