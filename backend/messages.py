@@ -174,6 +174,5 @@ MESSAGES.update(
         "CREDIT_LISTING_STATE": "名单当前状态不允许该操作",
         "CREDIT_APPEAL_NOT_FOUND": "申诉不存在",
         "CREDIT_APPEAL_DECIDED": "该申诉已有处理结果",
-        "CONSOLE_TICKET_INVALID": "驾驶舱链接无效或已过期，请重新打开",
     }
 )

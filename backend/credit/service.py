@@ -78,7 +78,8 @@ async def record_event(
             return None
         event_id = rows[0]["id"]
         await audit(actor, "event.recorded", enterprise_id,
-                    {"event": str(event_id), "kind": kind, "points": value, "evidence": evidence, "note": note})
+                    {"event": str(event_id), "kind": kind, "points": value, "evidence": evidence, "note": note,
+                     "recorded_by": str(recorded_by) if recorded_by else None})
         await recompute(enterprise_id, f"event:{event_id}", settings=settings, arq=arq)
     return event_id
 

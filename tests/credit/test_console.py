@@ -88,6 +88,8 @@ async def test_dashboard_renders_real_numbers_in_chromium(api, admin, live_serve
     assert "质监监管驾驶舱" in dom
     assert _tile(dom, "materials-failed") == str(failed)
     assert _tile(dom, "complaints-total") == str(figures["complaints"]["total"])
+    rate = figures["complaints"]["on_time_handling_rate"]
+    assert _tile(dom, "complaints-on-time") == ("—" if rate is None else f"{rate * 100:.1f}%")
     assert _tile(dom, "complaints-overdue") == str(figures["complaints"]["overdue_open"])
     assert _tile(dom, "alarms-open") == str(figures["alarms"]["open"] or 0)
     assert _tile(dom, "black-count") == str(lists["black_notice"] + lists["black_active"] + lists["black_appealed"])
@@ -98,8 +100,8 @@ async def test_dashboard_renders_real_numbers_in_chromium(api, admin, live_serve
     # The ticket was used once: a second load is refused, without showing any figure.
     async with httpx.AsyncClient() as http:
         again = await http.get(f"{live_server}{ticket['url']}")
-        assert_error(again, 401, "CONSOLE_TICKET_INVALID")
-        assert_error(await http.get(f"{live_server}/console/dashboard"), 401, "CONSOLE_TICKET_INVALID")
+        assert assert_error(again, 401, "AUTH_REQUIRED")["detail"]["reason"].startswith("console ticket")
+        assert_error(await http.get(f"{live_server}/console/dashboard"), 401, "AUTH_REQUIRED")
 
     shot = tmp_path / "dashboard.png"
     ticket = (await api.post("/api/v1/credit/console-ticket", headers=admin)).json()
