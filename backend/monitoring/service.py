@@ -319,7 +319,7 @@ async def create_sensor(actor: Principal, point_id: UUID, data: SensorCreate) ->
         await sensor.save()
         # The rule state row exists from the start, so ingest workers can always lock it.
         await RuleStateRow.raw("INSERT INTO monitoring_rule_states (sensor, state, silent, updated_at)"
-                               " VALUES ({}, '{{}}'::jsonb, 0, {})", sensor.id, utcnow())
+                               " VALUES ({}, {}::jsonb, 0, {})", sensor.id, "{}", utcnow())
     return await get_sensor(actor, sensor.id)
 
 
@@ -459,8 +459,8 @@ async def transition(actor: Principal, alarm_id: UUID, action: str, note: str, *
                 await RuleStateRow.update({RuleStateRow.silent: 0}).where(RuleStateRow.sensor == row["sensor"])
             else:
                 await RuleStateRow.raw(
-                    "UPDATE monitoring_rule_states SET state = jsonb_set(state, '{{level}}', '0'::jsonb),"
-                    " updated_at = {} WHERE sensor = {} AND state ? 'level'", now, row["sensor"])
+                    "UPDATE monitoring_rule_states SET state = jsonb_set(state, {}::text[], '0'::jsonb),"
+                    " updated_at = {} WHERE sensor = {} AND state ? 'level'", ["level"], now, row["sensor"])
         await AlarmEvent(alarm=alarm_id, kind="acknowledged" if action == "acknowledge" else "cleared",
                          from_status=row["status"], to_status=target, from_level=row["level"], to_level=row["level"],
                          actor=actor.id, note=note, at=now).save()
