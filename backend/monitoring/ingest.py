@@ -272,7 +272,7 @@ async def check_silence(cache: SensorCache, now: float | None = None) -> list[UU
         rows = await Sensor.raw(
             "SELECT r.sensor, r.state FROM monitoring_rule_states r JOIN monitoring_sensors s ON s.id = r.sensor"
             " WHERE r.silent = 0 AND s.status = 'active' AND r.last_ts IS NOT NULL"
-            " AND r.last_ts < {} - make_interval(secs => s.interval_s * s.silent_after_missed)"
+            " AND r.last_ts < {}::timestamptz - make_interval(secs => s.interval_s * s.silent_after_missed)"
             " FOR UPDATE OF r SKIP LOCKED", datetime.fromtimestamp(now, UTC),
         )
         if not rows:

@@ -20,7 +20,8 @@ from tests.support.api import staff_token
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_PERMIT = "330302202603150101"  # demo: GC 瓯江建设 (lead_wang), supervision 正衡监理 (sup_li), 鹿城区
-T0 = datetime(2026, 6, 1, tzinfo=UTC)
+# Readings start two days back so they are in the past, hourly; sensors report weekly, so none goes silent.
+T0 = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
 
 
 class IotWorkerProcess:
@@ -111,7 +112,7 @@ async def tokens(api) -> dict[str, dict[str, str]]:  # noqa: ANN001
 
 
 async def make_sensor(api, toks, *, metric: str = "wall_top_horizontal", alarm_values: dict | None = None,  # noqa: ANN001
-                      interval_s: int = 3600, missed: int = 3, depth: float = 12.0) -> dict[str, Any]:
+                      interval_s: int = 7 * 86400, missed: int = 3, depth: float = 12.0) -> dict[str, Any]:
     """A foundation pit with an approved plan, one point and one sensor; returns ids and the topic."""
     lead = toks["lead_wang"]
     pid = await project_id(api, lead)
