@@ -231,7 +231,7 @@ async def _send(row: dict[str, Any], *, settings: Settings, arq: ArqRedis | None
         steps = escalation_steps(level, groups, settings.MONITORING_ESCALATE_AFTER_S)
         if steps:
             await escalation.start_escalation(subj, "alarm_raised", data, steps, settings=settings, arq=arq,
-                                              urgency=Urgency.HIGH)
+                                              urgency=Urgency.CRITICAL if level >= Level.DANGER else Urgency.HIGH)
         return
     if row["kind"] == "cleared":
         await escalation.stop_escalations(subj, "cleared", arq=arq)

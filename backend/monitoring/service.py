@@ -477,11 +477,19 @@ async def comment(actor: Principal, alarm_id: UUID, data: CommentIn) -> AlarmDet
 
 
 async def dead_letters(actor: Principal, reason: str | None, limit: int, offset: int) -> list[DeadLetterOut]:
-    """What the ingest worker refused, newest first (staff only: payloads may name any project)."""
+    """What the ingest worker refused, newest first: city-wide admins see all, district staff their sensors'."""
     if not actor.is_staff:
         raise Forbidden("FORBIDDEN_ROLE", detail={"allowed": [Role.INSPECTOR.value, Role.REGULATOR_ADMIN.value]})
-    query = DeadLetter.select().order_by(DeadLetter.id, ascending=False).limit(limit).offset(offset)
+    clauses, args = [], []
+    if not actor.is_city_wide:
+        clauses.append("d.sensor IN (SELECT s.id FROM monitoring_sensors s JOIN projects p ON p.id = s.project"
+                       " WHERE p.district = {})")
+        args.append(actor.district_id)
     if reason:
-        query = query.where(DeadLetter.reason == reason)
+        clauses.append("d.reason = {}")
+        args.append(reason)
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    rows = await DeadLetter.raw(f"SELECT d.* FROM monitoring_dead_letters d{where} ORDER BY d.id DESC"
+                                " LIMIT {} OFFSET {}", *args, limit, offset)
     return [DeadLetterOut(id=r["id"], topic=r["topic"], sensor_id=r["sensor"], reason=r["reason"], detail=r["detail"],
-                          payload=r["payload"], received_at=r["received_at"]) for r in await query]
+                          payload=r["payload"], received_at=r["received_at"]) for r in rows]

@@ -169,3 +169,8 @@ async def test_bad_messages_are_dead_lettered_and_the_worker_lives_on(api, start
     listed = await api.get("/api/v1/monitoring/dead-letters", params={"reason": "unknown_sensor"}, headers=toks["admin"])
     assert listed.status_code == 200 and any(d["topic"] == unknown for d in listed.json())
     assert (await api.get("/api/v1/monitoring/dead-letters", headers=toks["lead_wang"])).status_code == 403
+    # District staff see the refusals of their district's sensors only (an unknown sensor names no district).
+    mine = (await api.get("/api/v1/monitoring/dead-letters", headers=toks["lc_inspector"])).json()
+    assert any(d["sensor_id"] == s["id"] for d in mine) and not any(d["topic"] == unknown for d in mine)
+    other = (await api.get("/api/v1/monitoring/dead-letters", headers=toks["lw_inspector"])).json()
+    assert not any(d["sensor_id"] == s["id"] for d in other)
