@@ -187,7 +187,10 @@ async def send_pending(event_ids: list[UUID] | None, *, settings: Settings, arq:
     """Tell people about events not yet notified (these ids, or every pending one). Returns how many."""
     where = "e.notify <> '' AND e.notified_at IS NULL"
     args: list[Any] = []
-    if event_ids is not None:
+    if event_ids is None:
+        # The sweep takes only events left for a while, not ones their own worker is sending right now.
+        where += " AND e.at < now() - interval '60 seconds'"
+    else:
         if not event_ids:
             return 0
         where += " AND e.id = ANY({}::uuid[])"

@@ -36,3 +36,23 @@ def publisher():
     pub = Publisher()
     yield pub
     pub.close()
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _end_worker_session():
+    """After the monitoring tests, end the workers' persistent session, so it takes no share of later tests'."""
+    yield
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=CLIENT_ID,
+                         protocol=mqtt.MQTTv5)
+    try:
+        client.connect("127.0.0.1", 1883, clean_start=True)  # a clean start drops the old session …
+        client.loop_start()
+        import time
+
+        time.sleep(0.3)
+        client.disconnect()  # … and this one ends with the connection (no session expiry set)
+        client.loop_stop()
+    except OSError:
+        pass
