@@ -66,6 +66,7 @@ class IotWorker:
         self.client.on_disconnect = self._on_disconnect
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
         self.connected = threading.Event()
+        self.outbox: asyncio.Queue[list] = asyncio.Queue()
 
     # --- paho's thread ------------------------------------------------------------------------------
 
@@ -126,7 +127,18 @@ class IotWorker:
         self.stored += result.stored
         self.dead += result.dead
         if result.events:
-            await alarms.send_pending(result.events, settings=self.settings, arq=arq)
+            self.outbox.put_nowait(result.events)  # told by _notifier, so ingest never waits on pushes
+
+    async def _notifier(self, arq) -> None:  # noqa: ANN001
+        """Send committed alarm events in commit order, beside the ingest loop (the events stay pending on failure)."""
+        while True:
+            events = await self.outbox.get()
+            try:
+                await alarms.send_pending(events, settings=self.settings, arq=arq)
+            except Exception as exc:  # noqa: BLE001 - left pending in the database: the sweep sends them
+                log.error("alarm_notify_failed", error=repr(exc))
+            finally:
+                self.outbox.task_done()
 
     async def _dead_letter_internal(self, message: Message) -> None:
         from backend.monitoring.tables import DeadLetter
@@ -145,6 +157,7 @@ class IotWorker:
         arq = await create_arq_pool(settings)
         cache = SensorCache(settings.MONITORING_SENSOR_REFRESH_S)
         await alarms.send_pending(None, settings=settings, arq=arq)  # left over by a crash
+        notifier = asyncio.create_task(self._notifier(arq))
         params = mqtt_params(settings)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = settings.MQTT_SESSION_EXPIRY_S
@@ -177,7 +190,12 @@ class IotWorker:
             # Drain what was already received before leaving (acked only if committed).
             while self.inbox:
                 await self._process(self._take(), cache, arq)
+            try:
+                await asyncio.wait_for(self.outbox.join(), timeout=20)
+            except TimeoutError:
+                log.warning("alarm_notify_unfinished")  # still pending in the database: sent at next start
         finally:
+            notifier.cancel()
             self.client.disconnect()
             self.client.loop_stop()
             await arq.aclose()
