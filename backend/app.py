@@ -30,6 +30,7 @@ from backend.health.controller import HealthController
 from backend.http import EXCEPTION_HANDLERS, RequestContextMiddleware
 from backend.logging import configure_logging
 from backend.materials.controller import MaterialController
+from backend.monitoring.controller import MonitoringController
 from backend.notifications.controller import NotificationController
 from backend.projects.controller import ProjectController
 from backend.settings import Settings, get_settings
@@ -39,6 +40,7 @@ from miniprogram_api.complaints import MpComplaintController
 from miniprogram_api.inbox import MpInboxController
 from miniprogram_api.materials import MpMaterialController
 from miniprogram_api.media import MpMediaController
+from miniprogram_api.monitoring import MpMonitoringController
 from miniprogram_api.places import MpPlacesController
 
 log = structlog.get_logger("zhijian.app")
@@ -58,6 +60,7 @@ REGULATOR_CONTROLLERS = [
     MaterialController,
     SpotCheckController,
     WorkerController,
+    MonitoringController,
     CreditController,
     OpenCreditController,
     ConsoleController,
@@ -65,6 +68,7 @@ REGULATOR_CONTROLLERS = [
 ]
 MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController,
                            MpComplaintController, MpMaterialController]
+MINIPROGRAM_CONTROLLERS.append(MpMonitoringController)
 
 
 class MetricsController(PrometheusController):

@@ -167,6 +167,21 @@ MESSAGES.update(
 
 MESSAGES.update(
     {
+        "WORK_NOT_FOUND": "危大工程不存在",
+        "WORK_PARAMETERS": "危大工程参数不完整或不适用于该类型",
+        "WORK_HAS_ALARMS": "该危大工程已有报警记录，不能删除",
+        "NOT_CONTRACTOR_STAFF": "安全总监须为本项目施工总承包单位人员",
+        "PLAN_STATE": "专项方案当前状态下不能执行该操作",
+        "PLAN_NOT_APPROVED": "专项方案尚未审批通过，不能接入监测传感器",
+        "EXPERT_REVIEW_REQUIRED": "超过一定规模的危大工程专项方案须经专家论证",
+        "METRIC_UNKNOWN": "未知的监测项目",
+        "NO_ALARM_VALUE": "专项方案未给出该监测项目的报警值，且无默认值可用",
+        "POINT_NOT_FOUND": "监测点不存在",
+        "POINT_DUPLICATE": "该监测点编号已存在",
+        "SENSOR_NOT_FOUND": "传感器不存在",
+        "SENSOR_DUPLICATE": "该监测点已有同一监测项目的传感器",
+        "ALARM_NOT_FOUND": "报警不存在",
+        "ALARM_STATE": "报警当前状态下不能执行该操作",
         "CREDIT_KIND_UNKNOWN": "未知的信用事件类型",
         "CREDIT_POINTS_SIGN": "加分事件分值须为正，扣分事件分值须为负",
         "CREDIT_EVENT_DUPLICATE": "该信用事件已记录",

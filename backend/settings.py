@@ -78,6 +78,15 @@ class Settings:
 
     PII_KEY: str = "dev-only-pii-key-change-me-0123456789abcdef"  # encrypts ID numbers, phones, bank cards
 
+    # Monitoring (issue 7): ingest batching, escalation timing, silence checks, the broker session.
+    MONITORING_ESCALATE_AFTER_S: float = 600.0  # unacknowledged this long: the next group is told
+    MONITORING_BATCH_MAX: int = 5000  # readings per evaluation + write batch
+    MONITORING_BATCH_WAIT_S: float = 0.05  # wait at most this long to fill a batch
+    MONITORING_SILENCE_CHECK_S: float = 30.0  # how often the worker looks for silent sensors
+    MONITORING_SENSOR_REFRESH_S: float = 60.0  # sensor thresholds are re-read this often
+    MQTT_SESSION_EXPIRY_S: int = 7 * 86400  # the worker's persistent session outlives restarts this long
+    MQTT_WORKER_CLIENT_ID: str = ""  # empty: {MQTT_CLIENT_PREFIX}-iot-{hostname}; must be stable per worker
+
     TIMEZONE: str = "Asia/Shanghai"
     DISTRICTS_GEOJSON: str = ""  # empty: the copy shipped in backend/geo/data
 

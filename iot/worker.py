@@ -1,25 +1,42 @@
-"""The MQTT alarm worker: subscribes to sensor telemetry on a shared subscription.
+"""The MQTT ingest and alarm worker (监测接入): telemetry → rules → readings, alarms, pushes.
 
-Until the monitoring rules land it only connects, counts and logs what arrives, and stops cleanly on
-SIGTERM. Topic: zhijian/v1/{project_id}/{sensor_id}/telemetry (QoS 1).
+Topic ``zhijian/v1/{project_id}/{sensor_id}/telemetry``, QoS 1, on the shared subscription
+``$share/{MQTT_SHARE_GROUP}/…`` so several workers split the load. The session is persistent
+(clean_start false, a session expiry interval, a stable client id), so messages published while the
+worker is down wait in the broker. Each message is acknowledged (paho manual ack) only after its
+batch is committed to PostgreSQL: a killed worker loses nothing, and a redelivered reading is
+recognised by its (sensor, ts) and dead-lettered as a duplicate instead of counted twice.
+Rule state lives in PostgreSQL and is locked per batch, so a restart resumes it exactly.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import signal
+import socket
 import threading
 import time
+from collections import deque
+from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 import structlog
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
+from backend import db
 from backend.clients.mqtt import make_client, mqtt_params
+from backend.clients.redis import create_arq_pool
 from backend.logging import configure_logging
+from backend.monitoring import alarms
+from backend.monitoring.ingest import Message, SensorCache, check_silence, process_batch
 from backend.settings import Settings, get_settings
 
 log = structlog.get_logger("zhijian.iot")
 
 TELEMETRY_TOPIC = "zhijian/v1/+/+/telemetry"
+RECEIVE_MAXIMUM = 10_000  # unacknowledged QoS 1 messages the broker may have in flight to us
 
 
 def shared_topic(group: str, topic: str = TELEMETRY_TOPIC) -> str:
@@ -27,16 +44,31 @@ def shared_topic(group: str, topic: str = TELEMETRY_TOPIC) -> str:
     return f"$share/{group}/{topic}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Inbound:
+    message: Message
+    mid: int
+    qos: int
+
+
 class IotWorker:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stop_event = threading.Event()
+        self.inbox: deque[_Inbound] = deque()
         self.received = 0
-        self.client = make_client(settings, f"{settings.MQTT_CLIENT_PREFIX}-iot-{int(time.time())}")
+        self.stored = 0
+        self.dead = 0
+        client_id = settings.MQTT_WORKER_CLIENT_ID or f"{settings.MQTT_CLIENT_PREFIX}-iot-{socket.gethostname()}"
+        self.client = make_client(settings, client_id, clean_start=False, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self.connected = threading.Event()
+        self.outbox: asyncio.Queue[list] = asyncio.Queue()
+
+    # --- paho's thread ------------------------------------------------------------------------------
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         if reason_code.is_failure:
@@ -44,27 +76,135 @@ class IotWorker:
             return
         topic = shared_topic(self.settings.MQTT_SHARE_GROUP)
         client.subscribe(topic, qos=1)
-        log.info("mqtt_connected", subscribed=topic)
+        self.connected.set()
+        log.info("mqtt_connected", subscribed=topic, session_present=bool(flags.session_present))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+        self.connected.clear()
         if not self.stop_event.is_set():
             log.warning("mqtt_disconnected", reason=str(reason_code))
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:  # noqa: ANN001
         self.received += 1
-        log.debug("telemetry_received", topic=message.topic, bytes=len(message.payload))
+        self.inbox.append(_Inbound(Message(message.topic, message.payload), message.mid, message.qos))
+
+    # --- the event loop ----------------------------------------------------------------------------
+
+    def _take(self) -> list[_Inbound]:
+        batch: list[_Inbound] = []
+        limit = self.settings.MONITORING_BATCH_MAX
+        while self.inbox and len(batch) < limit:
+            batch.append(self.inbox.popleft())
+        return batch
+
+    def _ack(self, batch: list[_Inbound]) -> None:
+        for item in batch:
+            if item.qos > 0:
+                try:
+                    self.client.ack(item.mid, item.qos)
+                except Exception as exc:  # noqa: BLE001 - disconnected: the broker redelivers, we dedup
+                    log.warning("mqtt_ack_failed", error=str(exc))
+                    return
+
+    async def _process(self, batch: list[_Inbound], cache: SensorCache, arq) -> None:  # noqa: ANN001
+        messages = [b.message for b in batch]
+        for attempt in range(3):
+            try:
+                result = await process_batch(messages, cache)
+                break
+            except Exception as exc:  # noqa: BLE001 - never crash: retry, then isolate the bad message
+                log.error("ingest_batch_failed", error=repr(exc), attempt=attempt, messages=len(batch))
+                await asyncio.sleep(0.5 * (attempt + 1))
+        else:
+            if len(batch) > 1:
+                for item in batch:
+                    await self._process([item], cache, arq)
+                return
+            await self._dead_letter_internal(batch[0].message)
+            self._ack(batch)
+            return
+        self._ack(batch)
+        self.stored += result.stored
+        self.dead += result.dead
+        if result.events:
+            self.outbox.put_nowait(result.events)  # told by _notifier, so ingest never waits on pushes
+
+    async def _notifier(self, arq) -> None:  # noqa: ANN001
+        """Send committed alarm events in commit order, beside the ingest loop (the events stay pending on failure)."""
+        while True:
+            events = await self.outbox.get()
+            try:
+                await alarms.send_pending(events, settings=self.settings, arq=arq)
+            except Exception as exc:  # noqa: BLE001 - left pending in the database: the sweep sends them
+                log.error("alarm_notify_failed", error=repr(exc))
+            finally:
+                self.outbox.task_done()
+
+    async def _dead_letter_internal(self, message: Message) -> None:
+        from backend.monitoring.tables import DeadLetter
+
+        try:
+            await DeadLetter.insert(DeadLetter(topic=message.topic[:200], reason="internal_error",
+                                               detail="could not be processed", payload=message.payload[:500].decode(
+                                                   "utf-8", "replace")))
+        except Exception as exc:  # noqa: BLE001 - the database is down: keep the message unacknowledged
+            log.error("dead_letter_failed", error=repr(exc))
+            raise
+
+    async def run_async(self) -> int:
+        settings = self.settings
+        await db.open_pool(settings)
+        arq = await create_arq_pool(settings)
+        cache = SensorCache(settings.MONITORING_SENSOR_REFRESH_S)
+        await alarms.send_pending(None, settings=settings, arq=arq)  # left over by a crash
+        notifier = asyncio.create_task(self._notifier(arq))
+        params = mqtt_params(settings)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = settings.MQTT_SESSION_EXPIRY_S
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
+        self.client.connect_async(params.host, params.port, keepalive=30, clean_start=False, properties=props)
+        self.client.loop_start()
+        log.info("iot_worker_started", broker=f"{params.host}:{params.port}", pid=os.getpid())
+        next_silence = time.monotonic() + settings.MONITORING_SILENCE_CHECK_S
+        next_alive = time.monotonic() + 30
+        try:
+            while not self.stop_event.is_set():
+                if not self.inbox:
+                    await asyncio.sleep(0.002)
+                else:
+                    first = time.monotonic()
+                    while len(self.inbox) < settings.MONITORING_BATCH_MAX and time.monotonic() - first < settings.MONITORING_BATCH_WAIT_S:
+                        await asyncio.sleep(0.005)
+                    await self._process(self._take(), cache, arq)
+                now = time.monotonic()
+                if now >= next_silence:
+                    next_silence = now + settings.MONITORING_SILENCE_CHECK_S
+                    try:
+                        events = await check_silence(cache)
+                        await alarms.send_pending(events or None, settings=settings, arq=arq)
+                    except Exception as exc:  # noqa: BLE001 - never crash; the next tick retries
+                        log.error("silence_check_failed", error=repr(exc))
+                if now >= next_alive:
+                    next_alive = now + 30
+                    log.info("iot_worker_alive", received=self.received, stored=self.stored, dead=self.dead)
+            # Drain what was already received before leaving (acked only if committed).
+            while self.inbox:
+                await self._process(self._take(), cache, arq)
+            try:
+                await asyncio.wait_for(self.outbox.join(), timeout=20)
+            except TimeoutError:
+                log.warning("alarm_notify_unfinished")  # still pending in the database: sent at next start
+        finally:
+            notifier.cancel()
+            self.client.disconnect()
+            self.client.loop_stop()
+            await arq.aclose()
+            await db.close_pool()
+        log.info("iot_worker_stopped", received=self.received, stored=self.stored, dead=self.dead)
+        return 0
 
     def run(self) -> int:
-        params = mqtt_params(self.settings)
-        self.client.connect_async(params.host, params.port, keepalive=30)
-        self.client.loop_start()
-        log.info("iot_worker_started", broker=f"{params.host}:{params.port}")
-        while not self.stop_event.wait(30):
-            log.info("iot_worker_alive", received=self.received)
-        self.client.disconnect()
-        self.client.loop_stop()
-        log.info("iot_worker_stopped", received=self.received)
-        return 0
+        return asyncio.run(self.run_async())
 
     def stop(self, *_: object) -> None:
         self.stop_event.set()

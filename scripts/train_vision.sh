@@ -9,8 +9,8 @@
 # Every step is seeded; the figures land in vision/models/*.metrics.json and *.heldout*.json.
 #
 # Usage: scripts/train_vision.sh [--help] [--setup-only] [--skip-setup]
-# Settings (environment): TRAIN_COUNT=4000 TRAIN_SEED=1 HELDOUT_COUNT=300 HELDOUT_SEED=9001 EPOCHS=60
-#   IMGSZ=640 BATCH=16 WORKERS=2 TRAIN_THREADS=2 DATA_DIR=.run/vision/data NAME=zhijian-yolov8n
+# Settings (environment): TRAIN_COUNT=3000 TRAIN_SEED=1 HELDOUT_COUNT=300 HELDOUT_SEED=9001 EPOCHS=12
+#   IMGSZ=320 FRAME=640 BATCH=16 WORKERS=2 TRAIN_THREADS=2 DATA_DIR=.run/vision/data NAME=zhijian-yolov8n
 set -euo pipefail
 
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -30,12 +30,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VENV="$ROOT/.venv-train"
 PY="$VENV/bin/python"
-TRAIN_COUNT="${TRAIN_COUNT:-4000}"
+TRAIN_COUNT="${TRAIN_COUNT:-3000}"
 TRAIN_SEED="${TRAIN_SEED:-1}"
 HELDOUT_COUNT="${HELDOUT_COUNT:-300}"
 HELDOUT_SEED="${HELDOUT_SEED:-9001}"
-EPOCHS="${EPOCHS:-60}"
-IMGSZ="${IMGSZ:-640}"
+EPOCHS="${EPOCHS:-12}"
+IMGSZ="${IMGSZ:-320}"   # network input
+FRAME="${FRAME:-640}"   # generated camera frames (the held-out test regenerates 640-px frames)
 BATCH="${BATCH:-16}"
 WORKERS="${WORKERS:-2}"
 DATA_DIR="${DATA_DIR:-.run/vision/data}"
@@ -69,10 +70,10 @@ fi
 
 echo "== 1/4 training set: $TRAIN_COUNT images, seed $TRAIN_SEED"
 "$PY" -m vision.datagen --out "$DATA_DIR/train-s$TRAIN_SEED" --count "$TRAIN_COUNT" --seed "$TRAIN_SEED" \
-  --size "$IMGSZ"
+  --size "$FRAME"
 echo "== 2/4 held-out set: $HELDOUT_COUNT images, seed $HELDOUT_SEED, --hard"
 "$PY" -m vision.datagen --out "$DATA_DIR/heldout-s$HELDOUT_SEED" --count "$HELDOUT_COUNT" \
-  --seed "$HELDOUT_SEED" --hard --split test --size "$IMGSZ"
+  --seed "$HELDOUT_SEED" --hard --split test --size "$FRAME"
 echo "== 3/4 training yolov8n from scratch: $EPOCHS epochs at $IMGSZ px"
 "$PY" -m vision.train --data "$DATA_DIR/train-s$TRAIN_SEED/data.yaml" --epochs "$EPOCHS" --imgsz "$IMGSZ" \
   --batch "$BATCH" --workers "$WORKERS" --name "$NAME"

@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("vision/models"), help="where the shipped files go")
     p.add_argument("--name", default=DEFAULT_NAME, help="base name of the shipped files")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset of the export")
+    p.add_argument("--cache", choices=("ram", "disk", "none"), default="ram",
+                   help="cache decoded images (ram saves JPEG decoding every epoch on a small CPU)")
+    p.add_argument("--close-mosaic", type=int, default=2, help="last epochs trained without mosaic")
     return p
 
 
@@ -98,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         exist_ok=True,
         pretrained=False,
         amp=False,
+        cache=False if args.cache == "none" else args.cache,
+        close_mosaic=args.close_mosaic,
         plots=True,
         verbose=True,
     )
@@ -139,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         "imgsz": args.imgsz,
         "batch": args.batch,
         "seed": args.seed,
+        "cache": args.cache,
+        "close_mosaic": args.close_mosaic,
         "train_seconds": round(train_s, 1),
         "dataset": json.loads(summary.read_text()) if summary.exists() else str(data),
         "val": {

@@ -35,13 +35,18 @@ def mqtt_params(settings: Settings) -> MqttParams:
     )
 
 
-def make_client(settings: Settings, client_id: str, *, clean_start: bool = True) -> mqtt.Client:
-    """A paho client configured from settings (MQTT v5, not yet connected)."""
+def make_client(settings: Settings, client_id: str, *, clean_start: bool = True, manual_ack: bool = False) -> mqtt.Client:
+    """A paho client configured from settings (MQTT v5, not yet connected).
+
+    ``manual_ack``: QoS 1 messages are acknowledged only when the caller calls ``client.ack(mid, qos)``
+    (the ingest worker does so after its database commit).
+    """
     params = mqtt_params(settings)
     client = mqtt.Client(
         callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=mqtt.MQTTv5,
+        manual_ack=manual_ack,
     )
     if params.username:
         client.username_pw_set(params.username, params.password)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import asyncpg
 import paho.mqtt.client as mqtt
 import pytest
 import redis
@@ -19,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-def _start(cmd: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "ZHIJIAN_LOG_LEVEL": "DEBUG"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def _start(cmd: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "ZHIJIAN_LOG_LEVEL": "DEBUG", **(extra_env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _wait_for(predicate, timeout: float = 20.0) -> bool:
@@ -76,7 +79,10 @@ def test_arq_worker_runs_a_domain_job(database, s3_server, redis_db, fake_wechat
 
 
 def test_iot_worker_subscribes_and_stops(database):
-    proc = _start([sys.executable, "-m", "iot.worker"])
+    # A session that ends with the connection: a lingering one would keep taking its share of this
+    # run's telemetry (tests/monitoring use the same share group).
+    proc = _start([sys.executable, "-m", "iot.worker"], {"ZHIJIAN_MQTT_SESSION_EXPIRY_S": "0",
+                                                         "ZHIJIAN_MQTT_WORKER_CLIENT_ID": "zhijian-test-system-iot"})
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 20
@@ -92,12 +98,25 @@ def test_iot_worker_subscribes_and_stops(database):
         publisher.publish("zhijian/v1/p-test/s-test/telemetry", b'{"ts":"2026-11-24T08:00:00+08:00","value":1.0}', qos=1).wait_for_publish(5)
         publisher.loop_stop()
         publisher.disconnect()
-        time.sleep(0.5)
+
+        def dead_lettered() -> bool:
+            async def count() -> int:
+                conn = await asyncpg.connect(env.DATABASE_URL)
+                try:
+                    return await conn.fetchval("SELECT count(*) FROM monitoring_dead_letters WHERE topic = $1",
+                                               "zhijian/v1/p-test/s-test/telemetry")
+                finally:
+                    await conn.close()
+
+            return asyncio.run(count()) > 0
+
+        assert _wait_for(dead_lettered, timeout=30)
     finally:
         code, out = _stop(proc)
     out = "".join(lines) + out
     assert code == 0, out
-    assert "telemetry_received" in out and "iot_worker_stopped" in out
+    # The topic names no sensor (not UUIDs): received, dead-lettered, and the worker stops cleanly.
+    assert '"received": 1' in out and '"dead": 1' in out and "iot_worker_stopped" in out
 
 
 def test_vision_worker_heartbeat_and_sigterm(database, s3_server, redis_db):

@@ -1,0 +1,195 @@
+"""Monitoring ingest: readings evaluated + stored per second by the real iot worker, beside a broker-only
+subscriber in the same run; reading → push latency at a steady rate; the worker's memory.
+
+    .venv/bin/python bench/monitoring_ingest.py [--sensors 2000] [--batched 2000x100] [--single 40000]
+                                                [--rate 5000 --seconds 10]
+
+A private Mosquitto (port of its own, no persistence) carries the load; a scratch database with the demo
+data holds the sensors. Each phase's publisher runs in its own process; the broker-only subscriber
+(another share group, so it gets its own copy) decodes every payload and counts readings. The worker's
+rate is readings stored ÷ the time from the first publish until all are committed (polled).
+Latency: for sensors that cross their alarm value during the steady phase, the first notification's
+created_at minus the reading's timestamp (set at publish time). Targets (issue 7, 2-core machine):
+≥ 20,000 readings/s batched, ≥ 5,000 single messages/s, each ≥ ½ of broker-only; p99 < 500 ms; RSS < 500 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._support import ROOT, bench_env, create_database, drop_database, free_port, percentile  # noqa: E402
+
+LOAD = str(ROOT / "bench" / "_mqtt_load.py")
+
+
+def _rss_mb(pid: int) -> tuple[float, float]:
+    fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status") if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+async def _setup(sensors: int, trip: int) -> tuple[list[str], list[str]]:
+    """Sensors on one demo project: quiet ones (high limits) and trip ones (alarm at 5 mm)."""
+    from backend.monitoring.tables import Sensor
+
+    project = (await Sensor.raw("SELECT id, district FROM projects WHERE permit_no = '330302202603150101'"))[0]
+    work = (await Sensor.raw(
+        "INSERT INTO dangerous_works (id, project, district, name, kind, parameters, classification,"
+        " classification_reasons, plan_status, plan_no, plan_alarm_values, plan_expert_review, created_at, updated_at)"
+        " VALUES (gen_random_uuid(), {}, {}, 'bench pit', 'foundation_pit', {}::jsonb,"
+        " 'beyond_scale', '[]'::jsonb, 'approved', 'B-1', {}::jsonb, 'bench', now(), now()) RETURNING id",
+        project["id"], project["district"], '{"excavation_depth_m": 12}', "{}"))[0]["id"]
+    quiet = json.dumps({"cumulative_abs": 1e6, "rate_per_day": 1e9, "silent_after_s": 1e9})
+    loud = json.dumps({"cumulative_abs": 5, "rate_per_day": 1e9, "silent_after_s": 1e9})
+    out: list[list[str]] = []
+    for n, th, prefix in ((sensors, quiet, "Q"), (trip, loud, "T")):
+        rows = await Sensor.raw(
+            "WITH p AS (INSERT INTO monitoring_points (id, work, code, name, created_at)"
+            " SELECT gen_random_uuid(), {}, {} || g, '', now() FROM generate_series(1, {}) g RETURNING id),"
+            " s AS (INSERT INTO monitoring_sensors (id, point, project, metric, unit, thresholds, threshold_sources,"
+            " interval_s, silent_after_missed, status, created_at) SELECT gen_random_uuid(), p.id, {}, 'wall_top_horizontal',"
+            " 'mm', {}::jsonb, {}::jsonb, 604800, 3, 'active', now() FROM p RETURNING id)"
+            " INSERT INTO monitoring_rule_states (sensor, state, silent, updated_at) SELECT id, {}::jsonb, 0, now()"
+            " FROM s RETURNING sensor", work, prefix, n, project["id"], th, "{}", "{}")
+        out.append([f"zhijian/v1/{project['id']}/{r['sensor']}/telemetry" for r in rows])
+    return out[0], out[1]
+
+
+async def _count_readings() -> int:
+    from backend.monitoring.tables import Reading
+
+    return (await Reading.raw("SELECT count(*) AS n FROM monitoring_readings"))[0]["n"]
+
+
+async def _phase(name: str, port: int, topics_file: str, messages: int, per_msg: int, start_hour: int,
+                 worker_pid: int) -> dict:
+    total = messages * per_msg
+    before = await _count_readings()
+    group = f"bench-only-{name}"
+    sub = subprocess.Popen([sys.executable, LOAD, "sub", str(port), group, str(total)], stdout=subprocess.PIPE, text=True)
+    assert sub.stdout.readline().strip() == "ready"
+    await asyncio.sleep(0.5)
+    t0 = time.time()
+    pub = subprocess.run([sys.executable, LOAD, "pub", str(port), topics_file, str(messages), str(per_msg),
+                          str(start_hour)], capture_output=True, text=True, check=True)
+    pub_s = json.loads(pub.stdout.strip().splitlines()[-1])["seconds"]
+    deadline = time.time() + 600
+    while await _count_readings() - before < total and time.time() < deadline:
+        await asyncio.sleep(0.05)
+    worker_s = time.time() - t0  # until every reading is committed (polled every 50 ms)
+    stored = await _count_readings() - before
+    broker = json.loads(sub.communicate(timeout=600)[0].strip().splitlines()[-1])
+    return {"phase": name, "readings": total, "stored": stored, "publisher_s": round(pub_s, 2),
+            "worker_readings_per_s": round(stored / worker_s), "broker_only_readings_per_s":
+            round(broker["readings"] / broker["seconds"]) if broker["seconds"] else None,
+            "worker_rss_mb": round(_rss_mb(worker_pid)[0])}
+
+
+async def _latency(port: int, trip: list[str], quiet_file: str, rate: float, seconds: float, workdir: Path) -> dict:
+    """Steady single messages at ``rate``; trip sensors spread through the run cross their alarm value."""
+    import paho.mqtt.client as mqtt
+
+    from backend.monitoring.tables import Alarm
+
+    c = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="bench-trip", protocol=mqtt.MQTTv5)
+    c.max_inflight_messages_set(1000)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    from datetime import UTC, datetime, timedelta
+
+    base = datetime.now(UTC) - timedelta(hours=1)
+    for t in trip:  # baselines
+        c.publish(t, json.dumps({"ts": base.isoformat(), "value": 0}), qos=1)
+    await asyncio.sleep(3)
+    background = subprocess.Popen([sys.executable, LOAD, "pub", str(port), quiet_file, str(int(rate * seconds)), "1",
+                                   "0", str(rate)], stdout=subprocess.PIPE, text=True)
+    interval = seconds / len(trip)
+    started = time.perf_counter()
+    for i, t in enumerate(trip):
+        await asyncio.sleep(max(0.0, started + i * interval - time.perf_counter()))
+        c.publish(t, json.dumps({"ts": datetime.now(UTC).isoformat(), "value": 9.0}), qos=1)
+    background.communicate(timeout=300)
+    deadline = time.time() + 120
+    rows: list = []
+    while time.time() < deadline:
+        rows = await Alarm.raw(
+            "SELECT extract(epoch FROM (SELECT min(n.created_at) FROM notifications n WHERE n.subject_id = a.id::text)"
+            " - a.reading_ts) AS lat FROM monitoring_alarms a WHERE a.rule = 'threshold'")
+        if len(rows) >= len(trip) and all(r["lat"] is not None for r in rows):
+            break
+        await asyncio.sleep(0.5)
+    c.disconnect()
+    c.loop_stop()
+    lat = [float(r["lat"]) * 1000 for r in rows if r["lat"] is not None]
+    return {"phase": f"steady {rate:.0f}/s for {seconds:.0f}s", "alarms": len(rows), "pushed": len(lat),
+            "p50_ms": round(percentile(lat, 50)), "p95_ms": round(percentile(lat, 95)), "p99_ms": round(percentile(lat, 99)),
+            "max_ms": round(max(lat)) if lat else None}
+
+
+async def main(args: argparse.Namespace) -> None:
+    env = bench_env(redis_db=12)
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="zhijian-bench-mqtt-"))
+    workdir.chmod(0o777)
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "max_queued_messages 1000000\nmax_inflight_messages 10000\n")
+    broker = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env["ZHIJIAN_MQTT_URL"] = f"mqtt://127.0.0.1:{port}"
+    env["ZHIJIAN_MQTT_SHARE_GROUP"] = "bench-worker"
+    env["ZHIJIAN_MQTT_WORKER_CLIENT_ID"] = f"bench-worker-{port}"
+    create_database(env)
+    os.environ.update(env)
+    subprocess.run([sys.executable, "-m", "backend.cli", "seed-demo"], cwd=ROOT, env={**os.environ, "ZHIJIAN_ENV": "dev"},
+                   check=True, capture_output=True)
+    worker = None
+    try:
+        from backend import db
+        from backend.settings import get_settings
+
+        await db.open_pool(get_settings())
+        quiet, trip = await _setup(args.sensors, args.trip)
+        quiet_file = workdir / "quiet.txt"
+        quiet_file.write_text("\n".join(quiet))
+        log = open(workdir / "worker.log", "w")  # noqa: SIM115
+        worker = subprocess.Popen([sys.executable, "-m", "iot.worker"], cwd=ROOT, env={**os.environ, "ZHIJIAN_LOG_LEVEL": "WARNING"},
+                                  stdout=log, stderr=subprocess.STDOUT)
+        await asyncio.sleep(4)
+        n_msg, per = (int(x) for x in args.batched.split("x"))
+        results = [await _phase("batched", port, str(quiet_file), n_msg, per, 0, worker.pid)]
+        results.append(await _phase("single", port, str(quiet_file), args.single, 1, 100_000, worker.pid))
+        results.append(await _latency(port, trip, str(quiet_file), args.rate, args.seconds, workdir))
+        rss, hwm = _rss_mb(worker.pid)
+        results.append({"worker_rss_mb": round(rss), "worker_peak_rss_mb": round(hwm)})
+        print(f"cpus={os.cpu_count()} (machine shared with other work while measuring)")
+        for r in results:
+            print(json.dumps(r, ensure_ascii=False))
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
+        broker.terminate()
+        broker.wait(10)
+        from backend import db
+
+        await db.close_pool()
+        drop_database(env)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sensors", type=int, default=2000)
+    parser.add_argument("--trip", type=int, default=200)
+    parser.add_argument("--batched", default="2000x100")
+    parser.add_argument("--single", type=int, default=40000)
+    parser.add_argument("--rate", type=float, default=5000)
+    parser.add_argument("--seconds", type=float, default=10)
+    asyncio.run(main(parser.parse_args()))

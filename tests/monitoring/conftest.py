@@ -1,0 +1,58 @@
+"""Fixtures for the monitoring tests: iot worker processes (stopped at teardown, pass or fail)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.monitoring.helpers import IotWorkerProcess, Publisher
+
+# One stable client id per run: a worker's persistent session stays in the shared subscription after it
+# stops (that is what makes a restart lose nothing), so a second id would hoard messages meant for us.
+CLIENT_ID = f"zhijian-test-iot-{uuid.uuid4().hex[:8]}"
+# Short-lived sessions, so this run leaves nothing queued in the shared broker for long.
+SESSION_ENV = {"ZHIJIAN_MQTT_SESSION_EXPIRY_S": "300"}
+
+
+@pytest.fixture
+def start_iot(database, redis_db, fake_wechat):  # noqa: ANN001 - fixtures
+    started: list[IotWorkerProcess] = []
+
+    def start(extra_env: dict[str, str] | None = None, client_id: str | None = None) -> IotWorkerProcess:
+        worker = IotWorkerProcess(client_id or CLIENT_ID, {**SESSION_ENV, **(extra_env or {})})
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+        print(worker.log()[-4000:])  # shown only when the test failed
+        worker.log_path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def publisher():
+    pub = Publisher()
+    yield pub
+    pub.close()
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _end_worker_session():
+    """After the monitoring tests, end the workers' persistent session, so it takes no share of later tests'."""
+    yield
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=CLIENT_ID,
+                         protocol=mqtt.MQTTv5)
+    try:
+        client.connect("127.0.0.1", 1883, clean_start=True)  # a clean start drops the old session …
+        client.loop_start()
+        import time
+
+        time.sleep(0.3)
+        client.disconnect()  # … and this one ends with the connection (no session expiry set)
+        client.loop_stop()
+    except OSError:
+        pass
