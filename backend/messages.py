@@ -164,3 +164,13 @@ MESSAGES.update(
         "NOT_AN_EMPLOYER": "该企业不是劳务分包或施工总承包单位",
     }
 )
+
+MESSAGES.update(
+    {
+        "CAMERA_NOT_FOUND": "摄像头不存在",
+        "CAMERA_DUPLICATE": "本项目已有同名摄像头",
+        "CAMERA_URL_INVALID": "摄像头地址不合法：快照用 http(s)://，视频流用 rtsp://，仅上传时不填地址",
+        "CALIBRATION_INVALID": "标定数据不完整或不合法",
+        "FRAME_NOT_FOUND": "图像帧不存在",
+    }
+)
