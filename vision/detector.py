@@ -125,6 +125,7 @@ class Detector:
         threads: int = 1,
     ) -> None:
         model_path = Path(model_path)
+        self.model_name = model_path.name
         sidecar = json.loads(Path(names_path or model_path.with_suffix(".json")).read_text())
         self.names: list[str] = list(sidecar["names"])
         self.size: int = int(sidecar.get("imgsz", 640))
