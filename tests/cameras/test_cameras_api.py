@@ -67,7 +67,8 @@ async def test_http_camera_one_alert_one_push_then_none_within_the_window(api, a
         assert np.allclose(box, person["box"], atol=12 if not vision_model.oracle else 0.5), (box, person["box"])
         # one push to the project lead: one inbox notification (its WeChat receipt is queued for the ARQ worker)
         lead_id = (await api.get("/api/v1/me", headers=lead)).json()["id"]
-        told = await _lead_notifications([alert["id"]])
+        # (notify() runs just after the alert's transaction commits: the alert can be seen a moment before)
+        told = await eventually(lambda: _lead_notifications([alert["id"]]), timeout=TIMEOUT)
         assert [(str(t["recipient"]), t["template"]) for t in told] == [(lead_id, "vision_risk")]
         inbox = await Notification.count().where(Notification.recipient == lead_id).where(
             Notification.subject_type == "camera_alert").where(Notification.subject_id.is_in([alert["id"]]))
@@ -152,6 +153,12 @@ async def test_upload_gives_the_spacing_verdict_of_the_known_scene(api, admin, v
     raised = frame["alerts"]
     alerts = await _alerts(api, lead, project["id"])
     assert sorted(a["id"] for a in alerts) == sorted(raised)
+
+    async def all_told():
+        told = await _lead_notifications([a["id"] for a in alerts])
+        return told if len(told) == len(alerts) else None
+
+    assert await eventually(all_told, timeout=TIMEOUT)
     assert {a["rule"] for a in alerts} == {r for r, v in rules.items() if v == "fail"}
     spacing = [a for a in alerts if a["rule"] == "spacing"]
     if spacing:
