@@ -67,3 +67,4 @@ def vision_worker(database, s3_server, redis_db, fake_wechat, app, vision_model)
     finally:
         code = worker.stop()
         assert code == 0, f"vision worker exit status {code}"
+

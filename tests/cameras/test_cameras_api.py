@@ -244,3 +244,50 @@ async def test_unknown_camera_and_frame(api, admin):
     missing = "00000000-0000-4000-8000-000000000000"
     assert_error(await api.get(f"/api/v1/cameras/{missing}", headers=insp), 404, "CAMERA_NOT_FOUND")
     assert_error(await api.get(f"/api/v1/cameras/frames/{missing}", headers=insp), 404, "FRAME_NOT_FOUND")
+
+
+async def test_a_camera_that_answers_an_error_keeps_it_and_raises_nothing(api, admin, vision_worker):
+    camera_server = SnapshotCamera(scene_jpeg())
+    try:
+        project = await _project(api, admin)
+        insp = await staff_token(api, "lc_inspector")
+        resp = await api.post("/api/v1/cameras", json={
+            "project_id": project["id"], "name": "坏的摄像头", "source": "http_snapshot",
+            "url": camera_server.url.replace("snapshot.jpg", "missing.jpg"), "interval_s": 3600}, headers=insp)
+        assert resp.status_code == 201, resp.text
+
+        async def failed():
+            got = (await api.get(f"/api/v1/cameras/{resp.json()['id']}", headers=insp)).json()
+            return got if got["last_error"] else None
+
+        got = await eventually(failed, timeout=TIMEOUT)
+        assert got and got["last_error"] == "ValueError: snapshot HTTP 404", got
+        assert got["last_frame_at"] is None
+        assert await _alerts(api, insp, project["id"]) == []
+    finally:
+        camera_server.close()
+
+
+async def test_concurrent_sightings_raise_one_alert(api, admin):
+    """Two workers recording the same risk at once: the advisory lock lets exactly one raise it."""
+    import asyncio
+    from uuid import uuid4
+
+    from backend.cameras import service
+    from backend.cameras.schemas import Analysis, DetectionOut, RuleResult
+    from backend.settings import get_settings
+
+    project = await _project(api, admin)
+    insp = await staff_token(api, "lc_inspector")
+    cam = (await api.post("/api/v1/cameras", json={"project_id": project["id"], "name": "并发", "source": "upload"},
+                          headers=insp)).json()
+    row = await service.camera_for(cam["id"])
+    person = DetectionOut(cls="person_no_helmet", box=[1.0, 2.0, 30.0, 90.0], confidence=0.9)
+    analysis = Analysis(width=640, height=640, model="test", detections=[person], helmet=[person], bays=[],
+                        rules=[RuleResult(rule="no_helmet", verdict="fail")], inference_ms=1.0)
+    raised = await asyncio.gather(*(
+        service.record_analysis(get_settings(), None, row, analysis, "", uuid4(), pulled=True) for _ in range(6)))
+    assert sorted(len(r) for r in raised) == [0, 0, 0, 0, 0, 1]
+    alerts = await _alerts(api, insp, project["id"])
+    assert len(alerts) == 1 and alerts[0]["repeats"] == 5
+    assert len(await _lead_notifications([alerts[0]["id"]])) == 1

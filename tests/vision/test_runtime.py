@@ -109,3 +109,18 @@ def test_decode_frame_refuses_non_images():
         decode_frame(b"not an image")
     ok, buf = cv2.imencode(".png", np.zeros((10, 10, 3), np.uint8))
     assert decode_frame(buf.tobytes()).shape == (10, 10, 3)
+
+
+def test_stream_capture_reads_one_frame(tmp_path):
+    """grab_rtsp goes through cv2.VideoCapture (FFmpeg), which also opens a local file: one frame comes back."""
+    from vision.worker import grab_rtsp
+
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, (320, 240))
+    for k in range(3):
+        writer.write(np.full((240, 320, 3), 40 * (k + 1), np.uint8))
+    writer.release()
+    frame = grab_rtsp(str(path), timeout_s=5)
+    assert frame.shape == (240, 320, 3)
+    with pytest.raises(ValueError):
+        grab_rtsp(str(tmp_path / "nothing.avi"), timeout_s=1)
