@@ -82,11 +82,13 @@ def child_runtime(frames_path: str, model: str, threads: int, backend: str) -> d
         t0 = time.perf_counter()
         analyse(detector, f, camera)
         path_ms.append((time.perf_counter() - t0) * 1000)
+    boxes = []
     for f in frames:
         t0 = time.perf_counter()
-        detector.detect(f)
+        dets = detector.detect(f)
         detect_ms.append((time.perf_counter() - t0) * 1000)
-    return {"backend": detector.backend, "imgsz": detector.size, "path": _stats(path_ms), "detect": _stats(detect_ms),
+        boxes.append([[d.class_id, d.x1, d.y1, d.x2, d.y2, d.confidence] for d in dets])
+    return {"boxes": boxes, "backend": detector.backend, "imgsz": detector.size, "path": _stats(path_ms), "detect": _stats(detect_ms),
             "rss_mb": _vm("VmRSS"), "peak_rss_mb": _vm("VmHWM"), "torch_imported": "torch" in sys.modules,
             "ultralytics_imported": "ultralytics" in sys.modules}
 
@@ -102,16 +104,18 @@ frames = np.load(frames_path)
 model = YOLO(weights)
 for f in frames[:3]:
     model.predict(f, imgsz=imgsz, device="cpu", conf=0.25, iou=0.45, verbose=False)
-ms = []
+ms, boxes = [], []
 for f in frames:
     t0 = time.perf_counter()
-    model.predict(f, imgsz=imgsz, device="cpu", conf=0.25, iou=0.45, verbose=False)
+    r = model.predict(f, imgsz=imgsz, device="cpu", conf=0.25, iou=0.45, verbose=False)[0]
     ms.append((time.perf_counter() - t0) * 1000)
+    boxes.append([[int(c), *xyxy, float(p)] for c, xyxy, p in
+                  zip(r.boxes.cls.tolist(), r.boxes.xyxy.tolist(), r.boxes.conf.tolist())])
 def vm(field):
     for line in open("/proc/self/status"):
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024.0
-print(json.dumps({"ms": ms, "peak_rss_mb": vm("VmHWM"), "torch": torch.__version__}))
+print(json.dumps({"ms": ms, "boxes": boxes, "peak_rss_mb": vm("VmHWM"), "torch": torch.__version__}))
 """
 
 
@@ -122,7 +126,28 @@ def run_ultralytics(python: str, frames_path: Path, weights: Path, imgsz: int, t
     if out.returncode != 0:
         raise RuntimeError(f"ultralytics child failed:\n{out.stderr[-3000:]}")
     data = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"predict": _stats(data["ms"]), "peak_rss_mb": data["peak_rss_mb"], "torch": data["torch"]}
+    return {"boxes": data["boxes"], "predict": _stats(data["ms"]), "peak_rss_mb": data["peak_rss_mb"], "torch": data["torch"]}
+
+
+def agreement(ours: list[list[list[float]]], theirs: list[list[list[float]]], min_iou: float = 0.9) -> dict:
+    """How many of ultralytics' boxes our runtime also finds (same class, IoU ≥ min_iou), and the counts."""
+    import numpy as np
+
+    matched = total = 0
+    for a, b in zip(ours, theirs, strict=True):
+        for cb, *bb, _ in b:
+            total += 1
+            best = 0.0
+            for ca, *ab, _ in a:
+                if ca != cb:
+                    continue
+                ix = max(0.0, min(ab[2], bb[2]) - max(ab[0], bb[0]))
+                iy = max(0.0, min(ab[3], bb[3]) - max(ab[1], bb[1]))
+                inter = ix * iy
+                union = (ab[2] - ab[0]) * (ab[3] - ab[1]) + (bb[2] - bb[0]) * (bb[3] - bb[1]) - inter
+                best = max(best, inter / union if union > 0 else 0.0)
+            matched += best >= min_iou
+    return {"ultralytics_boxes": total, "runtime_boxes": int(np.sum([len(a) for a in ours])), "matched": matched}
 
 
 def run_runtime(frames_path: Path, model: Path, threads: int, backend: str) -> dict:
@@ -176,6 +201,9 @@ def main() -> int:
     print(f"{'ultralytics predict (torch ' + best_ul['torch'] + ')':34}{best_ul['predict']['p50']:9.1f}"
           f"{best_ul['predict']['p95']:9.1f}{best_ul['predict']['mean']:9.1f}{best_ul['peak_rss_mb']:13.0f}")
     print(f"(best round of {args.rounds} by p50 for each side)")
+    agree = agreement(best_rt["boxes"], best_ul["boxes"])
+    print(f"same boxes: {agree['matched']} of ultralytics' {agree['ultralytics_boxes']} boxes found by the runtime "
+          f"(same class, IoU >= 0.9); runtime found {agree['runtime_boxes']} in all")
     no_torch = not any(r["torch_imported"] or r["ultralytics_imported"] for r in runtime)
     checks = {
         "runtime p50 <= ultralytics p50": best_rt["path"]["p50"] <= best_ul["predict"]["p50"],
