@@ -7,6 +7,8 @@ goes through the same analysis; the spacing verdict on the scene with known spac
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -47,8 +49,15 @@ async def _lead_notifications(alert_ids: list[str]) -> list[dict]:
         Notification.dedup_key.is_in([f"camera-alert:{a}" for a in alert_ids]))
 
 
-async def test_http_camera_one_alert_one_push_then_none_within_the_window(api, admin, vision_worker, vision_model, s3_server):
+def _pushes(fake_wechat, alert_id: str) -> list[dict]:
+    return [m for m in fake_wechat.messages() if m.get("page", "").endswith(f"id={alert_id}")]
+
+
+async def test_http_camera_one_alert_one_push_then_none_within_the_window(
+    api, admin, vision_worker, vision_model, fake_wechat, start_worker
+):
     camera_server = SnapshotCamera(scene_jpeg())
+    start_worker()  # the ARQ worker delivers the WeChat push
     try:
         project = await _project(api, admin)
         lead = await staff_token(api, "lead_wang")
@@ -70,6 +79,9 @@ async def test_http_camera_one_alert_one_push_then_none_within_the_window(api, a
         # (notify() runs just after the alert's transaction commits: the alert can be seen a moment before)
         told = await eventually(lambda: _lead_notifications([alert["id"]]), timeout=TIMEOUT)
         assert [(str(t["recipient"]), t["template"]) for t in told] == [(lead_id, "vision_risk")]
+        pushes = await eventually(lambda: asyncio.to_thread(_pushes, fake_wechat, alert["id"]), timeout=TIMEOUT)
+        assert len(pushes) == 1 and pushes[0]["touser"] == "demo-lead", pushes  # lead_wang's openid
+        assert pushes[0]["template_id"] == "tmpl_vision_risk"
         inbox = await Notification.count().where(Notification.recipient == lead_id).where(
             Notification.subject_type == "camera_alert").where(Notification.subject_id.is_in([alert["id"]]))
         assert inbox == 1
@@ -92,6 +104,8 @@ async def test_http_camera_one_alert_one_push_then_none_within_the_window(api, a
         assert camera_server.hits > hits
         assert [a["id"] for a in again] == [alert["id"]]
         assert len(await _lead_notifications([alert["id"]])) == 1
+        await asyncio.sleep(1.0)  # a second push, if one were wrongly queued, would have gone by now
+        assert len(_pushes(fake_wechat, alert["id"])) == 1
         got = (await api.get(f"/api/v1/cameras/{camera['id']}", headers=lead)).json()
         assert got["last_frame_at"] is not None and got["last_error"] == ""
     finally:
