@@ -146,7 +146,7 @@ class VisionWorker:
                 data = await self.s3.get_bytes(cameras.EVIDENCE_BUCKET, frame["frame_key"])
                 image = await asyncio.to_thread(decode_frame, data)
                 await self.process(camera, image, frame["id"], pulled=False, sha256=frame["sha256"])
-            except Exception as exc:  # noqa: BLE001 - one bad frame must not stop the worker
+            except Exception as exc:
                 log.exception("vision_frame_failed", frame=str(frame["id"]))
                 await cameras.frame_failed(frame["id"], f"{type(exc).__name__}: {exc}")
             done += 1
@@ -173,7 +173,7 @@ async def run(settings: Settings, stop: asyncio.Event, detector: Detector | None
                 last_beat = time.monotonic()
             try:
                 await worker.tick()
-            except Exception:  # noqa: BLE001 - database or S3 hiccup: log, wait, try again
+            except Exception:
                 log.exception("vision_tick_failed")
             # the doorbell: an upload wakes us at once; otherwise wait one tick
             try:

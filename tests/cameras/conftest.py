@@ -53,12 +53,12 @@ class VisionWorkerProcess:
 
 
 @pytest.fixture(scope="session")
-def vision_model(tmp_path_factory) -> Model:  # noqa: ANN001
+def vision_model(tmp_path_factory) -> Model:
     return test_model(tmp_path_factory.mktemp("vision-model"))
 
 
 @pytest.fixture(scope="session")
-def vision_worker(database, s3_server, redis_db, fake_wechat, app, vision_model):  # noqa: ANN001 - fixtures
+def vision_worker(database, s3_server, redis_db, fake_wechat, app, vision_model):
     """One vision worker for the session (started after the API, so the buckets exist)."""
     worker = VisionWorkerProcess(vision_model)
     try:

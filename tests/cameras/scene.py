@@ -97,7 +97,7 @@ class SnapshotCamera:
         camera = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 if self.path != "/snapshot.jpg":
                     self.send_error(404)
                     return

@@ -88,7 +88,7 @@ async def test_http_camera_one_alert_one_push_then_none_within_the_window(
         # the evidence image with the boxes drawn is in S3
         import httpx
 
-        evidence = httpx.get(alert["evidence_url"], timeout=10)
+        evidence = await asyncio.to_thread(httpx.get, alert["evidence_url"], timeout=10)
         assert evidence.status_code == 200 and evidence.content[:3] == b"\xff\xd8\xff"
 
         # the same frame again (a change makes the camera due at once): folded into the alert, nobody told again

@@ -9,7 +9,7 @@ from tests.cameras.scene import Model
 
 
 def test_worker_without_a_model_keeps_running_and_stops_cleanly(database, s3_server, redis_db, fake_wechat, app,
-                                                                tmp_path):  # noqa: ANN001 - fixtures
+                                                                tmp_path):
     worker = VisionWorkerProcess(Model(tmp_path / "absent.onnx", False))
     try:
         worker.wait_started()
