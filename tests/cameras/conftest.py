@@ -29,6 +29,13 @@ class VisionWorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text()
 
+    def peak_rss_mb(self) -> float:
+        """VmHWM of the running worker process (Linux)."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+        raise RuntimeError("no VmHWM")
+
     def wait_started(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -108,6 +108,8 @@ async def test_http_camera_one_alert_one_push_then_none_within_the_window(
         assert len(_pushes(fake_wechat, alert["id"])) == 1
         got = (await api.get(f"/api/v1/cameras/{camera['id']}", headers=lead)).json()
         assert got["last_frame_at"] is not None and got["last_error"] == ""
+        # the worker's peak memory after real work (issue 8: under 600 MB, no torch)
+        assert vision_worker.peak_rss_mb() < 600
     finally:
         camera_server.close()
 
