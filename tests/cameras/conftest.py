@@ -64,9 +64,10 @@ def vision_model(tmp_path_factory) -> Model:
     return test_model(tmp_path_factory.mktemp("vision-model"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vision_worker(database, s3_server, redis_db, fake_wechat, app, vision_model):
-    """One vision worker for the session (started after the API, so the buckets exist)."""
+    """One vision worker per module (started after the API, so the buckets exist), stopped before other
+    modules run: its heartbeat must not stand in for another worker's in tests/system."""
     worker = VisionWorkerProcess(vision_model)
     try:
         worker.wait_started()

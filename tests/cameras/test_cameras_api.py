@@ -28,8 +28,10 @@ async def _project(api, admin, with_lead: bool = True) -> dict:
     leads = [(await api.get("/api/v1/me", headers=await staff_token(api, "lead_wang"))).json()["id"]] if with_lead else []
     resp = await api.post("/api/v1/projects", json={
         "name": "高支模监控测试项目", "permit_no": new_permit(),
-        "location": {"lng": lng, "lat": lat, "coord_type": "gcj02"}, "lead_user_ids": leads}, headers=admin)
+        # 1.5 km off the district's centre, where other domains' tests look for their own projects nearby
+        "location": {"lng": lng + 0.015, "lat": lat, "coord_type": "gcj02"}, "lead_user_ids": leads}, headers=admin)
     assert resp.status_code == 201, resp.text
+    assert resp.json()["district_adcode"] == 330302
     return resp.json()
 
 
