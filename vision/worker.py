@@ -4,7 +4,7 @@ Each tick it claims the cameras that are due (HTTP snapshot via httpx, RTSP via 
 the camera's next slot in one UPDATE … SKIP LOCKED, so several workers share cameras without pulling
 one twice) and the frames uploaded through the API (`camera_frames.status = 'queued'`; the Redis list
 `zhijian:vision:frames` only wakes it early). Each frame runs through `vision.analysis.analyse` (ONNX,
-no torch) in a thread, its evidence image goes to S3, and `backend.cameras.service.record_analysis`
+no torch) in a thread, its evidence image goes to S3, and `backend.cameras.recording.record_analysis`
 stores the result and raises de-duplicated alerts through `notify()`. It stops cleanly on SIGTERM.
 """
 
@@ -25,7 +25,8 @@ import numpy as np
 import structlog
 
 from backend import db
-from backend.cameras import service as cameras
+from backend.cameras import recording as cameras
+from backend.cameras.service import DOORBELL_KEY, EVIDENCE_BUCKET
 from backend.clients.redis import create_arq_pool, create_redis
 from backend.clients.s3 import S3Client
 from backend.logging import configure_logging
@@ -114,7 +115,7 @@ class VisionWorker:
             evidence = await asyncio.to_thread(draw_evidence, image, analysis)
         day = datetime.now(UTC).strftime("%Y/%m/%d")
         key = f"vision/{camera['id']}/{day}/{frame_id}.jpg"
-        await self.s3.put_bytes(cameras.EVIDENCE_BUCKET, key, evidence, "image/jpeg")
+        await self.s3.put_bytes(EVIDENCE_BUCKET, key, evidence, "image/jpeg")
         raised = await cameras.record_analysis(self.settings, self.arq, camera, analysis, key, frame_id,
                                                pulled=pulled, sha256=sha256)
         log.info("vision_frame", camera=str(camera["id"]), frame=str(frame_id), pulled=pulled,
@@ -143,7 +144,7 @@ class VisionWorker:
         while (frame := await cameras.claim_queued_frame()) is not None:
             try:
                 camera = await cameras.camera_for(frame["camera"])
-                data = await self.s3.get_bytes(cameras.EVIDENCE_BUCKET, frame["frame_key"])
+                data = await self.s3.get_bytes(EVIDENCE_BUCKET, frame["frame_key"])
                 image = await asyncio.to_thread(decode_frame, data)
                 await self.process(camera, image, frame["id"], pulled=False, sha256=frame["sha256"])
             except Exception as exc:
@@ -177,7 +178,7 @@ async def run(settings: Settings, stop: asyncio.Event, detector: Detector | None
                 log.exception("vision_tick_failed")
             # the doorbell: an upload wakes us at once; otherwise wait one tick
             try:
-                await worker.redis.blpop([cameras.DOORBELL_KEY], timeout=max(settings.VISION_TICK_S, 0.01))
+                await worker.redis.blpop([DOORBELL_KEY], timeout=max(settings.VISION_TICK_S, 0.01))
             except Exception:  # noqa: BLE001
                 await asyncio.sleep(settings.VISION_TICK_S)
     finally:

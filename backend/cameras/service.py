@@ -1,24 +1,22 @@
-"""Cameras (工地摄像头): registry, calibration, frames to analyse, and de-duplicated risk alerts — no HTTP.
+"""Cameras (工地摄像头): registry, calibration, uploaded frames and the alerts list, with access checks — no HTTP.
 
-The analysis itself (detector, rules, evidence drawing) runs in the vision worker (`vision/`); this
-module stores what it found. PostgreSQL is the queue of uploaded frames (`camera_frames.status`), a
-Redis list is only the doorbell that wakes the worker, so a lost doorbell delays a frame, never loses it.
-An alert is raised at most once per (camera, rule) per `VISION_ALERT_WINDOW_S`; later sightings in the
-window are folded into it (`repeats`), under an advisory lock, so two workers cannot both raise one.
+The analysis itself (detector, rules, evidence drawing) runs in the vision worker (`vision/`), which
+records its results through `backend.cameras.recording`. PostgreSQL is the queue of uploaded frames
+(`camera_frames.status`); a Redis list is only the doorbell that wakes the worker, so a lost doorbell
+delays a frame, never loses it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 from uuid import UUID, uuid4
 
 import msgspec
 import structlog
-from arq.connections import ArqRedis
 from asyncpg.exceptions import UniqueViolationError
 from redis.asyncio import Redis
 
@@ -40,7 +38,6 @@ from backend.clients.s3 import S3Client
 from backend.db import utcnow
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound
 from backend.media.images import ImageRejected, verify_image
-from backend.notifications import service as notifications
 from backend.projects import service as projects_service
 from backend.settings import Settings
 
@@ -77,7 +74,7 @@ async def _require_reader(actor: Principal, project: dict[str, Any]) -> None:
         raise Forbidden("FORBIDDEN_OWNER")
 
 
-async def _camera_row(camera_id: UUID) -> dict[str, Any]:
+async def camera_row(camera_id: UUID) -> dict[str, Any]:
     row = await Camera.select().where(Camera.id == camera_id).output(load_json=True).first()
     if row is None:
         raise NotFound("CAMERA_NOT_FOUND")
@@ -160,11 +157,11 @@ async def create_camera(actor: Principal, data: CameraCreate) -> CameraOut:
         ))
     except UniqueViolationError as exc:
         raise Conflict("CAMERA_DUPLICATE") from exc
-    return _out(await _camera_row(camera_id))
+    return _out(await camera_row(camera_id))
 
 
 async def get_camera(actor: Principal, camera_id: UUID) -> CameraOut:
-    row = await _camera_row(camera_id)
+    row = await camera_row(camera_id)
     await _require_reader(actor, await _project(row["project"]))
     return _out(row)
 
@@ -176,7 +173,7 @@ async def list_cameras(actor: Principal, project_id: UUID) -> list[CameraOut]:
 
 
 async def update_camera(actor: Principal, camera_id: UUID, data: CameraUpdate) -> CameraOut:
-    row = await _camera_row(camera_id)
+    row = await camera_row(camera_id)
     await _require_manager(actor, await _project(row["project"]))
     changes: dict[Any, Any] = {}
     if data.url is not None:
@@ -196,17 +193,17 @@ async def update_camera(actor: Principal, camera_id: UUID, data: CameraUpdate) -
             await Camera.update(changes).where(Camera.id == camera_id)
         except UniqueViolationError as exc:
             raise Conflict("CAMERA_DUPLICATE") from exc
-    return _out(await _camera_row(camera_id))
+    return _out(await camera_row(camera_id))
 
 
 async def set_calibration(actor: Principal, camera_id: UUID, data: CalibrationIn) -> CameraOut:
     """Store the measurements the camera's image → plane calibration is rebuilt from."""
-    row = await _camera_row(camera_id)
+    row = await camera_row(camera_id)
     await _require_manager(actor, await _project(row["project"]))
     check_calibration(data)
     await Camera.update({Camera.calibration: _calibration_json(data), Camera.updated_at: utcnow()}).where(
         Camera.id == camera_id)
-    return _out(await _camera_row(camera_id))
+    return _out(await camera_row(camera_id))
 
 
 # ---------------------------------------------------------------- uploaded frames
@@ -216,7 +213,7 @@ async def submit_frame(
     settings: Settings, redis: Redis, s3: S3Client, actor: Principal, camera_id: UUID, content: bytes
 ) -> UUID:
     """Verify an uploaded frame, keep it in the evidence bucket and queue it for the vision worker."""
-    row = await _camera_row(camera_id)
+    row = await camera_row(camera_id)
     await _require_manager(actor, await _project(row["project"]))
     try:
         image = await asyncio.to_thread(verify_image, content)
@@ -259,7 +256,7 @@ async def _frame_out(s3: S3Client, row: dict[str, Any]) -> FrameOut:
 async def get_frame(s3: S3Client, actor: Principal, frame_id: UUID, wait_s: float = 0.0) -> FrameOut:
     """A frame and its analysis; with `wait_s`, wait that long for a queued frame to be analysed."""
     row = await _frame_row(frame_id)
-    camera = await _camera_row(row["camera"])
+    camera = await camera_row(row["camera"])
     await _require_reader(actor, await _project(camera["project"]))
     deadline = asyncio.get_running_loop().time() + wait_s
     while row["status"] in ("queued", "analysing") and asyncio.get_running_loop().time() < deadline:
@@ -300,135 +297,3 @@ async def list_alerts(
         load_json=True)
     return [_alert_out(r, await s3.presigned_get(EVIDENCE_BUCKET, r["evidence_key"]) if r["evidence_key"] else None)
             for r in rows]
-
-
-# ---------------------------------------------------------------- the vision worker's side (no principal)
-
-
-async def claim_due_cameras(limit: int = 16) -> list[dict[str, Any]]:
-    """Cameras to pull a frame from now; each is pushed to its next slot, so two workers never both pull it."""
-    rows = await Camera.raw(
-        "UPDATE cameras c SET next_due_at = now() + make_interval(secs => c.interval_s) FROM ("
-        " SELECT id FROM cameras WHERE enabled AND source IN ('http_snapshot', 'rtsp') AND next_due_at <= now()"
-        " ORDER BY next_due_at LIMIT {} FOR UPDATE SKIP LOCKED) due WHERE c.id = due.id RETURNING c.*",
-        limit,
-    )
-    for r in rows:
-        if isinstance(r.get("calibration"), str):
-            r["calibration"] = json.loads(r["calibration"])
-    return rows
-
-
-async def camera_for(camera_id: UUID) -> dict[str, Any]:
-    """The camera row, calibration decoded (for the worker)."""
-    return await _camera_row(camera_id)
-
-
-async def claim_queued_frame() -> dict[str, Any] | None:
-    """The oldest uploaded frame waiting (or abandoned by a worker that died), now `analysing`."""
-    rows = await CameraFrame.raw(
-        "UPDATE camera_frames f SET status = 'analysing', claimed_at = now() FROM ("
-        " SELECT id FROM camera_frames WHERE status = 'queued'"
-        " OR (status = 'analysing' AND claimed_at < now() - make_interval(secs => {}))"
-        " ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED) q WHERE f.id = q.id RETURNING f.*",
-        FRAME_LEASE_S,
-    )
-    return rows[0] if rows else None
-
-
-async def camera_failed(camera_id: UUID, error: str) -> None:
-    await Camera.update({Camera.last_error: error[:500]}).where(Camera.id == camera_id)
-
-
-async def frame_failed(frame_id: UUID, error: str) -> None:
-    await CameraFrame.update({CameraFrame.status: "failed", CameraFrame.error: error[:500],
-                              CameraFrame.analysed_at: utcnow()}).where(CameraFrame.id == frame_id)
-
-
-def failing_rules(analysis: Analysis) -> dict[str, list[dict[str, Any]]]:
-    """rule → what failed (persons without a helmet, bays failing the plan); only `fail` alerts."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    if any(r.rule == "no_helmet" and r.verdict == "fail" for r in analysis.rules):
-        out["no_helmet"] = [msgspec.to_builtins(d) for d in analysis.helmet]
-    if any(r.rule == "spacing" and r.verdict == "fail" for r in analysis.rules):
-        out["spacing"] = [msgspec.to_builtins(b) for b in analysis.bays if b.outcome == "fail"]
-    return out
-
-
-async def record_analysis(
-    settings: Settings,
-    arq: ArqRedis | None,
-    camera: dict[str, Any],
-    analysis: Analysis,
-    evidence_key: str,
-    frame_id: UUID,
-    *,
-    pulled: bool = False,
-    sha256: str = "",
-    now: datetime | None = None,
-) -> list[UUID]:
-    """Store a frame's analysis; raise an alert per failing rule unless one was raised within the window.
-
-    Returns the alerts raised. A pulled frame gets its row here; an uploaded one has it already.
-    """
-    now = now or utcnow()
-    window_start = now - timedelta(seconds=settings.VISION_ALERT_WINDOW_S)
-    result = msgspec.json.encode(analysis).decode()
-    raised: list[UUID] = []
-    async with CameraFrame._meta.db.transaction():
-        if pulled:
-            await CameraFrame.insert(CameraFrame(
-                id=frame_id, camera=camera["id"], source="pull", status="done", evidence_key=evidence_key,
-                sha256=sha256, width=analysis.width, height=analysis.height, result=result, created_at=now,
-                analysed_at=now,
-            ))
-        else:
-            await CameraFrame.update({
-                CameraFrame.status: "done", CameraFrame.evidence_key: evidence_key, CameraFrame.result: result,
-                CameraFrame.analysed_at: now, CameraFrame.error: "",
-            }).where(CameraFrame.id == frame_id)
-        await Camera.update({Camera.last_frame_at: now, Camera.last_error: ""}).where(Camera.id == camera["id"])
-        for rule, measured in failing_rules(analysis).items():
-            await CameraAlert.raw("SELECT pg_advisory_xact_lock(hashtext({}))", f"camera-alert:{camera['id']}:{rule}")
-            recent = await CameraAlert.select(CameraAlert.id).where(
-                (CameraAlert.camera == camera["id"]) & (CameraAlert.rule == rule)
-                & (CameraAlert.created_at > window_start)
-            ).order_by(CameraAlert.created_at, ascending=False).first()
-            if recent is not None:
-                await CameraAlert.raw(
-                    "UPDATE camera_alerts SET repeats = repeats + 1, last_seen_at = {}, last_frame = {} WHERE id = {}",
-                    now, frame_id, recent["id"],
-                )
-                continue
-            alert_id = uuid4()
-            await CameraAlert.insert(CameraAlert(
-                id=alert_id, camera=camera["id"], project=camera["project"], frame=frame_id, rule=rule,
-                verdict="fail", measured=json.dumps(measured), evidence_key=evidence_key, created_at=now,
-                last_seen_at=now, last_frame=frame_id,
-            ))
-            raised.append(alert_id)
-    for alert_id in raised:
-        await _announce(settings, arq, alert_id)
-    return raised
-
-
-async def _announce(settings: Settings, arq: ArqRedis | None, alert_id: UUID) -> None:
-    """The project's leads are told (inbox always, WeChat push when bound)."""
-    row = await CameraAlert.select(
-        CameraAlert.rule, CameraAlert.project, CameraAlert.created_at, CameraAlert.measured,
-        CameraAlert.project.name.as_alias("project_name"), CameraAlert.camera.name.as_alias("camera_name"),
-    ).where(CameraAlert.id == alert_id).output(load_json=True).first()
-    risk = RISK_TEXT[row["rule"]]
-    measured = row["measured"] if isinstance(row["measured"], list) else json.loads(row["measured"])
-    if row["rule"] == "spacing" and measured:
-        worst = max(measured, key=lambda b: b["measured_m"])
-        risk = f"{risk}：实测 {worst['measured_m']:.2f}±{3 * worst['sigma_m']:.2f} m，限值 {worst['limit_m']:.2f} m"
-    elif row["rule"] == "no_helmet":
-        risk = f"{risk}（{len(measured)} 人）"
-    leads = await projects_service.lead_user_ids(row["project"])
-    await notifications.notify(
-        leads, "vision_risk",
-        {"project": row["project_name"], "risk": f"{row['camera_name']}：{risk}", "time": row["created_at"]},
-        dedup_key=f"camera-alert:{alert_id}", urgency=notifications.Urgency.HIGH, settings=settings, arq=arq,
-        subject=("camera_alert", str(alert_id)),
-    )

@@ -291,7 +291,7 @@ async def test_concurrent_sightings_raise_one_alert(api, admin):
     import asyncio
     from uuid import uuid4
 
-    from backend.cameras import service
+    from backend.cameras import recording
     from backend.cameras.schemas import Analysis, DetectionOut, RuleResult
     from backend.settings import get_settings
 
@@ -299,12 +299,12 @@ async def test_concurrent_sightings_raise_one_alert(api, admin):
     insp = await staff_token(api, "lc_inspector")
     cam = (await api.post("/api/v1/cameras", json={"project_id": project["id"], "name": "并发", "source": "upload"},
                           headers=insp)).json()
-    row = await service.camera_for(cam["id"])
+    row = await recording.camera_for(cam["id"])
     person = DetectionOut(cls="person_no_helmet", box=[1.0, 2.0, 30.0, 90.0], confidence=0.9)
     analysis = Analysis(width=640, height=640, model="test", detections=[person], helmet=[person], bays=[],
                         rules=[RuleResult(rule="no_helmet", verdict="fail")], inference_ms=1.0)
     raised = await asyncio.gather(*(
-        service.record_analysis(get_settings(), None, row, analysis, "", uuid4(), pulled=True) for _ in range(6)))
+        recording.record_analysis(get_settings(), None, row, analysis, "", uuid4(), pulled=True) for _ in range(6)))
     assert sorted(len(r) for r in raised) == [0, 0, 0, 0, 0, 1]
     alerts = await _alerts(api, insp, project["id"])
     assert len(alerts) == 1 and alerts[0]["repeats"] == 5
