@@ -20,6 +20,7 @@ from backend.auth.middleware import AuthMiddleware
 from backend.clients.redis import create_arq_pool, create_redis
 from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
+from backend.cameras.controller import CameraController
 from backend.complaints.controller import ComplaintController
 from backend.complaints.open311_controller import open311_router
 from backend.credit.controller import ConsoleController, CreditController, OpenCreditController, admin_console
@@ -65,6 +66,7 @@ REGULATOR_CONTROLLERS = [
     OpenCreditController,
     ConsoleController,
     admin_console,
+    CameraController,
 ]
 MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController,
                            MpComplaintController, MpMaterialController]

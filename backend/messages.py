@@ -189,5 +189,10 @@ MESSAGES.update(
         "CREDIT_LISTING_STATE": "名单当前状态不允许该操作",
         "CREDIT_APPEAL_NOT_FOUND": "申诉不存在",
         "CREDIT_APPEAL_DECIDED": "该申诉已有处理结果",
+        "CAMERA_NOT_FOUND": "摄像头不存在",
+        "CAMERA_DUPLICATE": "本项目已有同名摄像头",
+        "CAMERA_URL_INVALID": "摄像头地址不合法：快照用 http(s)://，视频流用 rtsp://，仅上传时不填地址",
+        "CALIBRATION_INVALID": "标定数据不完整或不合法",
+        "FRAME_NOT_FOUND": "图像帧不存在",
     }
 )

@@ -86,6 +86,15 @@ class Settings:
     MONITORING_SENSOR_REFRESH_S: float = 60.0  # sensor thresholds are re-read this often
     MQTT_SESSION_EXPIRY_S: int = 7 * 86400  # the worker's persistent session outlives restarts this long
     MQTT_WORKER_CLIENT_ID: str = ""  # empty: {MQTT_CLIENT_PREFIX}-iot-{hostname}; must be stable per worker
+    # Vision (issue 8): the runtime model (ONNX + its names sidecar), alert window, worker pacing.
+    VISION_MODEL_PATH: str = "vision/models/zhijian-yolov8n.onnx"
+    VISION_BACKEND: str = "auto"  # auto | onnxruntime | opencv
+    VISION_THREADS: int = 2  # inference threads of the vision worker
+    VISION_CONF: float = 0.25  # detector confidence threshold
+    VISION_HELMET_CONF: float = 0.5  # a person_no_helmet box at or above this is a safety risk
+    VISION_ALERT_WINDOW_S: int = 600  # one alert per camera and rule within this window
+    VISION_TICK_S: float = 1.0  # how often the worker looks for due cameras and queued frames
+    VISION_FETCH_TIMEOUT_S: float = 10.0  # snapshot GET / RTSP open
 
     TIMEZONE: str = "Asia/Shanghai"
     DISTRICTS_GEOJSON: str = ""  # empty: the copy shipped in backend/geo/data

@@ -162,3 +162,21 @@ def find_target_corners(
         [[origin_m[0] + (c + 1) * sq, origin_m[1] - (r + 1) * sq] for r in range(inner) for c in range(inner)]
     )
     return np.ascontiguousarray(best).reshape(-1, 2), plane
+
+
+def calibrate_from_scale(
+    pixels_per_metre: float,
+    sigma_rel: float = 0.01,
+    rectify: np.ndarray | None = None,
+    ensemble_size: int = ENSEMBLE_SIZE,
+) -> Calibration:
+    """A measured scale on the plane (px per metre, 1-σ relative error), fronto-parallel or after `rectify`."""
+    if pixels_per_metre <= 0:
+        raise ValueError("pixels per metre must be positive")
+    base = np.eye(3) if rectify is None else _normalise(np.asarray(rectify, dtype=np.float64))
+    scale = 1.0 / pixels_per_metre
+    h = np.diag([scale, scale, 1.0]) @ base
+    rng = np.random.default_rng(_RNG_SEED)
+    factors = 1.0 + rng.normal(0.0, sigma_rel, size=ensemble_size)
+    members = np.array([np.diag([scale / f, scale / f, 1.0]) @ base for f in factors])
+    return Calibration(h, members, "scale", 0.0)

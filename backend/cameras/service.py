@@ -1,0 +1,299 @@
+"""Cameras (工地摄像头): registry, calibration, uploaded frames and the alerts list, with access checks — no HTTP.
+
+The analysis itself (detector, rules, evidence drawing) runs in the vision worker (`vision/`), which
+records its results through `backend.cameras.recording`. PostgreSQL is the queue of uploaded frames
+(`camera_frames.status`); a Redis list is only the doorbell that wakes the worker, so a lost doorbell
+delays a frame, never loses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlparse
+from uuid import UUID, uuid4
+
+import msgspec
+import structlog
+from asyncpg.exceptions import UniqueViolationError
+from redis.asyncio import Redis
+
+from backend.auth.principal import Principal, Role
+from backend.cameras.schemas import (
+    AlertOut,
+    Analysis,
+    CalibrationIn,
+    CalibrationKind,
+    CameraCreate,
+    CameraOut,
+    CameraUpdate,
+    FrameOut,
+    Source,
+    SupportSystem,
+)
+from backend.cameras.tables import Camera, CameraAlert, CameraFrame
+from backend.clients.s3 import S3Client
+from backend.db import utcnow
+from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.media.images import ImageRejected, verify_image
+from backend.projects import service as projects_service
+from backend.settings import Settings
+
+log = structlog.get_logger("zhijian.cameras")
+
+DOORBELL_KEY = "zhijian:vision:frames"  # LPUSH frame id; the vision worker BLPOPs it
+EVIDENCE_BUCKET = "evidence"
+FRAME_LEASE_S = 300  # a frame claimed longer ago than this by a worker that died is queued again
+RISK_TEXT = {"no_helmet": "作业人员未佩戴安全帽", "spacing": "模板支撑立杆间距超出专项方案"}
+
+
+# ---------------------------------------------------------------- access
+
+
+async def _project(project_id: UUID) -> dict[str, Any]:
+    return await projects_service.get_project_row(project_id)
+
+
+async def _require_manager(actor: Principal, project: dict[str, Any]) -> None:
+    """Staff of the project's district, or one of the project's leads."""
+    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN, Role.PROJECT_LEAD)
+    if actor.is_staff:
+        actor.require_district(project["district"])
+    elif not await projects_service.can_read(actor, project):
+        raise Forbidden("FORBIDDEN_OWNER")
+
+
+async def _require_reader(actor: Principal, project: dict[str, Any]) -> None:
+    """Staff of the district, the project's leads, supervisors whose enterprise is a party."""
+    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN, Role.PROJECT_LEAD, Role.SUPERVISOR)
+    if actor.is_staff:
+        actor.require_district(project["district"])
+    elif not await projects_service.can_read(actor, project):
+        raise Forbidden("FORBIDDEN_OWNER")
+
+
+async def camera_row(camera_id: UUID) -> dict[str, Any]:
+    row = await Camera.select().where(Camera.id == camera_id).output(load_json=True).first()
+    if row is None:
+        raise NotFound("CAMERA_NOT_FOUND")
+    return row
+
+
+# ---------------------------------------------------------------- validation (pure)
+
+
+def check_source(source: Source, url: str) -> str:
+    """The URL a source needs: http(s) for snapshots, rtsp(s) for streams, none for uploads."""
+    url = url.strip()
+    scheme = urlparse(url).scheme.lower() if url else ""
+    if source is Source.HTTP_SNAPSHOT and (scheme not in ("http", "https") or not urlparse(url).netloc):
+        raise BadRequest("CAMERA_URL_INVALID", detail={"source": source.value, "expected": "http(s)://…"})
+    if source is Source.RTSP and (scheme not in ("rtsp", "rtsps") or not urlparse(url).netloc):
+        raise BadRequest("CAMERA_URL_INVALID", detail={"source": source.value, "expected": "rtsp://…"})
+    if source is Source.UPLOAD and url:
+        raise BadRequest("CAMERA_URL_INVALID", detail={"source": source.value, "expected": "no URL"})
+    return url
+
+
+def check_calibration(cal: CalibrationIn) -> CalibrationIn:
+    """Enough measurements for the kind; target points distinct enough to fit a homography."""
+    if cal.kind is CalibrationKind.TARGET:
+        if len(cal.corners_px) < 4 or len(cal.corners_px) != len(cal.corners_m):
+            raise BadRequest("CALIBRATION_INVALID", detail="target: at least 4 matching corners_px / corners_m")
+        xs = sorted({(round(x, 6), round(y, 6)) for x, y in cal.corners_m})
+        if len(xs) < 4:
+            raise BadRequest("CALIBRATION_INVALID", detail="target: corners_m must be distinct")
+    elif cal.kind is CalibrationKind.TUBE:
+        if not cal.widths_px:
+            raise BadRequest("CALIBRATION_INVALID", detail="tube: widths_px needed")
+    elif cal.kind is CalibrationKind.SCALE and cal.pixels_per_metre is None:
+        raise BadRequest("CALIBRATION_INVALID", detail="scale: pixels_per_metre needed")
+    if cal.rectify is not None and abs(_det3(cal.rectify)) < 1e-12:
+        raise BadRequest("CALIBRATION_INVALID", detail="rectify is singular")
+    return cal
+
+
+def _det3(m: list[list[float]]) -> float:
+    return (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
+
+
+def _calibration_json(cal: CalibrationIn | None) -> str | None:
+    return None if cal is None else msgspec.json.encode(cal).decode()
+
+
+def _out(row: dict[str, Any]) -> CameraOut:
+    cal = row["calibration"]
+    if isinstance(cal, str):
+        cal = json.loads(cal)
+    return CameraOut(
+        id=row["id"], project_id=row["project"], name=row["name"], source=Source(row["source"]), url=row["url"],
+        interval_s=row["interval_s"], enabled=row["enabled"], plan_spacing_m=row["plan_spacing_m"],
+        plan_ref=row["plan_ref"], support_system=SupportSystem(row["support_system"]), allowance_m=row["allowance_m"],
+        calibration=msgspec.convert(cal, CalibrationIn) if cal else None, last_frame_at=row["last_frame_at"],
+        last_error=row["last_error"], created_at=row["created_at"],
+    )
+
+
+# ---------------------------------------------------------------- registry
+
+
+async def create_camera(actor: Principal, data: CameraCreate) -> CameraOut:
+    """Register a camera on a project (staff of its district or its lead)."""
+    project = await _project(data.project_id)
+    await _require_manager(actor, project)
+    url = check_source(data.source, data.url)
+    if data.calibration is not None:
+        check_calibration(data.calibration)
+    camera_id = uuid4()
+    try:
+        await Camera.insert(Camera(
+            id=camera_id, project=data.project_id, name=data.name.strip(), source=data.source.value, url=url,
+            interval_s=data.interval_s, enabled=data.enabled, plan_spacing_m=data.plan_spacing_m,
+            plan_ref=data.plan_ref, support_system=data.support_system.value, allowance_m=data.allowance_m,
+            calibration=_calibration_json(data.calibration), created_by=actor.id if actor.kind == "user" else None,
+        ))
+    except UniqueViolationError as exc:
+        raise Conflict("CAMERA_DUPLICATE") from exc
+    return _out(await camera_row(camera_id))
+
+
+async def get_camera(actor: Principal, camera_id: UUID) -> CameraOut:
+    row = await camera_row(camera_id)
+    await _require_reader(actor, await _project(row["project"]))
+    return _out(row)
+
+
+async def list_cameras(actor: Principal, project_id: UUID) -> list[CameraOut]:
+    await _require_reader(actor, await _project(project_id))
+    rows = await Camera.select().where(Camera.project == project_id).order_by(Camera.name).output(load_json=True)
+    return [_out(r) for r in rows]
+
+
+async def update_camera(actor: Principal, camera_id: UUID, data: CameraUpdate) -> CameraOut:
+    row = await camera_row(camera_id)
+    await _require_manager(actor, await _project(row["project"]))
+    changes: dict[Any, Any] = {}
+    if data.url is not None:
+        changes[Camera.url] = check_source(Source(row["source"]), data.url)
+    for field, column in (("name", Camera.name), ("interval_s", Camera.interval_s), ("enabled", Camera.enabled),
+                          ("plan_spacing_m", Camera.plan_spacing_m), ("plan_ref", Camera.plan_ref),
+                          ("allowance_m", Camera.allowance_m)):
+        value = getattr(data, field)
+        if value is not None:
+            changes[column] = value.strip() if isinstance(value, str) and field == "name" else value
+    if data.support_system is not None:
+        changes[Camera.support_system] = data.support_system.value
+    if changes:
+        changes[Camera.updated_at] = utcnow()
+        changes[Camera.next_due_at] = utcnow()  # a changed camera is looked at again now
+        try:
+            await Camera.update(changes).where(Camera.id == camera_id)
+        except UniqueViolationError as exc:
+            raise Conflict("CAMERA_DUPLICATE") from exc
+    return _out(await camera_row(camera_id))
+
+
+async def set_calibration(actor: Principal, camera_id: UUID, data: CalibrationIn) -> CameraOut:
+    """Store the measurements the camera's image → plane calibration is rebuilt from."""
+    row = await camera_row(camera_id)
+    await _require_manager(actor, await _project(row["project"]))
+    check_calibration(data)
+    await Camera.update({Camera.calibration: _calibration_json(data), Camera.updated_at: utcnow()}).where(
+        Camera.id == camera_id)
+    return _out(await camera_row(camera_id))
+
+
+# ---------------------------------------------------------------- uploaded frames
+
+
+async def submit_frame(
+    settings: Settings, redis: Redis, s3: S3Client, actor: Principal, camera_id: UUID, content: bytes
+) -> UUID:
+    """Verify an uploaded frame, keep it in the evidence bucket and queue it for the vision worker."""
+    row = await camera_row(camera_id)
+    await _require_manager(actor, await _project(row["project"]))
+    try:
+        image = await asyncio.to_thread(verify_image, content)
+    except ImageRejected as exc:
+        raise BadRequest("IMAGE_REJECTED", detail={"reason": exc.reason}) from exc
+    frame_id = uuid4()
+    key = f"frames/{camera_id}/{frame_id}.jpg"
+    await s3.put_bytes(EVIDENCE_BUCKET, key, image.jpeg, "image/jpeg")
+    await CameraFrame.insert(CameraFrame(
+        id=frame_id, camera=camera_id, source="upload", status="queued", frame_key=key, sha256=image.sha256,
+        width=image.width, height=image.height, uploaded_by=actor.id if actor.kind == "user" else None,
+    ))
+    try:
+        await redis.lpush(DOORBELL_KEY, str(frame_id))
+    except Exception:  # noqa: BLE001 - the worker also polls the table; the frame is not lost
+        log.warning("vision_doorbell_failed", frame=str(frame_id))
+    return frame_id
+
+
+async def _frame_row(frame_id: UUID) -> dict[str, Any]:
+    row = await CameraFrame.select().where(CameraFrame.id == frame_id).output(load_json=True).first()
+    if row is None:
+        raise NotFound("FRAME_NOT_FOUND")
+    return row
+
+
+async def _frame_out(s3: S3Client, row: dict[str, Any]) -> FrameOut:
+    result = row["result"]
+    if isinstance(result, str):
+        result = json.loads(result)
+    alerts = await CameraAlert.select(CameraAlert.id).where(CameraAlert.frame == row["id"]).order_by(CameraAlert.rule)
+    url = await s3.presigned_get(EVIDENCE_BUCKET, row["evidence_key"]) if row["evidence_key"] else None
+    return FrameOut(
+        id=row["id"], camera_id=row["camera"], source=row["source"], status=row["status"],
+        analysis=msgspec.convert(result, Analysis) if result else None, alerts=[a["id"] for a in alerts],
+        evidence_url=url, error=row["error"], created_at=row["created_at"], analysed_at=row["analysed_at"],
+    )
+
+
+async def get_frame(s3: S3Client, actor: Principal, frame_id: UUID, wait_s: float = 0.0) -> FrameOut:
+    """A frame and its analysis; with `wait_s`, wait that long for a queued frame to be analysed."""
+    row = await _frame_row(frame_id)
+    camera = await camera_row(row["camera"])
+    await _require_reader(actor, await _project(camera["project"]))
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while row["status"] in ("queued", "analysing") and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.2)
+        row = await _frame_row(frame_id)
+    return await _frame_out(s3, row)
+
+
+# ---------------------------------------------------------------- alerts
+
+
+def _alert_out(row: dict[str, Any], url: str | None) -> AlertOut:
+    measured = row["measured"]
+    if isinstance(measured, str):
+        measured = json.loads(measured)
+    return AlertOut(
+        id=row["id"], camera_id=row["camera"], camera_name=row["camera_name"], project_id=row["project"],
+        frame_id=row["frame"], rule=row["rule"], verdict=row["verdict"], measured=measured, evidence_url=url,
+        repeats=row["repeats"], created_at=row["created_at"], last_seen_at=row["last_seen_at"],
+    )
+
+
+async def list_alerts(
+    s3: S3Client, actor: Principal, project_id: UUID, camera_id: UUID | None, rule: str | None,
+    since: datetime | None, limit: int, offset: int,
+) -> list[AlertOut]:
+    """A project's camera alerts, newest first, each with a 5-minute link to its evidence image."""
+    await _require_reader(actor, await _project(project_id))
+    query = CameraAlert.select(*CameraAlert.all_columns(), CameraAlert.camera.name.as_alias("camera_name")).where(
+        CameraAlert.project == project_id)
+    if camera_id is not None:
+        query = query.where(CameraAlert.camera == camera_id)
+    if rule:
+        query = query.where(CameraAlert.rule == rule)
+    if since is not None:
+        query = query.where(CameraAlert.created_at >= since)
+    rows = await query.order_by(CameraAlert.created_at, ascending=False).limit(limit).offset(offset).output(
+        load_json=True)
+    return [_alert_out(r, await s3.presigned_get(EVIDENCE_BUCKET, r["evidence_key"]) if r["evidence_key"] else None)
+            for r in rows]
