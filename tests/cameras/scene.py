@@ -5,8 +5,7 @@ without a helmet, large and clear (113 × 248 px), plan spacing 0.75 m with thre
 plan (1.126, 0.884, 1.494 m — the last a missing upright) and one within it (0.737 m), and a 1 m
 chequerboard on the plane whose true corners serve as the camera's calibration.
 
-The model: `ZHIJIAN_TEST_VISION_MODEL` (a path, or `oracle`), else `vision/models/zhijian-yolov8n.onnx` when it is
-there, else an *oracle*: a constant ONNX graph that outputs the scene's ground-truth boxes, so the runtime
+The model: `ZHIJIAN_TEST_VISION_MODEL` (a path, or `shipped` for `vision/models/zhijian-yolov8n.onnx`), else an *oracle*: a constant ONNX graph that outputs the scene's ground-truth boxes, so the runtime
 (letterbox, decode, rules, evidence, alerts) is tested exactly without trained weights.
 """
 
@@ -83,10 +82,13 @@ def test_model(tmp_dir: Path) -> Model:
     chosen = os.environ.get("ZHIJIAN_TEST_VISION_MODEL")
     if chosen == "oracle":
         return Model(oracle_model(tmp_dir / "oracle.onnx", scene()), True)
+    if chosen == "shipped":
+        return Model(SHIPPED, False)
     if chosen:
         return Model(Path(chosen), False)
-    if SHIPPED.exists() and SHIPPED.with_suffix(".json").exists():
-        return Model(SHIPPED, False)
+    # The runtime (letterbox, decode, rules, evidence, dedup, push) is tested with the oracle graph: the
+    # shipped model's quality is measured by tests/vision/test_shipped_model.py, and today's weights
+    # (12 CPU epochs) call this scene's bare-headed worker person_helmet (0.49), so they cannot stand in.
     return Model(oracle_model(tmp_dir / "oracle.onnx", scene()), True)
 
 
