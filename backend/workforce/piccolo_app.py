@@ -4,14 +4,24 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from backend.workforce.tables import QualityHold, SpotCheck, Worker
+from backend.workforce.tables import (
+    Clock,
+    Payroll,
+    PayrollEvent,
+    PayrollLine,
+    ProjectWorker,
+    QualityHold,
+    SpotCheck,
+    Team,
+    Worker,
+)
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "workforce"
 
 APP_CONFIG = AppConfig(
     app_name="workforce",
     migrations_folder_path=str(MIGRATIONS),
-    table_classes=[Worker, SpotCheck, QualityHold],
+    table_classes=[Worker, SpotCheck, QualityHold, Team, ProjectWorker, Clock, Payroll, PayrollLine, PayrollEvent],
     migration_dependencies=["backend.projects.piccolo_app", "backend.accounts.piccolo_app", "backend.enterprises.piccolo_app"],
     commands=[],
 )

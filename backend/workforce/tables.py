@@ -4,15 +4,19 @@ from piccolo.columns import (
     JSONB,
     UUID,
     Array,
+    BigInt,
     Boolean,
     Date,
+    DoublePrecision,
     ForeignKey,
+    Integer,
     OnDelete,
     Text,
     Timestamptz,
     Varchar,
 )
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.constraints import Unique
 from piccolo.table import Table
 
 from backend.accounts.tables import User
@@ -74,3 +78,98 @@ class QualityHold(Table, tablename="quality_holds"):
     lifted_at = Timestamptz(null=True, default=None)
     lifted_by = ForeignKey(references=User, null=True, on_delete=OnDelete.restrict)
     lift_reason = Varchar(length=500, default="")
+
+
+class Team(Table, tablename="worker_teams"):
+    """A team (班组) of a labour subcontractor on one project."""
+
+    id = UUID(primary_key=True)
+    project = ForeignKey(references=Project, on_delete=OnDelete.restrict, index=True)
+    enterprise = ForeignKey(references=Enterprise, on_delete=OnDelete.restrict, index=True)
+    name = Varchar(length=64)
+    leader = ForeignKey(references=Worker, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+    unique_worker_teams_project_enterprise_name = Unique(["project", "enterprise", "name"])
+
+
+class ProjectWorker(Table, tablename="project_workers"):
+    """One stint of a worker on a project's roster (进退场): entry, optional exit; a re-entry is a new row."""
+
+    id = UUID(primary_key=True)
+    project = ForeignKey(references=Project, on_delete=OnDelete.restrict, index=True)
+    worker = ForeignKey(references=Worker, on_delete=OnDelete.restrict, index=True)
+    enterprise = ForeignKey(references=Enterprise, on_delete=OnDelete.restrict, index=True)  # employing subcontractor
+    team = ForeignKey(references=Team, null=True, on_delete=OnDelete.set_null)
+    trade = Varchar(length=32, default="")
+    daily_rate_fen = BigInt(default=0)  # agreed daily wage, in fen (分)
+    entered_at = Timestamptz()
+    exited_at = Timestamptz(null=True, default=None)
+    entered_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    exited_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Clock(Table, tablename="worker_clocks"):
+    """An accepted clock-in or clock-out (考勤): kept at least two years (see docs)."""
+
+    id = UUID(primary_key=True)
+    worker = ForeignKey(references=Worker, on_delete=OnDelete.restrict, index=True)
+    project = ForeignKey(references=Project, on_delete=OnDelete.restrict, index=True)
+    kind = Varchar(length=4)  # in | out
+    at = Timestamptz(index=True)  # when the worker clocked (original phone time for offline clocks)
+    received_at = Timestamptz(default=TimestamptzNow())
+    lng = DoublePrecision()  # GCJ-02
+    lat = DoublePrecision()
+    accuracy_m = DoublePrecision(default=0.0)
+    fence_distance_m = DoublePrecision(default=0.0)
+    device_id = Varchar(length=128, default="")
+    selfie_media_id = UUID(null=True, default=None)
+    offline = Boolean(default=False)  # accepted late, flagged
+    request_id = Varchar(length=64, null=True, default=None, unique=True)  # client's idempotency key
+
+
+class Payroll(Table, tablename="payrolls"):
+    """A subcontractor's monthly payroll (工资单) on a project, paid through the dedicated wage account."""
+
+    id = UUID(primary_key=True)
+    project = ForeignKey(references=Project, on_delete=OnDelete.restrict, index=True)
+    enterprise = ForeignKey(references=Enterprise, on_delete=OnDelete.restrict, index=True)  # subcontractor
+    month = Varchar(length=7)  # YYYY-MM
+    basis = Varchar(length=16, default="attendance")  # attendance | entered
+    status = Varchar(length=16, default="draft", index=True)  # draft | submitted | approved | paid
+    paid_by = Varchar(length=24, null=True, default=None)  # subcontractor | general_contractor
+    payer = ForeignKey(references=Enterprise, null=True, on_delete=OnDelete.restrict)
+    hold = UUID(null=True, default=None)  # the quality hold in force when the GC paid
+    total_fen = BigInt(default=0)
+    created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+    unique_payrolls_project_enterprise_month = Unique(["project", "enterprise", "month"])
+
+
+class PayrollLine(Table, tablename="payroll_lines"):
+    """One worker's line on a payroll (工资明细)."""
+
+    id = UUID(primary_key=True)
+    payroll = ForeignKey(references=Payroll, on_delete=OnDelete.cascade, index=True)
+    worker = ForeignKey(references=Worker, on_delete=OnDelete.restrict, index=True)
+    days = Integer(default=0)
+    daily_rate_fen = BigInt(default=0)
+    amount_fen = BigInt(default=0)
+    paid_fen = BigInt(default=0)
+    note = Varchar(length=200, default="")
+
+    unique_payroll_lines_payroll_worker = Unique(["payroll", "worker"])
+
+
+class PayrollEvent(Table, tablename="payroll_events"):
+    """Every step of a payroll (created, submitted, approved, paid, refused), who and when: the audit trail."""
+
+    id = UUID(primary_key=True)
+    payroll = ForeignKey(references=Payroll, on_delete=OnDelete.cascade, index=True)
+    action = Varchar(length=32)
+    actor = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    detail = JSONB(default={})
+    at = Timestamptz(default=TimestamptzNow())
