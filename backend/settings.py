@@ -80,6 +80,7 @@ class Settings:
 
     # Monitoring (issue 7): ingest batching, escalation timing, silence checks, the broker session.
     MONITORING_ESCALATE_AFTER_S: float = 600.0  # unacknowledged this long: the next group is told
+    MONITORING_ACK_DEADLINE_S: float = 3600.0  # unacknowledged this long: a credit event against the GC
     MONITORING_BATCH_MAX: int = 5000  # readings per evaluation + write batch
     MONITORING_BATCH_WAIT_S: float = 0.05  # wait at most this long to fill a batch
     MONITORING_SILENCE_CHECK_S: float = 30.0  # how often the worker looks for silent sensors

@@ -18,6 +18,7 @@ from backend.complaints.jobs import complaint_created, complaint_timer, reconcil
 from backend.credit.jobs import credit_recompute
 from backend.logging import configure_logging
 from backend.materials.jobs import flush_material_scans
+from backend.monitoring.jobs import alarm_ack_overdue
 from backend.notifications.jobs import deliver_notifications, escalation_step, reconcile_notifications
 from backend.settings import get_settings
 
@@ -60,12 +61,14 @@ class WorkerSettings:
         complaint_timer, reconcile_complaint_timers, complaint_created,
         flush_material_scans,
         credit_recompute,
+        alarm_ack_overdue,
     ]
     cron_jobs = [
         cron(heartbeat, second={0, 30}, run_at_startup=False),
         cron(flush_material_scans, second={45}, run_at_startup=True, unique=True),  # scans → PostgreSQL
         cron(purge_expired_tokens, hour={19}, minute={5}),  # 03:05 Asia/Shanghai
         cron(credit_recompute, minute={7}, run_at_startup=False, unique=True),  # hourly: decay, notice periods over
+        cron(alarm_ack_overdue, second={50}, run_at_startup=False, unique=True),  # alarms past the ack deadline
         cron(
             reconcile_complaint_timers,
             second=set(range(0, 60, get_settings().RECONCILE_EVERY_S)),
