@@ -34,11 +34,11 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["s3"] = S3Client(settings)
     ctx["wechat"] = WeChatClient(settings, max_threads=settings.NOTIFY_CONCURRENCY)
     ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=3.0), follow_redirects=False)
-    await heartbeat(ctx)
     # Rebuild what Redis may have lost while no worker ran (timers, queued deliveries).
     await reconcile_notifications(ctx)
     await reconcile_complaint_timers(ctx)
     log.info("arq_worker_started", functions=[f.__name__ for f in WorkerSettings.functions])
+    await heartbeat(ctx)  # after start-up: the first heartbeat means "started and reconciled"
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

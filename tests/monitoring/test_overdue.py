@@ -13,10 +13,10 @@ from tests.support.workers import eventually
 pytestmark = pytest.mark.asyncio
 
 
-async def _open_alarm(api, toks, sensor_id: str) -> dict:  # noqa: ANN001
+async def _open_alarm(api, toks, sensor_id: str, status: str | None = None) -> dict:  # noqa: ANN001
     async def found():
         rows = (await api.get("/mp/v1/monitoring/alarms", headers=toks["lead_wang"])).json()
-        return [a for a in rows if a["sensor_id"] == sensor_id]
+        return [a for a in rows if a["sensor_id"] == sensor_id and status in (None, a["status"])]
 
     [alarm] = await eventually(found, timeout=30)
     return alarm
@@ -83,12 +83,7 @@ async def test_acknowledged_in_time_costs_nothing_until_reopened(api, start_iot,
     assert [e for e in data["events"] if e["evidence"] == f"alarm:{alarm['id']}"] == []
     # A higher level re-opens it: the wait starts again from then, not from the first raise.
     publisher.send(s["topic"], {"readings": [reading(21, 20.0)]})
-
-    async def reopened():
-        rows = (await api.get("/mp/v1/monitoring/alarms", headers=toks["lead_wang"])).json()
-        return [a for a in rows if a["id"] == alarm["id"] and a["status"] == "active_unacknowledged"]
-
-    await eventually(reopened, timeout=30)
+    assert (await _open_alarm(api, toks, s["id"], "active_unacknowledged"))["id"] == alarm["id"]
     await alarm_ack_overdue({"settings": get_settings(), "redis": None})
     data = await _gc_credit(api, toks, s["project_id"])
     assert [e for e in data["events"] if e["evidence"] == f"alarm:{alarm['id']}"] == []
