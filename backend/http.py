@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import msgspec
-from asyncpg.exceptions import DataError
+from asyncpg.exceptions import DataError, ForeignKeyViolationError
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -92,6 +92,12 @@ def database_input_handler(request: Request, exc: DataError) -> Response:
     return _json(400, error_body("VALIDATION_ERROR", detail="a value is out of range or malformed"))
 
 
+def reference_missing_handler(request: Request, exc: ForeignKeyViolationError) -> Response:
+    """An id in the request that names nothing (a project, an enterprise): bad input, nothing written."""
+    log.info("reference_missing", path=request.url.path, error=str(exc)[:200])
+    return _json(400, error_body("REFERENCE_NOT_FOUND", detail={"constraint": exc.constraint_name}))
+
+
 def internal_error_handler(request: Request, exc: Exception) -> Response:
     """Anything unexpected: log it with the request id, answer the one shape, never a bare 500."""
     log.exception("unhandled_error", path=request.url.path, error=repr(exc))
@@ -101,6 +107,7 @@ def internal_error_handler(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     AppError: app_error_handler,
     DataError: database_input_handler,
+    ForeignKeyViolationError: reference_missing_handler,
     HTTPException: http_exception_handler,
     Exception: internal_error_handler,
 }

@@ -45,6 +45,7 @@ MESSAGES: dict[str, str] = {
     "USCC_INVALID": "统一社会信用代码不合法",
     "USCC_DUPLICATE": "该统一社会信用代码的企业已存在",
     "PROJECT_NOT_FOUND": "项目不存在",
+    "REFERENCE_NOT_FOUND": "请求中引用的对象不存在",
     "PERMIT_DUPLICATE": "该施工许可证号的项目已存在",
     "PARTY_ROLE_MISMATCH": "企业类型与参建角色不符",
     "USER_NOT_FOUND": "用户不存在",

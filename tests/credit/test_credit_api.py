@@ -240,3 +240,10 @@ async def test_roles(api, admin):
     assert_error(await api.get("/api/v1/credit/audit", headers=lc_admin), 403, "FORBIDDEN_ROLE")
     assert_error(await api.get("/api/v1/credit/listings"), 401, "AUTH_REQUIRED")
     assert (await api.post("/api/v1/credit/recompute", headers=admin)).status_code == 200
+
+
+async def test_manual_event_naming_an_unknown_project_is_bad_input(api, admin):
+    ent = await enterprise(api, admin)
+    resp = await manual(api, admin, ent["id"], "manual_deduction", project_id=str(uuid.uuid4()))
+    assert_error(resp, 400, "REFERENCE_NOT_FOUND")
+    assert (await credit(api, admin, ent["id"]))["events"] == []  # nothing written
