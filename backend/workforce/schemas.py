@@ -131,11 +131,11 @@ class ClockIn(Schema):
     project_id: UUID
     lng: float
     lat: float
+    at: datetime  # the phone's time (offline clocks send their original time)
     coord_type: str = "wgs84"  # wx.getLocation's default; converted to GCJ-02
     accuracy_m: Annotated[float, msgspec.Meta(ge=0.0, le=10000.0)] = 0.0
     device_id: Annotated[str, msgspec.Meta(max_length=128)] = ""
     selfie_media_id: UUID | None = None
-    at: datetime
     request_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
