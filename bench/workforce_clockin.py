@@ -25,7 +25,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._support import BIN, ROOT, bench_env, create_database, drop_database, free_port, percentile, start, wait_http
+from bench._support import (
+    BIN,
+    ROOT,
+    bench_env,
+    create_database,
+    drop_database,
+    free_port,
+    percentile,
+    start,
+    wait_http,
+)
 
 D = 0.003  # half side of the bench geofence, degrees
 

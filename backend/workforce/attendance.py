@@ -119,11 +119,12 @@ async def clock(settings: Settings, actor: Principal, data: ClockIn) -> tuple[Cl
         code = verdict.code or "CLOCK_REFUSED"
         raise (Forbidden(code) if code == "NOT_ON_ROSTER" else BadRequest(code, detail={"fence_distance_m": round(distance, 1)} if code == "OUTSIDE_FENCE" else None))
     clock_id = uuid4()
-    row = dict(
-        id=clock_id, worker=ctx["worker_id"], project=data.project_id, kind=data.kind, at=data.at, received_at=now,
-        lng=lng, lat=lat, accuracy_m=data.accuracy_m, fence_distance_m=distance, device_id=data.device_id,
-        selfie_media_id=data.selfie_media_id, offline=verdict.offline, request_id=data.request_id,
-    )
+    row = {
+        "id": clock_id, "worker": ctx["worker_id"], "project": data.project_id, "kind": data.kind, "at": data.at,
+        "received_at": now, "lng": lng, "lat": lat, "accuracy_m": data.accuracy_m, "fence_distance_m": distance,
+        "device_id": data.device_id, "selfie_media_id": data.selfie_media_id, "offline": verdict.offline,
+        "request_id": data.request_id,
+    }
     try:
         async with Clock._meta.db.transaction():
             if data.selfie_media_id is not None:

@@ -12,12 +12,12 @@ from backend.workforce import attendance as attendance_service
 from backend.workforce import registry, roster, spotchecks
 from backend.workforce.schemas import (
     ClockOut,
-    StintIn,
-    StintOut,
     HoldOut,
     LiftIn,
     SpotCheckIn,
     SpotCheckOut,
+    StintIn,
+    StintOut,
     WorkerCreate,
     WorkerOut,
     WorkerPii,

@@ -11,8 +11,8 @@ from stdnum.cn import ric
 
 from backend.geo.coords import gcj02_to_wgs84
 from tests.support.api import STAFF_PASSWORD, bearer, mp_login, new_permit, new_uscc, staff_token
-from tests.support.images import jpeg_with_gps
 from tests.support.asserts import assert_error
+from tests.support.images import jpeg_with_gps
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
