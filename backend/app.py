@@ -35,7 +35,7 @@ from backend.monitoring.controller import MonitoringController
 from backend.notifications.controller import NotificationController
 from backend.projects.controller import ProjectController
 from backend.settings import Settings, get_settings
-from backend.workforce.controller import SpotCheckController, WorkerController
+from backend.workforce.controller import RosterController, SpotCheckController, WorkerController
 from miniprogram_api.auth import MpAuthController, MpMeController
 from miniprogram_api.complaints import MpComplaintController
 from miniprogram_api.inbox import MpInboxController
@@ -43,6 +43,7 @@ from miniprogram_api.materials import MpMaterialController
 from miniprogram_api.media import MpMediaController
 from miniprogram_api.monitoring import MpMonitoringController
 from miniprogram_api.places import MpPlacesController
+from miniprogram_api.workforce import MpWorkforceController
 
 log = structlog.get_logger("zhijian.app")
 
@@ -61,6 +62,7 @@ REGULATOR_CONTROLLERS = [
     MaterialController,
     SpotCheckController,
     WorkerController,
+    RosterController,
     MonitoringController,
     CreditController,
     OpenCreditController,
@@ -71,6 +73,7 @@ REGULATOR_CONTROLLERS = [
 MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController,
                            MpComplaintController, MpMaterialController]
 MINIPROGRAM_CONTROLLERS.append(MpMonitoringController)
+MINIPROGRAM_CONTROLLERS.append(MpWorkforceController)
 
 
 class MetricsController(PrometheusController):

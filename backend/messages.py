@@ -197,3 +197,18 @@ MESSAGES.update(
         "FRAME_NOT_FOUND": "图像帧不存在",
     }
 )
+
+MESSAGES.update(
+    {
+        "WORKER_NO_CONTRACT": "该工人未签订劳动合同，不能进场",
+        "WORKER_ALREADY_ON_ROSTER": "该工人已在本项目花名册中",
+        "WORKER_ALREADY_EXITED": "该工人已退场",
+        "STINT_NOT_FOUND": "进场记录不存在",
+        "WORKER_LINK_MISMATCH": "身份证号码、姓名或手机号与实名登记信息不符",
+        "WORKER_ALREADY_LINKED": "该工人已绑定其他微信账号",
+        "USER_ALREADY_WORKER": "该微信账号已绑定其他工人",
+        "NOT_A_WORKER": "请先完成工人实名绑定",
+        "PROJECT_NO_GEOFENCE": "该项目未设置电子围栏，暂不能打卡",
+        "REQUEST_ID_TAKEN": "该请求编号已被使用",
+    }
+)

@@ -74,6 +74,7 @@ class Settings:
     MATERIAL_QR_OLD_KEYS: tuple[str, ...] = ()  # "id:secret,…": retired keys that still verify printed labels
     MATERIAL_QR_URL_PREFIX: str = ""  # e.g. "https://zj.example.gov.cn/m/" so a phone camera opens the mini-program
     MATERIAL_SITE_RADIUS_M: float = 1000.0  # a scan farther than this from the batch's site raises a diversion alert
+    CLOCK_FENCE_TOLERANCE_M: float = 50.0  # a clock-in this far outside the geofence still counts (plus GPS accuracy, capped)
     MATERIAL_TRACE_CACHE_S: int = 300  # trace view cache (dropped on every change of the batch)
 
     PII_KEY: str = "dev-only-pii-key-change-me-0123456789abcdef"  # encrypts ID numbers, phones, bank cards

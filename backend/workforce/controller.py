@@ -8,12 +8,16 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.deps import ArqDep, PrincipalDep, SettingsDep
-from backend.workforce import registry, spotchecks
+from backend.workforce import attendance as attendance_service
+from backend.workforce import registry, roster, spotchecks
 from backend.workforce.schemas import (
+    ClockOut,
     HoldOut,
     LiftIn,
     SpotCheckIn,
     SpotCheckOut,
+    StintIn,
+    StintOut,
     WorkerCreate,
     WorkerOut,
     WorkerPii,
@@ -62,3 +66,26 @@ class WorkerController(Controller):
     @get("/{worker_id:uuid}/pii", summary="Unmasked ID number, phone and bank card (payroll, audits; logged)")
     async def pii(self, principal: PrincipalDep, settings: SettingsDep, worker_id: FromPath[UUID]) -> WorkerPii:
         return await registry.pii(settings, principal, worker_id)
+
+
+class RosterController(Controller):
+    path = "/api/v1"
+    tags = ["roster"]
+
+    @post("/roster", summary="Enter a worker onto a project's roster (进场)")
+    async def enter(self, principal: PrincipalDep, data: JSONBody[StintIn]) -> StintOut:
+        return await roster.enter(principal, data)
+
+    @post("/roster/{stint_id:uuid}/exit", status_code=200, summary="Exit a worker from the project (退场)")
+    async def exit_(self, principal: PrincipalDep, stint_id: FromPath[UUID]) -> StintOut:
+        return await roster.exit_(principal, stint_id)
+
+    @get("/roster", summary="Entry/exit history of a project or of a worker")
+    async def history(self, principal: PrincipalDep, project_id: FromQuery[UUID | None] = None,
+                      worker_id: FromQuery[UUID | None] = None) -> list[StintOut]:
+        return await roster.history(principal, project_id, worker_id)
+
+    @get("/attendance", summary="A project's clock-ins/outs on one local day (YYYY-MM-DD)")
+    async def attendance(self, principal: PrincipalDep, settings: SettingsDep, project_id: FromQuery[UUID],
+                         day: FromQuery[str]) -> list[ClockOut]:
+        return await attendance_service.project_day(settings, principal, project_id, day)

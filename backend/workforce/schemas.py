@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
@@ -91,3 +91,64 @@ class WorkerPii(Schema):
     id_number: str
     phone: str
     bank_card: str
+
+
+class StintIn(Schema):
+    project_id: UUID
+    worker_id: UUID
+    enterprise_id: UUID  # the employing labour subcontractor (a party of the project)
+    trade: Annotated[str, msgspec.Meta(max_length=32)] = ""
+    daily_rate_fen: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+
+class StintOut(Schema):
+    id: UUID
+    project_id: UUID
+    worker_id: UUID
+    enterprise_id: UUID
+    trade: str
+    daily_rate_fen: int
+    entered_at: datetime
+    exited_at: datetime | None
+    entered_by: UUID | None
+    exited_by: UUID | None
+
+
+class LinkIn(Schema):
+    id_number: Annotated[str, msgspec.Meta(min_length=15, max_length=18)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    phone: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+
+
+class LinkOut(Schema):
+    worker_id: UUID
+    access_token: str
+    refresh_token: str
+
+
+class ClockIn(Schema):
+    kind: Literal["in", "out"]
+    project_id: UUID
+    lng: float
+    lat: float
+    at: datetime  # the phone's time (offline clocks send their original time)
+    coord_type: str = "wgs84"  # wx.getLocation's default; converted to GCJ-02
+    accuracy_m: Annotated[float, msgspec.Meta(ge=0.0, le=10000.0)] = 0.0
+    device_id: Annotated[str, msgspec.Meta(max_length=128)] = ""
+    selfie_media_id: UUID | None = None
+    request_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+
+
+class ClockOut(Schema):
+    id: UUID
+    worker_id: UUID
+    project_id: UUID
+    kind: str
+    at: datetime
+    received_at: datetime
+    lng: float
+    lat: float
+    accuracy_m: float
+    fence_distance_m: float
+    offline: bool
+    selfie_media_id: UUID | None

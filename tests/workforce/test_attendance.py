@@ -1,0 +1,178 @@
+"""Roster entry/exit, WeChat linking and clock-in/out through the HTTP API on the real services."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from stdnum.cn import ric
+
+from backend.geo.coords import gcj02_to_wgs84
+from tests.support.api import STAFF_PASSWORD, bearer, mp_login, new_permit, new_uscc, staff_token
+from tests.support.asserts import assert_error
+from tests.support.images import jpeg_with_gps
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+LABOUR = "91330304MA2EF5G6HY"  # 温州安居劳务有限公司 (demo)
+GC = "91330303MA2CD3E4FR"  # 浙江瓯江建设集团有限公司 (demo; lead_wang works for it)
+D = 0.002  # half side of the square geofence, degrees (~200 m)
+
+
+def _id_number() -> str:
+    body = f"330302{random.randint(1986, 2000)}0{random.randint(1, 9)}1{random.randint(0, 8)}{random.randint(100, 999)}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+async def _ent(api, admin, uscc):
+    return (await api.get("/api/v1/enterprises", params={"q": uscc}, headers=admin)).json()["items"][0]["id"]
+
+
+async def _site(api, admin) -> dict:
+    district = (await api.get("/api/v1/districts/330302", headers=admin)).json()
+    lng, lat = district["center"]
+    fence = {"type": "Polygon", "coordinates": [[[lng - D, lat - D], [lng + D, lat - D], [lng + D, lat + D],
+                                                  [lng - D, lat + D], [lng - D, lat - D]]]}
+    resp = await api.post("/api/v1/projects", json={
+        "name": "考勤测试项目", "permit_no": new_permit(), "location": {"lng": lng, "lat": lat, "coord_type": "gcj02"},
+        "geofence": fence,
+        "parties": [{"enterprise_id": await _ent(api, admin, LABOUR), "role": "labour_subcontractor"},
+                    {"enterprise_id": await _ent(api, admin, GC), "role": "general_contractor"}]}, headers=admin)
+    assert resp.status_code == 201, resp.text
+    return {"project": resp.json()["id"], "lng": lng, "lat": lat, "labour": await _ent(api, admin, LABOUR)}
+
+
+async def _worker(api, admin, labour, contract=True, phone=None) -> dict:
+    number = _id_number()
+    body = {"name": "赵六", "id_number": number, "employer_id": labour, "contract_signed": contract}
+    if phone:
+        body["phone"] = phone
+    resp = await api.post("/api/v1/workers", json=body, headers=admin)
+    assert resp.status_code == 201, resp.text
+    return {**resp.json(), "id_number": number, "phone": phone}
+
+
+async def _linked(api, worker) -> dict[str, str]:
+    pair = await mp_login(api)
+    resp = await api.post("/mp/v1/workforce/link", json={"id_number": worker["id_number"], "name": "赵六",
+                                                         "phone": worker["phone"]}, headers=bearer(pair))
+    assert resp.status_code == 200, resp.text
+    return bearer(resp.json())
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+async def test_roster_entry_exit_history_and_refusals(api, admin):
+    site = await _site(api, admin)
+    w = await _worker(api, admin, site["labour"])
+    lead = await staff_token(api, "lead_wang")  # the general contractor's lead may manage the roster
+    body = {"project_id": site["project"], "worker_id": w["id"], "enterprise_id": site["labour"], "trade": "木工",
+            "daily_rate_fen": 40000}
+    first = await api.post("/api/v1/roster", json=body, headers=lead)
+    assert first.status_code == 201, first.text
+    assert first.json()["exited_at"] is None and first.json()["entered_by"] is not None
+    assert_error(await api.post("/api/v1/roster", json=body, headers=lead), 409, "WORKER_ALREADY_ON_ROSTER")
+    unsigned = await _worker(api, admin, site["labour"], contract=False)
+    assert_error(await api.post("/api/v1/roster", json={**body, "worker_id": unsigned["id"]}, headers=lead), 400, "WORKER_NO_CONTRACT")
+    cement = await _ent(api, admin, "91330300MA2LM1N2PN")
+    assert_error(await api.post("/api/v1/roster", json={**body, "enterprise_id": cement}, headers=admin), 400, "NOT_PROJECT_SUBCONTRACTOR")
+    out = await api.post(f"/api/v1/roster/{first.json()['id']}/exit", headers=lead)
+    assert out.status_code == 200 and out.json()["exited_at"] is not None and out.json()["exited_by"] is not None
+    assert_error(await api.post(f"/api/v1/roster/{first.json()['id']}/exit", headers=lead), 409, "WORKER_ALREADY_EXITED")
+    again = await api.post("/api/v1/roster", json=body, headers=lead)  # a re-entry is a new stint
+    assert again.status_code == 201, again.text
+    by_project = (await api.get("/api/v1/roster", params={"project_id": site["project"]}, headers=lead)).json()
+    assert [s["id"] for s in by_project] == [first.json()["id"], again.json()["id"]]
+    by_worker = (await api.get("/api/v1/roster", params={"worker_id": w["id"]}, headers=await staff_token(api, "lc_inspector"))).json()
+    assert len(by_worker) == 2 and by_worker[0]["exited_at"] is not None and by_worker[1]["exited_at"] is None
+    # Another district's inspector, a supervisor of another firm, a citizen: refused.
+    assert_error(await api.get("/api/v1/roster", params={"project_id": site["project"]}, headers=await staff_token(api, "lw_inspector")),
+                 403, "FORBIDDEN_DISTRICT")
+    assert_error(await api.get("/api/v1/roster", params={"project_id": site["project"]}, headers=await staff_token(api, "sup_li")),
+                 403, "FORBIDDEN_ROLE")
+    assert_error(await api.post("/api/v1/roster", json=body, headers=bearer(await mp_login(api))), 403, "FORBIDDEN_ROLE")
+    # Another labour subcontractor's lead cannot see this roster.
+    other = (await api.post("/api/v1/enterprises", json={"name": f"别家劳务{uuid.uuid4().hex[:4]}", "uscc": new_uscc(),
+                                                         "kinds": ["labour_subcontractor"]}, headers=admin))
+    assert other.status_code == 201, other.text
+    username = f"lab_{uuid.uuid4().hex[:6]}"
+    made = await api.post("/api/v1/users", json={"role": "project_lead", "display_name": "别家负责人", "username": username,
+                                                 "password": STAFF_PASSWORD, "enterprise_id": other.json()["id"]}, headers=admin)
+    assert made.status_code == 201, made.text
+    assert_error(await api.get("/api/v1/roster", params={"project_id": site["project"]}, headers=await staff_token(api, username)),
+                 403, "FORBIDDEN_ROLE")
+
+
+async def test_linking_good_and_bad(api, admin):
+    site = await _site(api, admin)
+    w = await _worker(api, admin, site["labour"], phone="13912345678")
+    pair = await mp_login(api)
+    assert_error(await api.post("/mp/v1/workforce/link", json={"id_number": w["id_number"], "name": "钱七", "phone": "13912345678"},
+                                headers=bearer(pair)), 400, "WORKER_LINK_MISMATCH")
+    assert_error(await api.post("/mp/v1/workforce/link", json={"id_number": w["id_number"], "name": "赵六"},
+                                headers=bearer(pair)), 400, "WORKER_LINK_MISMATCH")  # the phone on file is required
+    ok = await api.post("/mp/v1/workforce/link", json={"id_number": w["id_number"], "name": "赵六", "phone": "13912345678"},
+                        headers=bearer(pair))
+    assert ok.status_code == 200 and ok.json()["worker_id"] == w["id"]
+    me = (await api.get("/mp/v1/me", headers=bearer(ok.json()))).json()
+    assert me["role"] == "worker"
+    someone = await mp_login(api)
+    assert_error(await api.post("/mp/v1/workforce/link", json={"id_number": w["id_number"], "name": "赵六", "phone": "13912345678"},
+                                headers=bearer(someone)), 409, "WORKER_ALREADY_LINKED")
+    w2 = await _worker(api, admin, site["labour"])
+    assert_error(await api.post("/mp/v1/workforce/link", json={"id_number": w2["id_number"], "name": "赵六"},
+                                headers=bearer(ok.json())), 409, "USER_ALREADY_WORKER")
+    # A citizen who is not a worker cannot clock.
+    assert_error(await api.post("/mp/v1/workforce/clocks", json={"kind": "in", "project_id": site["project"], "lng": site["lng"],
+                                                                 "lat": site["lat"], "at": _now()}, headers=bearer(someone)), 403, "FORBIDDEN_ROLE")
+
+
+async def test_clock_in_out_refusals_offline_idempotent(api, admin):
+    site = await _site(api, admin)
+    w = await _worker(api, admin, site["labour"])
+    me = await _linked(api, w)
+    wgs = gcj02_to_wgs84(site["lng"], site["lat"])
+    base = {"project_id": site["project"], "lng": wgs[0], "lat": wgs[1], "coord_type": "wgs84", "accuracy_m": 10, "device_id": "dev-1"}
+    assert_error(await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "in", "at": _now()}, headers=me), 403, "NOT_ON_ROSTER")
+    entered = await api.post("/api/v1/roster", json={"project_id": site["project"], "worker_id": w["id"], "enterprise_id": site["labour"]},
+                             headers=admin)
+    assert entered.status_code == 201, entered.text
+    t0 = datetime.now(UTC) - timedelta(hours=3)
+    rid = uuid.uuid4().hex
+    first = await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "in", "at": t0.isoformat(), "request_id": rid}, headers=me)
+    assert first.status_code == 201, first.text
+    got = first.json()
+    assert got["offline"] is True and got["fence_distance_m"] == 0.0  # 3 h late: kept its time, flagged
+    assert abs(got["lng"] - site["lng"]) < 1e-5 and abs(got["lat"] - site["lat"]) < 1e-5  # stored in GCJ-02
+    retry = await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "in", "at": t0.isoformat(), "request_id": rid}, headers=me)
+    assert retry.status_code == 200 and retry.json()["id"] == got["id"]
+    assert_error(await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "in", "at": (t0 + timedelta(minutes=1)).isoformat()},
+                                headers=me), 400, "DUPLICATE_CLOCK")
+    out = await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "out", "at": _now()}, headers=me)
+    assert out.status_code == 201 and out.json()["offline"] is False
+    assert_error(await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "in", "at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()},
+                                headers=me), 400, "CLOCK_IN_FUTURE")
+    assert_error(await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "in", "at": (datetime.now(UTC) - timedelta(hours=25)).isoformat()},
+                                headers=me), 400, "CLOCK_TOO_LATE")
+    far = {**base, "coord_type": "gcj02", "lng": site["lng"] + D + 0.01, "lat": site["lat"]}  # ~1 km outside
+    assert_error(await api.post("/mp/v1/workforce/clocks", json={**far, "kind": "in", "at": _now()}, headers=me), 400, "OUTSIDE_FENCE")
+    # Someone else's selfie is refused.
+    other = await mp_login(api)
+    up = await api.post("/mp/v1/media", data={"purpose": "selfie"}, files={"file": ("s.jpg", jpeg_with_gps(), "image/jpeg")},
+                        headers=bearer(other))
+    assert up.status_code == 201, up.text
+    assert_error(await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "in", "at": _now(), "selfie_media_id": up.json()["id"]},
+                                headers=me), 403, "FORBIDDEN_OWNER")
+    mine = (await api.get("/mp/v1/workforce/clocks", headers=me)).json()
+    assert [c["kind"] for c in mine] == ["out", "in"]
+    day = datetime.now(UTC).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai")).date().isoformat()
+    staff = (await api.get("/api/v1/attendance", params={"project_id": site["project"], "day": day},
+                           headers=await staff_token(api, "lc_inspector"))).json()
+    assert got["id"] in [c["id"] for c in staff] or t0.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai")).date().isoformat() != day
+    assert out.json()["id"] in [c["id"] for c in staff]
+    assert_error(await api.get("/api/v1/attendance", params={"project_id": site["project"], "day": day},
+                               headers=await staff_token(api, "lw_inspector")), 403, "FORBIDDEN_DISTRICT")
