@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from litestar import Controller, get, post, put
+from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.deps import ArqDep, PrincipalDep, SettingsDep
-from backend.workforce import payroll
+from backend.workforce import exports, payroll
 from backend.workforce.payroll_schemas import LinesIn, PayrollCreate, PayrollEventOut, PayrollOut
 
 
@@ -49,3 +50,25 @@ class PayrollController(Controller):
     @get("/{payroll_id:uuid}/events", summary="The payroll's audit trail")
     async def list_events(self, principal: PrincipalDep, payroll_id: FromPath[UUID]) -> list[PayrollEventOut]:
         return await payroll.events(principal, payroll_id)
+
+
+class WorkforceExportController(Controller):
+    path = "/api/v1/workforce/exports"
+    tags = ["workforce-exports"]
+
+    @get("/", summary="All six national-standard objects for a project and month (JSON)")
+    async def export_all(
+        self, principal: PrincipalDep, settings: SettingsDep, project_id: FromQuery[UUID], month: FromQuery[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        return await exports.export(settings, principal, project_id, month)
+
+    @get("/{name:str}", summary="One object (WorkerMaster, …, PayRollDetail) as JSON, or CSV with format=csv")
+    async def export_one(
+        self, principal: PrincipalDep, settings: SettingsDep, name: FromPath[str], project_id: FromQuery[UUID],
+        month: FromQuery[str], format: FromQuery[str] = "json",
+    ) -> Response[Any]:
+        rows = await exports.export_one(settings, principal, project_id, month, name)
+        if format == "csv":
+            return Response(exports.to_csv(rows), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{name}-{month}.csv"'})
+        return Response(rows)
