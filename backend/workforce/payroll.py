@@ -250,13 +250,22 @@ async def transition(settings: Settings, arq: ArqRedis | None, actor: Principal,
         payer = actor.enterprise_id
         values.update({Payroll.paid_by: side, Payroll.payer: payer, Payroll.hold: hold if side == GC else None})
         detail.update({"paid_by": side, "payer": str(payer), "hold": str(hold) if hold else None})
+    held_now = False
     async with Payroll._meta.db.transaction():
-        updated = await Payroll.update(values).where((Payroll.id == payroll_id) & (Payroll.status == source)).returning(Payroll.id)
-        if not updated:
-            raise Conflict("PAYROLL_BAD_STATE", detail={"status": row["status"], "action": action})
-        if action == "pay":
-            await PayrollLine.raw("UPDATE payroll_lines SET paid_fen = amount_fen WHERE payroll = {}", payroll_id)
-        await _audit(payroll_id, action, actor, detail)
+        # The lock spot checks take when they start a hold: no hold can begin between the check above and this.
+        await Payroll.raw("SELECT pg_advisory_xact_lock(hashtext({}))", f"spotcheck:{row['project']}")
+        if side == SUB and await active_hold(row["project"], row["enterprise"]) is not None:
+            held_now = True
+        else:
+            updated = await Payroll.update(values).where(
+                (Payroll.id == payroll_id) & (Payroll.status == source)).returning(Payroll.id)
+            if not updated:
+                raise Conflict("PAYROLL_BAD_STATE", detail={"status": row["status"], "action": action})
+            if action == "pay":
+                await PayrollLine.raw("UPDATE payroll_lines SET paid_fen = amount_fen WHERE payroll = {}", payroll_id)
+            await _audit(payroll_id, action, actor, detail)
+    if held_now:  # audited outside the transaction, so the refusal stays in the trail
+        await _refuse_if_held(actor, row, side, action)
     if action == "pay":
         await _tell_paid(settings, arq, payroll_id)
     return await _out(payroll_id)
