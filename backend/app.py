@@ -36,6 +36,7 @@ from backend.notifications.controller import NotificationController
 from backend.projects.controller import ProjectController
 from backend.settings import Settings, get_settings
 from backend.workforce.controller import RosterController, SpotCheckController, WorkerController
+from backend.workforce.payroll_controller import PayrollController, WorkforceExportController
 from miniprogram_api.auth import MpAuthController, MpMeController
 from miniprogram_api.complaints import MpComplaintController
 from miniprogram_api.inbox import MpInboxController
@@ -63,6 +64,8 @@ REGULATOR_CONTROLLERS = [
     SpotCheckController,
     WorkerController,
     RosterController,
+    PayrollController,
+    WorkforceExportController,
     MonitoringController,
     CreditController,
     OpenCreditController,

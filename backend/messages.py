@@ -210,5 +210,13 @@ MESSAGES.update(
         "NOT_A_WORKER": "请先完成工人实名绑定",
         "PROJECT_NO_GEOFENCE": "该项目未设置电子围栏，暂不能打卡",
         "REQUEST_ID_TAKEN": "该请求编号已被使用",
+        "PAYROLL_HELD": "该劳务分包单位处于质量暂停期间，不能发放或审批工资；工资由总承包单位代发",
+        "PAYROLL_NOT_FOUND": "工资单不存在",
+        "PAYROLL_EXISTS": "该项目该分包单位本月工资单已存在",
+        "PAYROLL_NOT_DRAFT": "工资单已提交，不能再修改",
+        "PAYROLL_BAD_STATE": "工资单当前状态不允许该操作",
+        "PAYROLL_DUPLICATE_WORKER": "同一工人在工资单中只能出现一次",
+        "PAYROLL_WORKER_NOT_ON_ROSTER": "该工人不在本项目该分包单位的花名册中",
+        "HOLD_NEEDS_REINSPECTION": "解除质量暂停需要一次合格的复查",
     }
 )

@@ -121,6 +121,22 @@ TEMPLATES: dict[str, Template] = {
             fields={"thing1": "project", "thing2": "enterprise", "phrase3": "action", "thing4": "reason"},
         ),
         Template(
+            key="wages_unaffected",
+            wechat_template_id="tmpl_wages_unaffected",
+            title="工资照常发放",
+            body="{project} 的劳务分包单位被质量暂停，您的工资不受影响，由总承包单位从工资专用账户代发",
+            page="pages/wages/index?id={subject_id}",
+            fields={"thing1": "project"},
+        ),
+        Template(
+            key="wage_paid",
+            wechat_template_id="tmpl_wage_paid",
+            title="工资已发放",
+            body="{project} {month} 工资已发放：{amount}",
+            page="pages/wages/index?id={subject_id}",
+            fields={"thing1": "project", "thing2": "month", "amount3": "amount"},
+        ),
+        Template(
             key="credit_list_changed",
             wechat_template_id="tmpl_credit_list_changed",
             title="信用名单变更",

@@ -2,7 +2,8 @@
 
 A hold stops the labour subcontractor from issuing/approving payroll and receiving progress payments
 on that project; the workers' wages keep being paid by the general contractor (总包代发) — no worker
-loses pay. Lifting needs an inspector or admin of the project's district and a reason.
+loses pay. Lifting needs a passing re-inspection (reinspection_of one of the hold's failed checks)
+and the approval of an inspector or admin of the project's district, with a reason.
 """
 
 from __future__ import annotations
@@ -102,6 +103,10 @@ async def record(settings: Settings, arq: ArqRedis | None, actor: Principal, dat
     row = await SpotCheck.select().where(SpotCheck.id == check_id).first()
     for hold_id in started:
         await _announce(settings, arq, hold_id, "暂停", "连续两次抽查不合格")
+        # Imported here: payroll reads the holds this module keeps.
+        from backend.workforce.payroll import tell_workers_of_hold
+
+        await tell_workers_of_hold(settings, arq, hold_id)  # their wages are not affected (总包代发)
     for batch_id in data.batch_ids:
         # Imported here: materials' trace view imports this module to list the checks.
         from backend.materials.service import invalidate
@@ -154,6 +159,16 @@ async def lift(settings: Settings, arq: ArqRedis | None, actor: Principal, hold_
     actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
     row = await _hold_row(hold_id)
     actor.require_district(row["district"])
+    if row["status"] != "active":
+        raise Conflict("HOLD_NOT_ACTIVE")
+    # A passing re-inspection of one of the hold's failed checks must exist before a regulator approves.
+    reinspection = await SpotCheck.select(SpotCheck.id).where(
+        SpotCheck.reinspection_of.is_in(list(row["evidence"])) & SpotCheck.passed.eq(True)
+        & (SpotCheck.project == row["project"])
+    ).order_by(SpotCheck.checked_at, ascending=False).first()
+    if reinspection is None:
+        raise Conflict("HOLD_NEEDS_REINSPECTION", detail={"evidence": [str(e) for e in row["evidence"]]})
+    reason = f"{reason}（复查 {reinspection['id']}）"
     updated = await QualityHold.update(
         {QualityHold.status: "lifted", QualityHold.lifted_at: utcnow(), QualityHold.lifted_by: actor.id,
          QualityHold.lift_reason: reason}

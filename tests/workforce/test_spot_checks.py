@@ -59,6 +59,9 @@ async def test_second_failure_running_starts_the_hold_and_lifting_ends_it(api, a
     # The lead sees the hold of their project.
     lead = await staff_token(api, "lead_wang")
     assert len((await api.get("/api/v1/quality-holds", params={"project_id": project["id"]}, headers=lead)).json()) == 1
+    # Lifting needs a passing re-inspection of one of the hold's failed checks, then a regulator's approval.
+    assert_error(await api.post(f"/api/v1/quality-holds/{holds[0]['id']}/lift", json={"reason": "整改到位"}, headers=insp), 409, "HOLD_NEEDS_REINSPECTION")
+    assert (await _check(api, insp, project["id"], passed=True, reinspection_of=second["id"])).status_code == 201
     lifted = await api.post(f"/api/v1/quality-holds/{holds[0]['id']}/lift", json={"reason": "复查合格，整改到位"}, headers=insp)
     assert lifted.status_code == 200 and lifted.json()["status"] == "lifted"
     assert_error(await api.post(f"/api/v1/quality-holds/{holds[0]['id']}/lift", json={"reason": "再次解除"}, headers=insp), 409, "HOLD_NOT_ACTIVE")

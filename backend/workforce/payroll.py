@@ -1,0 +1,335 @@
+"""Monthly payroll (工资单) per labour subcontractor and project, through the dedicated wage account.
+
+State machine (one ``transition()`` writes every PayrollEvent row):
+
+    draft --submit--> submitted --approve--> approved --pay--> paid
+
+- submit: the subcontractor (or the general contractor on its behalf while a hold is active);
+- approve: the general contractor;
+- pay: the subcontractor (paid_by=subcontractor) or the general contractor (paid_by=general_contractor,
+  总包代发; the active hold's id is recorded).
+
+While a quality hold is active on (project, subcontractor) every submit / approve / pay / create / edit
+attempt of the subcontractor fails with PAYROLL_HELD and is audited as ``refused``; the general
+contractor carries the payroll instead, so no worker loses pay (保障农民工工资支付条例).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+from arq.connections import ArqRedis
+from asyncpg.exceptions import UniqueViolationError
+
+from backend.auth.principal import Principal, Role
+from backend.db import utcnow
+from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.notifications import service as notifications
+from backend.projects import service as projects_service
+from backend.projects.tables import ProjectParty
+from backend.settings import Settings
+from backend.workforce.payroll_schemas import (
+    EnteredLine,
+    PayrollCreate,
+    PayrollEventOut,
+    PayrollLineOut,
+    PayrollOut,
+)
+from backend.workforce.tables import Payroll, PayrollEvent, PayrollLine, ProjectWorker, QualityHold
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+# action -> (from status, to status)
+TRANSITIONS: dict[str, tuple[str, str]] = {
+    "submit": ("draft", "submitted"),
+    "approve": ("submitted", "approved"),
+    "pay": ("approved", "paid"),
+}
+SUB, GC, STAFF = "subcontractor", "general_contractor", "staff"
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """The month's first instant and the next month's, in Asia/Shanghai (as aware datetimes)."""
+    year, mon = int(month[:4]), int(month[5:7])
+    start = datetime(year, mon, 1, tzinfo=SHANGHAI)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=SHANGHAI)
+    return start, end
+
+
+async def _gc_of(project_id: UUID) -> list[UUID]:
+    rows = await ProjectParty.select(ProjectParty.enterprise).where(
+        (ProjectParty.project == project_id) & (ProjectParty.role == "general_contractor"))
+    return [r["enterprise"] for r in rows]
+
+
+async def _is_labour(project_id: UUID, enterprise_id: UUID) -> bool:
+    return await ProjectParty.exists().where(
+        (ProjectParty.project == project_id) & (ProjectParty.enterprise == enterprise_id)
+        & (ProjectParty.role == "labour_subcontractor"))
+
+
+async def active_hold(project_id: UUID, enterprise_id: UUID) -> UUID | None:
+    row = await QualityHold.select(QualityHold.id).where(
+        (QualityHold.project == project_id) & (QualityHold.enterprise == enterprise_id) & (QualityHold.status == "active")
+    ).first()
+    return row["id"] if row else None
+
+
+async def _side(actor: Principal, project: dict[str, Any], enterprise_id: UUID) -> str:
+    """Who the actor is for this (project, subcontractor) payroll: subcontractor, GC or district staff."""
+    if actor.is_staff:
+        actor.require_district(project["district"])
+        return STAFF
+    if actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None:
+        if actor.enterprise_id == enterprise_id:
+            return SUB
+        if actor.enterprise_id in await _gc_of(project["id"]):
+            return GC
+    raise Forbidden("FORBIDDEN_OWNER")
+
+
+async def _audit(payroll_id: UUID, action: str, actor: Principal, detail: dict[str, Any]) -> None:
+    await PayrollEvent.insert(PayrollEvent(
+        payroll=payroll_id, action=action, actor=actor.id if actor.kind == "user" else None,
+        detail=json.dumps(detail, ensure_ascii=False, default=str)))
+
+
+async def _attendance_lines(project_id: UUID, enterprise_id: UUID, month: str) -> list[dict[str, Any]]:
+    """Days = distinct Asia/Shanghai dates with an accepted clock-in on the project within the stint."""
+    start, end = month_bounds(month)
+    rows = await Payroll.raw(
+        """
+        SELECT pw.worker, pw.daily_rate_fen AS rate, pw.entered_at,
+               COUNT(DISTINCT (c.at AT TIME ZONE 'Asia/Shanghai')::date) AS days
+        FROM project_workers pw
+        LEFT JOIN worker_clocks c
+          ON c.worker = pw.worker AND c.project = pw.project AND c.kind = 'in'
+         AND c.at >= pw.entered_at AND (pw.exited_at IS NULL OR c.at <= pw.exited_at)
+         AND c.at >= {} AND c.at < {}
+        WHERE pw.project = {} AND pw.enterprise = {}
+          AND pw.entered_at < {} AND (pw.exited_at IS NULL OR pw.exited_at >= {})
+        GROUP BY pw.id, pw.worker, pw.daily_rate_fen, pw.entered_at
+        ORDER BY pw.entered_at
+        """, start, end, project_id, enterprise_id, end, start)
+    lines: dict[UUID, dict[str, Any]] = {}
+    for r in rows:  # a re-entry is a new stint: its days at its own rate
+        line = lines.setdefault(r["worker"], {"worker": r["worker"], "days": 0, "daily_rate_fen": 0, "amount_fen": 0})
+        line["days"] += int(r["days"])
+        line["amount_fen"] += int(r["days"]) * int(r["rate"])
+        line["daily_rate_fen"] = int(r["rate"])
+    return list(lines.values())
+
+
+async def _entered_lines(project_id: UUID, enterprise_id: UUID, entered: list[EnteredLine]) -> list[dict[str, Any]]:
+    ids = list(dict.fromkeys(line.worker_id for line in entered))
+    if len(ids) != len(entered):
+        raise BadRequest("PAYROLL_DUPLICATE_WORKER")
+    rostered = {r["worker"] for r in await ProjectWorker.select(ProjectWorker.worker).where(
+        (ProjectWorker.project == project_id) & (ProjectWorker.enterprise == enterprise_id)
+        & ProjectWorker.worker.is_in(ids))} if ids else set()
+    stray = [str(i) for i in ids if i not in rostered]
+    if stray:
+        raise BadRequest("PAYROLL_WORKER_NOT_ON_ROSTER", detail={"worker_ids": stray})
+    return [{"worker": line.worker_id, "days": line.days, "daily_rate_fen": 0, "amount_fen": line.amount_fen,
+             "note": line.note} for line in entered]
+
+
+async def _row(payroll_id: UUID) -> dict[str, Any]:
+    row = await Payroll.select().where(Payroll.id == payroll_id).first()
+    if row is None:
+        raise NotFound("PAYROLL_NOT_FOUND")
+    return row
+
+
+async def _out(payroll_id: UUID) -> PayrollOut:
+    row = await _row(payroll_id)
+    lines = await PayrollLine.select(*PayrollLine.all_columns(), PayrollLine.worker.name.as_alias("worker_name")).where(
+        PayrollLine.payroll == payroll_id).order_by(PayrollLine.worker.name)
+    return PayrollOut(
+        id=row["id"], project_id=row["project"], enterprise_id=row["enterprise"], month=row["month"], basis=row["basis"],
+        status=row["status"], paid_by=row["paid_by"], payer_id=row["payer"], hold_id=row["hold"], total_fen=row["total_fen"],
+        lines=[PayrollLineOut(worker_id=r["worker"], worker_name=r["worker_name"], days=r["days"],
+                              daily_rate_fen=r["daily_rate_fen"], amount_fen=r["amount_fen"], paid_fen=r["paid_fen"],
+                              note=r["note"]) for r in lines],
+        created_at=row["created_at"], updated_at=row["updated_at"],
+    )
+
+
+async def _write_lines(payroll_id: UUID, lines: list[dict[str, Any]]) -> int:
+    await PayrollLine.delete().where(PayrollLine.payroll == payroll_id)
+    if lines:
+        await PayrollLine.insert(*[PayrollLine(payroll=payroll_id, worker=line["worker"], days=line["days"],
+                                               daily_rate_fen=line["daily_rate_fen"], amount_fen=line["amount_fen"],
+                                               note=line.get("note", "")) for line in lines])
+    total = sum(line["amount_fen"] for line in lines)
+    await Payroll.update({Payroll.total_fen: total, Payroll.updated_at: utcnow()}).where(Payroll.id == payroll_id)
+    return total
+
+
+async def create(actor: Principal, data: PayrollCreate) -> PayrollOut:
+    """The month's payroll from attendance or entered amounts: the subcontractor, or the GC (always allowed)."""
+    project = await projects_service.get_project_row(data.project_id)
+    side = await _side(actor, project, data.enterprise_id)
+    if side == STAFF:
+        raise Forbidden("FORBIDDEN_ROLE")
+    if not await _is_labour(data.project_id, data.enterprise_id):
+        raise BadRequest("NOT_PROJECT_SUBCONTRACTOR", detail={"enterprise_ids": [str(data.enterprise_id)]})
+    hold = await active_hold(data.project_id, data.enterprise_id)
+    if side == SUB and hold is not None:
+        raise Forbidden("PAYROLL_HELD", detail={"hold_id": str(hold)})
+    if data.month > utcnow().astimezone(SHANGHAI).strftime("%Y-%m"):
+        raise BadRequest("VALIDATION_ERROR", detail="month is in the future")
+    if data.basis == "attendance":
+        if data.lines:
+            raise BadRequest("VALIDATION_ERROR", detail="lines are computed from attendance")
+        lines = await _attendance_lines(data.project_id, data.enterprise_id, data.month)
+    else:
+        lines = await _entered_lines(data.project_id, data.enterprise_id, data.lines)
+    payroll_id = uuid4()
+    try:
+        async with Payroll._meta.db.transaction():
+            await Payroll.insert(Payroll(id=payroll_id, project=data.project_id, enterprise=data.enterprise_id,
+                                         month=data.month, basis=data.basis, created_by=actor.id))
+            total = await _write_lines(payroll_id, lines)
+            await _audit(payroll_id, "created", actor, {"basis": data.basis, "by": side, "total_fen": total,
+                                                        "hold": str(hold) if hold else None})
+    except UniqueViolationError as exc:
+        raise Conflict("PAYROLL_EXISTS") from exc
+    return await _out(payroll_id)
+
+
+async def edit_lines(actor: Principal, payroll_id: UUID, entered: list[EnteredLine]) -> PayrollOut:
+    """Replace the lines of a draft (amounts entered); the subcontractor (not held) or the GC."""
+    row = await _row(payroll_id)
+    project = await projects_service.get_project_row(row["project"])
+    side = await _side(actor, project, row["enterprise"])
+    if side == STAFF:
+        raise Forbidden("FORBIDDEN_ROLE")
+    await _refuse_if_held(actor, row, side, "edit")
+    lines = await _entered_lines(row["project"], row["enterprise"], entered)
+    async with Payroll._meta.db.transaction():
+        locked = await Payroll.raw("SELECT status FROM payrolls WHERE id = {} FOR UPDATE", payroll_id)
+        if locked[0]["status"] != "draft":
+            raise Conflict("PAYROLL_NOT_DRAFT")
+        await Payroll.update({Payroll.basis: "entered"}).where(Payroll.id == payroll_id)
+        total = await _write_lines(payroll_id, lines)
+        await _audit(payroll_id, "edited", actor, {"by": side, "total_fen": total})
+    return await _out(payroll_id)
+
+
+async def _refuse_if_held(actor: Principal, row: dict[str, Any], side: str, attempt: str) -> UUID | None:
+    hold = await active_hold(row["project"], row["enterprise"])
+    if side == SUB and hold is not None:
+        await _audit(row["id"], "refused", actor, {"attempt": attempt, "code": "PAYROLL_HELD", "hold": str(hold)})
+        raise Forbidden("PAYROLL_HELD", detail={"hold_id": str(hold)})
+    return hold
+
+
+async def transition(settings: Settings, arq: ArqRedis | None, actor: Principal, payroll_id: UUID, action: str) -> PayrollOut:
+    """The one way a payroll's status changes; every step (and every refusal for a hold) is a PayrollEvent."""
+    if action not in TRANSITIONS:
+        raise BadRequest("VALIDATION_ERROR", detail={"action": action})
+    row = await _row(payroll_id)
+    project = await projects_service.get_project_row(row["project"])
+    side = await _side(actor, project, row["enterprise"])
+    if side == STAFF:
+        raise Forbidden("FORBIDDEN_ROLE")
+    hold = await _refuse_if_held(actor, row, side, action)
+    if action == "approve" and side != GC:
+        raise Forbidden("FORBIDDEN_ROLE", detail={"allowed": [GC]})
+    if action == "submit" and side == GC and hold is None:
+        raise Forbidden("FORBIDDEN_ROLE", detail={"allowed": [SUB]})  # the GC submits only on a held sub's behalf
+    source, target = TRANSITIONS[action]
+    values: dict[Any, Any] = {Payroll.status: target, Payroll.updated_at: utcnow()}
+    detail: dict[str, Any] = {"from": source, "to": target, "by": side}
+    if action == "pay":
+        payer = actor.enterprise_id
+        values.update({Payroll.paid_by: side, Payroll.payer: payer, Payroll.hold: hold if side == GC else None})
+        detail.update({"paid_by": side, "payer": str(payer), "hold": str(hold) if hold else None})
+    held_now = False
+    async with Payroll._meta.db.transaction():
+        # The lock spot checks take when they start a hold: no hold can begin between the check above and this.
+        await Payroll.raw("SELECT pg_advisory_xact_lock(hashtext({}))", f"spotcheck:{row['project']}")
+        if side == SUB and await active_hold(row["project"], row["enterprise"]) is not None:
+            held_now = True
+        else:
+            updated = await Payroll.update(values).where(
+                (Payroll.id == payroll_id) & (Payroll.status == source)).returning(Payroll.id)
+            if not updated:
+                raise Conflict("PAYROLL_BAD_STATE", detail={"status": row["status"], "action": action})
+            if action == "pay":
+                await PayrollLine.raw("UPDATE payroll_lines SET paid_fen = amount_fen WHERE payroll = {}", payroll_id)
+            await _audit(payroll_id, action, actor, detail)
+    if held_now:  # audited outside the transaction, so the refusal stays in the trail
+        await _refuse_if_held(actor, row, side, action)
+    if action == "pay":
+        await _tell_paid(settings, arq, payroll_id)
+    return await _out(payroll_id)
+
+
+async def _tell_paid(settings: Settings, arq: ArqRedis | None, payroll_id: UUID) -> None:
+    row = await _row(payroll_id)
+    project = await projects_service.get_project_row(row["project"])
+    lines = await PayrollLine.select(PayrollLine.amount_fen, PayrollLine.worker.user.as_alias("user")).where(
+        (PayrollLine.payroll == payroll_id) & PayrollLine.worker.user.is_not_null())
+    for line in lines:
+        await notifications.notify(
+            [line["user"]], "wage_paid",
+            {"project": project["name"], "month": row["month"], "amount": f"{line['amount_fen'] / 100:.2f}元"},
+            dedup_key=f"payroll:{payroll_id}:paid:{line['user']}", settings=settings, arq=arq,
+            subject=("payroll", str(payroll_id)))
+
+
+async def tell_workers_of_hold(settings: Settings, arq: ArqRedis | None, hold_id: UUID) -> None:
+    """A hold started: the workers on that subcontractor's roster are told their wages are not affected."""
+    hold = await QualityHold.select().where(QualityHold.id == hold_id).first()
+    if hold is None:
+        return
+    project = await projects_service.get_project_row(hold["project"])
+    rows = await ProjectWorker.select(ProjectWorker.worker.user.as_alias("user")).where(
+        (ProjectWorker.project == hold["project"]) & (ProjectWorker.enterprise == hold["enterprise"])
+        & ProjectWorker.exited_at.is_null() & ProjectWorker.worker.user.is_not_null())
+    users = list(dict.fromkeys(r["user"] for r in rows))
+    if users:
+        await notifications.notify(
+            users, "wages_unaffected", {"project": project["name"]}, dedup_key=f"hold:{hold_id}:workers",
+            settings=settings, arq=arq, subject=("quality_hold", str(hold_id)))
+
+
+async def get(actor: Principal, payroll_id: UUID) -> PayrollOut:
+    row = await _row(payroll_id)
+    await _side(actor, await projects_service.get_project_row(row["project"]), row["enterprise"])
+    return await _out(payroll_id)
+
+
+async def events(actor: Principal, payroll_id: UUID) -> list[PayrollEventOut]:
+    row = await _row(payroll_id)
+    await _side(actor, await projects_service.get_project_row(row["project"]), row["enterprise"])
+    rows = await PayrollEvent.select().where(PayrollEvent.payroll == payroll_id).order_by(PayrollEvent.at)
+    return [PayrollEventOut(action=r["action"], actor_id=r["actor"],
+                            detail=r["detail"] if isinstance(r["detail"], dict) else json.loads(r["detail"]), at=r["at"])
+            for r in rows]
+
+
+async def list_for(actor: Principal, project_id: UUID, month: str | None) -> list[PayrollOut]:
+    """Staff of the district and the project's GC see all; a subcontractor its own."""
+    project = await projects_service.get_project_row(project_id)
+    query = Payroll.select(Payroll.id).where(Payroll.project == project_id)
+    if actor.is_staff:
+        actor.require_district(project["district"])
+    elif actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None:
+        if actor.enterprise_id not in await _gc_of(project_id):
+            if not await _is_labour(project_id, actor.enterprise_id):
+                raise Forbidden("FORBIDDEN_OWNER")
+            query = query.where(Payroll.enterprise == actor.enterprise_id)
+    else:
+        raise Forbidden("FORBIDDEN_ROLE")
+    if month:
+        query = query.where(Payroll.month == month)
+    return [await _out(r["id"]) for r in await query.order_by(Payroll.month)]
+
+
