@@ -14,6 +14,11 @@ rate is readings stored ÷ the time from the first publish until all are committ
 Latency: for sensors that cross their alarm value during the steady phase, the first notification's
 created_at minus the reading's timestamp (set at publish time). Targets (issue 7, 2-core machine):
 ≥ 20,000 readings/s batched, ≥ 5,000 single messages/s, each ≥ ½ of broker-only; p99 < 500 ms; RSS < 500 MB.
+
+Last measured (2026-12-02, load average 7–10 on the 2 cores, --publishers 2 --workers 1, two runs):
+batched 18,900–20,100 stored/s vs 133,000–179,000 broker-only (½ not met); single 870–1,020/s vs
+1,010–1,130 broker-only (publisher-bound, 5,000/s not offered); push p99 14–20 s at 5,000/s offered
+(not met); RSS ≤ 196 MB (met). BENCH_WORKER_PROFILE=PATH writes a cProfile of each worker to PATH.N.
 """
 
 from __future__ import annotations
