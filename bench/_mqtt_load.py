@@ -1,6 +1,9 @@
 """Load helpers for bench/monitoring_ingest.py, run as separate processes.
 
-    python bench/_mqtt_load.py pub PORT SENSORS_FILE MESSAGES PER_MSG START_HOUR [RATE]
+    python bench/_mqtt_load.py pub PORT SENSORS_FILE MESSAGES PER_MSG START_HOUR [RATE [PART PARTS]]
+
+With PART/PARTS, this publisher takes every PARTS-th sensor from PART on (several publisher processes
+split one phase's load without sharing a sensor, so each sensor's readings stay in order).
     python bench/_mqtt_load.py sub PORT GROUP EXPECTED_READINGS
 """
 
@@ -24,9 +27,11 @@ def client(cid: str) -> mqtt.Client:
     return c
 
 
-def pub(port: int, sensors_file: str, messages: int, per_msg: int, start_hour: int, rate: float) -> None:
-    topics = [line.strip() for line in open(sensors_file) if line.strip()]
-    c = client(f"bench-pub-{time.monotonic_ns()}")
+def pub(port: int, sensors_file: str, messages: int, per_msg: int, start_hour: int, rate: float,
+        part: int = 0, parts: int = 1) -> None:
+    topics = [line.strip() for line in open(sensors_file) if line.strip()][part::parts]
+    c = client(f"bench-pub-{part}-{time.monotonic_ns()}")
+    c.max_inflight_messages_set(10_000)
     c.connect("127.0.0.1", port)
     c.loop_start()
     counters = [start_hour] * len(topics)
@@ -86,6 +91,7 @@ def sub(port: int, group: str, expected: int) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "pub":
         pub(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]),
-            float(sys.argv[7]) if len(sys.argv) > 7 else 0.0)
+            float(sys.argv[7]) if len(sys.argv) > 7 else 0.0,
+            *(int(x) for x in sys.argv[8:10]))
     else:
         sub(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))

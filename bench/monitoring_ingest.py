@@ -2,7 +2,10 @@
 subscriber in the same run; reading → push latency at a steady rate; the worker's memory.
 
     .venv/bin/python bench/monitoring_ingest.py [--sensors 2000] [--batched 2000x100] [--single 40000]
-                                                [--rate 5000 --seconds 10]
+                                                [--rate 5000 --seconds 10] [--publishers 2] [--workers 1]
+
+--publishers: publisher processes per phase (each takes its own share of the sensors; one Python paho
+publisher tops out near 2k msg/s). --workers: iot worker processes on the shared subscription.
 
 A private Mosquitto (port of its own, no persistence) carries the load; a scratch database with the demo
 data holds the sensors. Each phase's publisher runs in its own process; the broker-only subscriber
@@ -11,6 +14,11 @@ rate is readings stored ÷ the time from the first publish until all are committ
 Latency: for sensors that cross their alarm value during the steady phase, the first notification's
 created_at minus the reading's timestamp (set at publish time). Targets (issue 7, 2-core machine):
 ≥ 20,000 readings/s batched, ≥ 5,000 single messages/s, each ≥ ½ of broker-only; p99 < 500 ms; RSS < 500 MB.
+
+Last measured (2026-12-02, load average 7–10 on the 2 cores, --publishers 2 --workers 1, two runs):
+batched 18,900–20,100 stored/s vs 133,000–179,000 broker-only (½ not met); single 870–1,020/s vs
+1,010–1,130 broker-only (publisher-bound, 5,000/s not offered); push p99 14–20 s at 5,000/s offered
+(not met); RSS ≤ 196 MB (met). BENCH_WORKER_PROFILE=PATH writes a cProfile of each worker to PATH.N.
 """
 
 from __future__ import annotations
@@ -29,6 +37,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._support import ROOT, bench_env, create_database, drop_database, free_port, percentile  # noqa: E402
 
 LOAD = str(ROOT / "bench" / "_mqtt_load.py")
+
+
+def _publish(port: int, topics_file: str, messages: int, per_msg: int, start_hour: int, rate: float,
+             parts: int) -> float:
+    """Run ``parts`` publisher processes at once (each messages/parts, rate/parts); returns the slowest's seconds."""
+    procs = [subprocess.Popen([sys.executable, LOAD, "pub", str(port), topics_file, str(messages // parts), str(per_msg),
+                               str(start_hour), str(rate / parts), str(i), str(parts)], stdout=subprocess.PIPE, text=True)
+             for i in range(parts)]
+    seconds = 0.0
+    for p in procs:
+        out, _ = p.communicate(timeout=600)
+        if p.returncode:
+            raise RuntimeError(f"publisher failed: {p.returncode}")
+        seconds = max(seconds, json.loads(out.strip().splitlines()[-1])["seconds"])
+    return seconds
 
 
 def _rss_mb(pid: int) -> tuple[float, float]:
@@ -70,7 +93,8 @@ async def _count_readings() -> int:
 
 
 async def _phase(name: str, port: int, topics_file: str, messages: int, per_msg: int, start_hour: int,
-                 worker_pid: int) -> dict:
+                 worker_pids: list[int], parts: int) -> dict:
+    messages -= messages % parts
     total = messages * per_msg
     before = await _count_readings()
     group = f"bench-only-{name}"
@@ -78,9 +102,7 @@ async def _phase(name: str, port: int, topics_file: str, messages: int, per_msg:
     assert sub.stdout.readline().strip() == "ready"
     await asyncio.sleep(0.5)
     t0 = time.time()
-    pub = subprocess.run([sys.executable, LOAD, "pub", str(port), topics_file, str(messages), str(per_msg),
-                          str(start_hour)], capture_output=True, text=True, check=True)
-    pub_s = json.loads(pub.stdout.strip().splitlines()[-1])["seconds"]
+    pub_s = _publish(port, topics_file, messages, per_msg, start_hour, 0.0, parts)
     deadline = time.time() + 600
     while await _count_readings() - before < total and time.time() < deadline:
         await asyncio.sleep(0.05)
@@ -90,10 +112,12 @@ async def _phase(name: str, port: int, topics_file: str, messages: int, per_msg:
     return {"phase": name, "readings": total, "stored": stored, "publisher_s": round(pub_s, 2),
             "worker_readings_per_s": round(stored / worker_s), "broker_only_readings_per_s":
             round(broker["readings"] / broker["seconds"]) if broker["seconds"] else None,
-            "worker_rss_mb": round(_rss_mb(worker_pid)[0])}
+            "publishers": parts, "workers": len(worker_pids),
+            "worker_rss_mb": [round(_rss_mb(pid)[0]) for pid in worker_pids]}
 
 
-async def _latency(port: int, trip: list[str], quiet_file: str, rate: float, seconds: float, workdir: Path) -> dict:
+async def _latency(port: int, trip: list[str], quiet_file: str, rate: float, seconds: float, workdir: Path,
+                   parts: int) -> dict:
     """Steady single messages at ``rate``; trip sensors spread through the run cross their alarm value."""
     import paho.mqtt.client as mqtt
 
@@ -109,14 +133,14 @@ async def _latency(port: int, trip: list[str], quiet_file: str, rate: float, sec
     for t in trip:  # baselines
         c.publish(t, json.dumps({"ts": base.isoformat(), "value": 0}), qos=1)
     await asyncio.sleep(3)
-    background = subprocess.Popen([sys.executable, LOAD, "pub", str(port), quiet_file, str(int(rate * seconds)), "1",
-                                   "0", str(rate)], stdout=subprocess.PIPE, text=True)
+    loop = asyncio.get_running_loop()
+    background = loop.run_in_executor(None, _publish, port, quiet_file, int(rate * seconds), 1, 0, rate, parts)
     interval = seconds / len(trip)
     started = time.perf_counter()
     for i, t in enumerate(trip):
         await asyncio.sleep(max(0.0, started + i * interval - time.perf_counter()))
         c.publish(t, json.dumps({"ts": datetime.now(UTC).isoformat(), "value": 9.0}), qos=1)
-    background.communicate(timeout=300)
+    await background
     deadline = time.time() + 120
     rows: list = []
     while time.time() < deadline:
@@ -150,7 +174,7 @@ async def main(args: argparse.Namespace) -> None:
     os.environ.update(env)
     subprocess.run([sys.executable, "-m", "backend.cli", "seed-demo"], cwd=ROOT, env={**os.environ, "ZHIJIAN_ENV": "dev"},
                    check=True, capture_output=True)
-    worker = None
+    workers: list[subprocess.Popen] = []
     try:
         from backend import db
         from backend.settings import get_settings
@@ -159,23 +183,28 @@ async def main(args: argparse.Namespace) -> None:
         quiet, trip = await _setup(args.sensors, args.trip)
         quiet_file = workdir / "quiet.txt"
         quiet_file.write_text("\n".join(quiet))
-        log = open(workdir / "worker.log", "w")  # noqa: SIM115
-        worker = subprocess.Popen([sys.executable, "-m", "iot.worker"], cwd=ROOT, env={**os.environ, "ZHIJIAN_LOG_LEVEL": "WARNING"},
-                                  stdout=log, stderr=subprocess.STDOUT)
+        for i in range(args.workers):
+            log = open(workdir / f"worker{i}.log", "w")  # noqa: SIM115
+            prof = os.environ.get("BENCH_WORKER_PROFILE")  # a path: cProfile the worker's event loop into PATH.N
+            workers.append(subprocess.Popen(
+                [sys.executable, *(["-m", "cProfile", "-o", f"{prof}.{i}"] if prof else []), "-m", "iot.worker"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, "ZHIJIAN_LOG_LEVEL": "WARNING", "ZHIJIAN_MQTT_WORKER_CLIENT_ID": f"bench-worker-{port}-{i}"}))
         await asyncio.sleep(4)
+        pids = [w.pid for w in workers]
         n_msg, per = (int(x) for x in args.batched.split("x"))
-        results = [await _phase("batched", port, str(quiet_file), n_msg, per, 0, worker.pid)]
-        results.append(await _phase("single", port, str(quiet_file), args.single, 1, 100_000, worker.pid))
-        results.append(await _latency(port, trip, str(quiet_file), args.rate, args.seconds, workdir))
-        rss, hwm = _rss_mb(worker.pid)
-        results.append({"worker_rss_mb": round(rss), "worker_peak_rss_mb": round(hwm)})
-        print(f"cpus={os.cpu_count()} (machine shared with other work while measuring)")
+        results = [await _phase("batched", port, str(quiet_file), n_msg, per, 0, pids, args.publishers)]
+        results.append(await _phase("single", port, str(quiet_file), args.single, 1, 100_000, pids, args.publishers))
+        results.append(await _latency(port, trip, str(quiet_file), args.rate, args.seconds, workdir, args.publishers))
+        results.append({"worker_rss_mb": [round(_rss_mb(p)[0]) for p in pids],
+                        "worker_peak_rss_mb": [round(_rss_mb(p)[1]) for p in pids]})
+        print(f"cpus={os.cpu_count()} load={os.getloadavg()} (machine shared with other work while measuring)")
         for r in results:
             print(json.dumps(r, ensure_ascii=False))
     finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(30)
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            w.wait(30)
         broker.terminate()
         broker.wait(10)
         from backend import db
@@ -192,4 +221,6 @@ if __name__ == "__main__":
     parser.add_argument("--single", type=int, default=40000)
     parser.add_argument("--rate", type=float, default=5000)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--publishers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1)
     asyncio.run(main(parser.parse_args()))

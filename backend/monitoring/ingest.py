@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -46,6 +47,8 @@ class _Telemetry(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _decoder = msgspec.json.Decoder(_Telemetry)
+_json_encode = msgspec.json.Encoder().encode  # rule state to jsonb text, once per sensor per batch
+_json_decode = msgspec.json.Decoder().decode
 
 
 class Malformed(ValueError):
@@ -67,6 +70,7 @@ class BatchResult:
     dead_reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
+@lru_cache(maxsize=65_536)  # topics repeat (one per sensor): parse each once; refusals raise and are not cached
 def parse_topic(topic: str) -> tuple[UUID, UUID]:
     """zhijian/v1/{project_id}/{sensor_id}/telemetry → (project, sensor)."""
     parts = topic.split("/")
@@ -140,24 +144,20 @@ class SensorCache:
         return {i: self.sensors[i] for i in ids if i in self.sensors}
 
 
-def _ts_epoch(ts: datetime) -> float:
-    return ts.timestamp()
-
-
 async def process_batch(messages: list[Message], cache: SensorCache) -> BatchResult:
     """Evaluate and store one batch in one transaction; returns the alarm events to notify after commit."""
     result = BatchResult()
     dead: list[tuple[str, UUID | None, str, str, str]] = []  # topic, sensor, reason, detail, payload
-    parsed: list[tuple[Message, UUID, UUID, list[tuple[datetime, float]]]] = []
+    parsed: list[tuple[Message, UUID, UUID, list[tuple[datetime, float]], datetime]] = []
     for m in messages:
         try:
             project_id, sensor_id = parse_topic(m.topic)
-            parsed.append((m, project_id, sensor_id, parse_payload(m.payload)))
+            parsed.append((m, project_id, sensor_id, parse_payload(m.payload), datetime.fromtimestamp(m.received_at, UTC)))
         except Malformed as exc:
             dead.append((m.topic[:200], None, "malformed", str(exc), m.payload[:PAYLOAD_KEEP].decode("utf-8", "replace")))
     known = await cache.get_many({p[2] for p in parsed})
-    per_sensor: dict[UUID, list[tuple[datetime, float, Message]]] = defaultdict(list)
-    for m, project_id, sensor_id, readings in parsed:
+    per_sensor: dict[UUID, list[tuple[datetime, float, Message, datetime]]] = defaultdict(list)
+    for m, project_id, sensor_id, readings, received in parsed:
         info = known.get(sensor_id)
         if info is None:
             dead.append((m.topic, sensor_id, "unknown_sensor", "no active sensor with this id", _text(m.payload)))
@@ -165,7 +165,7 @@ async def process_batch(messages: list[Message], cache: SensorCache) -> BatchRes
         if info.project_id != project_id:
             dead.append((m.topic, sensor_id, "topic_mismatch", "the sensor belongs to another project", _text(m.payload)))
             continue
-        per_sensor[sensor_id].extend((ts, v, m) for ts, v in readings)
+        per_sensor[sensor_id].extend((ts, v, m, received) for ts, v in readings)
 
     db = Sensor._meta.db
     async with db.transaction():
@@ -176,7 +176,7 @@ async def process_batch(messages: list[Message], cache: SensorCache) -> BatchRes
                 " ORDER BY sensor FOR UPDATE", sorted(per_sensor),
             )
             for r in rows:
-                st = r["state"] if isinstance(r["state"], dict) else json.loads(r["state"])
+                st = r["state"] if isinstance(r["state"], dict) else _json_decode(r["state"])
                 states[r["sensor"]] = (RuleState.from_json(st), r["silent"])
         r_sensor: list[UUID] = []
         r_ts: list[datetime] = []
@@ -192,9 +192,9 @@ async def process_batch(messages: list[Message], cache: SensorCache) -> BatchRes
             state, silent = states.get(sensor_id, (RuleState(), 0))
             th = cache.thresholds[sensor_id]
             accepted = 0
-            for ts, value, m in readings:
+            for ts, value, m, received in readings:
                 try:
-                    ev = evaluate(state, th, _ts_epoch(ts), value)
+                    ev = evaluate(state, th, ts.timestamp(), value)
                 except Duplicate:
                     dead.append((m.topic, sensor_id, "duplicate", f"reading at {ts.isoformat()} already stored",
                                  json.dumps({"ts": ts.isoformat(), "value": value})))
@@ -205,7 +205,7 @@ async def process_batch(messages: list[Message], cache: SensorCache) -> BatchRes
                 state = ev.state
                 accepted += 1
                 r_sensor.append(sensor_id); r_ts.append(ts); r_value.append(value)
-                r_received.append(datetime.fromtimestamp(m.received_at, UTC))
+                r_received.append(received)
                 if ev.changed:
                     changes.append((info, "threshold", int(ev.previous), int(ev.level), {
                         "value": value, "cumulative": ev.cumulative, "rate": ev.rate_per_day,
@@ -215,7 +215,7 @@ async def process_batch(messages: list[Message], cache: SensorCache) -> BatchRes
                     changes.append((info, "silent", int(Level.ALARM), int(Level.NORMAL), {
                         "value": None, "cumulative": None, "rate": None, "reasons": ["readings resumed"],
                         "reading_ts": None}))
-                s_sensor.append(sensor_id); s_state.append(json.dumps(state.to_json()))
+                s_sensor.append(sensor_id); s_state.append(_json_encode(state.to_json()).decode())
                 s_last.append(datetime.fromtimestamp(state.last_ts, UTC))
         if late:
             # Older than the last evaluated reading: a redelivery of a stored one is a duplicate, else out of order.

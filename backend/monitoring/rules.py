@@ -89,7 +89,7 @@ class RuleState:
             baseline=data.get("baseline"),
             last_ts=data.get("last_ts"),
             last_value=data.get("last_value"),
-            window=tuple((float(t), float(v)) for t, v in data.get("window", [])),
+            window=tuple([(float(t), float(v)) for t, v in data.get("window", ())]),
             consecutive_over=int(data.get("consecutive_over", 0)),
             below_count=int(data.get("below_count", 0)),
             level=Level(int(data.get("level", 0))),
@@ -168,7 +168,12 @@ def evaluate(state: RuleState, t: Thresholds, ts: float, value: float) -> Evalua
                 raise Duplicate(f"reading at {ts} already evaluated")
             raise OutOfOrder(f"a second, different reading at {ts}")
     baseline = state.baseline if state.baseline is not None else value
-    window = tuple(p for p in (*state.window, (ts, value)) if p[0] >= ts - t.rate_window_s)
+    # The window is in ts order (readings only ever append newer ones), so the expired part is a prefix.
+    cutoff, old = ts - t.rate_window_s, state.window
+    i, n = 0, len(old)
+    while i < n and old[i][0] < cutoff:
+        i += 1
+    window = (*old[i:], (ts, value)) if ts >= cutoff else ()
     cumulative = abs(value - baseline)
     rate = rate_over_window(window)
     over = rate is not None and t.rate_per_day is not None and rate > t.consecutive_rate_ratio * t.rate_per_day
