@@ -110,7 +110,7 @@ class Demo:
     # --- complaints -----------------------------------------------------------------------------------
     def complaints(self) -> None:
         citizen = self.mp("demo-citizen")
-        mine = self.call("GET", "/mp/v1/complaints/", citizen, params={"limit": 100})
+        mine = self.call("GET", "/mp/v1/complaints", citizen, params={"limit": 100})
         mine = mine["items"] if isinstance(mine, dict) else mine
         if any(str(c.get("description", "")).startswith(MARK) for c in mine):
             self.skip_line("complaints")
@@ -130,7 +130,7 @@ class Demo:
             body = {"category": category, "description": f"{MARK}{text}", "project_id": project_id,
                     "location": {"lng": point.x, "lat": point.y, "coord_type": "gcj02"},
                     "photo_ids": [self.photo(pair, "complaint", seed)]}
-            made = self.call("POST", "/mp/v1/complaints/", pair, json=body)
+            made = self.call("POST", "/mp/v1/complaints", pair, json=body)
             self.made_line(f"complaint {made['number']}: {text}")
             return made["id"]
 
@@ -188,7 +188,8 @@ class Demo:
         specs = [
             ("DEMO-RB-001", "rebar", "HRB400E", "Ø25", {"rebar": [GOOD_SPECIMEN, GOOD_SPECIMEN]}),
             ("DEMO-CE-001", "cement", "P·O 42.5", "袋装 50kg", {"cement": GOOD_CEMENT}),
-            ("DEMO-CE-002", "cement", "P·O 42.5", "袋装 50kg", {"cement": {**GOOD_CEMENT, "compressive_3d": 16.9}}),
+            ("DEMO-CE-002", "cement", "P·O 42.5", "袋装 50kg",
+             {"cement": {**GOOD_CEMENT, "compressive_3d": 12.0, "compressive_28d": 38.5}}),  # fails
         ]
         for i, (no, material, grade, spec, result) in enumerate(specs):
             batch = self.call("POST", "/api/v1/materials/batches", lead, json={
@@ -286,17 +287,19 @@ class Demo:
         done = False
         for uscc in (BLACK_USCC, RED_USCC):
             view = self.call("GET", f"/api/v1/credit/enterprises/{self.enterprise_id(uscc)}", admin)
-            done = done or any(str(e.get("reason", "")).startswith(MARK) for e in view.get("events", []))
+            done = done or any(str(e.get("note", "")).startswith(MARK) for e in view["events"])
         if done:
             self.skip_line("credit")
             return
         black = self.enterprise_id(BLACK_USCC)
         self.call("POST", "/api/v1/credit/events", admin, json={
-            "enterprise_id": black, "kind": "serious_violation", "reason": f"{MARK}专项检查发现违法分包，依规处理"})
+            "enterprise_id": black, "kind": "serious_violation", "reason": f"{MARK}专项检查发现违法分包，依规处理",
+            "evidence": "demo-activity:black"})
         self.made_line("credit event serious_violation: 温州东海劳务分包有限公司 → black list")
         red = self.enterprise_id(RED_USCC)
         self.call("POST", "/api/v1/credit/events", admin, json={
-            "enterprise_id": red, "kind": "manual_bonus", "points": 5, "reason": f"{MARK}获评市级文明标化工地"})
+            "enterprise_id": red, "kind": "manual_bonus", "points": 5, "reason": f"{MARK}获评市级文明标化工地",
+            "evidence": "demo-activity:red"})
         self.made_line("credit event manual_bonus +5: 温州城建开发有限公司 → red list")
 
     # --- workforce ------------------------------------------------------------------------------------
