@@ -249,7 +249,7 @@ class Demo:
             (sensors[1]["topic"], readings([(0, 0.0), (1, 0.6), (22, 13.0)])),  # over the limit: alarm, open
             (sensors[2]["topic"], readings([(h, 0.1 * h) for h in range(0, 40, 4)])),  # calm
         ])
-        self.made_line("readings published over MQTT for 3 sensors")
+        self.made_line("readings for 3 sensors, published over MQTT")
         deadline = time.monotonic() + 30
         alarms: dict[str, dict[str, Any]] = {}
         while time.monotonic() < deadline:
@@ -262,7 +262,7 @@ class Demo:
             raise DemoError(f"the iot worker raised {len(alarms)} of 2 alarms in 30 s (is it running?)")
         self.call("POST", f"/mp/v1/monitoring/alarms/{alarms[sensors[0]['id']]['id']}/ack", lead,
                   json={"note": "已到现场，加密监测"})
-        self.made_line("alarm on ZQS-01 acknowledged; alarm on ZQS-02 left open")
+        self.made_line("alarms: ZQS-01 acknowledged, ZQS-02 left open")
 
     def _publish(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
         import paho.mqtt.client as mqtt
