@@ -1,4 +1,5 @@
-"""Operator commands: python -m backend.cli {migrate, rollback, seed-demo, import-districts, create-admin}."""
+"""Operator commands: python -m backend.cli {migrate, rollback, seed-demo, demo-activity, import-districts,
+create-admin}."""
 
 from __future__ import annotations
 
@@ -77,6 +78,22 @@ async def seed_demo() -> int:
     return 0
 
 
+def demo_activity(api: str) -> int:
+    """Drive the running API (and MQTT) with the demo logins: complaints, materials, an alarm, credit lists."""
+    from backend.demo_activity import DemoError, run
+
+    settings = get_settings()
+    if settings.ENV == "production":
+        print("refusing to make demo activity with ZHIJIAN_ENV=production", file=sys.stderr)
+        return 2
+    try:
+        run(api, settings.MQTT_URL)
+    except DemoError as exc:
+        print(f"demo-activity failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 async def create_admin(username: str, display_name: str) -> int:
     """Create a city-wide regulator admin (password read from the terminal or stdin)."""
     from backend import db
@@ -108,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply pending migrations")
     sub.add_parser("rollback", help="undo all migrations")
     sub.add_parser("seed-demo", help="load idempotent demo data (not in production)")
+    act = sub.add_parser("demo-activity", help="make demo activity through the running API (idempotent)")
+    act.add_argument("--api", default="http://127.0.0.1:8000")
     imp = sub.add_parser("import-districts", help="load district boundaries from GeoJSON (GCJ-02)")
     imp.add_argument("path")
     imp.add_argument("--source", default="")
@@ -120,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         coro = migrate()
     elif args.command == "rollback":
         coro = rollback()
+    elif args.command == "demo-activity":
+        return demo_activity(args.api)
     elif args.command == "seed-demo":
         coro = seed_demo()
     elif args.command == "import-districts":

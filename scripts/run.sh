@@ -4,7 +4,8 @@
 # MQTT-alarm and vision workers. Stays in the foreground; Ctrl-C stops everything.
 #
 #   scripts/run.sh            run until Ctrl-C / SIGTERM (then stop every child and exit 0)
-#   scripts/run.sh --check    start everything, wait for /readyz, log in as the demo citizen, stop
+#   scripts/run.sh --check    start everything, wait for /readyz, make the demo activity, log in as the
+#                             demo citizen, stop
 #
 # Configuration comes from the ZHIJIAN_* environment variables (backend/settings.py); logs go to .run/.
 set -euo pipefail
@@ -13,7 +14,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-usage() { sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 CHECK=""
 case "${1:-}" in
@@ -81,6 +82,12 @@ if ! wait_http "$API_URL/readyz" 90 200; then
     error "the API is not ready; /readyz says:"
     curl -s --max-time 5 "$API_URL/readyz" >&2 || true
     echo >&2
+    exit 1
+fi
+
+log "making demo activity through the API (complaints, materials, an alarm, credit lists; idempotent)"
+if ! .venv/bin/python -m backend.cli demo-activity --api "$API_URL"; then
+    error "demo-activity failed (logs in .run/*.log)"
     exit 1
 fi
 

@@ -1,0 +1,324 @@
+"""Demo activity: drive the running system's HTTP API (and MQTT) as its users would, so the console shows life.
+
+Run by scripts/run.sh after /readyz answers (`python -m backend.cli demo-activity --api URL`). It signs in
+with the demo logins of backend/demo.py (staff passwords; mini-program codes 'demo-citizen:<n>' and
+'demo-lead:<n>' on the fake WeChat server) and makes, once per database:
+
+  * complaints: citizen reports with photos — handled on time and confirmed, handled late, rejected, open;
+  * materials: batches through entry inspection and sampling to lab reports, one failing its standard;
+  * monitoring: a foundation pit with an approved plan, points and sensors; readings published over MQTT
+    to the running iot worker so one alarm stays open and another is acknowledged;
+  * credit: manual events that put one enterprise on the black list and one on the red list.
+
+Idempotent: every section first looks up its marker (a known description, batch number, work name or
+event reason) through the API and skips when it is there. Prints one line per thing it made.
+Workforce (workers, roster, clocks, payroll, spot checks) is deliberately absent: see `_workforce`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+import cv2
+import httpx
+import numpy as np
+
+from backend.demo import ADMIN_PASSWORD, STAFF_PASSWORD
+
+MARK = "【演示】"  # every text this module writes starts with it: the idempotency markers
+PROJECT_PERMIT = "330302202603150101"  # 滨江商务区T05地块住宅项目 (鹿城区): lead_wang, sup_li
+MANUFACTURER_USCC = "91330300MA2LM1N2PN"
+LAB_USCC = "91330302MA2NP3Q4RA"
+BLACK_USCC = "91330382MA2JK9L0M1"  # 温州东海劳务分包有限公司
+RED_USCC = "91330302MA2AB1C2DL"  # 温州城建开发有限公司
+QUICK_CATEGORY = "demo_quick"  # a category with a seconds-long SLA, so one case is handled late for real
+GOOD_SPECIMEN = {"yield_strength": 450, "tensile_strength": 600, "max_force_elongation": 12.0}
+GOOD_CEMENT = {"compressive_3d": 25, "compressive_28d": 48, "flexural_3d": 5, "flexural_28d": 8,
+               "initial_setting_min": 120, "final_setting_min": 240, "chloride_pct": 0.02, "soundness_ok": True}
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+def _jpeg(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:240, 0:320]
+    image = np.stack([(x + seed * 40) % 256, (y * 2) % 256, (x + y) % 256], axis=2).astype(np.uint8)
+    image = cv2.add(image, rng.integers(0, 30, image.shape, dtype=np.uint8))
+    ok, buf = cv2.imencode(".jpg", image)
+    if not ok:
+        raise DemoError("could not encode a demo photo")
+    return buf.tobytes()
+
+
+class Demo:
+    def __init__(self, api: str, mqtt_url: str, out: Callable[[str], None] = print) -> None:
+        self.http = httpx.Client(base_url=api.rstrip("/"), timeout=30)
+        self.mqtt_url = mqtt_url
+        self.out = out
+        self.made = 0
+        self._tokens: dict[str, dict[str, str]] = {}
+
+    # --- plumbing -------------------------------------------------------------------------------------
+    def call(self, method: str, path: str, who: dict[str, str] | None = None, expect: int | tuple = (200, 201),
+             **kw: Any) -> Any:
+        resp = self.http.request(method, path, headers=who or {}, **kw)
+        codes = expect if isinstance(expect, tuple) else (expect,)
+        if resp.status_code not in codes:
+            raise DemoError(f"{method} {path}: HTTP {resp.status_code} {resp.text[:400]}")
+        return resp.json() if resp.content else None
+
+    def staff(self, username: str) -> dict[str, str]:
+        if username not in self._tokens:
+            pw = ADMIN_PASSWORD if username == "admin" else STAFF_PASSWORD
+            body = self.call("POST", "/api/v1/auth/login", json={"username": username, "password": pw})
+            self._tokens[username] = {"Authorization": f"Bearer {body['access_token']}"}
+        return self._tokens[username]
+
+    def mp(self, openid: str) -> dict[str, str]:
+        if openid not in self._tokens:
+            # Codes are single-use on the fake WeChat server: a fresh nonce each time.
+            body = self.call("POST", "/mp/v1/auth/login", json={"code": f"{openid}:{time.time_ns()}"})
+            self._tokens[openid] = {"Authorization": f"Bearer {body['access_token']}"}
+        return self._tokens[openid]
+
+    def photo(self, who: dict[str, str], purpose: str, seed: int) -> str:
+        files = {"file": (f"demo{seed}.jpg", _jpeg(seed), "image/jpeg")}
+        return self.call("POST", "/mp/v1/media", who, files=files, data={"purpose": purpose})["id"]
+
+    def made_line(self, line: str) -> None:
+        self.made += 1
+        self.out(f"demo-activity: made {line}")
+
+    def skip_line(self, section: str) -> None:
+        self.out(f"demo-activity: {section} already there, skipped")
+
+    def project(self) -> dict[str, Any]:
+        items = self.call("GET", "/api/v1/projects", self.staff("admin"), params={"q": PROJECT_PERMIT})["items"]
+        return self.call("GET", f"/api/v1/projects/{items[0]['id']}", self.staff("admin"))
+
+    def enterprise_id(self, uscc: str) -> str:
+        return self.call("GET", "/api/v1/enterprises", self.staff("admin"), params={"q": uscc})["items"][0]["id"]
+
+    # --- complaints -----------------------------------------------------------------------------------
+    def complaints(self) -> None:
+        citizen = self.mp("demo-citizen")
+        mine = self.call("GET", "/mp/v1/complaints", citizen, params={"limit": 100})
+        mine = mine["items"] if isinstance(mine, dict) else mine
+        if any(str(c.get("description", "")).startswith(MARK) for c in mine):
+            self.skip_line("complaints")
+            return
+        admin, station = self.staff("admin"), self.staff("lc_admin")
+        self.call("PUT", f"/api/v1/complaints/categories/{QUICK_CATEGORY}", admin, json={
+            "name": "演示：限时回复", "description": f"{MARK}演示用的极短时限类别", "sla_hours": 3 / 3600,
+            "sort": 99})
+        district = self.call("GET", "/api/v1/districts/330302", admin, params={"include_boundary": "true"})
+        from shapely.geometry import shape
+
+        point = shape(district["boundary"]).representative_point()
+        project_id = self.project()["id"]
+
+        def report(text: str, category: str = "shoddy_work", seed: int = 1, who: str = "demo-citizen") -> str:
+            pair = self.mp(who)
+            body = {"category": category, "description": f"{MARK}{text}", "project_id": project_id,
+                    "location": {"lng": point.x, "lat": point.y, "coord_type": "gcj02"},
+                    "photo_ids": [self.photo(pair, "complaint", seed)]}
+            made = self.call("POST", "/mp/v1/complaints", pair, json=body)
+            self.made_line(f"complaint {made['number']}: {text}")
+            return made["id"]
+
+        def resolve(cid: str, seed: int) -> dict[str, Any]:
+            after = self.photo(station, "complaint_result", seed)
+            return self.call("POST", f"/api/v1/complaints/{cid}/resolve", station,
+                             json={"notes": "已责令施工单位返工，现场复查合格", "photo_ids": [after]})
+
+        # Handled on time, confirmed and rated by the citizen.
+        cid = report("地下室顶板浇筑后出现多条裂缝，疑似混凝土标号不足", seed=1)
+        self.call("POST", f"/api/v1/complaints/{cid}/accept", station)
+        self.call("POST", f"/api/v1/complaints/{cid}/start", station)
+        resolve(cid, 11)
+        self.call("POST", f"/mp/v1/complaints/{cid}/confirm", self.mp("demo-citizen"), json={})
+        self.call("POST", f"/mp/v1/complaints/{cid}/rating", self.mp("demo-citizen"),
+                  json={"score": 5, "comment": "处理及时"}, expect=(200, 201, 409))
+        self.out("demo-activity:   → accepted, handled on time, confirmed")
+        # Handled on time, waiting for the citizen.
+        cid = report("脚手架连墙件缺失，夜间施工噪声扰民", category="safety_hazard"
+                     if self._has_category("safety_hazard") else "shoddy_work", seed=2, who="demo-citizen-2")
+        self.call("POST", f"/api/v1/complaints/{cid}/accept", station)
+        resolve(cid, 12)
+        self.out("demo-activity:   → accepted, handled on time")
+        # Handled late: its category allows seconds, the station answers after the deadline.
+        cid = report("外墙保温板粘贴不牢，大风后脱落", category=QUICK_CATEGORY, seed=3, who="demo-citizen-3")
+        self.call("POST", f"/api/v1/complaints/{cid}/accept", station)
+        time.sleep(4)
+        resolve(cid, 13)
+        self.out("demo-activity:   → handled after its deadline (late)")
+        # Overdue and still open.
+        report("楼梯间栏杆高度不足，存在坠落隐患", category=QUICK_CATEGORY, seed=4, who="demo-citizen-4")
+        self.out("demo-activity:   → left open past its deadline (overdue)")
+        # Rejected with a reason.
+        cid = report("小区物业电梯经常停运", seed=5, who="demo-citizen-5")
+        self.call("POST", f"/api/v1/complaints/{cid}/reject", station, json={"reason": "属于物业维修范畴，非工程质量问题"})
+        self.out("demo-activity:   → rejected (not a construction-quality matter)")
+        # New, not yet accepted.
+        report("基坑边堆土过高，距坑边不足1米", seed=6, who="demo-citizen-6")
+
+    def _has_category(self, code: str) -> bool:
+        cats = self.call("GET", "/mp/v1/complaints/categories", self.mp("demo-citizen"))
+        cats = cats["items"] if isinstance(cats, dict) else cats
+        return any(c.get("code") == code or c.get("service_code") == code for c in cats)
+
+    # --- materials ------------------------------------------------------------------------------------
+    def materials(self) -> None:
+        project = self.project()
+        lead, sup = self.staff("lead_wang"), self.staff("sup_li")
+        batches = self.call("GET", "/api/v1/materials/batches", lead, params={"project_id": project["id"], "limit": 100})
+        if any(b.get("production_batch_no", "").startswith("DEMO-") for b in batches["items"]):
+            self.skip_line("materials")
+            return
+        manufacturer, lab = self.enterprise_id(MANUFACTURER_USCC), self.enterprise_id(LAB_USCC)
+        lab_user = self._lab_user(lab)
+        specs = [
+            ("DEMO-RB-001", "rebar", "HRB400E", "Ø25", {"rebar": [GOOD_SPECIMEN, GOOD_SPECIMEN]}),
+            ("DEMO-CE-001", "cement", "P·O 42.5", "袋装 50kg", {"cement": GOOD_CEMENT}),
+            ("DEMO-CE-002", "cement", "P·O 42.5", "袋装 50kg",
+             {"cement": {**GOOD_CEMENT, "compressive_3d": 12.0, "compressive_28d": 38.5}}),  # fails
+        ]
+        for i, (no, material, grade, spec, result) in enumerate(specs):
+            batch = self.call("POST", "/api/v1/materials/batches", lead, json={
+                "material": material, "grade": grade, "spec": spec, "manufacturer_id": manufacturer,
+                "production_batch_no": no, "production_date": "2026-10-01", "quantity": 32.5, "unit": "t",
+                "project_id": project["id"]})
+            bid = batch["id"]
+            self.call("POST", f"/api/v1/materials/batches/{bid}/entry-inspection", sup,
+                      json={"accepted": True, "quantity_received": 32.5})
+            self.call("POST", f"/api/v1/materials/batches/{bid}/samplings", sup,
+                      json={"sample_no": f"DEMO-S{i + 1:03d}", "sampled_by": "取样员赵工", "lab_id": lab})
+            rep = self.call("POST", f"/api/v1/materials/batches/{bid}/reports", lab_user,
+                            json={"report_no": f"DEMO-R{i + 1:03d}", "report_date": "2026-10-05", **result})
+            self.made_line(f"material batch {no} ({material} {grade}): lab report {rep['verdict']}")
+
+    def _lab_user(self, lab: str) -> dict[str, str]:
+        username = "demo_lab"
+        resp = self.http.post("/api/v1/auth/login", json={"username": username, "password": STAFF_PASSWORD})
+        if resp.status_code != 200:
+            self.call("POST", "/api/v1/users", self.staff("admin"), json={
+                "role": "supervisor", "display_name": "检测员周工", "username": username, "password": STAFF_PASSWORD,
+                "enterprise_id": lab})
+            self.made_line(f"lab user {username} / {STAFF_PASSWORD} (温州市建设工程检测中心)")
+        return self.staff(username)
+
+    # --- monitoring -----------------------------------------------------------------------------------
+    def monitoring(self) -> None:
+        lead, sup = self.staff("lead_wang"), self.staff("sup_li")
+        project_id = self.project()["id"]
+        works = self.call("GET", "/api/v1/monitoring/works", lead, params={"project_id": project_id})
+        works = works["items"] if isinstance(works, dict) else works
+        name = f"{MARK}1号基坑"
+        if any(w["name"] == name for w in works):
+            self.skip_line("monitoring")
+            return
+        metric = "wall_top_horizontal"
+        work = self.call("POST", "/api/v1/monitoring/works", lead, json={
+            "project_id": project_id, "name": name, "kind": "foundation_pit", "parameters": {"excavation_depth_m": 12.0}})
+        wid = work["id"]
+        self.call("POST", f"/api/v1/monitoring/works/{wid}/plan", lead, json={
+            "plan_no": "DEMO-FA-2026-01", "alarm_values": {metric: {
+                "cumulative_abs": 10, "rate_per_day": 48, "warning_ratio": 0.7, "danger_ratio": 1.5}}})
+        self.call("POST", f"/api/v1/monitoring/works/{wid}/plan/approve", sup, json={"expert_review": "专家论证通过"})
+        sensors = []
+        for code in ("ZQS-01", "ZQS-02", "ZQS-03"):
+            point = self.call("POST", f"/api/v1/monitoring/works/{wid}/points", lead, json={"code": code})
+            sensors.append(self.call("POST", f"/api/v1/monitoring/points/{point['id']}/sensors", lead,
+                                     json={"metric": metric, "interval_s": 7 * 86400, "silent_after_missed": 3}))
+        self.made_line(f"foundation pit {name}: approved plan, 3 points with sensors")
+        t0 = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+
+        def readings(values: list[tuple[int, float]]) -> dict[str, Any]:
+            return {"readings": [{"ts": (t0 + timedelta(hours=h)).isoformat(), "value": v} for h, v in values]}
+
+        self._publish([
+            (sensors[0]["topic"], readings([(0, 0.0), (1, 0.5), (20, 12.0)])),  # over the limit: alarm, acked
+            (sensors[1]["topic"], readings([(0, 0.0), (1, 0.6), (22, 13.0)])),  # over the limit: alarm, open
+            (sensors[2]["topic"], readings([(h, 0.1 * h) for h in range(0, 40, 4)])),  # calm
+        ])
+        self.made_line("readings for 3 sensors, published over MQTT")
+        deadline = time.monotonic() + 30
+        alarms: dict[str, dict[str, Any]] = {}
+        while time.monotonic() < deadline:
+            rows = self.call("GET", "/mp/v1/monitoring/alarms", lead)
+            alarms = {a["sensor_id"]: a for a in rows if a["sensor_id"] in (sensors[0]["id"], sensors[1]["id"])}
+            if len(alarms) == 2:
+                break
+            time.sleep(0.3)
+        else:
+            raise DemoError(f"the iot worker raised {len(alarms)} of 2 alarms in 30 s (is it running?)")
+        self.call("POST", f"/mp/v1/monitoring/alarms/{alarms[sensors[0]['id']]['id']}/ack", lead,
+                  json={"note": "已到现场，加密监测"})
+        self.made_line("alarms: ZQS-01 acknowledged, ZQS-02 left open")
+
+    def _publish(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        import paho.mqtt.client as mqtt
+
+        url = urlparse(self.mqtt_url)
+        client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+                             client_id=f"demo-{uuid.uuid4().hex[:10]}", protocol=mqtt.MQTTv5)
+        if url.username:
+            client.username_pw_set(url.username, url.password)
+        client.connect(url.hostname or "127.0.0.1", url.port or 1883, keepalive=30)
+        client.loop_start()
+        try:
+            for topic, payload in messages:
+                client.publish(topic, json.dumps(payload), qos=1).wait_for_publish(10)
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
+    # --- credit ---------------------------------------------------------------------------------------
+    def credit(self) -> None:
+        admin = self.staff("admin")
+        done = False
+        for uscc in (BLACK_USCC, RED_USCC):
+            view = self.call("GET", f"/api/v1/credit/enterprises/{self.enterprise_id(uscc)}", admin)
+            done = done or any(str(e.get("note", "")).startswith(MARK) for e in view["events"])
+        if done:
+            self.skip_line("credit")
+            return
+        black = self.enterprise_id(BLACK_USCC)
+        self.call("POST", "/api/v1/credit/events", admin, json={
+            "enterprise_id": black, "kind": "serious_violation", "reason": f"{MARK}专项检查发现违法分包，依规处理",
+            "evidence": "demo-activity:black"})
+        self.made_line("credit event serious_violation: 温州东海劳务分包有限公司 → black list")
+        red = self.enterprise_id(RED_USCC)
+        self.call("POST", "/api/v1/credit/events", admin, json={
+            "enterprise_id": red, "kind": "manual_bonus", "points": 5, "reason": f"{MARK}获评市级文明标化工地",
+            "evidence": "demo-activity:red"})
+        self.made_line("credit event manual_bonus +5: 温州城建开发有限公司 → red list")
+
+    # --- workforce ------------------------------------------------------------------------------------
+    def _workforce(self) -> None:
+        """Workers, roster, clock-ins, payroll and spot checks go here once their endpoints are merged."""
+
+    def run(self) -> int:
+        self.complaints()
+        self.materials()
+        self.monitoring()
+        self.credit()
+        self._workforce()
+        self.out(f"demo-activity: {self.made} things made")
+        return self.made
+
+
+def run(api: str, mqtt_url: str) -> int:
+    demo = Demo(api, mqtt_url)
+    try:
+        return demo.run()
+    finally:
+        demo.http.close()
