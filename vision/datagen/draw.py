@@ -136,8 +136,7 @@ def person(targets, rng, fx: float, fy: float, h: float, helmet: bool, hard: boo
     else:
         style = rng.random()
         hair = jitter(rng, (25, 25, 30), 10)
-        # soft cap: not a helmet, a useful hard negative (training scenes see it too, at 20 %)
-        if style < (0.35 if hard else 0.2):
+        if hard and style < 0.35:  # soft cap: not a helmet, a useful hard negative
             cap = jitter(rng, pick(rng, ((40, 40, 40), (120, 60, 20), (200, 200, 200))), 15)
             hc = (round(fx * ONE), round((head_cy - 0.3 * head_r) * ONE))
             ha = (round(head_r * 1.05 * ONE), round(head_r * 0.8 * ONE))

@@ -65,7 +65,7 @@ def generate_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -
     panel_h = draw.uniform(rng, 0.4, 1.2)
     beam_h = draw.uniform(rng, 0.08, 0.18)
     scene_h = support_h + beam_h + 0.1 + panel_h
-    fill = draw.uniform(rng, 0.3, 0.9) if hard else draw.uniform(rng, 0.35, 0.9)
+    fill = draw.uniform(rng, 0.3, 0.9) if hard else draw.uniform(rng, 0.45, 0.9)
     ppm = fill * cfg.height / scene_h  # pixels per metre on the plane, at the image scale ≈ canvas scale
     ground_y = ch / 2 + (scene_h / 2) * ppm * draw.uniform(rng, 0.75, 1.1)
     origin_x = cw / 2 + draw.uniform(rng, -0.5, 0.5) * ppm
@@ -207,8 +207,7 @@ def generate_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -
         height_m = draw.uniform(rng, 1.55, 1.85) * near
         fx = px(draw.uniform(rng, x_min_m + 0.3, x_max_m - 0.3))
         fy = py(-(near - 1.0) * 0.6)
-        # training scenes: half the workers bare-headed (was 40 %); the held-out draw is unchanged
-        helmet = bool(rng.random() < (0.6 if hard else 0.5))
+        helmet = bool(rng.random() < 0.6)
         box = draw.person((img, person_occ), rng, fx, fy, height_m * ppm, helmet, hard)
         persons.append({"helmet": helmet})
         objs.append(_Obj(PERSON_HELMET if helmet else PERSON_NO_HELMET, box, ref=len(persons) - 1))
