@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         project=str(args.runs.resolve()),
         name=args.name,
         exist_ok=True,
-        pretrained=False,
+        # from a yaml: random init (no download); from a shipped .pt: fine-tune its own weights
+        pretrained=str(args.model).endswith(".pt"),
         amp=False,
         cache=False if args.cache == "none" else args.cache,
         close_mosaic=args.close_mosaic,
