@@ -11,7 +11,7 @@ alarm: the event row is the marker, and credit's writer is idempotent on the evi
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import structlog
 from arq.connections import ArqRedis
@@ -19,6 +19,7 @@ from arq.connections import ArqRedis
 from backend.credit import service as credit_service
 from backend.monitoring.alarms import ACTIVE, METRIC_ZH
 from backend.monitoring.tables import Alarm
+from backend.projects import service as projects_service
 from backend.settings import Settings
 
 log = structlog.get_logger("zhijian.monitoring.overdue")
@@ -40,12 +41,6 @@ LIMIT {{}}
 """
 
 
-async def _general_contractors(project_id: UUID) -> list[UUID]:
-    rows = await Alarm.raw(
-        "SELECT enterprise FROM project_parties WHERE project = {} AND role = 'general_contractor'", project_id)
-    return sorted((r["enterprise"] for r in rows), key=str)
-
-
 async def record_ack_overdue(now: datetime, *, settings: Settings, arq: ArqRedis | None, limit: int = 200) -> int:
     """Alarms unacknowledged past the deadline → one credit event each for the contractor; returns how many."""
     cutoff = now - timedelta(seconds=settings.MONITORING_ACK_DEADLINE_S)
@@ -63,7 +58,7 @@ async def record_ack_overdue(now: datetime, *, settings: Settings, arq: ArqRedis
                 continue
             waited_h = (now - alarm["since"]).total_seconds() / 3600
             note = f"{METRIC_ZH.get(alarm['metric'], alarm['metric'])}报警超过{waited_h:.1f}小时未确认"
-            contractors = await _general_contractors(alarm["project"])
+            contractors = await projects_service.general_contractor_ids(alarm["project"])
             await Alarm.raw(
                 "INSERT INTO monitoring_alarm_events (id, alarm, kind, from_status, to_status, note, notify, at)"
                 " VALUES ({}, {}, {}, {}, {}, {}, '', {})",

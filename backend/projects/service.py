@@ -300,6 +300,13 @@ async def lead_user_ids(project_id: UUID) -> list[UUID]:
     return [r["user"] for r in rows]
 
 
+async def general_contractor_ids(project_id: UUID) -> list[UUID]:
+    """The project's general contractors (施工总承包), in a stable order."""
+    rows = await ProjectParty.select(ProjectParty.enterprise).where(
+        (ProjectParty.project == project_id) & (ProjectParty.role == PartyRole.GENERAL_CONTRACTOR.value))
+    return sorted((r["enterprise"] for r in rows), key=str)
+
+
 async def nearby(point: Location, radius_m: float, limit: int = 20) -> list[NearbyProject]:
     """Projects under construction near a point, nearest first (for a citizen picking a site)."""
     if radius_m > MAX_NEARBY_RADIUS_M:

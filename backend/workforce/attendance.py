@@ -116,8 +116,10 @@ async def clock(settings: Settings, actor: Principal, data: ClockIn) -> tuple[Cl
         previous, settings.CLOCK_FENCE_TOLERANCE_M,
     )
     if not verdict.accepted:
-        code = verdict.code or "CLOCK_REFUSED"
-        raise (Forbidden(code) if code == "NOT_ON_ROSTER" else BadRequest(code, detail={"fence_distance_m": round(distance, 1)} if code == "OUTSIDE_FENCE" else None))
+        if verdict.code == "NOT_ON_ROSTER":
+            raise Forbidden(verdict.code)
+        detail = {"fence_distance_m": round(distance, 1)} if verdict.code == "OUTSIDE_FENCE" else None
+        raise BadRequest(verdict.code or "CLOCK_REFUSED", detail=detail)
     clock_id = uuid4()
     row = {
         "id": clock_id, "worker": ctx["worker_id"], "project": data.project_id, "kind": data.kind, "at": data.at,

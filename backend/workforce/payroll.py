@@ -61,9 +61,7 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
 
 
 async def _gc_of(project_id: UUID) -> list[UUID]:
-    rows = await ProjectParty.select(ProjectParty.enterprise).where(
-        (ProjectParty.project == project_id) & (ProjectParty.role == "general_contractor"))
-    return [r["enterprise"] for r in rows]
+    return await projects_service.general_contractor_ids(project_id)
 
 
 async def _is_labour(project_id: UUID, enterprise_id: UUID) -> bool:

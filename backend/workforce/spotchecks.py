@@ -197,13 +197,6 @@ async def holds(actor: Principal, project_id: UUID, status: str | None) -> list[
     return [_hold_out(await _hold_row(r["id"])) for r in await query.order_by(QualityHold.started_at)]
 
 
-async def on_hold(project_id: UUID, enterprise_id: UUID) -> bool:
-    """Whether the subcontractor's payment rights on the project are suspended now (payroll, progress payments)."""
-    return await QualityHold.exists().where(
-        (QualityHold.project == project_id) & (QualityHold.enterprise == enterprise_id) & (QualityHold.status == "active")
-    )
-
-
 async def checks(actor: Principal, project_id: UUID) -> list[SpotCheckOut]:
     project = await projects_service.get_project_row(project_id)
     actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
