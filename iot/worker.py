@@ -26,7 +26,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from backend import db
-from backend.clients.mqtt import make_client, mqtt_params
+from backend.clients.mqtt import ack_many, make_client, mqtt_params
 from backend.clients.redis import create_arq_pool
 from backend.logging import configure_logging
 from backend.monitoring import alarms
@@ -60,7 +60,7 @@ class IotWorker:
         self.stored = 0
         self.dead = 0
         client_id = settings.MQTT_WORKER_CLIENT_ID or f"{settings.MQTT_CLIENT_PREFIX}-iot-{socket.gethostname()}"
-        self.client = make_client(settings, client_id, clean_start=False, manual_ack=True)
+        self.client = make_client(settings, client_id, clean_start=False, manual_ack=True, buffered=True)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
@@ -98,13 +98,13 @@ class IotWorker:
         return batch
 
     def _ack(self, batch: list[_Inbound]) -> None:
-        for item in batch:
-            if item.qos > 0:
-                try:
+        try:
+            ack_many(self.client, [item.mid for item in batch if item.qos == 1])
+            for item in batch:
+                if item.qos == 2:
                     self.client.ack(item.mid, item.qos)
-                except Exception as exc:  # noqa: BLE001 - disconnected: the broker redelivers, we dedup
-                    log.warning("mqtt_ack_failed", error=str(exc))
-                    return
+        except Exception as exc:  # noqa: BLE001 - disconnected: the broker redelivers, we dedup
+            log.warning("mqtt_ack_failed", error=str(exc))
 
     async def _process(self, batch: list[_Inbound], cache: SensorCache, arq) -> None:  # noqa: ANN001
         messages = [b.message for b in batch]

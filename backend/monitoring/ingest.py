@@ -2,9 +2,11 @@
 
 Called by the iot worker with whatever arrived (up to MONITORING_BATCH_MAX readings). Within one
 transaction it locks the sensors' rule-state rows (so several workers on the shared subscription never
-evaluate one sensor at once), evaluates every reading in arrival order, writes readings (unique on
-(sensor, ts): a redelivery is never stored twice), rule states, alarm changes and dead letters. The
-caller acknowledges the MQTT messages only after this returns, then sends the pending notifications.
+evaluate one sensor at once), evaluates every reading in arrival order on the state it keeps in memory
+(or rebuilds from the row's scalars and the stored readings of the rate window when the row says
+someone else moved it), COPYs the readings (unique on (sensor, ts): a redelivery is never stored
+twice), and writes rule states, alarm changes and dead letters. The caller acknowledges the MQTT
+messages only after this returns, then sends the pending notifications.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -21,11 +24,12 @@ from uuid import UUID
 
 import msgspec
 import structlog
+from asyncpg.exceptions import UniqueViolationError
 
 from backend.db import utcnow
 from backend.monitoring import alarms
 from backend.monitoring.alarms import SensorInfo
-from backend.monitoring.rules import Duplicate, Level, OutOfOrder, RuleState, Thresholds, evaluate, is_silent
+from backend.monitoring.rules import Duplicate, Level, OutOfOrder, RuleState, Thresholds, is_silent, step, window_start
 from backend.monitoring.tables import Sensor
 
 log = structlog.get_logger("zhijian.monitoring.ingest")
@@ -108,13 +112,23 @@ def thresholds_of(data: dict[str, Any]) -> Thresholds:
 
 
 class SensorCache:
-    """Active sensors with their thresholds, refreshed periodically; unknown ids are looked up once per batch."""
+    """Active sensors with their thresholds (refreshed periodically; unknown ids looked up once per batch),
+    and the rule states this worker last stored, kept with their windows so a batch needs no rebuild.
 
-    def __init__(self, refresh_s: float) -> None:
+    A cached state is used only while the row in ``monitoring_rule_states`` still holds exactly the
+    scalars this worker wrote (another worker on the shared subscription, or an operator's clear,
+    changes them: the state is then rebuilt from the row and the stored readings). At most
+    ``max_states`` sensors are kept (least recently used dropped), which bounds the worker's memory.
+    """
+
+    def __init__(self, refresh_s: float, max_states: int = 20_000) -> None:
         self.refresh_s = refresh_s
         self.sensors: dict[UUID, SensorInfo] = {}
         self.thresholds: dict[UUID, Thresholds] = {}
         self.loaded_at = 0.0
+        self.max_states = max_states
+        self.states: OrderedDict[UUID, tuple[dict[str, Any], RuleState]] = OrderedDict()
+        self.rebuilt = 0  # states rebuilt from the database (a restart, another worker, an operator)
 
     async def _load(self, ids: list[UUID] | None) -> None:
         where = "s.status = 'active'" + (" AND s.id = ANY({}::uuid[])" if ids is not None else "")
@@ -143,6 +157,60 @@ class SensorCache:
             await self._load(missing)
         return {i: self.sensors[i] for i in ids if i in self.sensors}
 
+    def remember(self, sensor_id: UUID, stored: dict[str, Any], state: RuleState) -> None:
+        self.states[sensor_id] = (stored, state)
+        self.states.move_to_end(sensor_id)
+        while len(self.states) > self.max_states:
+            self.states.popitem(last=False)
+
+    def forget(self, sensor_ids: Iterable[UUID]) -> None:
+        for sensor_id in sensor_ids:
+            self.states.pop(sensor_id, None)
+
+
+async def _lock_states(conn: Any, cache: SensorCache, sensor_ids: list[UUID]) -> dict[UUID, tuple[RuleState, int]]:
+    """Lock the sensors' state rows (one worker per sensor at a time) and return each state with its window."""
+    rows = await conn.fetch(
+        "SELECT sensor, state::text AS state, silent FROM monitoring_rule_states WHERE sensor = ANY($1::uuid[])"
+        " ORDER BY sensor FOR UPDATE", sensor_ids,
+    )
+    out: dict[UUID, tuple[RuleState, int]] = {}
+    stale: dict[UUID, dict[str, Any]] = {}
+    for r in rows:
+        stored = _json_decode(r["state"]) if r["state"] else {}
+        cached = cache.states.get(r["sensor"])
+        if cached is not None and cached[0] == stored:
+            out[r["sensor"]] = (cached[1], r["silent"])
+        else:
+            stale[r["sensor"]] = stored
+            out[r["sensor"]] = (RuleState.from_json(stored), r["silent"])
+    starts = {sid: window_start(st, cache.thresholds[sid]) for sid, st in stale.items()}
+    starts = {sid: start for sid, start in starts.items() if start is not None and not stale[sid].get("window")}
+    if starts:
+        cache.rebuilt += len(starts)
+        readings = await conn.fetch(
+            "SELECT r.sensor, r.ts, r.value FROM monitoring_readings r JOIN unnest($1::uuid[], $2::timestamptz[])"
+            " AS w(s, start) ON r.sensor = w.s AND r.ts >= w.start ORDER BY r.sensor, r.ts",
+            list(starts), [datetime.fromtimestamp(x, UTC) for x in starts.values()],
+        )
+        for r in readings:
+            out[r["sensor"]][0].window.append((r["ts"].timestamp(), r["value"]))
+    return out
+
+
+async def _store_readings(conn: Any, records: list[tuple[UUID, datetime, float, datetime]]) -> None:
+    """COPY the accepted readings; should one already be stored (a state reset by hand), insert the rest."""
+    try:
+        async with conn.transaction():  # a savepoint: a refused COPY leaves the batch's transaction usable
+            await conn.copy_records_to_table("monitoring_readings", records=records,
+                                             columns=("sensor", "ts", "value", "received_at"))
+    except UniqueViolationError:
+        await conn.execute(
+            "INSERT INTO monitoring_readings (sensor, ts, value, received_at) SELECT * FROM unnest($1::uuid[],"
+            " $2::timestamptz[], $3::float8[], $4::timestamptz[]) ON CONFLICT (sensor, ts) DO NOTHING",
+            [r[0] for r in records], [r[1] for r in records], [r[2] for r in records], [r[3] for r in records],
+        )
+
 
 async def process_batch(messages: list[Message], cache: SensorCache) -> BatchResult:
     """Evaluate and store one batch in one transaction; returns the alarm events to notify after commit."""
@@ -167,93 +235,86 @@ async def process_batch(messages: list[Message], cache: SensorCache) -> BatchRes
             continue
         per_sensor[sensor_id].extend((ts, v, m, received) for ts, v in readings)
 
-    db = Sensor._meta.db
-    async with db.transaction():
-        states: dict[UUID, tuple[RuleState, int]] = {}
-        if per_sensor:
-            rows = await Sensor.raw(
-                "SELECT sensor, state, silent FROM monitoring_rule_states WHERE sensor = ANY({}::uuid[])"
-                " ORDER BY sensor FOR UPDATE", sorted(per_sensor),
-            )
-            for r in rows:
-                st = r["state"] if isinstance(r["state"], dict) else _json_decode(r["state"])
-                states[r["sensor"]] = (RuleState.from_json(st), r["silent"])
-        r_sensor: list[UUID] = []
-        r_ts: list[datetime] = []
-        r_value: list[float] = []
-        r_received: list[datetime] = []
-        late: list[tuple[UUID, datetime, float, Message]] = []
-        s_sensor: list[UUID] = []
-        s_state: list[str] = []
-        s_last: list[datetime] = []
-        changes: list[tuple[SensorInfo, str, int, int, dict[str, Any]]] = []
-        for sensor_id, readings in per_sensor.items():
-            info = known[sensor_id]
-            state, silent = states.get(sensor_id, (RuleState(), 0))
-            th = cache.thresholds[sensor_id]
-            accepted = 0
-            for ts, value, m, received in readings:
-                try:
-                    ev = evaluate(state, th, ts.timestamp(), value)
-                except Duplicate:
-                    dead.append((m.topic, sensor_id, "duplicate", f"reading at {ts.isoformat()} already stored",
+    remembered: list[tuple[UUID, dict[str, Any], RuleState]] = []
+    try:
+        async with Sensor._meta.db.transaction() as tx:
+            conn = tx.connection
+            states = await _lock_states(conn, cache, sorted(per_sensor)) if per_sensor else {}
+            records: list[tuple[UUID, datetime, float, datetime]] = []
+            late: list[tuple[UUID, datetime, float, Message]] = []
+            s_sensor: list[UUID] = []
+            s_state: list[str] = []
+            s_last: list[datetime] = []
+            changes: list[tuple[SensorInfo, str, int, int, dict[str, Any]]] = []
+            for sensor_id, readings in per_sensor.items():
+                info = known[sensor_id]
+                state, silent = states.get(sensor_id) or (RuleState(), 0)
+                th = cache.thresholds[sensor_id]
+                accepted = 0
+                for ts, value, m, received in readings:
+                    try:
+                        ev = step(state, th, ts.timestamp(), value)
+                    except Duplicate:
+                        dead.append((m.topic, sensor_id, "duplicate", f"reading at {ts.isoformat()} already stored",
+                                     json.dumps({"ts": ts.isoformat(), "value": value})))
+                        continue
+                    except OutOfOrder:
+                        late.append((sensor_id, ts, value, m))
+                        continue
+                    accepted += 1
+                    records.append((sensor_id, ts, value, received))
+                    if ev.level != ev.previous:
+                        changes.append((info, "threshold", int(ev.previous), int(ev.level), {
+                            "value": value, "cumulative": ev.cumulative, "rate": ev.rate_per_day,
+                            "reasons": list(ev.reasons), "reading_ts": ts}))
+                stored = state.to_json()
+                remembered.append((sensor_id, stored, state))
+                if accepted:
+                    if silent:
+                        changes.append((info, "silent", int(Level.ALARM), int(Level.NORMAL), {
+                            "value": None, "cumulative": None, "rate": None, "reasons": ["readings resumed"],
+                            "reading_ts": None}))
+                    s_sensor.append(sensor_id)
+                    s_state.append(_json_encode(stored).decode())
+                    s_last.append(datetime.fromtimestamp(state.last_ts, UTC))
+            if late:
+                # Older than the last evaluated reading: a redelivery of a stored one is a duplicate, else out of order.
+                stored_rows = await conn.fetch(
+                    "SELECT sensor, ts, value FROM monitoring_readings r JOIN unnest($1::uuid[], $2::timestamptz[])"
+                    " AS t(s, t) ON r.sensor = t.s AND r.ts = t.t", [x[0] for x in late], [x[1] for x in late],
+                )
+                have = {(r["sensor"], r["ts"]): r["value"] for r in stored_rows}
+                for sensor_id, ts, value, m in late:
+                    reason = "duplicate" if have.get((sensor_id, ts)) == value else "out_of_order"
+                    dead.append((m.topic, sensor_id, reason, f"reading at {ts.isoformat()} is not newer than the last one",
                                  json.dumps({"ts": ts.isoformat(), "value": value})))
-                    continue
-                except OutOfOrder:
-                    late.append((sensor_id, ts, value, m))
-                    continue
-                state = ev.state
-                accepted += 1
-                r_sensor.append(sensor_id); r_ts.append(ts); r_value.append(value)
-                r_received.append(received)
-                if ev.changed:
-                    changes.append((info, "threshold", int(ev.previous), int(ev.level), {
-                        "value": value, "cumulative": ev.cumulative, "rate": ev.rate_per_day,
-                        "reasons": list(ev.reasons), "reading_ts": ts}))
-            if accepted:
-                if silent:
-                    changes.append((info, "silent", int(Level.ALARM), int(Level.NORMAL), {
-                        "value": None, "cumulative": None, "rate": None, "reasons": ["readings resumed"],
-                        "reading_ts": None}))
-                s_sensor.append(sensor_id); s_state.append(_json_encode(state.to_json()).decode())
-                s_last.append(datetime.fromtimestamp(state.last_ts, UTC))
-        if late:
-            # Older than the last evaluated reading: a redelivery of a stored one is a duplicate, else out of order.
-            stored = await Sensor.raw(
-                "SELECT sensor, ts, value FROM monitoring_readings r JOIN unnest({}::uuid[], {}::timestamptz[])"
-                " AS t(s, t) ON r.sensor = t.s AND r.ts = t.t", [x[0] for x in late], [x[1] for x in late],
-            )
-            have = {(r["sensor"], r["ts"]): r["value"] for r in stored}
-            for sensor_id, ts, value, m in late:
-                reason = "duplicate" if have.get((sensor_id, ts)) == value else "out_of_order"
-                dead.append((m.topic, sensor_id, reason, f"reading at {ts.isoformat()} is not newer than the last one",
-                             json.dumps({"ts": ts.isoformat(), "value": value})))
-        if r_sensor:
-            await Sensor.raw(
-                "INSERT INTO monitoring_readings (sensor, ts, value, received_at)"
-                " SELECT * FROM unnest({}::uuid[], {}::timestamptz[], {}::float8[], {}::timestamptz[])"
-                " ON CONFLICT (sensor, ts) DO NOTHING", r_sensor, r_ts, r_value, r_received,
-            )
-        if s_sensor:
-            await Sensor.raw(
-                "UPDATE monitoring_rule_states AS r SET state = t.st::jsonb, last_ts = t.lt, silent = 0, updated_at = {}"
-                " FROM unnest({}::uuid[], {}::text[], {}::timestamptz[]) AS t(s, st, lt) WHERE r.sensor = t.s",
-                utcnow(), s_sensor, s_state, s_last,
-            )
-        for info, rule, previous, level, d in changes:
-            event = await alarms.on_level_change(info, rule, previous, level, value=d["value"], cumulative=d["cumulative"],
-                                                 rate=d["rate"], reasons=d["reasons"], reading_ts=d["reading_ts"])
-            if event is not None:
-                result.events.append(event)
-        if dead:
-            await Sensor.raw(
-                "INSERT INTO monitoring_dead_letters (topic, sensor, reason, detail, payload, received_at)"
-                " SELECT t, s, r, d, p, {} FROM unnest({}::text[], {}::uuid[], {}::text[], {}::text[], {}::text[])"
-                " AS x(t, s, r, d, p)",
-                utcnow(), [d[0] for d in dead], [d[1] for d in dead], [d[2] for d in dead], [d[3][:500] for d in dead],
-                [d[4] for d in dead],
-            )
-    result.stored = len(r_sensor)
+            if records:
+                await _store_readings(conn, records)
+            if s_sensor:
+                await conn.execute(
+                    "UPDATE monitoring_rule_states AS r SET state = t.st::jsonb, last_ts = t.lt, silent = 0, updated_at = $1"
+                    " FROM unnest($2::uuid[], $3::text[], $4::timestamptz[]) AS t(s, st, lt) WHERE r.sensor = t.s",
+                    utcnow(), s_sensor, s_state, s_last,
+                )
+            for info, rule, previous, level, d in changes:
+                event = await alarms.on_level_change(info, rule, previous, level, value=d["value"], cumulative=d["cumulative"],
+                                                     rate=d["rate"], reasons=d["reasons"], reading_ts=d["reading_ts"])
+                if event is not None:
+                    result.events.append(event)
+            if dead:
+                await Sensor.raw(
+                    "INSERT INTO monitoring_dead_letters (topic, sensor, reason, detail, payload, received_at)"
+                    " SELECT t, s, r, d, p, {} FROM unnest({}::text[], {}::uuid[], {}::text[], {}::text[], {}::text[])"
+                    " AS x(t, s, r, d, p)",
+                    utcnow(), [d[0] for d in dead], [d[1] for d in dead], [d[2] for d in dead], [d[3][:500] for d in dead],
+                    [d[4] for d in dead],
+                )
+    except BaseException:
+        cache.forget(per_sensor)  # the states were stepped in memory: not what the database holds
+        raise
+    for sensor_id, stored, state in remembered:
+        cache.remember(sensor_id, stored, state)
+    result.stored = len(records)
     result.dead = len(dead)
     for d in dead:
         result.dead_reasons[d[2]] += 1

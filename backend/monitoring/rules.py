@@ -6,15 +6,20 @@ absolute value and the percentage of the design excavation depth (Table 8.0.4); 
 its limit three times running also alarms (as third-party implementations read the table notes).
 Alarm values come from the project's approved plan (§8.0.1); defaults only fill gaps and say so.
 
-Everything here is pure: ``evaluate(state, thresholds, ts, value)`` returns the new state, which the
-worker stores, so a restart resumes baselines, windows and counters exactly where they were.
+``evaluate(state, thresholds, ts, value)`` is pure: it returns the next state and leaves the given one
+alone. ``step`` is the same rule applied in place, for the ingest worker, which keeps each sensor's
+state in memory between batches and stores only its scalars (``RuleState.to_json``); the rate window
+is the sensor's own stored readings, so a restart rebuilds it from ``monitoring_readings`` and resumes
+baselines, windows and counters exactly where they were.
 ThingsBoard's gaps this closes: hysteresis on clearing, OR conditions, durable state, level changes
 only (no spam), and a "sensor silent" alarm.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 DAY_S = 86_400.0
@@ -50,50 +55,62 @@ class Thresholds:
 
     def cumulative_limit(self) -> float | None:
         """The smaller of the absolute value and the percentage of depth (GB 50497 Table 8.0.4)."""
-        candidates = []
-        if self.cumulative_abs is not None:
-            candidates.append(self.cumulative_abs)
+        limit = self.cumulative_abs
         if self.cumulative_pct_of_depth is not None and self.design_depth is not None:
-            candidates.append(self.cumulative_pct_of_depth / 100.0 * self.design_depth)
-        return min(candidates) if candidates else None
+            by_depth = self.cumulative_pct_of_depth / 100.0 * self.design_depth
+            limit = by_depth if limit is None else min(limit, by_depth)
+        return limit
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RuleState:
-    """Everything a rule remembers between readings (stored as JSON by the worker)."""
+    """Everything a rule remembers between readings; ``step`` changes it in place, ``evaluate`` on a copy."""
 
     baseline: float | None = None
     last_ts: float | None = None
     last_value: float | None = None
-    window: tuple[tuple[float, float], ...] = ()  # (ts, value) inside the rate window
+    window: deque[tuple[float, float]] = field(default_factory=deque)  # (ts, value) inside the rate window
     consecutive_over: int = 0
     below_count: int = 0
     level: Level = Level.NORMAL
 
+    def copy(self) -> RuleState:
+        return RuleState(self.baseline, self.last_ts, self.last_value, deque(self.window), self.consecutive_over,
+                         self.below_count, self.level)
+
     def to_json(self) -> dict:
+        """The durable scalars (the window is not in them: it is the sensor's stored readings)."""
         return {
             "baseline": self.baseline,
             "last_ts": self.last_ts,
             "last_value": self.last_value,
-            "window": [list(p) for p in self.window],
             "consecutive_over": self.consecutive_over,
             "below_count": self.below_count,
             "level": int(self.level),
         }
 
     @classmethod
-    def from_json(cls, data: dict | None) -> RuleState:
-        if not data:
-            return cls()
+    def from_json(cls, data: dict | None, window: Iterable[tuple[float, float]] = ()) -> RuleState:
+        """Scalars as stored, plus the window: the readings since ``window_start`` (an older stored
+        state may still carry its window inside; it is used when no window is given)."""
+        data = data or {}
+        if not window and data.get("window"):
+            window = data["window"]
         return cls(
             baseline=data.get("baseline"),
             last_ts=data.get("last_ts"),
             last_value=data.get("last_value"),
-            window=tuple([(float(t), float(v)) for t, v in data.get("window", ())]),
+            window=deque((float(t), float(v)) for t, v in window),
             consecutive_over=int(data.get("consecutive_over", 0)),
             below_count=int(data.get("below_count", 0)),
             level=Level(int(data.get("level", 0))),
         )
+
+
+def window_start(state_json: dict | None, t: Thresholds) -> float | None:
+    """The oldest reading time the rate window can still need after a restart (None: nothing stored yet)."""
+    last = (state_json or {}).get("last_ts")
+    return None if last is None else float(last) - t.rate_window_s
 
 
 class OutOfOrder(ValueError):
@@ -104,7 +121,7 @@ class Duplicate(ValueError):
     """The same reading again (QoS 1 redelivery): count it once."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Evaluation:
     state: RuleState
     previous: Level
@@ -118,7 +135,7 @@ class Evaluation:
         return self.level != self.previous
 
 
-def rate_over_window(window: tuple[tuple[float, float], ...]) -> float | None:
+def rate_over_window(window: Sequence[tuple[float, float]]) -> float | None:
     """|Δvalue| per day between the oldest and newest reading of the window (None: too little data)."""
     if len(window) < 2:
         return None
@@ -154,46 +171,51 @@ def level_for(t: Thresholds, cumulative: float, rate: float | None, consecutive_
 
 
 def evaluate(state: RuleState, t: Thresholds, ts: float, value: float) -> Evaluation:
-    """Take one reading (epoch seconds, value) and return the next state and level.
+    """Take one reading (epoch seconds, value) and return the next state and level; ``state`` is untouched."""
+    return step(state.copy(), t, ts, value)
+
+
+def step(state: RuleState, t: Thresholds, ts: float, value: float) -> Evaluation:
+    """``evaluate`` in place: ``state`` becomes the next state (unchanged when a reading is refused).
 
     Escalation is immediate; a lower level is taken only after ``clear_after`` readings running below
     ``(1 − hysteresis)`` of the current level's thresholds, so a value hovering at a threshold does not
     flap (and does not spam).
     """
-    if state.last_ts is not None:
-        if ts < state.last_ts:
-            raise OutOfOrder(f"reading at {ts} is older than the last one at {state.last_ts}")
-        if ts == state.last_ts:
-            if value == state.last_value:
-                raise Duplicate(f"reading at {ts} already evaluated")
-            raise OutOfOrder(f"a second, different reading at {ts}")
-    baseline = state.baseline if state.baseline is not None else value
+    last = state.last_ts
+    if last is not None and ts <= last:
+        if ts < last:
+            raise OutOfOrder(f"reading at {ts} is older than the last one at {last}")
+        if value == state.last_value:
+            raise Duplicate(f"reading at {ts} already evaluated")
+        raise OutOfOrder(f"a second, different reading at {ts}")
+    baseline = state.baseline
+    if baseline is None:
+        baseline = state.baseline = value
     # The window is in ts order (readings only ever append newer ones), so the expired part is a prefix.
-    cutoff, old = ts - t.rate_window_s, state.window
-    i, n = 0, len(old)
-    while i < n and old[i][0] < cutoff:
-        i += 1
-    window = (*old[i:], (ts, value)) if ts >= cutoff else ()
+    window, cutoff = state.window, ts - t.rate_window_s
+    while window and window[0][0] < cutoff:
+        window.popleft()
+    window.append((ts, value))
     cumulative = abs(value - baseline)
     rate = rate_over_window(window)
     over = rate is not None and t.rate_per_day is not None and rate > t.consecutive_rate_ratio * t.rate_per_day
     consecutive = state.consecutive_over + 1 if over else 0
     raw, reasons = level_for(t, cumulative, rate, consecutive)
-    level, below = state.level, 0
-    if raw > state.level:
+    previous = state.level
+    level, below = previous, 0
+    if raw > previous:
         level = raw
-    elif raw < state.level:
+    elif raw < previous:
         clearing, _ = level_for(t, cumulative, rate, consecutive, scale=1.0 - t.hysteresis)
-        if clearing < state.level:
+        if clearing < previous:
             below = state.below_count + 1
             if below >= t.clear_after:
                 level, below = max(clearing, raw), 0
         reasons = reasons or ("holding until below the clearing threshold",)
-    new_state = replace(
-        state, baseline=baseline, last_ts=ts, last_value=value, window=window, consecutive_over=consecutive,
-        below_count=below, level=level,
-    )
-    return Evaluation(new_state, state.level, level, cumulative, rate, reasons)
+    state.last_ts, state.last_value, state.consecutive_over, state.below_count, state.level = (
+        ts, value, consecutive, below, level)
+    return Evaluation(state, previous, level, cumulative, rate, reasons)
 
 
 def is_silent(state: RuleState, t: Thresholds, now: float) -> bool:

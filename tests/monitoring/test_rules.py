@@ -14,6 +14,8 @@ from backend.monitoring.rules import (
     evaluate,
     is_silent,
     rate_over_window,
+    step,
+    window_start,
 )
 
 H = 6 * 3600.0  # readings every 6 hours
@@ -114,14 +116,41 @@ def test_silence_boundary(gap, silent):
     assert not is_silent(state, Thresholds(), 1e9)
 
 
-def test_state_survives_a_restart_through_json():
+def test_state_survives_a_restart_through_its_scalars_and_the_stored_readings():
     t = Thresholds(cumulative_abs=1000, rate_per_day=10, warning_ratio=0.9, consecutive_count=3, rate_window_s=H)
-    before = run(t, [0.0, 2.0, 4.0])
+    values = [0.0, 2.0, 4.0]
+    before = run(t, values)
     stored = before[-1].state.to_json()
-    resumed = RuleState.from_json(stored)
+    assert "window" not in stored  # the window is the sensor's readings, not a copy in the state row
+    readings = [(i * H, v) for i, v in enumerate(values)]
+    start = window_start(stored, t)
+    assert start == 2 * H - H
+    resumed = RuleState.from_json(stored, [(ts, v) for ts, v in readings if ts >= start])
     assert resumed == before[-1].state
     after = evaluate(resumed, t, 3 * H, 6.0)
     assert after.level == Level.ALARM  # the third count survived the restart
+    assert after.rate_per_day == pytest.approx(8.0)  # measured against the rebuilt window
+
+
+def test_a_state_stored_with_its_window_inside_still_resumes():
+    t = Thresholds(cumulative_abs=1000, rate_per_day=10, warning_ratio=0.9, consecutive_count=3, rate_window_s=H)
+    before = run(t, [0.0, 2.0, 4.0])[-1].state
+    older_format = {**before.to_json(), "window": [list(p) for p in before.window]}
+    assert RuleState.from_json(older_format) == before
+    assert window_start(None, t) is None and window_start({}, t) is None
+
+
+def test_evaluate_leaves_the_state_alone_and_step_moves_it():
+    t = Thresholds(cumulative_abs=30, rate_per_day=3)
+    state = evaluate(RuleState(), t, 0.0, 0.0).state
+    snapshot = state.copy()
+    e = evaluate(state, t, H, 1.0)
+    assert state == snapshot and e.state != snapshot and e.state.last_ts == H
+    moved = step(state, t, H, 1.0)
+    assert moved.state is state and state == e.state
+    with pytest.raises(OutOfOrder):
+        step(state, t, 0.5 * H, 1.0)
+    assert state == e.state  # a refused reading changes nothing
 
 
 @pytest.mark.parametrize(
