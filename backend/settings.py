@@ -82,8 +82,10 @@ class Settings:
     # Monitoring (issue 7): ingest batching, escalation timing, silence checks, the broker session.
     MONITORING_ESCALATE_AFTER_S: float = 600.0  # unacknowledged this long: the next group is told
     MONITORING_ACK_DEADLINE_S: float = 3600.0  # unacknowledged this long: a credit event against the GC
-    MONITORING_BATCH_MAX: int = 5000  # readings per evaluation + write batch
+    MONITORING_BATCH_MAX: int = 5000  # messages per evaluation + write batch …
+    MONITORING_BATCH_BYTES: int = 262_144  # … or this much payload (about 5,000 batched readings), whichever first
     MONITORING_BATCH_WAIT_S: float = 0.05  # wait at most this long to fill a batch
+    MONITORING_PIPELINE: int = 2  # batches in flight at once per worker (sensor-disjoint; 1: one at a time)
     MONITORING_SILENCE_CHECK_S: float = 30.0  # how often the worker looks for silent sensors
     MONITORING_SENSOR_REFRESH_S: float = 60.0  # sensor thresholds are re-read this often
     MQTT_SESSION_EXPIRY_S: int = 7 * 86400  # the worker's persistent session outlives restarts this long

@@ -135,11 +135,10 @@ def pub(port: int, sensors_file: str, messages: int, per_msg: int, start_hour: i
         else:
             n = min(chunk, messages - i)
         batch = []
-        now = datetime.now(UTC).isoformat() if rate else None
         for j in range(i, i + n):
             k = j % len(topics)
             if per_msg == 1:
-                ts = now or (T0 + timedelta(hours=counters[k])).isoformat()
+                ts = (T0 + timedelta(hours=counters[k])).isoformat()
                 counters[k] += 1
                 body = f'{{"ts": "{ts}", "value": {0.001 * (counters[k] % 50)!r}}}'
             else:

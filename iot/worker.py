@@ -6,7 +6,10 @@ Topic ``zhijian/v1/{project_id}/{sensor_id}/telemetry``, QoS 1, on the shared su
 worker is down wait in the broker. Each message is acknowledged (paho manual ack) only after its
 batch is committed to PostgreSQL: a killed worker loses nothing, and a redelivered reading is
 recognised by its (sensor, ts) and dead-lettered as a duplicate instead of counted twice.
-Rule state lives in PostgreSQL and is locked per batch, so a restart resumes it exactly.
+Rule state lives in PostgreSQL and is locked per batch, so a restart resumes it exactly; between
+batches the worker keeps it in memory (ingest.SensorCache), checked against the row on every batch.
+paho runs on the asyncio loop (clients.mqtt.AsyncioMqtt), not on a thread of its own: receiving,
+evaluating and acknowledging share one thread, and the socket is read 64 KiB at a time.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from uuid import UUID
 
 import paho.mqtt.client as mqtt
 import structlog
@@ -26,11 +30,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from backend import db
-from backend.clients.mqtt import ack_many, make_client, mqtt_params
+from backend.clients.mqtt import AsyncioMqtt, ack_many, make_client, mqtt_params
 from backend.clients.redis import create_arq_pool
 from backend.logging import configure_logging
 from backend.monitoring import alarms
-from backend.monitoring.ingest import Message, SensorCache, check_silence, process_batch
+from backend.monitoring.ingest import Malformed, Message, SensorCache, check_silence, parse_topic, process_batch
 from backend.settings import Settings, get_settings
 
 log = structlog.get_logger("zhijian.iot")
@@ -67,8 +71,11 @@ class IotWorker:
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
         self.connected = threading.Event()
         self.outbox: asyncio.Queue[list] = asyncio.Queue()
+        self.running: set[asyncio.Task] = set()  # batches in flight
+        self.busy: dict[UUID, asyncio.Task] = {}  # sensor → the batch in flight that holds it
+        self.failed: BaseException | None = None
 
-    # --- paho's thread ------------------------------------------------------------------------------
+    # --- paho's callbacks (on the event loop: AsyncioMqtt drives the client, no network thread) --------
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         if reason_code.is_failure:
@@ -90,12 +97,22 @@ class IotWorker:
 
     # --- the event loop ----------------------------------------------------------------------------
 
-    def _take(self) -> list[_Inbound]:
+    async def _fill(self) -> list[_Inbound]:
+        """Wait up to MONITORING_BATCH_WAIT_S for MONITORING_BATCH_MAX messages or MONITORING_BATCH_BYTES
+        of payload, whichever comes first, and take them."""
+        settings = self.settings
+        limit, room = settings.MONITORING_BATCH_MAX, settings.MONITORING_BATCH_BYTES
+        deadline = time.monotonic() + settings.MONITORING_BATCH_WAIT_S
         batch: list[_Inbound] = []
-        limit = self.settings.MONITORING_BATCH_MAX
-        while self.inbox and len(batch) < limit:
-            batch.append(self.inbox.popleft())
-        return batch
+        inbox = self.inbox
+        while True:
+            while inbox and len(batch) < limit and room > 0:
+                item = inbox.popleft()
+                room -= len(item.message.payload)
+                batch.append(item)
+            if len(batch) >= limit or room <= 0 or time.monotonic() >= deadline:
+                return batch
+            await asyncio.sleep(0.005)
 
     def _ack(self, batch: list[_Inbound]) -> None:
         try:
@@ -128,6 +145,38 @@ class IotWorker:
         self.dead += result.dead
         if result.events:
             self.outbox.put_nowait(result.events)  # told by _notifier, so ingest never waits on pushes
+
+    async def _dispatch(self, batch: list[_Inbound], cache: SensorCache, arq) -> None:  # noqa: ANN001
+        """Start processing ``batch`` beside the batches already in flight (at most MONITORING_PIPELINE):
+        one batch's database round trips overlap the next one's evaluation. A batch that shares a sensor
+        with one in flight waits for it, so each sensor's readings are still evaluated in order."""
+        sensors: set[UUID] = set()
+        for item in batch:
+            try:
+                sensors.add(parse_topic(item.message.topic)[1])
+            except Malformed:
+                pass
+        blockers = {self.busy[s] for s in sensors if s in self.busy}
+        if blockers:
+            await asyncio.wait(blockers)
+        while len(self.running) >= self.settings.MONITORING_PIPELINE:
+            await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.create_task(self._process(batch, cache, arq))
+        self.running.add(task)
+        for s in sensors:
+            self.busy[s] = task
+
+        def done(t: asyncio.Task) -> None:
+            self.running.discard(t)
+            for s in sensors:
+                if self.busy.get(s) is t:
+                    del self.busy[s]
+            if not t.cancelled() and t.exception() is not None:
+                # As when batches ran one by one: the worker stops (unacknowledged messages are redelivered).
+                log.error("ingest_task_failed", error=repr(t.exception()))
+                self.failed = t.exception()
+
+        task.add_done_callback(done)
 
     async def _notifier(self, arq) -> None:  # noqa: ANN001
         """Send committed alarm events in commit order, beside the ingest loop (the events stay pending on failure)."""
@@ -162,20 +211,21 @@ class IotWorker:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = settings.MQTT_SESSION_EXPIRY_S
         props.ReceiveMaximum = RECEIVE_MAXIMUM
+        self.client.connect_timeout = 5.0
         self.client.connect_async(params.host, params.port, keepalive=30, clean_start=False, properties=props)
-        self.client.loop_start()
+        bridge = AsyncioMqtt(self.client, asyncio.get_running_loop(), min_delay=1.0, max_delay=10.0)
+        mqtt_task = asyncio.create_task(bridge.run(on_error=lambda exc: log.warning("mqtt_connect_failed", error=str(exc))))
         log.info("iot_worker_started", broker=f"{params.host}:{params.port}", pid=os.getpid())
         next_silence = time.monotonic() + settings.MONITORING_SILENCE_CHECK_S
         next_alive = time.monotonic() + 30
         try:
             while not self.stop_event.is_set():
+                if self.failed is not None:
+                    raise self.failed
                 if not self.inbox:
                     await asyncio.sleep(0.002)
                 else:
-                    first = time.monotonic()
-                    while len(self.inbox) < settings.MONITORING_BATCH_MAX and time.monotonic() - first < settings.MONITORING_BATCH_WAIT_S:
-                        await asyncio.sleep(0.005)
-                    await self._process(self._take(), cache, arq)
+                    await self._dispatch(await self._fill(), cache, arq)
                 now = time.monotonic()
                 if now >= next_silence:
                     next_silence = now + settings.MONITORING_SILENCE_CHECK_S
@@ -186,18 +236,21 @@ class IotWorker:
                         log.error("silence_check_failed", error=repr(exc))
                 if now >= next_alive:
                     next_alive = now + 30
-                    log.info("iot_worker_alive", received=self.received, stored=self.stored, dead=self.dead)
+                    log.info("iot_worker_alive", received=self.received, stored=self.stored, dead=self.dead,
+                             rebuilt=cache.rebuilt)
             # Drain what was already received before leaving (acked only if committed).
             while self.inbox:
-                await self._process(self._take(), cache, arq)
+                await self._dispatch(await self._fill(), cache, arq)
+            if self.running:
+                await asyncio.wait(self.running)
             try:
                 await asyncio.wait_for(self.outbox.join(), timeout=20)
             except TimeoutError:
                 log.warning("alarm_notify_unfinished")  # still pending in the database: sent at next start
         finally:
             notifier.cancel()
-            self.client.disconnect()
-            self.client.loop_stop()
+            bridge.close()
+            mqtt_task.cancel()
             await arq.aclose()
             await db.close_pool()
         log.info("iot_worker_stopped", received=self.received, stored=self.stored, dead=self.dead)

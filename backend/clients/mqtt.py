@@ -67,9 +67,50 @@ class _BufferedSocket:
         return getattr(self._sock, name)
 
 
+def _fast_publish_decoding() -> None:
+    """Decode MQTT 5 PUBLISH packets that carry no properties (every sensor's) without paho's Properties
+    parser, which costs more than the rest of receiving a small message (it rebuilds its name tables and
+    probes every property name for each packet). Packets with properties take paho's own path. Installed
+    once, for the process, by the first BufferedClient; the result is the same PublishPacket paho builds."""
+    from paho.mqtt import _packet
+    from paho.mqtt.enums import MQTTProtocolVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    original = _packet.decode_publish
+    if getattr(original, "zhijian_fast", False):
+        return
+    empty_state = dict(Properties(PacketTypes.PUBLISH).__dict__)
+
+    def decode_publish(header: int, packet: bytes | bytearray, protocol: MQTTProtocolVersion) -> Any:
+        if protocol == MQTTProtocolVersion.MQTTv5 and len(packet) >= 3:
+            qos = (header & 0x06) >> 1
+            end = 2 + ((packet[0] << 8) | packet[1])  # after the topic
+            props_at = end + 2 if qos > 0 else end
+            if end > 2 and len(packet) > props_at and packet[props_at] == 0:
+                properties = object.__new__(Properties)
+                properties.__dict__.update(empty_state)
+                return _packet.PublishPacket(
+                    dup=bool(header & 0x08), qos=qos, retain=bool(header & 0x01), topic=bytes(packet[2:end]),
+                    mid=((packet[end] << 8) | packet[end + 1]) if qos > 0 else 0, properties=properties,
+                    payload=bytes(packet[props_at + 1:]))
+        return original(header, packet, protocol)
+
+    decode_publish.zhijian_fast = True  # type: ignore[attr-defined]
+    decode_publish.zhijian_original = original  # type: ignore[attr-defined]
+    _packet.decode_publish = decode_publish
+
+
 class BufferedClient(mqtt.Client):
-    """paho's client reading its socket in large chunks and draining every whole packet per wake-up
-    (for subscribers that receive thousands of small messages a second: the ingest worker)."""
+    """paho's client reading its socket in large chunks and draining up to ``drain_max`` whole packets per
+    wake-up, with the fast PUBLISH decoding above (for subscribers that receive thousands of small
+    messages a second: the ingest worker)."""
+
+    drain_max = 1000
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _fast_publish_decoding()
+        super().__init__(*args, **kwargs)
 
     def _create_socket(self) -> Any:
         sock = super()._create_socket()
@@ -77,12 +118,73 @@ class BufferedClient(mqtt.Client):
 
     def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
         rc = super().loop_read(max_packets)
-        for _ in range(10_000):  # bounded: writes (acks, pings) get their turn between drains
+        for _ in range(self.drain_max):  # bounded: the rest waits for the next call (pending() says so)
             sock = self._sock
             if rc != mqtt.MQTT_ERR_SUCCESS or sock is None or not sock.pending():
                 break
             rc = super().loop_read(max_packets)
         return rc
+
+
+class AsyncioMqtt:
+    """Runs a paho client on an asyncio loop through paho's external-loop callbacks instead of its network
+    thread: the ingest and the MQTT traffic share one thread, so neither waits for the GIL behind the other.
+    ``run()`` keeps the session alive and reconnects with backoff (paho's thread would have done both).
+    """
+
+    def __init__(self, client: mqtt.Client, loop: asyncio.AbstractEventLoop, *, min_delay: float = 1.0,
+                 max_delay: float = 10.0) -> None:
+        self.client, self.loop = client, loop
+        self.min_delay, self.max_delay = min_delay, max_delay
+        self.stopping = False
+        client.on_socket_open = self._opened
+        client.on_socket_close = self._closed
+        client.on_socket_register_write = self._want_write
+        client.on_socket_unregister_write = self._done_writing
+
+    def _opened(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self.loop.add_reader(sock, self._readable)
+
+    def _readable(self) -> None:
+        rc = self.client.loop_read()
+        sock = self.client.socket()
+        if rc == mqtt.MQTT_ERR_SUCCESS and sock is not None and getattr(sock, "pending", lambda: 0)():
+            self.loop.call_soon(self._readable)  # more whole packets buffered: after the other tasks' turn
+
+    def _closed(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self.loop.remove_reader(sock)
+        self.loop.remove_writer(sock)
+
+    def _want_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self.loop.add_writer(sock, self.client.loop_write)
+
+    def _done_writing(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self.loop.remove_writer(sock)
+
+    async def run(self, on_error: Any = None) -> None:
+        """Connect (``connect_async`` must have been called), then keepalive once a second and reconnect."""
+        delay = self.min_delay
+        while not self.stopping:
+            if self.client.socket() is None:
+                try:
+                    self.client.reconnect()  # a blocking TCP connect, bounded by client.connect_timeout
+                    delay = self.min_delay
+                except OSError as exc:
+                    if on_error is not None:
+                        on_error(exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.max_delay)
+                    continue
+            else:
+                self.client.loop_misc()
+            await asyncio.sleep(1.0)
+
+    def close(self) -> None:
+        """Send DISCONNECT and close (a persistent session stays with the broker)."""
+        self.stopping = True
+        if self.client.socket() is not None:
+            self.client.disconnect()
+            self.client.loop_write()
 
 
 def make_client(settings: Settings, client_id: str, *, clean_start: bool = True, manual_ack: bool = False,

@@ -11,13 +11,15 @@ messages only after this returns, then sends the pending notifications.
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import struct
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any
 from uuid import UUID
@@ -36,7 +38,7 @@ log = structlog.get_logger("zhijian.monitoring.ingest")
 
 MAX_READINGS_PER_MESSAGE = 10_000
 PAYLOAD_KEEP = 500  # characters of a refused payload kept in its dead letter
-_THRESHOLD_FIELDS = {f.name for f in fields(Thresholds)}
+_THRESHOLD_FIELDS = {f.name for f in fields(Thresholds) if f.init}
 
 
 class _Reading(msgspec.Struct, forbid_unknown_fields=True):
@@ -86,7 +88,7 @@ def parse_topic(topic: str) -> tuple[UUID, UUID]:
         raise Malformed("project_id and sensor_id must be UUIDs") from None
 
 
-def parse_payload(payload: bytes) -> list[tuple[datetime, float]]:
+def parse_payload(payload: bytes) -> list[_Reading]:
     """{"ts", "value"} or {"readings": [{"ts", "value"}, …]}; ts ISO 8601 with a zone, value a finite number."""
     try:
         msg = _decoder.decode(payload)
@@ -97,12 +99,13 @@ def parse_payload(payload: bytes) -> list[tuple[datetime, float]]:
             raise Malformed("either ts/value or readings, not both")
         if not msg.readings or len(msg.readings) > MAX_READINGS_PER_MESSAGE:
             raise Malformed(f"readings must hold 1..{MAX_READINGS_PER_MESSAGE} items")
-        out = [(r.ts, r.value) for r in msg.readings]
+        out = msg.readings
     elif msg.ts is not None and msg.value is not None:
-        out = [(msg.ts, msg.value)]
+        out = [_Reading(msg.ts, msg.value)]
     else:
         raise Malformed("ts and value are required")
-    if any(not math.isfinite(v) for _, v in out):
+    # A huge exponent decodes to inf; the sum is finite when every value is (bar an overflow, then look closer).
+    if not math.isfinite(sum([r.value for r in out])) and any(not math.isfinite(r.value) for r in out):
         raise Malformed("value must be a finite number")
     return out
 
@@ -130,7 +133,7 @@ class SensorCache:
         self.states: OrderedDict[UUID, tuple[dict[str, Any], RuleState]] = OrderedDict()
         self.rebuilt = 0  # states rebuilt from the database (a restart, another worker, an operator)
 
-    async def _load(self, ids: list[UUID] | None) -> None:
+    async def _load(self, ids: list[UUID] | None) -> tuple[dict[UUID, SensorInfo], dict[UUID, Thresholds]]:
         where = "s.status = 'active'" + (" AND s.id = ANY({}::uuid[])" if ids is not None else "")
         rows = await Sensor.raw(
             "SELECT s.id, s.point, p.code AS point_code, s.project, pr.name AS project_name, pr.district, p.work,"
@@ -138,24 +141,30 @@ class SensorCache:
             f" JOIN projects pr ON pr.id = s.project WHERE {where}",
             *([ids] if ids is not None else []),
         )
+        sensors: dict[UUID, SensorInfo] = {}
+        thresholds: dict[UUID, Thresholds] = {}
         for r in rows:
             th = r["thresholds"] if isinstance(r["thresholds"], dict) else json.loads(r["thresholds"])
             info = SensorInfo(id=r["id"], point_id=r["point"], point_code=r["point_code"], project_id=r["project"],
                               project_name=r["project_name"], district=r["district"], work_id=r["work"],
                               metric=r["metric"], thresholds=th)
-            self.sensors[info.id] = info
-            self.thresholds[info.id] = thresholds_of(th)
+            sensors[info.id] = info
+            thresholds[info.id] = thresholds_of(th)
+        return sensors, thresholds
 
     async def get_many(self, ids: set[UUID]) -> dict[UUID, SensorInfo]:
+        """The active sensors among ``ids``. Concurrent batches may call this: a refresh swaps whole tables."""
         now = time.monotonic()
         if now - self.loaded_at > self.refresh_s:
-            self.sensors, self.thresholds = {}, {}
-            await self._load(None)
             self.loaded_at = now
+            self.sensors, self.thresholds = await self._load(None)
         missing = [i for i in ids if i not in self.sensors]
         if missing:
-            await self._load(missing)
-        return {i: self.sensors[i] for i in ids if i in self.sensors}
+            sensors, thresholds = await self._load(missing)
+            self.sensors.update(sensors)
+            self.thresholds.update(thresholds)
+        sensors = self.sensors
+        return {i: sensors[i] for i in ids if i in sensors}
 
     def remember(self, sensor_id: UUID, stored: dict[str, Any], state: RuleState) -> None:
         self.states[sensor_id] = (stored, state)
@@ -168,7 +177,8 @@ class SensorCache:
             self.states.pop(sensor_id, None)
 
 
-async def _lock_states(conn: Any, cache: SensorCache, sensor_ids: list[UUID]) -> dict[UUID, tuple[RuleState, int]]:
+async def _lock_states(conn: Any, cache: SensorCache, ths: dict[UUID, Thresholds],
+                       sensor_ids: list[UUID]) -> dict[UUID, tuple[RuleState, int]]:
     """Lock the sensors' state rows (one worker per sensor at a time) and return each state with its window."""
     rows = await conn.fetch(
         "SELECT sensor, state::text AS state, silent FROM monitoring_rule_states WHERE sensor = ANY($1::uuid[])"
@@ -184,7 +194,7 @@ async def _lock_states(conn: Any, cache: SensorCache, sensor_ids: list[UUID]) ->
         else:
             stale[r["sensor"]] = stored
             out[r["sensor"]] = (RuleState.from_json(stored), r["silent"])
-    starts = {sid: window_start(st, cache.thresholds[sid]) for sid, st in stale.items()}
+    starts = {sid: window_start(st, ths[sid]) for sid, st in stale.items()}
     starts = {sid: start for sid, start in starts.items() if start is not None and not stale[sid].get("window")}
     if starts:
         cache.rebuilt += len(starts)
@@ -198,17 +208,40 @@ async def _lock_states(conn: Any, cache: SensorCache, sensor_ids: list[UUID]) ->
     return out
 
 
-async def _store_readings(conn: Any, records: list[tuple[UUID, datetime, float, datetime]]) -> None:
+_PG_EPOCH = 946_684_800  # 2000-01-01T00:00:00Z, PostgreSQL's zero for timestamps, in Unix seconds
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_COPY_ROW = struct.Struct("!hi16siqidiq")  # 4 fields: uuid, timestamptz, float8, timestamptz (length-prefixed)
+_COPY_TRAILER = struct.pack("!h", -1)
+
+
+def copy_rows(records: list[tuple[bytes, int, float, int]]) -> bytes:
+    """(sensor uuid bytes, ts, value, received_at), times in µs since 2000-01-01 UTC → PostgreSQL's binary
+    COPY format, one struct call a row (asyncpg's generic record encoder costs more than the rules do)."""
+    pack = _COPY_ROW.pack
+    return b"".join([_COPY_HEADER, *[pack(4, 16, s, 8, ts, 8, v, 8, r) for s, ts, v, r in records], _COPY_TRAILER])
+
+
+def _pg_us(epoch_s: float) -> int:
+    """Unix seconds (µs precision, as parsed) → microseconds since PostgreSQL's epoch (2000-01-01 UTC)."""
+    return round((epoch_s - _PG_EPOCH) * 1_000_000)
+
+
+def _from_pg_us(us: int) -> datetime:
+    return datetime(2000, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+
+
+async def _store_readings(conn: Any, records: list[tuple[bytes, int, float, int]]) -> None:
     """COPY the accepted readings; should one already be stored (a state reset by hand), insert the rest."""
     try:
         async with conn.transaction():  # a savepoint: a refused COPY leaves the batch's transaction usable
-            await conn.copy_records_to_table("monitoring_readings", records=records,
-                                             columns=("sensor", "ts", "value", "received_at"))
+            await conn.copy_to_table("monitoring_readings", source=io.BytesIO(copy_rows(records)),
+                                     columns=("sensor", "ts", "value", "received_at"), format="binary")
     except UniqueViolationError:
         await conn.execute(
             "INSERT INTO monitoring_readings (sensor, ts, value, received_at) SELECT * FROM unnest($1::uuid[],"
             " $2::timestamptz[], $3::float8[], $4::timestamptz[]) ON CONFLICT (sensor, ts) DO NOTHING",
-            [r[0] for r in records], [r[1] for r in records], [r[2] for r in records], [r[3] for r in records],
+            [UUID(bytes=r[0]) for r in records], [_from_pg_us(r[1]) for r in records], [r[2] for r in records],
+            [_from_pg_us(r[3]) for r in records],
         )
 
 
@@ -216,15 +249,16 @@ async def process_batch(messages: list[Message], cache: SensorCache) -> BatchRes
     """Evaluate and store one batch in one transaction; returns the alarm events to notify after commit."""
     result = BatchResult()
     dead: list[tuple[str, UUID | None, str, str, str]] = []  # topic, sensor, reason, detail, payload
-    parsed: list[tuple[Message, UUID, UUID, list[tuple[datetime, float]], datetime]] = []
+    parsed: list[tuple[Message, UUID, UUID, list[_Reading], int]] = []
     for m in messages:
         try:
             project_id, sensor_id = parse_topic(m.topic)
-            parsed.append((m, project_id, sensor_id, parse_payload(m.payload), datetime.fromtimestamp(m.received_at, UTC)))
+            parsed.append((m, project_id, sensor_id, parse_payload(m.payload), _pg_us(m.received_at)))
         except Malformed as exc:
             dead.append((m.topic[:200], None, "malformed", str(exc), m.payload[:PAYLOAD_KEEP].decode("utf-8", "replace")))
     known = await cache.get_many({p[2] for p in parsed})
-    per_sensor: dict[UUID, list[tuple[datetime, float, Message, datetime]]] = defaultdict(list)
+    ths = {sid: cache.thresholds[sid] for sid in known}  # taken now: a refresh may swap the tables later
+    per_sensor: dict[UUID, list[tuple[list[_Reading], Message, int]]] = defaultdict(list)
     for m, project_id, sensor_id, readings, received in parsed:
         info = known.get(sensor_id)
         if info is None:
@@ -233,14 +267,14 @@ async def process_batch(messages: list[Message], cache: SensorCache) -> BatchRes
         if info.project_id != project_id:
             dead.append((m.topic, sensor_id, "topic_mismatch", "the sensor belongs to another project", _text(m.payload)))
             continue
-        per_sensor[sensor_id].extend((ts, v, m, received) for ts, v in readings)
+        per_sensor[sensor_id].append((readings, m, received))
 
     remembered: list[tuple[UUID, dict[str, Any], RuleState]] = []
     try:
         async with Sensor._meta.db.transaction() as tx:
             conn = tx.connection
-            states = await _lock_states(conn, cache, sorted(per_sensor)) if per_sensor else {}
-            records: list[tuple[UUID, datetime, float, datetime]] = []
+            states = await _lock_states(conn, cache, ths, sorted(per_sensor)) if per_sensor else {}
+            records: list[tuple[bytes, int, float, int]] = []
             late: list[tuple[UUID, datetime, float, Message]] = []
             s_sensor: list[UUID] = []
             s_state: list[str] = []
@@ -249,24 +283,28 @@ async def process_batch(messages: list[Message], cache: SensorCache) -> BatchRes
             for sensor_id, readings in per_sensor.items():
                 info = known[sensor_id]
                 state, silent = states.get(sensor_id) or (RuleState(), 0)
-                th = cache.thresholds[sensor_id]
+                th = ths[sensor_id]
+                raw_id = sensor_id.bytes
                 accepted = 0
-                for ts, value, m, received in readings:
-                    try:
-                        ev = step(state, th, ts.timestamp(), value)
-                    except Duplicate:
-                        dead.append((m.topic, sensor_id, "duplicate", f"reading at {ts.isoformat()} already stored",
-                                     json.dumps({"ts": ts.isoformat(), "value": value})))
-                        continue
-                    except OutOfOrder:
-                        late.append((sensor_id, ts, value, m))
-                        continue
-                    accepted += 1
-                    records.append((sensor_id, ts, value, received))
-                    if ev.level != ev.previous:
-                        changes.append((info, "threshold", int(ev.previous), int(ev.level), {
-                            "value": value, "cumulative": ev.cumulative, "rate": ev.rate_per_day,
-                            "reasons": list(ev.reasons), "reading_ts": ts}))
+                for readings_of_message, m, received in readings:
+                    for r in readings_of_message:
+                        ts, value = r.ts, r.value
+                        epoch = ts.timestamp()
+                        try:
+                            ev = step(state, th, epoch, value)
+                        except Duplicate:
+                            dead.append((m.topic, sensor_id, "duplicate", f"reading at {ts.isoformat()} already stored",
+                                         json.dumps({"ts": ts.isoformat(), "value": value})))
+                            continue
+                        except OutOfOrder:
+                            late.append((sensor_id, ts, value, m))
+                            continue
+                        accepted += 1
+                        records.append((raw_id, round((epoch - _PG_EPOCH) * 1_000_000), value, received))
+                        if ev.level != ev.previous:
+                            changes.append((info, "threshold", int(ev.previous), int(ev.level), {
+                                "value": value, "cumulative": ev.cumulative, "rate": ev.rate_per_day,
+                                "reasons": list(ev.reasons), "reading_ts": ts}))
                 stored = state.to_json()
                 remembered.append((sensor_id, stored, state))
                 if accepted:
@@ -339,12 +377,13 @@ async def check_silence(cache: SensorCache, now: float | None = None) -> list[UU
         if not rows:
             return events
         known = await cache.get_many({r["sensor"] for r in rows})
+        ths = {sid: cache.thresholds[sid] for sid in known}
         for r in rows:
             info = known.get(r["sensor"])
             if info is None:
                 continue
             st = r["state"] if isinstance(r["state"], dict) else json.loads(r["state"])
-            if not is_silent(RuleState.from_json(st), cache.thresholds[info.id], now):
+            if not is_silent(RuleState.from_json(st), ths[info.id], now):
                 continue
             await Sensor.raw("UPDATE monitoring_rule_states SET silent = 1, updated_at = {} WHERE sensor = {}",
                              utcnow(), info.id)

@@ -52,6 +52,16 @@ class Thresholds:
     clear_after: int = 2  # … for this many readings running
     silent_after_s: float | None = None  # no reading for this long: the sensor is silent
     source: str = "plan"  # plan | default
+    # Derived once (not settings): the cumulative limit, and the ratio below which a normal reading stays normal.
+    limit: float | None = field(init=False, repr=False, compare=False, default=None)
+    quiet_below: float = field(init=False, repr=False, compare=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "limit", self.cumulative_limit())
+        quiet = min(self.warning_ratio, 1.0)
+        if self.danger_ratio is not None:
+            quiet = min(quiet, self.danger_ratio)
+        object.__setattr__(self, "quiet_below", quiet)
 
     def cumulative_limit(self) -> float | None:
         """The smaller of the absolute value and the percentage of depth (GB 50497 Table 8.0.4)."""
@@ -146,7 +156,7 @@ def rate_over_window(window: Sequence[tuple[float, float]]) -> float | None:
 
 
 def _ratios(t: Thresholds, cumulative: float, rate: float | None) -> tuple[float, float]:
-    limit = t.cumulative_limit()
+    limit = t.limit
     c = cumulative / limit if limit else 0.0
     r = rate / t.rate_per_day if (rate is not None and t.rate_per_day) else 0.0
     return c, r
@@ -198,11 +208,23 @@ def step(state: RuleState, t: Thresholds, ts: float, value: float) -> Evaluation
         window.popleft()
     window.append((ts, value))
     cumulative = abs(value - baseline)
-    rate = rate_over_window(window)
-    over = rate is not None and t.rate_per_day is not None and rate > t.consecutive_rate_ratio * t.rate_per_day
+    rate = None  # rate_over_window(window), inlined: this runs for every reading
+    if len(window) > 1:
+        t0, v0 = window[0]
+        if ts > t0:
+            rate = abs(value - v0) / ((ts - t0) / DAY_S)
+    rpd = t.rate_per_day
+    over = rate is not None and rpd is not None and rate > t.consecutive_rate_ratio * rpd
     consecutive = state.consecutive_over + 1 if over else 0
-    raw, reasons = level_for(t, cumulative, rate, consecutive)
     previous = state.level
+    if previous == Level.NORMAL and not (t.consecutive_count > 0 and consecutive >= t.consecutive_count):
+        # The common case, decided without level_for: normal, and below every threshold that could raise it.
+        limit = t.limit
+        if ((cumulative / limit if limit else 0.0) < t.quiet_below
+                and (rate / rpd if (rate is not None and rpd) else 0.0) < t.quiet_below):
+            state.last_ts, state.last_value, state.consecutive_over, state.below_count = ts, value, consecutive, 0
+            return Evaluation(state, previous, previous, cumulative, rate, ())
+    raw, reasons = level_for(t, cumulative, rate, consecutive)
     level, below = previous, 0
     if raw > previous:
         level = raw
