@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import Controller, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.deps import ArqDep, PrincipalDep, SettingsDep
 from backend.workforce import attendance as attendance_service
-from backend.workforce import registry, roster, spotchecks
+from backend.workforce import registry, roster, spotchecks, teams
 from backend.workforce.schemas import (
     ClockOut,
     HoldOut,
@@ -18,6 +18,10 @@ from backend.workforce.schemas import (
     SpotCheckOut,
     StintIn,
     StintOut,
+    StintTeamIn,
+    TeamIn,
+    TeamOut,
+    TeamUpdate,
     WorkerCreate,
     WorkerOut,
     WorkerPii,
@@ -80,6 +84,10 @@ class RosterController(Controller):
     async def exit_(self, principal: PrincipalDep, stint_id: FromPath[UUID]) -> StintOut:
         return await roster.exit_(principal, stint_id)
 
+    @put("/roster/{stint_id:uuid}/team", status_code=200, summary="Put a worker's open stint into a team (or none)")
+    async def set_team(self, principal: PrincipalDep, stint_id: FromPath[UUID], data: JSONBody[StintTeamIn]) -> StintOut:
+        return await teams.assign(principal, stint_id, data.team_id)
+
     @get("/roster", summary="Entry/exit history of a project or of a worker")
     async def history(self, principal: PrincipalDep, project_id: FromQuery[UUID | None] = None,
                       worker_id: FromQuery[UUID | None] = None) -> list[StintOut]:
@@ -89,3 +97,25 @@ class RosterController(Controller):
     async def attendance(self, principal: PrincipalDep, settings: SettingsDep, project_id: FromQuery[UUID],
                          day: FromQuery[str]) -> list[ClockOut]:
         return await attendance_service.project_day(settings, principal, project_id, day)
+
+
+class TeamController(Controller):
+    path = "/api/v1/teams"
+    tags = ["teams"]
+
+    @post("/", summary="Create a team (班组) of a subcontractor on a project")
+    async def create(self, principal: PrincipalDep, data: JSONBody[TeamIn]) -> TeamOut:
+        return await teams.create(principal, data)
+
+    @get("/", summary="A project's teams (a subcontractor's lead sees its own)")
+    async def list_teams(self, principal: PrincipalDep, project_id: FromQuery[UUID],
+                         include_disbanded: FromQuery[bool] = False) -> list[TeamOut]:
+        return await teams.list_for(principal, project_id, include_disbanded)
+
+    @get("/{team_id:uuid}")
+    async def get_team(self, principal: PrincipalDep, team_id: FromPath[UUID]) -> TeamOut:
+        return await teams.get(principal, team_id)
+
+    @patch("/{team_id:uuid}", summary="Rename, change the leader, or disband a team")
+    async def update(self, principal: PrincipalDep, team_id: FromPath[UUID], data: JSONBody[TeamUpdate]) -> TeamOut:
+        return await teams.update(principal, team_id, data)

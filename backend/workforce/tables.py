@@ -89,6 +89,8 @@ class Team(Table, tablename="worker_teams"):
     name = Varchar(length=64)
     leader = ForeignKey(references=Worker, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())
+    created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    disbanded_at = Timestamptz(null=True, default=None)  # 解散: kept for the stints' history, takes no one new
 
     unique_worker_teams_project_enterprise_name = Unique(["project", "enterprise", "name"])
 
