@@ -9,11 +9,13 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.deps import ArqDep, PrincipalDep, SettingsDep
 from backend.workforce import attendance as attendance_service
-from backend.workforce import registry, roster, spotchecks, teams
+from backend.workforce import holds, registry, roster, spotchecks, teams
 from backend.workforce.schemas import (
     ClockOut,
+    HoldEventOut,
     HoldOut,
     LiftIn,
+    LiftRequestIn,
     SpotCheckIn,
     SpotCheckOut,
     StintIn,
@@ -44,11 +46,21 @@ class SpotCheckController(Controller):
     async def list_holds(
         self, principal: PrincipalDep, project_id: FromQuery[UUID], status: FromQuery[str | None] = None
     ) -> list[HoldOut]:
-        return await spotchecks.holds(principal, project_id, status)
+        return await holds.holds(principal, project_id, status)
 
     @post("/quality-holds/{hold_id:uuid}/lift", status_code=200, summary="Lift a hold, with the reason")
     async def lift(self, principal: PrincipalDep, settings: SettingsDep, arq: ArqDep, hold_id: FromPath[UUID], data: JSONBody[LiftIn]) -> HoldOut:
-        return await spotchecks.lift(settings, arq, principal, hold_id, data.reason)
+        return await holds.lift(settings, arq, principal, hold_id, data.reason)
+
+    @post("/quality-holds/{hold_id:uuid}/request-lift", status_code=200,
+          summary="The held subcontractor or the GC reports the defects put right and asks for re-inspection")
+    async def request_lift(self, principal: PrincipalDep, settings: SettingsDep, arq: ArqDep, hold_id: FromPath[UUID],
+                           data: JSONBody[LiftRequestIn]) -> HoldOut:
+        return await holds.request_lift(settings, arq, principal, hold_id, data.note)
+
+    @get("/quality-holds/{hold_id:uuid}/events", summary="A hold's audit trail (district staff, the GC, the held subcontractor)")
+    async def hold_events(self, principal: PrincipalDep, hold_id: FromPath[UUID]) -> list[HoldEventOut]:
+        return await holds.events(principal, hold_id)
 
 
 class WorkerController(Controller):

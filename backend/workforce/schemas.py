@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -56,6 +56,17 @@ class HoldOut(Schema):
 
 class LiftIn(Schema):
     reason: Annotated[str, msgspec.Meta(min_length=2, max_length=500)]
+
+
+class LiftRequestIn(Schema):
+    note: Annotated[str, msgspec.Meta(min_length=2, max_length=500)]  # what was put right (整改情况)
+
+
+class HoldEventOut(Schema):
+    action: str  # placed | notified | workers_told | reinspection_passed | lift_requested | refused | lifted | payroll_*
+    actor_id: UUID | None
+    detail: dict[str, Any]
+    at: datetime
 
 
 class WorkerCreate(Schema):

@@ -175,3 +175,17 @@ class PayrollEvent(Table, tablename="payroll_events"):
     actor = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     detail = JSONB(default={})
     at = Timestamptz(default=TimestamptzNow())
+
+
+class QualityHoldEvent(Table, tablename="quality_hold_events"):
+    """Every step of a quality hold (placed, notified, reinspection_passed, lift_requested, lifted, refused…).
+
+    Written in the same transaction as the hold's state change: the hold's timeline and its audit trail.
+    """
+
+    id = UUID(primary_key=True)
+    hold = ForeignKey(references=QualityHold, on_delete=OnDelete.cascade, index=True)
+    action = Varchar(length=32)
+    actor = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    detail = JSONB(default={})
+    at = Timestamptz(default=TimestamptzNow())
