@@ -42,8 +42,6 @@ from backend.workforce.payroll_schemas import (
 )
 from backend.workforce.tables import Payroll, PayrollEvent, PayrollLine, ProjectWorker
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
 # action -> (from status, to status)
 TRANSITIONS: dict[str, tuple[str, str]] = {
     "submit": ("draft", "submitted"),
@@ -53,11 +51,11 @@ TRANSITIONS: dict[str, tuple[str, str]] = {
 SUB, GC, STAFF = "subcontractor", "general_contractor", "staff"
 
 
-def month_bounds(month: str) -> tuple[datetime, datetime]:
-    """The month's first instant and the next month's, in Asia/Shanghai (as aware datetimes)."""
-    year, mon = int(month[:4]), int(month[5:7])
-    start = datetime(year, mon, 1, tzinfo=SHANGHAI)
-    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=SHANGHAI)
+def month_bounds(month: str, timezone: str) -> tuple[datetime, datetime]:
+    """The month's first instant and the next month's in the local time zone (settings.TIMEZONE), aware."""
+    year, mon, tz = int(month[:4]), int(month[5:7]), ZoneInfo(timezone)
+    start = datetime(year, mon, 1, tzinfo=tz)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=tz)
     return start, end
 
 
@@ -90,13 +88,13 @@ async def _audit(payroll_id: UUID, action: str, actor: Principal, detail: dict[s
         detail=json.dumps(detail, ensure_ascii=False, default=str)))
 
 
-async def _attendance_lines(project_id: UUID, enterprise_id: UUID, month: str) -> list[dict[str, Any]]:
-    """Days = distinct Asia/Shanghai dates with an accepted clock-in on the project within the stint."""
-    start, end = month_bounds(month)
+async def _attendance_lines(project_id: UUID, enterprise_id: UUID, month: str, timezone: str) -> list[dict[str, Any]]:
+    """Days = distinct local dates (settings.TIMEZONE) with an accepted clock-in on the project within the stint."""
+    start, end = month_bounds(month, timezone)
     rows = await Payroll.raw(
         """
         SELECT pw.worker, pw.daily_rate_fen AS rate, pw.entered_at,
-               COUNT(DISTINCT (c.at AT TIME ZONE 'Asia/Shanghai')::date) AS days
+               COUNT(DISTINCT (c.at AT TIME ZONE {})::date) AS days
         FROM project_workers pw
         LEFT JOIN worker_clocks c
           ON c.worker = pw.worker AND c.project = pw.project AND c.kind = 'in'
@@ -106,7 +104,7 @@ async def _attendance_lines(project_id: UUID, enterprise_id: UUID, month: str) -
           AND pw.entered_at < {} AND (pw.exited_at IS NULL OR pw.exited_at >= {})
         GROUP BY pw.id, pw.worker, pw.daily_rate_fen, pw.entered_at
         ORDER BY pw.entered_at
-        """, start, end, project_id, enterprise_id, end, start)
+        """, timezone, start, end, project_id, enterprise_id, end, start)
     lines: dict[UUID, dict[str, Any]] = {}
     for r in rows:  # a re-entry is a new stint: its days at its own rate
         line = lines.setdefault(r["worker"], {"worker": r["worker"], "days": 0, "daily_rate_fen": 0, "amount_fen": 0})
@@ -162,7 +160,7 @@ async def _write_lines(payroll_id: UUID, lines: list[dict[str, Any]]) -> int:
     return total
 
 
-async def create(actor: Principal, data: PayrollCreate) -> PayrollOut:
+async def create(settings: Settings, actor: Principal, data: PayrollCreate) -> PayrollOut:
     """The month's payroll from attendance or entered amounts: the subcontractor, or the GC (always allowed)."""
     project = await projects_service.get_project_row(data.project_id)
     side = await _side(actor, project, data.enterprise_id)
@@ -174,12 +172,12 @@ async def create(actor: Principal, data: PayrollCreate) -> PayrollOut:
     if side == SUB and hold is not None:
         await holds.audit(hold, "refused", actor.id, {"attempt": "payroll_create", "month": data.month, "code": "PAYROLL_HELD"})
         raise Forbidden("PAYROLL_HELD", detail={"hold_id": str(hold)})
-    if data.month > utcnow().astimezone(SHANGHAI).strftime("%Y-%m"):
+    if data.month > utcnow().astimezone(ZoneInfo(settings.TIMEZONE)).strftime("%Y-%m"):
         raise BadRequest("VALIDATION_ERROR", detail="month is in the future")
     if data.basis == "attendance":
         if data.lines:
             raise BadRequest("VALIDATION_ERROR", detail="lines are computed from attendance")
-        lines = await _attendance_lines(data.project_id, data.enterprise_id, data.month)
+        lines = await _attendance_lines(data.project_id, data.enterprise_id, data.month, settings.TIMEZONE)
     else:
         lines = await _entered_lines(data.project_id, data.enterprise_id, data.lines)
     payroll_id = uuid4()
