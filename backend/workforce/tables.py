@@ -40,7 +40,7 @@ class Worker(Table, tablename="workers"):
     employer = ForeignKey(references=Enterprise, on_delete=OnDelete.restrict, index=True)
     contract_signed = Boolean(default=False)
     face_media_id = UUID(null=True, default=None)
-    user = ForeignKey(references=User, null=True, on_delete=OnDelete.restrict)
+    user = ForeignKey(references=User, null=True, on_delete=OnDelete.restrict, index=True)  # the clock-in looks it up
     registered_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())
 

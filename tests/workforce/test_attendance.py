@@ -12,6 +12,7 @@ from stdnum.cn import ric
 from backend.accounts.tables import User
 from backend.geo.coords import gcj02_to_wgs84
 from backend.geo.distance import haversine_m
+from backend.media.tables import Media
 from tests.support.api import STAFF_PASSWORD, bearer, mp_login, new_permit, new_uscc, staff_token
 from tests.support.asserts import assert_error
 from tests.support.images import jpeg_with_gps
@@ -241,3 +242,22 @@ async def test_project_without_geofence_and_other_refusals(api, admin):
     await User.update({User.role: "worker"}).where(User.id == user["id"])
     unbound = bearer((await api.post("/mp/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})).json())
     assert_error(await api.post("/mp/v1/workforce/clocks", json=_at(site, 0), headers=unbound), 403, "NOT_A_WORKER")
+
+
+async def test_own_selfie_is_bound_to_the_clock_once(api, admin):
+    site = await _site(api, admin)
+    w = await _worker(api, admin, site["labour"])
+    me = await _linked(api, w)
+    await _on_roster(api, admin, site, w)
+    up = await api.post("/mp/v1/media", data={"purpose": "selfie"}, files={"file": ("s.jpg", jpeg_with_gps(), "image/jpeg")},
+                        headers=me)
+    assert up.status_code == 201, up.text
+    selfie = up.json()["id"]
+    first = await api.post("/mp/v1/workforce/clocks", json={**_at(site, 0), "selfie_media_id": selfie}, headers=me)
+    assert first.status_code == 201 and first.json()["selfie_media_id"] == selfie, first.text
+    bound = await Media.select(Media.attached_type, Media.attached_id).where(Media.id == selfie).first()
+    assert bound == {"attached_type": "clock", "attached_id": first.json()["id"]}
+    # The same selfie cannot prove a second clock; nothing is stored for the refused one.
+    assert_error(await api.post("/mp/v1/workforce/clocks", json={**_at(site, 0), "kind": "out", "selfie_media_id": selfie},
+                                headers=me), 409, "MEDIA_ALREADY_USED")
+    assert [c["kind"] for c in (await api.get("/mp/v1/workforce/clocks", headers=me)).json()] == ["in"]
