@@ -35,7 +35,12 @@ from backend.monitoring.controller import MonitoringController
 from backend.notifications.controller import NotificationController
 from backend.projects.controller import ProjectController
 from backend.settings import Settings, get_settings
-from backend.workforce.controller import RosterController, SpotCheckController, WorkerController
+from backend.workforce.controller import (
+    RosterController,
+    SpotCheckController,
+    TeamController,
+    WorkerController,
+)
 from backend.workforce.payroll_controller import PayrollController, WorkforceExportController
 from miniprogram_api.auth import MpAuthController, MpMeController
 from miniprogram_api.complaints import MpComplaintController
@@ -64,6 +69,7 @@ REGULATOR_CONTROLLERS = [
     SpotCheckController,
     WorkerController,
     RosterController,
+    TeamController,
     PayrollController,
     WorkforceExportController,
     MonitoringController,

@@ -220,3 +220,14 @@ MESSAGES.update(
         "HOLD_NEEDS_REINSPECTION": "解除质量暂停需要一次合格的复查",
     }
 )
+
+MESSAGES.update(
+    {
+        "TEAM_NOT_FOUND": "班组不存在",
+        "TEAM_NAME_TAKEN": "该分包单位在本项目已有同名班组",
+        "TEAM_OTHER_EMPLOYER": "只能加入本项目同一分包单位的班组",
+        "TEAM_DISBANDED": "该班组已解散",
+        "TEAM_NOT_EMPTY": "班组中仍有在场工人，请先调整其班组后再解散",
+        "TEAM_LEADER_NOT_ON_ROSTER": "班组长须为本项目该分包单位在场的工人",
+    }
+)

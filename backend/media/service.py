@@ -190,6 +190,16 @@ async def attach(
     raise Conflict("MEDIA_ALREADY_USED")  # changed while we looked
 
 
+def attachable_sql(owner: str, purpose: str, subject_id: str) -> str:
+    """attach()'s rule as one SQL condition on a media row, for a caller binding one photo in its own statement.
+
+    The arguments are SQL placeholders or literals (e.g. "$13", "'selfie'", "$1::text"); keep in step with
+    attach(), which the caller uses to say why a photo was refused.
+    """
+    return (f"owner = {owner} AND status = 'verified' AND purpose = {purpose}"
+            f" AND (attached_id = '' OR attached_id = {subject_id})")
+
+
 async def attached_to(subject: tuple[str, str]) -> list[UUID]:
     rows = await Media.select(Media.id).where(
         (Media.attached_type == subject[0]) & (Media.attached_id == subject[1])

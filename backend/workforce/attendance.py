@@ -1,9 +1,11 @@
 """Attendance (考勤): a worker links their WeChat account to their registry record, then clocks in/out.
 
-Clock-in path: one query fetches the caller's worker record, the project's geofence, whether they are
+Clock-in path (a shift start is thousands of these within minutes; see bench/workforce_clockin.py): on one
+pooled connection, one query fetches the caller's worker record, the project's geofence, whether they are
 on its roster, their last clock and any earlier clock with the same request_id; the pure verdict
-(``rules.judge_clock``) decides; one insert (plus binding the selfie) records it. Accepted clocks are
-kept at least two years: no job deletes rows of worker_clocks (see docs/ARCHITECTURE.md).
+(``rules.judge_clock``) decides against the project's geofence, parsed and prepared once per project and
+fence (``_fence``); one statement binds the selfie and inserts the clock. Accepted clocks are kept at
+least two years: no job deletes rows of worker_clocks (see docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
+import shapely
 from asyncpg.exceptions import UniqueViolationError
+from shapely.geometry import Polygon
 
+from backend import db
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
 from backend.auth.service import issue_tokens
@@ -34,6 +39,7 @@ from backend.workforce.schemas import ClockIn, ClockOut, LinkIn, LinkOut
 from backend.workforce.tables import Clock, ProjectWorker, Worker
 
 # One round trip: the caller's worker, the project, roster membership, the last clock, a retried request.
+# $1 project, $2 request_id, $3 the caller's user id.
 _CONTEXT_SQL = """
 SELECT w.id AS worker_id, p.id AS project_id, p.geofence AS geofence,
        EXISTS (SELECT 1 FROM project_workers pw WHERE pw.project = p.id AND pw.worker = w.id
@@ -41,12 +47,48 @@ SELECT w.id AS worker_id, p.id AS project_id, p.geofence AS geofence,
        lc.project AS last_project, lc.kind AS last_kind, lc.at AS last_at, lc.lng AS last_lng, lc.lat AS last_lat,
        dup.id AS dup_id
 FROM workers w
-LEFT JOIN projects p ON p.id = {}
+LEFT JOIN projects p ON p.id = $1
 LEFT JOIN LATERAL (SELECT project, kind, at, lng, lat FROM worker_clocks c WHERE c.worker = w.id
                    ORDER BY c.at DESC LIMIT 1) lc ON true
-LEFT JOIN LATERAL (SELECT id FROM worker_clocks d WHERE d.request_id = {} AND d.worker = w.id) dup ON true
-WHERE w."user" = {}
+LEFT JOIN LATERAL (SELECT id FROM worker_clocks d WHERE d.request_id = $2 AND d.worker = w.id) dup ON true
+WHERE w."user" = $3
 """
+
+_COLUMNS = ("id, worker, project, kind, at, received_at, lng, lat, accuracy_m, fence_distance_m, device_id, "
+            "selfie_media_id, offline, request_id")
+_VALUES = ("$1::uuid, $2::uuid, $3::uuid, $4::varchar, $5::timestamptz, $6::timestamptz, $7::float8, $8::float8, "
+           "$9::float8, $10::float8, $11::varchar, $12::uuid, $13::boolean, $14::varchar")
+# One statement binds the selfie (media's own rule: the caller's, verified, a selfie, not used elsewhere) and
+# inserts the clock, or inserts nothing when the selfie does not qualify; $15 is the caller's user id.
+_INSERT_SQL = f"""
+WITH selfie AS (
+    UPDATE media SET attached_type = 'clock', attached_id = $1::uuid::text
+    WHERE $12::uuid IS NOT NULL AND id = $12::uuid
+      AND {media_service.attachable_sql("$15::uuid", "'selfie'", "$1::uuid::text")}
+    RETURNING id)
+INSERT INTO worker_clocks ({_COLUMNS})
+SELECT {_VALUES}
+WHERE $12::uuid IS NULL OR EXISTS (SELECT 1 FROM selfie)
+RETURNING id
+"""
+
+# project id -> (the fence as stored, its polygon parsed and prepared): a shift start asks the same fence
+# thousands of times; an edited fence no longer matches its text and is parsed again.
+_FENCES: dict[UUID, tuple[Any, Polygon]] = {}
+_FENCES_MAX = 4096
+
+
+def _fence(project_id: UUID, stored: Any) -> Polygon:
+    """The project's geofence as a prepared polygon, parsed once per project and fence."""
+    hit = _FENCES.get(project_id)
+    if hit is not None and hit[0] == stored:
+        return hit[1]
+    polygon = parse_polygon(json.loads(stored) if isinstance(stored, str) else stored)
+    shapely.prepare(polygon)
+    if len(_FENCES) >= _FENCES_MAX:
+        _FENCES.clear()
+    _FENCES[project_id] = (stored, polygon)
+    return polygon
 
 
 def _out(row: dict[str, Any]) -> ClockOut:
@@ -90,53 +132,53 @@ async def clock(settings: Settings, actor: Principal, data: ClockIn) -> tuple[Cl
     if data.at.tzinfo is None:
         raise BadRequest("VALIDATION_ERROR", detail="at needs a time zone")
     lng, lat = to_gcj02(data.lng, data.lat, data.coord_type)
-    rows = await Worker.raw(_CONTEXT_SQL, data.project_id, data.request_id, actor.id)
-    if not rows:
-        raise Forbidden("NOT_A_WORKER")
-    ctx = rows[0]
-    if ctx["dup_id"] is not None:
-        return _out(await Clock.select().where(Clock.id == ctx["dup_id"]).first()), False
-    if ctx["project_id"] is None:
-        raise NotFound("PROJECT_NOT_FOUND")
-    fence = ctx["geofence"]
-    if fence is None:
-        raise Conflict("PROJECT_NO_GEOFENCE")
-    polygon = parse_polygon(json.loads(fence) if isinstance(fence, str) else fence)
-    distance = distance_to_polygon_m(polygon, lng, lat)
-    now = utcnow()
-    previous = None
-    if ctx["last_at"] is not None:
-        previous = PreviousClock(
-            project_id=str(ctx["last_project"]), kind=ctx["last_kind"], at=ctx["last_at"],
-            distance_to_this_site_m=haversine_m(ctx["last_lng"], ctx["last_lat"], lng, lat),
+    async with db.connection() as conn:
+        ctx = await conn.fetchrow(_CONTEXT_SQL, data.project_id, data.request_id, actor.id)
+        if ctx is None:
+            raise Forbidden("NOT_A_WORKER")
+        if ctx["dup_id"] is not None:
+            return _out(await Clock.select().where(Clock.id == ctx["dup_id"]).first()), False
+        if ctx["project_id"] is None:
+            raise NotFound("PROJECT_NOT_FOUND")
+        if ctx["geofence"] is None:
+            raise Conflict("PROJECT_NO_GEOFENCE")
+        distance = distance_to_polygon_m(_fence(ctx["project_id"], ctx["geofence"]), lng, lat)
+        now = utcnow()
+        previous = None
+        if ctx["last_at"] is not None:
+            previous = PreviousClock(
+                project_id=str(ctx["last_project"]), kind=ctx["last_kind"], at=ctx["last_at"],
+                distance_to_this_site_m=haversine_m(ctx["last_lng"], ctx["last_lat"], lng, lat),
+            )
+        verdict = judge_clock(
+            ClockAttempt(project_id=str(data.project_id), kind=data.kind, at=data.at, received_at=now,
+                         fence_distance_m=distance, accuracy_m=data.accuracy_m, on_roster=bool(ctx["on_roster"])),
+            previous, settings.CLOCK_FENCE_TOLERANCE_M,
         )
-    verdict = judge_clock(
-        ClockAttempt(project_id=str(data.project_id), kind=data.kind, at=data.at, received_at=now,
-                     fence_distance_m=distance, accuracy_m=data.accuracy_m, on_roster=bool(ctx["on_roster"])),
-        previous, settings.CLOCK_FENCE_TOLERANCE_M,
-    )
-    if not verdict.accepted:
-        if verdict.code == "NOT_ON_ROSTER":
-            raise Forbidden(verdict.code)
-        detail = {"fence_distance_m": round(distance, 1)} if verdict.code == "OUTSIDE_FENCE" else None
-        raise BadRequest(verdict.code or "CLOCK_REFUSED", detail=detail)
-    clock_id = uuid4()
-    row = {
-        "id": clock_id, "worker": ctx["worker_id"], "project": data.project_id, "kind": data.kind, "at": data.at,
-        "received_at": now, "lng": lng, "lat": lat, "accuracy_m": data.accuracy_m, "fence_distance_m": distance,
-        "device_id": data.device_id, "selfie_media_id": data.selfie_media_id, "offline": verdict.offline,
-        "request_id": data.request_id,
-    }
-    try:
+        if not verdict.accepted:
+            if verdict.code == "NOT_ON_ROSTER":
+                raise Forbidden(verdict.code)
+            detail = {"fence_distance_m": round(distance, 1)} if verdict.code == "OUTSIDE_FENCE" else None
+            raise BadRequest(verdict.code or "CLOCK_REFUSED", detail=detail)
+        clock_id = uuid4()
+        row = {
+            "id": clock_id, "worker": ctx["worker_id"], "project": data.project_id, "kind": data.kind, "at": data.at,
+            "received_at": now, "lng": lng, "lat": lat, "accuracy_m": data.accuracy_m, "fence_distance_m": distance,
+            "device_id": data.device_id, "selfie_media_id": data.selfie_media_id, "offline": verdict.offline,
+            "request_id": data.request_id,
+        }
+        try:
+            inserted = await conn.fetchval(_INSERT_SQL, *row.values(), actor.id)
+        except UniqueViolationError:  # the same request_id raced in twice: the first one stands
+            inserted = None
+            first = await Clock.select().where((Clock.request_id == data.request_id) & (Clock.worker == ctx["worker_id"])).first()
+            if first is None:
+                raise Conflict("REQUEST_ID_TAKEN") from None
+            return _out(first), False
+    if inserted is None:  # the selfie did not qualify: media's attach() says why (and binds nothing)
         async with Clock._meta.db.transaction():
-            if data.selfie_media_id is not None:
-                await media_service.attach(actor.id, [data.selfie_media_id], Purpose.SELFIE, ("clock", str(clock_id)))
-            await Clock.insert(Clock(**row))
-    except UniqueViolationError:  # the same request_id raced in twice: the first one stands
-        first = await Clock.select().where((Clock.request_id == data.request_id) & (Clock.worker == ctx["worker_id"])).first()
-        if first is None:
-            raise Conflict("REQUEST_ID_TAKEN") from None
-        return _out(first), False
+            await media_service.attach(actor.id, [data.selfie_media_id], Purpose.SELFIE, ("clock", str(clock_id)))
+            raise Conflict("MEDIA_ALREADY_USED")  # it qualified after all (changed meanwhile): roll back, retry
     return _out(row), True
 
 

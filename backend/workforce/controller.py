@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import Controller, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.deps import ArqDep, PrincipalDep, SettingsDep
 from backend.workforce import attendance as attendance_service
-from backend.workforce import registry, roster, spotchecks
+from backend.workforce import holds, registry, roster, spotchecks, teams
 from backend.workforce.schemas import (
     ClockOut,
+    HoldEventOut,
     HoldOut,
     LiftIn,
+    LiftRequestIn,
     SpotCheckIn,
     SpotCheckOut,
     StintIn,
     StintOut,
+    StintTeamIn,
+    TeamIn,
+    TeamOut,
+    TeamUpdate,
     WorkerCreate,
     WorkerOut,
     WorkerPii,
@@ -40,11 +46,21 @@ class SpotCheckController(Controller):
     async def list_holds(
         self, principal: PrincipalDep, project_id: FromQuery[UUID], status: FromQuery[str | None] = None
     ) -> list[HoldOut]:
-        return await spotchecks.holds(principal, project_id, status)
+        return await holds.holds(principal, project_id, status)
 
     @post("/quality-holds/{hold_id:uuid}/lift", status_code=200, summary="Lift a hold, with the reason")
     async def lift(self, principal: PrincipalDep, settings: SettingsDep, arq: ArqDep, hold_id: FromPath[UUID], data: JSONBody[LiftIn]) -> HoldOut:
-        return await spotchecks.lift(settings, arq, principal, hold_id, data.reason)
+        return await holds.lift(settings, arq, principal, hold_id, data.reason)
+
+    @post("/quality-holds/{hold_id:uuid}/request-lift", status_code=200,
+          summary="The held subcontractor or the GC reports the defects put right and asks for re-inspection")
+    async def request_lift(self, principal: PrincipalDep, settings: SettingsDep, arq: ArqDep, hold_id: FromPath[UUID],
+                           data: JSONBody[LiftRequestIn]) -> HoldOut:
+        return await holds.request_lift(settings, arq, principal, hold_id, data.note)
+
+    @get("/quality-holds/{hold_id:uuid}/events", summary="A hold's audit trail (district staff, the GC, the held subcontractor)")
+    async def hold_events(self, principal: PrincipalDep, hold_id: FromPath[UUID]) -> list[HoldEventOut]:
+        return await holds.events(principal, hold_id)
 
 
 class WorkerController(Controller):
@@ -80,6 +96,10 @@ class RosterController(Controller):
     async def exit_(self, principal: PrincipalDep, stint_id: FromPath[UUID]) -> StintOut:
         return await roster.exit_(principal, stint_id)
 
+    @put("/roster/{stint_id:uuid}/team", status_code=200, summary="Put a worker's open stint into a team (or none)")
+    async def set_team(self, principal: PrincipalDep, stint_id: FromPath[UUID], data: JSONBody[StintTeamIn]) -> StintOut:
+        return await teams.assign(principal, stint_id, data.team_id)
+
     @get("/roster", summary="Entry/exit history of a project or of a worker")
     async def history(self, principal: PrincipalDep, project_id: FromQuery[UUID | None] = None,
                       worker_id: FromQuery[UUID | None] = None) -> list[StintOut]:
@@ -89,3 +109,25 @@ class RosterController(Controller):
     async def attendance(self, principal: PrincipalDep, settings: SettingsDep, project_id: FromQuery[UUID],
                          day: FromQuery[str]) -> list[ClockOut]:
         return await attendance_service.project_day(settings, principal, project_id, day)
+
+
+class TeamController(Controller):
+    path = "/api/v1/teams"
+    tags = ["teams"]
+
+    @post("/", summary="Create a team (班组) of a subcontractor on a project")
+    async def create(self, principal: PrincipalDep, data: JSONBody[TeamIn]) -> TeamOut:
+        return await teams.create(principal, data)
+
+    @get("/", summary="A project's teams (a subcontractor's lead sees its own)")
+    async def list_teams(self, principal: PrincipalDep, project_id: FromQuery[UUID],
+                         include_disbanded: FromQuery[bool] = False) -> list[TeamOut]:
+        return await teams.list_for(principal, project_id, include_disbanded)
+
+    @get("/{team_id:uuid}")
+    async def get_team(self, principal: PrincipalDep, team_id: FromPath[UUID]) -> TeamOut:
+        return await teams.get(principal, team_id)
+
+    @patch("/{team_id:uuid}", summary="Rename, change the leader, or disband a team")
+    async def update(self, principal: PrincipalDep, team_id: FromPath[UUID], data: JSONBody[TeamUpdate]) -> TeamOut:
+        return await teams.update(principal, team_id, data)

@@ -32,6 +32,7 @@ from backend.notifications import service as notifications
 from backend.projects import service as projects_service
 from backend.projects.tables import ProjectParty
 from backend.settings import Settings
+from backend.workforce import holds
 from backend.workforce.payroll_schemas import (
     EnteredLine,
     PayrollCreate,
@@ -39,9 +40,7 @@ from backend.workforce.payroll_schemas import (
     PayrollLineOut,
     PayrollOut,
 )
-from backend.workforce.tables import Payroll, PayrollEvent, PayrollLine, ProjectWorker, QualityHold
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from backend.workforce.tables import Payroll, PayrollEvent, PayrollLine, ProjectWorker
 
 # action -> (from status, to status)
 TRANSITIONS: dict[str, tuple[str, str]] = {
@@ -52,11 +51,11 @@ TRANSITIONS: dict[str, tuple[str, str]] = {
 SUB, GC, STAFF = "subcontractor", "general_contractor", "staff"
 
 
-def month_bounds(month: str) -> tuple[datetime, datetime]:
-    """The month's first instant and the next month's, in Asia/Shanghai (as aware datetimes)."""
-    year, mon = int(month[:4]), int(month[5:7])
-    start = datetime(year, mon, 1, tzinfo=SHANGHAI)
-    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=SHANGHAI)
+def month_bounds(month: str, timezone: str) -> tuple[datetime, datetime]:
+    """The month's first instant and the next month's in the local time zone (settings.TIMEZONE), aware."""
+    year, mon, tz = int(month[:4]), int(month[5:7]), ZoneInfo(timezone)
+    start = datetime(year, mon, 1, tzinfo=tz)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=tz)
     return start, end
 
 
@@ -68,13 +67,6 @@ async def _is_labour(project_id: UUID, enterprise_id: UUID) -> bool:
     return await ProjectParty.exists().where(
         (ProjectParty.project == project_id) & (ProjectParty.enterprise == enterprise_id)
         & (ProjectParty.role == "labour_subcontractor"))
-
-
-async def active_hold(project_id: UUID, enterprise_id: UUID) -> UUID | None:
-    row = await QualityHold.select(QualityHold.id).where(
-        (QualityHold.project == project_id) & (QualityHold.enterprise == enterprise_id) & (QualityHold.status == "active")
-    ).first()
-    return row["id"] if row else None
 
 
 async def _side(actor: Principal, project: dict[str, Any], enterprise_id: UUID) -> str:
@@ -96,13 +88,13 @@ async def _audit(payroll_id: UUID, action: str, actor: Principal, detail: dict[s
         detail=json.dumps(detail, ensure_ascii=False, default=str)))
 
 
-async def _attendance_lines(project_id: UUID, enterprise_id: UUID, month: str) -> list[dict[str, Any]]:
-    """Days = distinct Asia/Shanghai dates with an accepted clock-in on the project within the stint."""
-    start, end = month_bounds(month)
+async def _attendance_lines(project_id: UUID, enterprise_id: UUID, month: str, timezone: str) -> list[dict[str, Any]]:
+    """Days = distinct local dates (settings.TIMEZONE) with an accepted clock-in on the project within the stint."""
+    start, end = month_bounds(month, timezone)
     rows = await Payroll.raw(
         """
         SELECT pw.worker, pw.daily_rate_fen AS rate, pw.entered_at,
-               COUNT(DISTINCT (c.at AT TIME ZONE 'Asia/Shanghai')::date) AS days
+               COUNT(DISTINCT (c.at AT TIME ZONE {})::date) AS days
         FROM project_workers pw
         LEFT JOIN worker_clocks c
           ON c.worker = pw.worker AND c.project = pw.project AND c.kind = 'in'
@@ -112,7 +104,7 @@ async def _attendance_lines(project_id: UUID, enterprise_id: UUID, month: str) -
           AND pw.entered_at < {} AND (pw.exited_at IS NULL OR pw.exited_at >= {})
         GROUP BY pw.id, pw.worker, pw.daily_rate_fen, pw.entered_at
         ORDER BY pw.entered_at
-        """, start, end, project_id, enterprise_id, end, start)
+        """, timezone, start, end, project_id, enterprise_id, end, start)
     lines: dict[UUID, dict[str, Any]] = {}
     for r in rows:  # a re-entry is a new stint: its days at its own rate
         line = lines.setdefault(r["worker"], {"worker": r["worker"], "days": 0, "daily_rate_fen": 0, "amount_fen": 0})
@@ -168,7 +160,7 @@ async def _write_lines(payroll_id: UUID, lines: list[dict[str, Any]]) -> int:
     return total
 
 
-async def create(actor: Principal, data: PayrollCreate) -> PayrollOut:
+async def create(settings: Settings, actor: Principal, data: PayrollCreate) -> PayrollOut:
     """The month's payroll from attendance or entered amounts: the subcontractor, or the GC (always allowed)."""
     project = await projects_service.get_project_row(data.project_id)
     side = await _side(actor, project, data.enterprise_id)
@@ -176,15 +168,16 @@ async def create(actor: Principal, data: PayrollCreate) -> PayrollOut:
         raise Forbidden("FORBIDDEN_ROLE")
     if not await _is_labour(data.project_id, data.enterprise_id):
         raise BadRequest("NOT_PROJECT_SUBCONTRACTOR", detail={"enterprise_ids": [str(data.enterprise_id)]})
-    hold = await active_hold(data.project_id, data.enterprise_id)
+    hold = await holds.active_hold(data.project_id, data.enterprise_id)
     if side == SUB and hold is not None:
+        await holds.audit(hold, "refused", actor.id, {"attempt": "payroll_create", "month": data.month, "code": "PAYROLL_HELD"})
         raise Forbidden("PAYROLL_HELD", detail={"hold_id": str(hold)})
-    if data.month > utcnow().astimezone(SHANGHAI).strftime("%Y-%m"):
+    if data.month > utcnow().astimezone(ZoneInfo(settings.TIMEZONE)).strftime("%Y-%m"):
         raise BadRequest("VALIDATION_ERROR", detail="month is in the future")
     if data.basis == "attendance":
         if data.lines:
             raise BadRequest("VALIDATION_ERROR", detail="lines are computed from attendance")
-        lines = await _attendance_lines(data.project_id, data.enterprise_id, data.month)
+        lines = await _attendance_lines(data.project_id, data.enterprise_id, data.month, settings.TIMEZONE)
     else:
         lines = await _entered_lines(data.project_id, data.enterprise_id, data.lines)
     payroll_id = uuid4()
@@ -220,9 +213,10 @@ async def edit_lines(actor: Principal, payroll_id: UUID, entered: list[EnteredLi
 
 
 async def _refuse_if_held(actor: Principal, row: dict[str, Any], side: str, attempt: str) -> UUID | None:
-    hold = await active_hold(row["project"], row["enterprise"])
+    hold = await holds.active_hold(row["project"], row["enterprise"])
     if side == SUB and hold is not None:
         await _audit(row["id"], "refused", actor, {"attempt": attempt, "code": "PAYROLL_HELD", "hold": str(hold)})
+        await holds.audit(hold, "refused", actor.id, {"attempt": f"payroll_{attempt}", "payroll": row["id"], "code": "PAYROLL_HELD"})
         raise Forbidden("PAYROLL_HELD", detail={"hold_id": str(hold)})
     return hold
 
@@ -252,7 +246,7 @@ async def transition(settings: Settings, arq: ArqRedis | None, actor: Principal,
     async with Payroll._meta.db.transaction():
         # The lock spot checks take when they start a hold: no hold can begin between the check above and this.
         await Payroll.raw("SELECT pg_advisory_xact_lock(hashtext({}))", f"spotcheck:{row['project']}")
-        if side == SUB and await active_hold(row["project"], row["enterprise"]) is not None:
+        if side == SUB and await holds.active_hold(row["project"], row["enterprise"]) is not None:
             held_now = True
         else:
             updated = await Payroll.update(values).where(
@@ -262,6 +256,8 @@ async def transition(settings: Settings, arq: ArqRedis | None, actor: Principal,
             if action == "pay":
                 await PayrollLine.raw("UPDATE payroll_lines SET paid_fen = amount_fen WHERE payroll = {}", payroll_id)
             await _audit(payroll_id, action, actor, detail)
+            if side == GC and hold is not None:  # the GC carrying a held subcontractor's payroll: on the hold's trail too
+                await holds.audit(hold, f"payroll_{action}", actor.id, {"payroll": payroll_id, "month": row["month"]})
     if held_now:  # audited outside the transaction, so the refusal stays in the trail
         await _refuse_if_held(actor, row, side, action)
     if action == "pay":
@@ -280,22 +276,6 @@ async def _tell_paid(settings: Settings, arq: ArqRedis | None, payroll_id: UUID)
             {"project": project["name"], "month": row["month"], "amount": f"{line['amount_fen'] / 100:.2f}元"},
             dedup_key=f"payroll:{payroll_id}:paid:{line['user']}", settings=settings, arq=arq,
             subject=("payroll", str(payroll_id)))
-
-
-async def tell_workers_of_hold(settings: Settings, arq: ArqRedis | None, hold_id: UUID) -> None:
-    """A hold started: the workers on that subcontractor's roster are told their wages are not affected."""
-    hold = await QualityHold.select().where(QualityHold.id == hold_id).first()
-    if hold is None:
-        return
-    project = await projects_service.get_project_row(hold["project"])
-    rows = await ProjectWorker.select(ProjectWorker.worker.user.as_alias("user")).where(
-        (ProjectWorker.project == hold["project"]) & (ProjectWorker.enterprise == hold["enterprise"])
-        & ProjectWorker.exited_at.is_null() & ProjectWorker.worker.user.is_not_null())
-    users = list(dict.fromkeys(r["user"] for r in rows))
-    if users:
-        await notifications.notify(
-            users, "wages_unaffected", {"project": project["name"]}, dedup_key=f"hold:{hold_id}:workers",
-            settings=settings, arq=arq, subject=("quality_hold", str(hold_id)))
 
 
 async def get(actor: Principal, payroll_id: UUID) -> PayrollOut:

@@ -18,8 +18,8 @@ class PayrollController(Controller):
     tags = ["payrolls"]
 
     @post("/", summary="Create a month's payroll for (project, subcontractor) from attendance or entered amounts")
-    async def create(self, principal: PrincipalDep, data: JSONBody[PayrollCreate]) -> PayrollOut:
-        return await payroll.create(principal, data)
+    async def create(self, principal: PrincipalDep, settings: SettingsDep, data: JSONBody[PayrollCreate]) -> PayrollOut:
+        return await payroll.create(settings, principal, data)
 
     @get("/", summary="A project's payrolls (staff, its general contractor; a subcontractor its own)")
     async def list_payrolls(

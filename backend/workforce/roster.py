@@ -18,20 +18,20 @@ from backend.errors import BadRequest, Conflict, Forbidden, NotFound
 from backend.projects import service as projects_service
 from backend.projects.tables import ProjectParty
 from backend.workforce.schemas import StintIn, StintOut
-from backend.workforce.tables import ProjectWorker, Worker
+from backend.workforce.tables import ProjectWorker, Team, Worker
 
 _NOBODY = UUID(int=0)
 
 
-def _out(row: dict[str, Any]) -> StintOut:
+def stint_out(row: dict[str, Any]) -> StintOut:
     return StintOut(
         id=row["id"], project_id=row["project"], worker_id=row["worker"], enterprise_id=row["enterprise"],
         trade=row["trade"], daily_rate_fen=row["daily_rate_fen"], entered_at=row["entered_at"],
-        exited_at=row["exited_at"], entered_by=row["entered_by"], exited_by=row["exited_by"],
+        exited_at=row["exited_at"], entered_by=row["entered_by"], exited_by=row["exited_by"], team_id=row["team"],
     )
 
 
-async def _parties(project_id: UUID) -> dict[UUID, set[str]]:
+async def parties(project_id: UUID) -> dict[UUID, set[str]]:
     rows = await ProjectParty.select(ProjectParty.enterprise, ProjectParty.role).where(ProjectParty.project == project_id)
     out: dict[UUID, set[str]] = {}
     for r in rows:
@@ -46,7 +46,7 @@ async def scope(actor: Principal, project_id: UUID) -> UUID | None:
         actor.require_district(project["district"])
         return None
     if actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None:
-        roles = (await _parties(project_id)).get(actor.enterprise_id, set())
+        roles = (await parties(project_id)).get(actor.enterprise_id, set())
         if "general_contractor" in roles:
             return None
         if "labour_subcontractor" in roles:
@@ -54,7 +54,8 @@ async def scope(actor: Principal, project_id: UUID) -> UUID | None:
     raise Forbidden("FORBIDDEN_ROLE")
 
 
-async def _may_change(actor: Principal, project_id: UUID, enterprise_id: UUID) -> None:
+async def may_change(actor: Principal, project_id: UUID, enterprise_id: UUID) -> None:
+    """A regulator admin of the district, or a lead of the employing subcontractor or of the project's GC."""
     if actor.is_staff and not actor.has_role(Role.REGULATOR_ADMIN):
         raise Forbidden("FORBIDDEN_ROLE")
     seen = await scope(actor, project_id)
@@ -64,8 +65,8 @@ async def _may_change(actor: Principal, project_id: UUID, enterprise_id: UUID) -
 
 async def enter(actor: Principal, data: StintIn) -> StintOut:
     """Put a worker on a project's roster; their employer must be a labour subcontractor of the project."""
-    await _may_change(actor, data.project_id, data.enterprise_id)
-    roles = (await _parties(data.project_id)).get(data.enterprise_id, set())
+    await may_change(actor, data.project_id, data.enterprise_id)
+    roles = (await parties(data.project_id)).get(data.enterprise_id, set())
     if "labour_subcontractor" not in roles and "general_contractor" not in roles:
         raise BadRequest("NOT_PROJECT_SUBCONTRACTOR")
     worker = await Worker.select(Worker.contract_signed).where(Worker.id == data.worker_id).first()
@@ -75,26 +76,43 @@ async def enter(actor: Principal, data: StintIn) -> StintOut:
         raise BadRequest("WORKER_NO_CONTRACT")
     stint_id = uuid4()
     try:
-        await ProjectWorker.insert(ProjectWorker(
-            id=stint_id, project=data.project_id, worker=data.worker_id, enterprise=data.enterprise_id,
-            trade=data.trade, daily_rate_fen=data.daily_rate_fen, entered_at=utcnow(), entered_by=actor.id,
-        ))
+        async with ProjectWorker._meta.db.transaction():
+            if data.team_id is not None:
+                await check_team(data.team_id, data.project_id, data.enterprise_id)
+            await ProjectWorker.insert(ProjectWorker(
+                id=stint_id, project=data.project_id, worker=data.worker_id, enterprise=data.enterprise_id,
+                team=data.team_id, trade=data.trade, daily_rate_fen=data.daily_rate_fen, entered_at=utcnow(),
+                entered_by=actor.id,
+            ))
     except UniqueViolationError as exc:  # the partial unique index: one open stint per project+worker
         raise Conflict("WORKER_ALREADY_ON_ROSTER") from exc
-    return _out(await ProjectWorker.select().where(ProjectWorker.id == stint_id).first())
+    return stint_out(await ProjectWorker.select().where(ProjectWorker.id == stint_id).first())
+
+
+async def check_team(team_id: UUID, project_id: UUID, enterprise_id: UUID) -> None:
+    """A stint may join a team only of its own project and subcontractor, and not a disbanded one."""
+    # FOR SHARE: inside the caller's transaction, a disbanding (FOR UPDATE) waits for this stint, and vice versa.
+    rows = await Team.raw("SELECT project, enterprise, disbanded_at FROM worker_teams WHERE id = {} FOR SHARE", team_id)
+    team = rows[0] if rows else None
+    if team is None:
+        raise NotFound("TEAM_NOT_FOUND")
+    if team["project"] != project_id or team["enterprise"] != enterprise_id:
+        raise BadRequest("TEAM_OTHER_EMPLOYER")
+    if team["disbanded_at"] is not None:
+        raise Conflict("TEAM_DISBANDED")
 
 
 async def exit_(actor: Principal, stint_id: UUID) -> StintOut:
     row = await ProjectWorker.select().where(ProjectWorker.id == stint_id).first()
     if row is None:
         raise NotFound("STINT_NOT_FOUND")
-    await _may_change(actor, row["project"], row["enterprise"])
+    await may_change(actor, row["project"], row["enterprise"])
     done = await ProjectWorker.update({ProjectWorker.exited_at: utcnow(), ProjectWorker.exited_by: actor.id}).where(
         (ProjectWorker.id == stint_id) & ProjectWorker.exited_at.is_null()
     ).returning(*ProjectWorker.all_columns())
     if not done:
         raise Conflict("WORKER_ALREADY_EXITED")
-    return _out(done[0])
+    return stint_out(done[0])
 
 
 async def history(actor: Principal, project_id: UUID | None, worker_id: UUID | None) -> list[StintOut]:
@@ -109,7 +127,7 @@ async def history(actor: Principal, project_id: UUID | None, worker_id: UUID | N
             query = query.where(ProjectWorker.enterprise == seen)
         if worker_id is not None:
             query = query.where(ProjectWorker.worker == worker_id)
-        return [_out(r) for r in await query]
+        return [stint_out(r) for r in await query]
     rows = await query.where(ProjectWorker.worker == worker_id)
     allowed: dict[UUID, UUID | None] = {}
     out = []
@@ -121,5 +139,5 @@ async def history(actor: Principal, project_id: UUID | None, worker_id: UUID | N
                 allowed[r["project"]] = _NOBODY  # sees nothing of that project
         seen = allowed[r["project"]]
         if seen is None or seen == r["enterprise"]:
-            out.append(_out(r))
+            out.append(stint_out(r))
     return out

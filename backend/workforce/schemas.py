@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -58,6 +58,17 @@ class LiftIn(Schema):
     reason: Annotated[str, msgspec.Meta(min_length=2, max_length=500)]
 
 
+class LiftRequestIn(Schema):
+    note: Annotated[str, msgspec.Meta(min_length=2, max_length=500)]  # what was put right (整改情况)
+
+
+class HoldEventOut(Schema):
+    action: str  # placed | notified | workers_told | reinspection_passed | lift_requested | refused | lifted | payroll_*
+    actor_id: UUID | None
+    detail: dict[str, Any]
+    at: datetime
+
+
 class WorkerCreate(Schema):
     name: Annotated[str, msgspec.Meta(min_length=2, max_length=32)]
     id_number: Annotated[str, msgspec.Meta(min_length=15, max_length=20)]
@@ -99,6 +110,7 @@ class StintIn(Schema):
     enterprise_id: UUID  # the employing labour subcontractor (a party of the project)
     trade: Annotated[str, msgspec.Meta(max_length=32)] = ""
     daily_rate_fen: Annotated[int, msgspec.Meta(ge=0)] = 0
+    team_id: UUID | None = None  # a team (班组) of that subcontractor on the project
 
 
 class StintOut(Schema):
@@ -112,6 +124,7 @@ class StintOut(Schema):
     exited_at: datetime | None
     entered_by: UUID | None
     exited_by: UUID | None
+    team_id: UUID | None = None
 
 
 class LinkIn(Schema):
@@ -152,3 +165,35 @@ class ClockOut(Schema):
     fence_distance_m: float
     offline: bool
     selfie_media_id: UUID | None
+
+
+class TeamIn(Schema):
+    project_id: UUID
+    enterprise_id: UUID  # the labour subcontractor (or the GC) the team belongs to
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    leader_worker_id: UUID | None = None
+
+
+class TeamUpdate(Schema):
+    """Rename, change or clear the leader, or disband (班组解散); omitted fields stay as they are."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    leader_worker_id: UUID | None = None
+    clear_leader: bool = False
+    disband: bool = False
+
+
+class TeamOut(Schema):
+    id: UUID
+    project_id: UUID
+    enterprise_id: UUID
+    name: str
+    leader_worker_id: UUID | None
+    leader_name: str
+    members: int  # workers on the roster (open stints) in this team
+    created_at: datetime
+    disbanded_at: datetime | None
+
+
+class StintTeamIn(Schema):
+    team_id: UUID | None  # None takes the worker out of any team

@@ -1,9 +1,9 @@
-"""Spot checks (抽查) and quality holds (质量暂停): a hold starts on exactly the second failed check running.
+"""Spot checks (抽查): a quality hold (``holds``) starts on exactly the second failed check running.
 
 A hold stops the labour subcontractor from issuing/approving payroll and receiving progress payments
 on that project; the workers' wages keep being paid by the general contractor (总包代发) — no worker
 loses pay. Lifting needs a passing re-inspection (reinspection_of one of the hold's failed checks)
-and the approval of an inspector or admin of the project's district, with a reason.
+and the approval of an inspector or admin of the project's district, with a reason (see holds.py).
 """
 
 from __future__ import annotations
@@ -15,20 +15,19 @@ from uuid import UUID, uuid4
 
 from arq.connections import ArqRedis
 
-from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
 from backend.credit import service as credit_service
 from backend.db import utcnow
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import BadRequest
 from backend.media import service as media_service
 from backend.media.schemas import Purpose
-from backend.notifications import service as notifications
 from backend.projects import service as projects_service
-from backend.projects.tables import ProjectLead, ProjectParty
+from backend.projects.tables import ProjectParty
 from backend.settings import Settings
+from backend.workforce import holds
 from backend.workforce.rules import hold_begins
-from backend.workforce.schemas import CheckItem, HoldOut, SpotCheckIn, SpotCheckOut
-from backend.workforce.tables import QualityHold, SpotCheck
+from backend.workforce.schemas import CheckItem, SpotCheckIn, SpotCheckOut
+from backend.workforce.tables import SpotCheck
 
 
 def _out(row: dict[str, Any], holds: list[UUID]) -> SpotCheckOut:
@@ -85,116 +84,24 @@ async def record(settings: Settings, arq: ArqRedis | None, actor: Principal, dat
                 await credit_service.record_event(
                     enterprise_id, "spot_check_failed", f"spot_check:{check_id}", settings=settings, arq=arq,
                     project_id=data.project_id, recorded_by=actor.id, note=data.notes[:200])
+        if passed and data.reinspection_of is not None:
+            await holds.note_reinspection(data.project_id, check_id, data.reinspection_of, actor.id)
         if hold_begins([h["passed"] for h in history]):
             evidence = [history[-2]["id"], history[-1]["id"]]
             targets = set(history[-1]["responsible"]) | set(history[-2]["responsible"]) or labour
             for enterprise_id in sorted(targets, key=str):
-                active = await QualityHold.exists().where(
-                    (QualityHold.project == data.project_id) & (QualityHold.enterprise == enterprise_id)
-                    & (QualityHold.status == "active")
-                )
-                if not active:
-                    hold = QualityHold(project=data.project_id, enterprise=enterprise_id, evidence=evidence)
-                    await hold.save()
-                    started.append(hold.id)
-                    await credit_service.record_event(
-                        enterprise_id, "quality_hold", f"quality_hold:{hold.id}", settings=settings, arq=arq,
-                        project_id=data.project_id, recorded_by=actor.id, note="连续两次抽查不合格")
+                hold_id = await holds.place(settings, arq, actor, data.project_id, enterprise_id, evidence)
+                if hold_id is not None:
+                    started.append(hold_id)
     row = await SpotCheck.select().where(SpotCheck.id == check_id).first()
     for hold_id in started:
-        await _announce(settings, arq, hold_id, "暂停", "连续两次抽查不合格")
-        # Imported here: payroll reads the holds this module keeps.
-        from backend.workforce.payroll import tell_workers_of_hold
-
-        await tell_workers_of_hold(settings, arq, hold_id)  # their wages are not affected (总包代发)
+        await holds.started(settings, arq, actor, hold_id)  # told, workers too: wages not affected
     for batch_id in data.batch_ids:
         # Imported here: materials' trace view imports this module to list the checks.
         from backend.materials.service import invalidate
 
         await invalidate(arq, batch_id)  # the batch's cached trace view now misses this check
     return _out(row, started)
-
-
-async def _hold_row(hold_id: UUID) -> dict[str, Any]:
-    row = await QualityHold.select(
-        *QualityHold.all_columns(), QualityHold.enterprise.name.as_alias("enterprise_name"),
-        QualityHold.project.name.as_alias("project_name"), QualityHold.project.district.as_alias("district"),
-    ).where(QualityHold.id == hold_id).first()
-    if row is None:
-        raise NotFound("HOLD_NOT_FOUND")
-    return row
-
-
-def _hold_out(row: dict[str, Any]) -> HoldOut:
-    return HoldOut(
-        id=row["id"], project_id=row["project"], enterprise_id=row["enterprise"], enterprise_name=row["enterprise_name"],
-        status=row["status"], evidence=list(row["evidence"]), started_at=row["started_at"], lifted_at=row["lifted_at"],
-        lift_reason=row["lift_reason"],
-    )
-
-
-async def _announce(settings: Settings, arq: ArqRedis | None, hold_id: UUID, action: str, reason: str) -> None:
-    """The subcontractor, the general contractor, the project leads and the station are told."""
-    row = await _hold_row(hold_id)
-    gc = [r["enterprise"] for r in await ProjectParty.select(ProjectParty.enterprise).where(
-        (ProjectParty.project == row["project"]) & (ProjectParty.role == "general_contractor"))]
-    enterprise_users = await User.select(User.id).where(
-        User.enterprise.is_in([row["enterprise"], *gc]) & User.is_active.eq(True)
-    )
-    leads = await ProjectLead.select(ProjectLead.user).where(ProjectLead.project == row["project"])
-    station = await User.select(User.id).where(
-        User.role.is_in([Role.REGULATOR_ADMIN.value, Role.INSPECTOR.value]) & (User.district == row["district"])
-        & User.is_active.eq(True)
-    )
-    people = list(dict.fromkeys([u["id"] for u in enterprise_users] + [lead["user"] for lead in leads] + [u["id"] for u in station]))
-    await notifications.notify(
-        people, "quality_hold",
-        {"project": row["project_name"], "enterprise": row["enterprise_name"], "action": action, "reason": reason},
-        dedup_key=f"hold:{hold_id}:{action}", settings=settings, arq=arq, subject=("quality_hold", str(hold_id)),
-        urgency=notifications.Urgency.HIGH,
-    )
-
-
-async def lift(settings: Settings, arq: ArqRedis | None, actor: Principal, hold_id: UUID, reason: str) -> HoldOut:
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
-    row = await _hold_row(hold_id)
-    actor.require_district(row["district"])
-    if row["status"] != "active":
-        raise Conflict("HOLD_NOT_ACTIVE")
-    # A passing re-inspection of one of the hold's failed checks must exist before a regulator approves.
-    reinspection = await SpotCheck.select(SpotCheck.id).where(
-        SpotCheck.reinspection_of.is_in(list(row["evidence"])) & SpotCheck.passed.eq(True)
-        & (SpotCheck.project == row["project"])
-    ).order_by(SpotCheck.checked_at, ascending=False).first()
-    if reinspection is None:
-        raise Conflict("HOLD_NEEDS_REINSPECTION", detail={"evidence": [str(e) for e in row["evidence"]]})
-    reason = f"{reason}（复查 {reinspection['id']}）"
-    updated = await QualityHold.update(
-        {QualityHold.status: "lifted", QualityHold.lifted_at: utcnow(), QualityHold.lifted_by: actor.id,
-         QualityHold.lift_reason: reason}
-    ).where((QualityHold.id == hold_id) & (QualityHold.status == "active")).returning(QualityHold.id)
-    if not updated:
-        raise Conflict("HOLD_NOT_ACTIVE")
-    await _announce(settings, arq, hold_id, "解除", reason)
-    return _hold_out(await _hold_row(hold_id))
-
-
-async def holds(actor: Principal, project_id: UUID, status: str | None) -> list[HoldOut]:
-    """A project's holds: staff of its district, its leads, and its parties' people."""
-    project = await projects_service.get_project_row(project_id)
-    if actor.is_staff:
-        actor.require_district(project["district"])
-    elif not await projects_service.can_read(actor, project) and not (
-        actor.enterprise_id is not None
-        and await ProjectParty.exists().where(
-            (ProjectParty.project == project_id) & (ProjectParty.enterprise == actor.enterprise_id)
-        )
-    ):
-        raise Forbidden("FORBIDDEN_OWNER")
-    query = QualityHold.select(QualityHold.id).where(QualityHold.project == project_id)
-    if status:
-        query = query.where(QualityHold.status == status)
-    return [_hold_out(await _hold_row(r["id"])) for r in await query.order_by(QualityHold.started_at)]
 
 
 async def checks(actor: Principal, project_id: UUID) -> list[SpotCheckOut]:

@@ -40,7 +40,7 @@ class Worker(Table, tablename="workers"):
     employer = ForeignKey(references=Enterprise, on_delete=OnDelete.restrict, index=True)
     contract_signed = Boolean(default=False)
     face_media_id = UUID(null=True, default=None)
-    user = ForeignKey(references=User, null=True, on_delete=OnDelete.restrict)
+    user = ForeignKey(references=User, null=True, on_delete=OnDelete.restrict, index=True)  # the clock-in looks it up
     registered_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())
 
@@ -89,6 +89,8 @@ class Team(Table, tablename="worker_teams"):
     name = Varchar(length=64)
     leader = ForeignKey(references=Worker, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())
+    created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    disbanded_at = Timestamptz(null=True, default=None)  # 解散: kept for the stints' history, takes no one new
 
     unique_worker_teams_project_enterprise_name = Unique(["project", "enterprise", "name"])
 
@@ -169,6 +171,20 @@ class PayrollEvent(Table, tablename="payroll_events"):
 
     id = UUID(primary_key=True)
     payroll = ForeignKey(references=Payroll, on_delete=OnDelete.cascade, index=True)
+    action = Varchar(length=32)
+    actor = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    detail = JSONB(default={})
+    at = Timestamptz(default=TimestamptzNow())
+
+
+class QualityHoldEvent(Table, tablename="quality_hold_events"):
+    """Every step of a quality hold (placed, notified, reinspection_passed, lift_requested, lifted, refused…).
+
+    Written in the same transaction as the hold's state change: the hold's timeline and its audit trail.
+    """
+
+    id = UUID(primary_key=True)
+    hold = ForeignKey(references=QualityHold, on_delete=OnDelete.cascade, index=True)
     action = Varchar(length=32)
     actor = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     detail = JSONB(default={})

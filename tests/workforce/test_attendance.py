@@ -9,7 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from stdnum.cn import ric
 
+from backend.accounts.tables import User
 from backend.geo.coords import gcj02_to_wgs84
+from backend.geo.distance import haversine_m
+from backend.media.tables import Media
 from tests.support.api import STAFF_PASSWORD, bearer, mp_login, new_permit, new_uscc, staff_token
 from tests.support.asserts import assert_error
 from tests.support.images import jpeg_with_gps
@@ -30,8 +33,8 @@ async def _ent(api, admin, uscc):
     return (await api.get("/api/v1/enterprises", params={"q": uscc}, headers=admin)).json()["items"][0]["id"]
 
 
-async def _site(api, admin) -> dict:
-    district = (await api.get("/api/v1/districts/330302", headers=admin)).json()
+async def _site(api, admin, adcode: int = 330302) -> dict:
+    district = (await api.get(f"/api/v1/districts/{adcode}", headers=admin)).json()
     lng, lat = district["center"]
     fence = {"type": "Polygon", "coordinates": [[[lng - D, lat - D], [lng + D, lat - D], [lng + D, lat + D],
                                                   [lng - D, lat + D], [lng - D, lat - D]]]}
@@ -176,3 +179,85 @@ async def test_clock_in_out_refusals_offline_idempotent(api, admin):
     assert out.json()["id"] in [c["id"] for c in staff]
     assert_error(await api.get("/api/v1/attendance", params={"project_id": site["project"], "day": day},
                                headers=await staff_token(api, "lw_inspector")), 403, "FORBIDDEN_DISTRICT")
+
+
+async def _on_roster(api, admin, site, worker) -> None:
+    resp = await api.post("/api/v1/roster", json={"project_id": site["project"], "worker_id": worker["id"],
+                                                 "enterprise_id": site["labour"]}, headers=admin)
+    assert resp.status_code == 201, resp.text
+
+
+def _at(site, minutes_ago: float) -> dict:
+    return {"kind": "in", "project_id": site["project"], "lng": site["lng"], "lat": site["lat"], "coord_type": "gcj02",
+            "accuracy_m": 10, "at": (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat()}
+
+
+async def test_impossible_travel_between_sites(api, admin):
+    here, there = await _site(api, admin, 330302), await _site(api, admin, 330381)  # 鹿城 and 瑞安
+    km = haversine_m(here["lng"], here["lat"], there["lng"], there["lat"]) / 1000
+    assert km > 20, km  # 6 minutes apart is > 200 km/h: not a person travelling
+    w = await _worker(api, admin, here["labour"])
+    me = await _linked(api, w)
+    await _on_roster(api, admin, here, w)
+    await _on_roster(api, admin, there, w)
+    assert (await api.post("/mp/v1/workforce/clocks", json=_at(here, 6), headers=me)).status_code == 201
+    assert_error(await api.post("/mp/v1/workforce/clocks", json=_at(there, 0), headers=me), 400, "IMPOSSIBLE_TRAVEL")
+    # With hours between the two clocks the same trip is fine.
+    w2 = await _worker(api, admin, here["labour"])
+    me2 = await _linked(api, w2)
+    await _on_roster(api, admin, here, w2)
+    await _on_roster(api, admin, there, w2)
+    assert (await api.post("/mp/v1/workforce/clocks", json=_at(here, 180), headers=me2)).status_code == 201
+    assert (await api.post("/mp/v1/workforce/clocks", json=_at(there, 0), headers=me2)).status_code == 201
+
+
+async def test_project_without_geofence_and_other_refusals(api, admin):
+    site = await _site(api, admin)
+    district = (await api.get("/api/v1/districts/330302", headers=admin)).json()
+    bare = await api.post("/api/v1/projects", json={
+        "name": "无围栏项目", "permit_no": new_permit(),
+        "location": {"lng": district["center"][0], "lat": district["center"][1], "coord_type": "gcj02"},
+        "parties": [{"enterprise_id": site["labour"], "role": "labour_subcontractor"}]}, headers=admin)
+    assert bare.status_code == 201, bare.text
+    nofence = {**site, "project": bare.json()["id"]}
+    w = await _worker(api, admin, site["labour"])
+    me = await _linked(api, w)
+    await _on_roster(api, admin, nofence, w)
+    assert_error(await api.post("/mp/v1/workforce/clocks", json=_at(nofence, 0), headers=me), 409, "PROJECT_NO_GEOFENCE")
+    assert_error(await api.post("/mp/v1/workforce/clocks", json={**_at(site, 0), "project_id": str(uuid.uuid4())}, headers=me),
+                 404, "PROJECT_NOT_FOUND")
+    naive = {**_at(site, 0), "at": datetime.now(UTC).replace(tzinfo=None).isoformat()}
+    assert_error(await api.post("/mp/v1/workforce/clocks", json=naive, headers=me), 400, "VALIDATION_ERROR")
+    # Another worker's request_id is not this worker's retry.
+    await _on_roster(api, admin, site, w)
+    other = await _worker(api, admin, site["labour"])
+    other_me = await _linked(api, other)
+    await _on_roster(api, admin, site, other)
+    rid = uuid.uuid4().hex
+    assert (await api.post("/mp/v1/workforce/clocks", json={**_at(site, 0), "request_id": rid}, headers=other_me)).status_code == 201
+    assert_error(await api.post("/mp/v1/workforce/clocks", json={**_at(site, 0), "request_id": rid}, headers=me), 409, "REQUEST_ID_TAKEN")
+    # A worker-role account with no registry record behind it.
+    pair = await mp_login(api)
+    user = (await api.get("/mp/v1/me", headers=bearer(pair))).json()
+    await User.update({User.role: "worker"}).where(User.id == user["id"])
+    unbound = bearer((await api.post("/mp/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})).json())
+    assert_error(await api.post("/mp/v1/workforce/clocks", json=_at(site, 0), headers=unbound), 403, "NOT_A_WORKER")
+
+
+async def test_own_selfie_is_bound_to_the_clock_once(api, admin):
+    site = await _site(api, admin)
+    w = await _worker(api, admin, site["labour"])
+    me = await _linked(api, w)
+    await _on_roster(api, admin, site, w)
+    up = await api.post("/mp/v1/media", data={"purpose": "selfie"}, files={"file": ("s.jpg", jpeg_with_gps(), "image/jpeg")},
+                        headers=me)
+    assert up.status_code == 201, up.text
+    selfie = up.json()["id"]
+    first = await api.post("/mp/v1/workforce/clocks", json={**_at(site, 0), "selfie_media_id": selfie}, headers=me)
+    assert first.status_code == 201 and first.json()["selfie_media_id"] == selfie, first.text
+    bound = await Media.select(Media.attached_type, Media.attached_id).where(Media.id == selfie).first()
+    assert bound == {"attached_type": "clock", "attached_id": first.json()["id"]}
+    # The same selfie cannot prove a second clock; nothing is stored for the refused one.
+    assert_error(await api.post("/mp/v1/workforce/clocks", json={**_at(site, 0), "kind": "out", "selfie_media_id": selfie},
+                                headers=me), 409, "MEDIA_ALREADY_USED")
+    assert [c["kind"] for c in (await api.get("/mp/v1/workforce/clocks", headers=me)).json()] == ["in"]

@@ -15,7 +15,7 @@ import pytest
 from backend.accounts.tables import User
 from backend.notifications.tables import Notification
 from backend.workforce.tables import Clock, ProjectWorker, Worker
-from tests.support.api import mp_login, staff_token
+from tests.support.api import bearer, mp_login, staff_token
 from tests.support.asserts import assert_error
 from tests.workforce.test_registry import _id_number
 from tests.workforce.test_spot_checks import GC, LABOUR, _check, _enterprise, _project
@@ -154,11 +154,36 @@ async def test_during_a_hold_the_gc_pays_the_subcontractor_is_refused_and_liftin
     assert_error(await api.post(lift, json={"reason": "整改完成"}, headers=insp), 409, "HOLD_NEEDS_REINSPECTION")
     await _check(api, insp, pid, passed=False, reinspection_of=first["id"])  # a failed re-inspection does not count
     assert_error(await api.post(lift, json={"reason": "整改完成"}, headers=insp), 409, "HOLD_NEEDS_REINSPECTION")
+    ask = f"/api/v1/quality-holds/{hold_id}/request-lift"
+    other_firm = await _sub_lead(api, admin, await _enterprise(api, admin, "91330382MA2JK9L0M1"))
+    assert_error(await api.post(ask, json={"note": "已整改"}, headers=other_firm), 403, "FORBIDDEN_OWNER")  # not the held firm
+    assert (await api.post(ask, json={"note": "钢筋保护层已整改"}, headers=sub)).status_code == 200
     assert (await _check(api, insp, pid, passed=True, reinspection_of=second["id"])).status_code == 201
     assert_error(await api.post(lift, json={"reason": "整改完成"}, headers=sub), 403, "FORBIDDEN_ROLE")
     assert_error(await api.post(lift, json={"reason": "整改完成"}, headers=await staff_token(api, "lw_inspector")), 403, "FORBIDDEN_DISTRICT")
     lifted = await api.post(lift, json={"reason": "整改完成"}, headers=insp)
     assert lifted.status_code == 200 and lifted.json()["status"] == "lifted"
+    assert_error(await api.post(ask, json={"note": "再次申请"}, headers=sub), 409, "HOLD_NOT_ACTIVE")
+    # Every step is on the hold's trail, in order, for the station, the GC and the held subcontractor.
+    trail = (await api.get(f"/api/v1/quality-holds/{hold_id}/events", headers=sub)).json()
+    assert [(e["action"], e["detail"].get("attempt") or e["detail"].get("what")) for e in trail] == [
+        ("placed", None), ("notified", "暂停"), ("workers_told", None),
+        ("refused", "payroll_submit"), ("payroll_submit", None), ("refused", "payroll_approve"), ("payroll_approve", None),
+        ("refused", "payroll_pay"), ("payroll_pay", None), ("refused", "payroll_create"),
+        ("refused", "lift"), ("refused", "lift"), ("lift_requested", None), ("reinspection_passed", None),
+        ("lifted", None), ("notified", "解除"),
+    ]
+    assert trail[0]["detail"]["evidence"] == [first["id"], second["id"]] and trail[0]["actor_id"] is not None
+    assert trail[2]["detail"]["recipients"] == 1 and trail[8]["detail"]["payroll"] == draft["id"]
+    assert trail[-2]["detail"] == {"from": "active", "to": "lifted", "reason": "整改完成", "reinspection": trail[-3]["detail"]["spot_check"]}
+    assert [e["action"] for e in (await api.get(f"/api/v1/quality-holds/{hold_id}/events", headers=gc)).json()] == [e["action"] for e in trail]
+    assert len((await api.get(f"/api/v1/quality-holds/{hold_id}/events", headers=insp)).json()) == len(trail)
+    assert_error(await api.get(f"/api/v1/quality-holds/{hold_id}/events", headers=await staff_token(api, "lw_inspector")), 403, "FORBIDDEN_DISTRICT")
+    assert_error(await api.get(f"/api/v1/quality-holds/{hold_id}/events", headers=await staff_token(api, "sup_li")), 403, "FORBIDDEN_ROLE")
+    stranger = await _sub_lead(api, admin, await _enterprise(api, admin, "91330382MA2JK9L0M1"))
+    assert_error(await api.get(f"/api/v1/quality-holds/{hold_id}/events", headers=stranger), 403, "FORBIDDEN_OWNER")
+    assert_error(await api.get(f"/api/v1/quality-holds/{hold_id}/events", headers=bearer(await mp_login(api))), 403, "FORBIDDEN_ROLE")
+    assert_error(await api.get(f"/api/v1/quality-holds/{uuid.uuid4()}/events", headers=insp), 404, "HOLD_NOT_FOUND")
     # After lifting the subcontractor issues again.
     again = await api.post("/api/v1/payrolls", json={"project_id": pid, "enterprise_id": labour, "month": prev}, headers=sub)
     assert again.status_code == 201, again.text

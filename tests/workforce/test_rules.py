@@ -9,6 +9,7 @@ from cryptography.exceptions import InvalidTag
 from stdnum.cn import ric
 
 from backend.errors import BadRequest
+from backend.workforce.payroll import month_bounds
 from backend.workforce.pii import PiiCipher, mask_bank_card, mask_id_number
 from backend.workforce.rules import ClockAttempt, PreviousClock, check_id_number, hold_begins, judge_clock
 
@@ -110,3 +111,13 @@ def test_pii_round_trip_lookup_and_tamper():
 def test_masks():
     assert mask_id_number("11010519491231002X") == "110105********002X"
     assert mask_bank_card("6222 0212 3456 7890") == "**** **** **** 7890"
+
+
+@pytest.mark.parametrize(("month", "timezone", "start", "end"), [
+    ("2026-11", "Asia/Shanghai", "2026-10-31T16:00:00+00:00", "2026-11-30T16:00:00+00:00"),
+    ("2026-12", "Asia/Shanghai", "2026-11-30T16:00:00+00:00", "2026-12-31T16:00:00+00:00"),  # over the year's end
+    ("2026-12", "UTC", "2026-12-01T00:00:00+00:00", "2027-01-01T00:00:00+00:00"),  # the zone is settings.TIMEZONE's
+])
+def test_month_bounds_in_the_configured_time_zone(month, timezone, start, end):
+    got = month_bounds(month, timezone)
+    assert (got[0].astimezone(UTC).isoformat(), got[1].astimezone(UTC).isoformat()) == (start, end)
