@@ -138,17 +138,19 @@ async def _last_id() -> int:
 
 
 async def _phase(name: str, port: int, topics_file: str, messages: int, per_msg: int, start_hour: int,
-                 worker_pids: list[int], parts: int) -> dict:
+                 worker_pids: list[int], parts: int, rate: float = 0.0) -> dict:
+    """Publish ``messages`` × ``per_msg`` readings flat out (rate 0) or at ``rate`` messages/s; time the worker
+    until every reading is committed, beside a broker-only subscriber's receive rate in the same run."""
     messages -= messages % parts
     total = messages * per_msg
     before, first_id = await _count_readings(), await _last_id()
-    group = f"bench-only-{name}"
+    group = "bench-only-" + "".join(ch if ch.isalnum() else "-" for ch in name)
     sub = subprocess.Popen([sys.executable, LOAD, "sub", str(port), group, str(total)], stdout=subprocess.PIPE, text=True)
     assert sub.stdout.readline().strip() == "ready"
     await asyncio.sleep(0.5)
     pg = _postgres_pids()
     t0, cpu0, pg0 = time.time(), _cpu_s(worker_pids), _cpu_s_safe(pg)
-    pub_s = _publish(port, topics_file, messages, per_msg, start_hour, 0.0, parts)
+    pub_s = _publish(port, topics_file, messages, per_msg, start_hour, rate, parts)
     deadline = time.time() + 600
     # Poll the newest id (cheap); once it is far enough, count (several workers may commit out of id order).
     while time.time() < deadline:
@@ -161,6 +163,7 @@ async def _phase(name: str, port: int, topics_file: str, messages: int, per_msg:
     stored = await _count_readings() - before
     broker = json.loads(sub.communicate(timeout=600)[0].strip().splitlines()[-1])
     return {"phase": name, "readings": total, "stored": stored, "publisher_s": round(pub_s, 2),
+            "committed_after_publish_s": round(worker_s - pub_s, 2),
             "worker_readings_per_s": round(stored / worker_s), "broker_only_readings_per_s":
             round(broker["readings"] / broker["seconds"]) if broker["seconds"] else None,
             "worker_cpu_s": round(worker_cpu, 2),
@@ -255,6 +258,10 @@ async def main(args: argparse.Namespace) -> None:
         pids = [w.pid for w in workers]
         n_msg, per = (int(x) for x in args.batched.split("x"))
         results = [await _phase("batched", port, str(quiet_file), n_msg, per, 0, pids, args.publishers)]
+        rate_per_s, seconds = (float(x) for x in args.batched_steady.split("x"))
+        results.append(await _phase(f"batched, {rate_per_s:.0f} readings/s offered", port, str(quiet_file),
+                                    int(rate_per_s * seconds / per), per, 50_000, pids, args.publishers,
+                                    rate=rate_per_s / per))
         results.append(await _phase("single", port, str(quiet_file), args.single, 1, 100_000, pids, args.publishers))
         results.append(await _latency(port, trip, str(quiet_file), args.rate, args.seconds, workdir, args.publishers))
         results.append({"worker_rss_mb": [round(_rss_mb(p)[0]) for p in pids],
@@ -280,6 +287,7 @@ if __name__ == "__main__":
     parser.add_argument("--sensors", type=int, default=2000)
     parser.add_argument("--trip", type=int, default=200)
     parser.add_argument("--batched", default="2000x100")
+    parser.add_argument("--batched-steady", default="50000x8", help="readings/s x seconds, in messages of 100")
     parser.add_argument("--single", type=int, default=40000)
     parser.add_argument("--rate", type=float, default=5000)
     parser.add_argument("--seconds", type=float, default=10)

@@ -253,7 +253,8 @@ class IotWorker:
             mqtt_task.cancel()
             await arq.aclose()
             await db.close_pool()
-        log.info("iot_worker_stopped", received=self.received, stored=self.stored, dead=self.dead)
+        log.info("iot_worker_stopped", received=self.received, stored=self.stored, dead=self.dead,
+                 rebuilt=cache.rebuilt)
         return 0
 
     def run(self) -> int:

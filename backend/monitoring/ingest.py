@@ -230,23 +230,35 @@ def _from_pg_us(us: int) -> datetime:
     return datetime(2000, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
 
 
-async def _store_readings(conn: Any, records: list[tuple[bytes, int, float, int]]) -> None:
-    """COPY the accepted readings; should one already be stored (a state reset by hand), insert the rest."""
-    try:
-        async with conn.transaction():  # a savepoint: a refused COPY leaves the batch's transaction usable
-            await conn.copy_to_table("monitoring_readings", source=io.BytesIO(copy_rows(records)),
-                                     columns=("sensor", "ts", "value", "received_at"), format="binary")
-    except UniqueViolationError:
-        await conn.execute(
-            "INSERT INTO monitoring_readings (sensor, ts, value, received_at) SELECT * FROM unnest($1::uuid[],"
-            " $2::timestamptz[], $3::float8[], $4::timestamptz[]) ON CONFLICT (sensor, ts) DO NOTHING",
-            [UUID(bytes=r[0]) for r in records], [_from_pg_us(r[1]) for r in records], [r[2] for r in records],
-            [_from_pg_us(r[3]) for r in records],
-        )
+async def _store_readings(conn: Any, records: list[tuple[bytes, int, float, int]], *, careful: bool) -> int:
+    """COPY the accepted readings (one round trip). ``careful``: insert them skipping any already stored
+    instead — the retry of a batch whose COPY met one (a state reset by hand), see process_batch."""
+    if not careful:
+        await conn.copy_to_table("monitoring_readings", source=io.BytesIO(copy_rows(records)),
+                                 columns=("sensor", "ts", "value", "received_at"), format="binary")
+        return len(records)
+    status = await conn.execute(
+        "INSERT INTO monitoring_readings (sensor, ts, value, received_at) SELECT * FROM unnest($1::uuid[],"
+        " $2::timestamptz[], $3::float8[], $4::timestamptz[]) ON CONFLICT (sensor, ts) DO NOTHING",
+        [UUID(bytes=r[0]) for r in records], [_from_pg_us(r[1]) for r in records], [r[2] for r in records],
+        [_from_pg_us(r[3]) for r in records],
+    )
+    return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 n"
 
 
 async def process_batch(messages: list[Message], cache: SensorCache) -> BatchResult:
-    """Evaluate and store one batch in one transaction; returns the alarm events to notify after commit."""
+    """Evaluate and store one batch in one transaction; returns the alarm events to notify after commit.
+
+    Should the COPY meet a reading already stored, the transaction is rolled back and the batch is
+    evaluated again from the database with the readings inserted one conflict-skipping statement."""
+    try:
+        return await _process_batch(messages, cache, careful=False)
+    except UniqueViolationError:
+        log.warning("ingest_reading_already_stored", messages=len(messages))
+        return await _process_batch(messages, cache, careful=True)
+
+
+async def _process_batch(messages: list[Message], cache: SensorCache, *, careful: bool) -> BatchResult:
     result = BatchResult()
     dead: list[tuple[str, UUID | None, str, str, str]] = []  # topic, sensor, reason, detail, payload
     parsed: list[tuple[Message, UUID, UUID, list[_Reading], int]] = []
@@ -326,8 +338,7 @@ async def process_batch(messages: list[Message], cache: SensorCache) -> BatchRes
                     reason = "duplicate" if have.get((sensor_id, ts)) == value else "out_of_order"
                     dead.append((m.topic, sensor_id, reason, f"reading at {ts.isoformat()} is not newer than the last one",
                                  json.dumps({"ts": ts.isoformat(), "value": value})))
-            if records:
-                await _store_readings(conn, records)
+            stored_n = await _store_readings(conn, records, careful=careful) if records else 0
             if s_sensor:
                 await conn.execute(
                     "UPDATE monitoring_rule_states AS r SET state = t.st::jsonb, last_ts = t.lt, silent = 0, updated_at = $1"
@@ -352,7 +363,7 @@ async def process_batch(messages: list[Message], cache: SensorCache) -> BatchRes
         raise
     for sensor_id, stored, state in remembered:
         cache.remember(sensor_id, stored, state)
-    result.stored = len(records)
+    result.stored = stored_n
     result.dead = len(dead)
     for d in dead:
         result.dead_reasons[d[2]] += 1

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.monitoring.helpers import IotWorkerProcess, Publisher
+from tests.monitoring.helpers import IotWorkerProcess, Publisher, end_session
 
 # One stable client id per run: a worker's persistent session stays in the shared subscription after it
 # stops (that is what makes a restart lose nothing), so a second id would hoard messages meant for us.
@@ -29,6 +29,8 @@ def start_iot(database, redis_db, fake_wechat):  # noqa: ANN001 - fixtures
         worker.stop()
         print(worker.log()[-4000:])  # shown only when the test failed
         worker.log_path.unlink(missing_ok=True)
+        if worker.client_id != CLIENT_ID:  # an extra worker's session would hoard the next tests' messages
+            end_session(worker.client_id)
 
 
 @pytest.fixture
@@ -42,17 +44,4 @@ def publisher():
 def _end_worker_session():
     """After the monitoring tests, end the workers' persistent session, so it takes no share of later tests'."""
     yield
-    import paho.mqtt.client as mqtt
-
-    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=CLIENT_ID,
-                         protocol=mqtt.MQTTv5)
-    try:
-        client.connect("127.0.0.1", 1883, clean_start=True)  # a clean start drops the old session …
-        client.loop_start()
-        import time
-
-        time.sleep(0.3)
-        client.disconnect()  # … and this one ends with the connection (no session expiry set)
-        client.loop_stop()
-    except OSError:
-        pass
+    end_session(CLIENT_ID)

@@ -97,6 +97,20 @@ class Publisher:
         self.client.loop_stop()
 
 
+def end_session(client_id: str, port: int = 1883) -> None:
+    """End a worker's persistent session (and its place in the shared subscription) on the broker."""
+    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=mqtt.MQTTv5)
+    try:
+        client.connect("127.0.0.1", port, clean_start=True)  # a clean start drops the old session …
+        client.loop_start()
+        time.sleep(0.3)
+        client.disconnect()  # … and this one ends with the connection (no session expiry set)
+        client.loop_stop()
+    except OSError:
+        pass
+
+
 def reading(i: int, value: float, step: timedelta = timedelta(hours=1)) -> dict[str, Any]:
     return {"ts": (T0 + i * step).isoformat(), "value": value}
 
