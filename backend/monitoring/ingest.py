@@ -285,7 +285,7 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
     try:
         async with Sensor._meta.db.transaction() as tx:
             conn = tx.connection
-            states = await _lock_states(conn, cache, ths, sorted(per_sensor)) if per_sensor else {}
+            states = await _lock_states(conn, cache, ths, list(per_sensor)) if per_sensor else {}
             records: list[tuple[bytes, int, float, int]] = []
             late: list[tuple[UUID, datetime, float, Message]] = []
             s_sensor: list[UUID] = []
