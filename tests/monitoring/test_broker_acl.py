@@ -1,8 +1,13 @@
-"""The shipped Mosquitto config with generated credentials: a device publishes only to its own topic."""
+"""The shipped Mosquitto configs with generated credentials: a device publishes only to its own topic.
+
+Every broker test runs twice: on scripts/docker/mosquitto.conf (docker-compose) and on the dev config
+that scripts/run.sh writes from it (scripts/lib.sh ``dev_mosquitto_conf``).
+"""
 
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -23,9 +28,21 @@ SHIPPED = ROOT / "scripts" / "docker" / "mosquitto.conf"
 pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None, reason="mosquitto binary not installed")
 
 
-@pytest.fixture
-def broker():
-    """A private mosquitto from the shipped config (paths moved into a temp folder) with two devices."""
+def dev_conf(port: int, auth: Path, data: Path) -> str:
+    """The config scripts/run.sh gives its own broker."""
+    return subprocess.run(["bash", "-c", 'source scripts/lib.sh && dev_mosquitto_conf "$@"', "_", str(port),
+                           str(auth), str(data)], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+
+def docker_conf(port: int, auth: Path, data: Path) -> str:
+    """The compose config with its container paths moved into a temp folder."""
+    return SHIPPED.read_text().replace("/mosquitto/auth/", f"{auth}/").replace(
+        "/mosquitto/data/", f"{data}/").replace("listener 1883", f"listener {port} 127.0.0.1")
+
+
+@pytest.fixture(params=["docker", "dev"])
+def broker(request):
+    """A private mosquitto from a shipped config (paths moved into a temp folder) with two devices."""
     work = Path(tempfile.mkdtemp(prefix="zhijian-acl-"))
     work.chmod(0o777)  # mosquitto started as root drops to its own user
     (work / "data").mkdir(mode=0o777)
@@ -34,8 +51,8 @@ def broker():
     devices = devices_for([(project, str(uuid.uuid4())), (project, str(uuid.uuid4()))], {})
     write_broker_auth(work / "auth", devices, "zhijian-iot", "worker-secret")
     port = free_port()
-    conf = SHIPPED.read_text().replace("/mosquitto/auth/", f"{work}/auth/").replace(
-        "/mosquitto/data/", f"{work}/data/").replace("listener 1883", f"listener {port} 127.0.0.1")
+    conf = (dev_conf if request.param == "dev" else docker_conf)(port, work / "auth", work / "data")
+    assert "allow_anonymous false" in conf and f"password_file {work}/auth/passwd" in conf
     (work / "mosquitto.conf").write_text(conf)
     proc = subprocess.Popen(["mosquitto", "-c", str(work / "mosquitto.conf")], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -48,6 +65,7 @@ def broker():
     else:
         proc.kill()
         raise RuntimeError("mosquitto did not start with the shipped config")
+    request.node.broker = (proc, work)
     yield port, devices
     proc.terminate()
     proc.wait(10)
@@ -125,3 +143,55 @@ def test_credentials_keep_known_passwords():
     [d1, d2] = devices_for([("p", "s1"), ("p", "s2")], known)
     assert d1 == Device("s1", "kept-password", "zhijian/v1/p/s1/telemetry")
     assert d2.password and d2.password != "kept-password"
+
+
+def test_dev_config_is_the_compose_config_on_loopback(tmp_path):
+    """One source of truth: the dev broker's config differs from the compose one only in where it listens
+    and where its files are."""
+    port = free_port()
+    dev = [line for line in dev_conf(port, tmp_path / "auth", tmp_path / "data").splitlines()
+           if not line.startswith("# Generated")]
+    shipped = SHIPPED.read_text().splitlines()
+    assert len(dev) == len(shipped)
+    changed = {(a, b) for a, b in zip(shipped, dev, strict=True) if a != b}
+    assert changed == {
+        ("listener 1883", f"listener {port} 127.0.0.1"),
+        ("persistence_location /mosquitto/data/", f"persistence_location {tmp_path}/data/"),
+        ("password_file /mosquitto/auth/passwd", f"password_file {tmp_path}/auth/passwd"),
+        ("acl_file /mosquitto/auth/acl", f"acl_file {tmp_path}/auth/acl"),
+    }
+    for kept in ("allow_anonymous false", "max_inflight_messages 10000", "persistence true"):
+        assert kept in dev
+
+
+def test_refused_publish_is_reported_in_the_puback(broker):
+    """An MQTT 5 device publishing to another sensor's topic gets a failing PUBACK (demo-activity relies on it)."""
+    port, (a, b) = broker
+    codes: list[object] = []
+    dev, rc = _client(port, a.username, a.password)
+    assert not rc.is_failure
+    dev.on_publish = lambda c, u, mid, reason_code, props: codes.append(reason_code)
+    dev.publish(a.topic, "{}", qos=1).wait_for_publish(10)
+    dev.publish(b.topic, "{}", qos=1).wait_for_publish(10)
+    dev.disconnect()
+    dev.loop_stop()
+    assert [c.is_failure for c in codes] == [False, True], codes
+
+
+def test_sighup_loads_credentials_written_later(request, broker):
+    """A sensor added after the broker started may connect once the files are rewritten and the broker got
+    SIGHUP (scripts/dev_mqtt_auth.sh --reload; compose: mqtt-auth, then kill -s HUP)."""
+    port, devices = broker
+    proc, work = request.node.broker
+    newcomer = devices_for([(str(uuid.uuid4()), str(uuid.uuid4()))], {})[0]
+    client, rc = _client(port, newcomer.username, newcomer.password)
+    client.loop_stop()
+    assert rc.is_failure
+    write_broker_auth(work / "auth", [*devices, newcomer], "zhijian-iot", "worker-secret")
+    proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while rc.is_failure and time.monotonic() < deadline:
+        time.sleep(0.1)
+        client, rc = _client(port, newcomer.username, newcomer.password)
+        client.loop_stop()
+    assert not rc.is_failure, rc
