@@ -148,17 +148,17 @@ def test_credentials_keep_known_passwords():
 def test_dev_config_is_the_compose_config_on_loopback(tmp_path):
     """One source of truth: the dev broker's config differs from the compose one only in where it listens
     and where its files are."""
-    port = free_port()
-    dev = [line for line in dev_conf(port, tmp_path / "auth", tmp_path / "data").splitlines()
+    port, base = free_port(), tmp_path / "mosquitto"  # run.sh's folders are .run/mqtt-auth, .run/mosquitto/data
+    dev = [line for line in dev_conf(port, tmp_path / "mqtt-auth", base / "data").splitlines()
            if not line.startswith("# Generated")]
     shipped = SHIPPED.read_text().splitlines()
     assert len(dev) == len(shipped)
     changed = {(a, b) for a, b in zip(shipped, dev, strict=True) if a != b}
     assert changed == {
         ("listener 1883", f"listener {port} 127.0.0.1"),
-        ("persistence_location /mosquitto/data/", f"persistence_location {tmp_path}/data/"),
-        ("password_file /mosquitto/auth/passwd", f"password_file {tmp_path}/auth/passwd"),
-        ("acl_file /mosquitto/auth/acl", f"acl_file {tmp_path}/auth/acl"),
+        ("persistence_location /mosquitto/data/", f"persistence_location {base}/data/"),
+        ("password_file /mosquitto/auth/passwd", f"password_file {tmp_path}/mqtt-auth/passwd"),
+        ("acl_file /mosquitto/auth/acl", f"acl_file {tmp_path}/mqtt-auth/acl"),
     }
     for kept in ("allow_anonymous false", "max_inflight_messages 10000", "persistence true"):
         assert kept in dev
