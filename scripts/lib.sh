@@ -560,7 +560,10 @@ start_dev_mosquitto() {
         chown mosquitto: "$DEV_MQTT_DIR/data"
     fi
     dev_mosquitto_conf "$port" "$DEV_MQTT_AUTH_DIR" "$DEV_MQTT_DIR/data" >"$conf"
-    start_bg mosquitto mosquitto -c "$conf"
+    # Its log goes to stdout (as in compose), block-buffered into a file unless told otherwise.
+    local line_buffered=()
+    command -v stdbuf >/dev/null && line_buffered=(stdbuf -oL)
+    start_bg mosquitto "${line_buffered[@]}" mosquitto -c "$conf"
     wait_until 20 tcp_open 127.0.0.1 "$port" ||
         die "the dev broker did not listen on 127.0.0.1:$port within 20s (see .run/mosquitto.log)"
     password="$(dev_mqtt_worker_password)"
