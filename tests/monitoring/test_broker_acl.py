@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
-import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -20,56 +17,23 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from iot.credentials import Device, devices_for, write_broker_auth
+from tests.support.broker import SHIPPED, dev_conf, private_broker
 from tests.support.env import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "scripts" / "docker" / "mosquitto.conf"
 
 pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None, reason="mosquitto binary not installed")
 
 
-def dev_conf(port: int, auth: Path, data: Path) -> str:
-    """The config scripts/run.sh gives its own broker."""
-    return subprocess.run(["bash", "-c", 'source scripts/lib.sh && dev_mosquitto_conf "$@"', "_", str(port),
-                           str(auth), str(data)], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-
-
-def docker_conf(port: int, auth: Path, data: Path) -> str:
-    """The compose config with its container paths moved into a temp folder."""
-    return SHIPPED.read_text().replace("/mosquitto/auth/", f"{auth}/").replace(
-        "/mosquitto/data/", f"{data}/").replace("listener 1883", f"listener {port} 127.0.0.1")
-
-
 @pytest.fixture(params=["docker", "dev"])
 def broker(request):
-    """A private mosquitto from a shipped config (paths moved into a temp folder) with two devices."""
-    work = Path(tempfile.mkdtemp(prefix="zhijian-acl-"))
-    work.chmod(0o777)  # mosquitto started as root drops to its own user
-    (work / "data").mkdir(mode=0o777)
-    (work / "data").chmod(0o777)
+    """A private mosquitto from a shipped config with two devices."""
     project = str(uuid.uuid4())
     devices = devices_for([(project, str(uuid.uuid4())), (project, str(uuid.uuid4()))], {})
-    write_broker_auth(work / "auth", devices, "zhijian-iot", "worker-secret")
-    port = free_port()
-    conf = (dev_conf if request.param == "dev" else docker_conf)(port, work / "auth", work / "data")
-    assert "allow_anonymous false" in conf and f"password_file {work}/auth/passwd" in conf
-    (work / "mosquitto.conf").write_text(conf)
-    proc = subprocess.Popen(["mosquitto", "-c", str(work / "mosquitto.conf")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
-    else:
-        proc.kill()
-        raise RuntimeError("mosquitto did not start with the shipped config")
-    request.node.broker = (proc, work)
-    yield port, devices
-    proc.terminate()
-    proc.wait(10)
-    shutil.rmtree(work, ignore_errors=True)
+    def write_auth(auth: Path) -> None:
+        write_broker_auth(auth, devices, "zhijian-iot", "worker-secret")
+
+    with private_broker(request.param, write_auth) as b:
+        request.node.broker = b
+        yield b.port, devices
 
 
 def _client(port: int, user: str | None, password: str | None) -> tuple[mqtt.Client, object]:
@@ -182,7 +146,7 @@ def test_sighup_loads_credentials_written_later(request, broker):
     """A sensor added after the broker started may connect once the files are rewritten and the broker got
     SIGHUP (scripts/dev_mqtt_auth.sh --reload; compose: mqtt-auth, then kill -s HUP)."""
     port, devices = broker
-    proc, work = request.node.broker
+    proc, work = request.node.broker.proc, request.node.broker.work
     newcomer = devices_for([(str(uuid.uuid4()), str(uuid.uuid4()))], {})[0]
     client, rc = _client(port, newcomer.username, newcomer.password)
     client.loop_stop()
