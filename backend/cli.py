@@ -78,8 +78,11 @@ async def seed_demo() -> int:
     return 0
 
 
-def demo_activity(api: str) -> int:
+def demo_activity(api: str, mqtt_devices: str | None = None, mqtt_provision: str = "") -> int:
     """Drive the running API (and MQTT) with the demo logins: complaints, materials, an alarm, credit lists."""
+    import shlex
+    from pathlib import Path
+
     from backend.demo_activity import DemoError, run
 
     settings = get_settings()
@@ -87,7 +90,8 @@ def demo_activity(api: str) -> int:
         print("refusing to make demo activity with ZHIJIAN_ENV=production", file=sys.stderr)
         return 2
     try:
-        run(api, settings.MQTT_URL)
+        run(api, settings.MQTT_URL, mqtt_devices=Path(mqtt_devices) if mqtt_devices else None,
+            mqtt_provision=shlex.split(mqtt_provision))
     except DemoError as exc:
         print(f"demo-activity failed: {exc}", file=sys.stderr)
         return 1
@@ -127,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("seed-demo", help="load idempotent demo data (not in production)")
     act = sub.add_parser("demo-activity", help="make demo activity through the running API (idempotent)")
     act.add_argument("--api", default="http://127.0.0.1:8000")
+    act.add_argument("--mqtt-devices", metavar="CSV",
+                     help="devices.csv of python -m iot.credentials: each sensor publishes with its own login")
+    act.add_argument("--mqtt-provision", metavar="CMD", default="",
+                     help="command run after the demo sensors are created, giving the broker their credentials")
     imp = sub.add_parser("import-districts", help="load district boundaries from GeoJSON (GCJ-02)")
     imp.add_argument("path")
     imp.add_argument("--source", default="")
@@ -140,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "rollback":
         coro = rollback()
     elif args.command == "demo-activity":
-        return demo_activity(args.api)
+        return demo_activity(args.api, args.mqtt_devices, args.mqtt_provision)
     elif args.command == "seed-demo":
         coro = seed_demo()
     elif args.command == "import-districts":

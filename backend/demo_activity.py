@@ -7,7 +7,10 @@ with the demo logins of backend/demo.py (staff passwords; mini-program codes 'de
   * complaints: citizen reports with photos — handled on time and confirmed, handled late, rejected, open;
   * materials: batches through entry inspection and sampling to lab reports, one failing its standard;
   * monitoring: a foundation pit with an approved plan, points and sensors; readings published over MQTT
-    to the running iot worker so one alarm stays open and another is acknowledged;
+    to the running iot worker so one alarm stays open and another is acknowledged. With ``mqtt_devices``
+    (a devices.csv of ``python -m iot.credentials``) each sensor publishes with its own login, after
+    ``mqtt_provision`` (a command) has given the broker the new sensors' credentials — scripts/run.sh
+    passes both, so its demo goes through the broker's passwords and topic ACL;
   * credit: manual events that put one enterprise on the black list and one on the red list.
 
 Idempotent: every section first looks up its marker (a known description, batch number, work name or
@@ -17,11 +20,15 @@ Workforce (workers, roster, clocks, payroll, spot checks) is deliberately absent
 
 from __future__ import annotations
 
+import csv
 import json
+import subprocess
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -59,9 +66,12 @@ def _jpeg(seed: int) -> bytes:
 
 
 class Demo:
-    def __init__(self, api: str, mqtt_url: str, out: Callable[[str], None] = print) -> None:
+    def __init__(self, api: str, mqtt_url: str, out: Callable[[str], None] = print, *,
+                 mqtt_devices: Path | None = None, mqtt_provision: Sequence[str] = ()) -> None:
         self.http = httpx.Client(base_url=api.rstrip("/"), timeout=30)
         self.mqtt_url = mqtt_url
+        self.mqtt_devices = mqtt_devices
+        self.mqtt_provision = list(mqtt_provision)
         self.out = out
         self.made = 0
         self._tokens: dict[str, dict[str, str]] = {}
@@ -244,12 +254,16 @@ class Demo:
         def readings(values: list[tuple[int, float]]) -> dict[str, Any]:
             return {"readings": [{"ts": (t0 + timedelta(hours=h)).isoformat(), "value": v} for h, v in values]}
 
+        # The operator's step: the broker learns the new sensors' credentials.
+        if self.mqtt_provision and subprocess.run(self.mqtt_provision, check=False).returncode != 0:
+            raise DemoError(f"giving the broker the new sensors' credentials failed: {' '.join(self.mqtt_provision)}")
         self._publish([
-            (sensors[0]["topic"], readings([(0, 0.0), (1, 0.5), (20, 12.0)])),  # over the limit: alarm, acked
-            (sensors[1]["topic"], readings([(0, 0.0), (1, 0.6), (22, 13.0)])),  # over the limit: alarm, open
-            (sensors[2]["topic"], readings([(h, 0.1 * h) for h in range(0, 40, 4)])),  # calm
+            (sensors[0], readings([(0, 0.0), (1, 0.5), (20, 12.0)])),  # over the limit: alarm, acked
+            (sensors[1], readings([(0, 0.0), (1, 0.6), (22, 13.0)])),  # over the limit: alarm, open
+            (sensors[2], readings([(h, 0.1 * h) for h in range(0, 40, 4)])),  # calm
         ])
-        self.made_line("readings for 3 sensors, published over MQTT")
+        how = "each sensor with its own login" if self.mqtt_devices else "one client"
+        self.made_line(f"readings for 3 sensors, published over MQTT ({how})")
         deadline = time.monotonic() + 30
         alarms: dict[str, dict[str, Any]] = {}
         while time.monotonic() < deadline:
@@ -264,22 +278,75 @@ class Demo:
                   json={"note": "已到现场，加密监测"})
         self.made_line("alarms: ZQS-01 acknowledged, ZQS-02 left open")
 
-    def _publish(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+    def _device_logins(self) -> dict[str, str]:
+        """Sensor id → password, from devices.csv (as whoever installs the devices gets them)."""
+        assert self.mqtt_devices is not None
+        try:
+            with open(self.mqtt_devices, newline="") as fh:
+                return {row["username"]: row["password"] for row in csv.DictReader(fh)}
+        except OSError as exc:
+            raise DemoError(f"cannot read the device credentials: {exc}") from exc
+
+    def _connect(self, username: str | None, password: str | None) -> Any:
+        """A connected paho client; a refused login is retried for a few seconds (the broker may still be
+        reloading its password file after SIGHUP), then fails."""
         import paho.mqtt.client as mqtt
 
         url = urlparse(self.mqtt_url)
-        client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-                             client_id=f"demo-{uuid.uuid4().hex[:10]}", protocol=mqtt.MQTTv5)
-        if url.username:
-            client.username_pw_set(url.username, url.password)
-        client.connect(url.hostname or "127.0.0.1", url.port or 1883, keepalive=30)
-        client.loop_start()
-        try:
-            for topic, payload in messages:
-                client.publish(topic, json.dumps(payload), qos=1).wait_for_publish(10)
-        finally:
-            client.disconnect()
+        deadline = time.monotonic() + 10
+        while True:
+            client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+                                 client_id=f"demo-{uuid.uuid4().hex[:10]}", protocol=mqtt.MQTTv5)
+            if username:
+                client.username_pw_set(username, password)
+            answered, result = threading.Event(), {}
+
+            def on_connect(c, userdata, flags, reason_code, properties, result=result, answered=answered):
+                result["rc"] = reason_code
+                answered.set()
+
+            client.on_connect = on_connect
+            client.connect(url.hostname or "127.0.0.1", url.port or 1883, keepalive=30)
+            client.loop_start()
+            if answered.wait(10) and not result["rc"].is_failure:
+                return client
             client.loop_stop()
+            client.disconnect()
+            if time.monotonic() >= deadline:
+                raise DemoError(f"the MQTT broker refused {username or 'an anonymous client'}: "
+                                f"{result.get('rc', 'no CONNACK')}")
+            time.sleep(0.3)
+
+    def _publish(self, messages: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        """Publish each (sensor, payload) at QoS 1; a PUBACK that refuses it (the topic ACL) is an error."""
+        logins = self._device_logins() if self.mqtt_devices else None
+        url = urlparse(self.mqtt_url)
+        groups: dict[str | None, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+        for sensor, payload in messages:
+            groups.setdefault(sensor["id"] if logins is not None else None, []).append((sensor, payload))
+        for sensor_id, batch in groups.items():
+            if sensor_id is None:
+                username, password = url.username, url.password
+            elif sensor_id in logins:  # type: ignore[operator]
+                username, password = sensor_id, logins[sensor_id]  # type: ignore[index]
+            else:
+                raise DemoError(f"sensor {sensor_id} has no login in {self.mqtt_devices} (was the broker provisioned?)")
+            refused: list[str] = []
+
+            def on_publish(c, userdata, mid, reason_code, properties, refused=refused):
+                if reason_code.is_failure:
+                    refused.append(str(reason_code))
+
+            client = self._connect(username, password)
+            client.on_publish = on_publish
+            try:
+                for sensor, payload in batch:
+                    client.publish(sensor["topic"], json.dumps(payload), qos=1).wait_for_publish(10)
+            finally:
+                client.disconnect()
+                client.loop_stop()
+            if refused:
+                raise DemoError(f"the MQTT broker refused {username or 'the client'}'s readings: {', '.join(refused)}")
 
     # --- credit ---------------------------------------------------------------------------------------
     def credit(self) -> None:
@@ -316,8 +383,8 @@ class Demo:
         return self.made
 
 
-def run(api: str, mqtt_url: str) -> int:
-    demo = Demo(api, mqtt_url)
+def run(api: str, mqtt_url: str, *, mqtt_devices: Path | None = None, mqtt_provision: Sequence[str] = ()) -> int:
+    demo = Demo(api, mqtt_url, mqtt_devices=mqtt_devices, mqtt_provision=mqtt_provision)
     try:
         return demo.run()
     finally:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Start the whole system with demo data on this machine: PostgreSQL, Redis and Mosquitto (started or
-# installed when missing), moto's S3 server and the fake WeChat server, then the API and the ARQ,
+# Start the whole system with demo data on this machine: PostgreSQL and Redis (started or installed when
+# missing), moto's S3 server, the fake WeChat server and a Mosquitto of its own, then the API and the ARQ,
 # MQTT-alarm and vision workers. Stays in the foreground; Ctrl-C stops everything.
 #
 #   scripts/run.sh            run until Ctrl-C / SIGTERM (then stop every child and exit 0)
@@ -8,13 +8,16 @@
 #                             demo citizen, stop
 #
 # Configuration comes from the ZHIJIAN_* environment variables (backend/settings.py); logs go to .run/.
+# The broker is the compose one (scripts/docker/mosquitto.conf) on 127.0.0.1:${ZHIJIAN_DEV_MQTT_PORT:-1884}:
+# no anonymous clients, one login per sensor (.run/mqtt-auth/devices.csv; scripts/dev_mqtt_auth.sh
+# --reload after adding sensors); the workers' password is MQTT_WORKER_PASSWORD or one made in .run/.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-usage() { sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 CHECK=""
 case "${1:-}" in
@@ -59,10 +62,13 @@ install_cleanup
 trap 'on_stop INT' INT
 trap 'on_stop TERM' TERM
 
+if [[ -n "${ZHIJIAN_MQTT_URL:-}" ]]; then
+    warn "ZHIJIAN_MQTT_URL is ignored: scripts/run.sh runs its own broker on 127.0.0.1:$DEV_MQTT_PORT"
+fi
+
 ensure_venv
 ensure_postgres
 ensure_redis
-ensure_mosquitto
 start_s3
 start_fake_wechat
 ensure_database "$(url_path "${ZHIJIAN_DATABASE_URL:-$DEFAULT_DATABASE_URL}" zhijian)"
@@ -71,6 +77,9 @@ log "migrating the database"
 .venv/bin/python -m backend.cli migrate
 log "loading demo data"
 .venv/bin/python -m backend.cli seed-demo
+log "writing the broker's device credentials and topic ACL (.run/mqtt-auth)"
+dev_mqtt_auth
+start_dev_mosquitto # exports ZHIJIAN_MQTT_URL with the workers' login for everything started below
 
 start_bg api .venv/bin/uvicorn backend.app:create_app --factory --host "$API_HOST" --port "$API_PORT"
 start_bg arq-worker .venv/bin/arq workers.settings.WorkerSettings
@@ -86,7 +95,10 @@ if ! wait_http "$API_URL/readyz" 90 200; then
 fi
 
 log "making demo activity through the API (complaints, materials, an alarm, credit lists; idempotent)"
-if ! .venv/bin/python -m backend.cli demo-activity --api "$API_URL"; then
+# Sensors it creates get their credentials the operator's way (scripts/dev_mqtt_auth.sh --reload) and
+# publish with them, each its own login.
+if ! .venv/bin/python -m backend.cli demo-activity --api "$API_URL" \
+    --mqtt-devices "$DEV_MQTT_AUTH_DIR/devices.csv" --mqtt-provision "bash scripts/dev_mqtt_auth.sh --reload"; then
     error "demo-activity failed (logs in .run/*.log)"
     exit 1
 fi
@@ -136,6 +148,8 @@ Zhijian is running (logs in .run/*.log; Ctrl-C stops everything).
   Readiness      $API_URL/readyz
   Metrics        $API_URL/metrics
   S3 (moto)      ${ZHIJIAN_S3_ENDPOINT:-$DEFAULT_S3_ENDPOINT}
+  MQTT           mqtt://127.0.0.1:$DEV_MQTT_PORT   (no anonymous clients; device logins in .run/mqtt-auth/devices.csv,
+                 refreshed for new sensors by: bash scripts/dev_mqtt_auth.sh --reload)
   Fake WeChat    ${ZHIJIAN_WECHAT_API_BASE_URL:-$DEFAULT_WECHAT_API_BASE_URL}
 
 Try the demo mini-program login (a citizen; the code is "demo-<who>:<n>" on the fake WeChat server):

@@ -1,9 +1,15 @@
 """`python -m backend.cli demo-activity` against a live uvicorn and a running iot worker: the console's figures
-come alive, and a second run adds nothing."""
+come alive, and a second run adds nothing.
+
+As in scripts/run.sh, the broker is the dev config (no anonymous clients, the topic ACL): the demo has the
+broker learn its new sensors' credentials (iot.credentials, then SIGHUP) and publishes with each one's login.
+"""
 
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,20 +22,43 @@ from backend.monitoring.tables import Alarm
 from tests.credit.test_console import live_server  # noqa: F401 - the fixture
 from tests.monitoring.conftest import CLIENT_ID, SESSION_ENV
 from tests.monitoring.helpers import IotWorkerProcess
+from tests.support.broker import Broker, private_broker
 from tests.support.workers import eventually
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio,
+              pytest.mark.skipif(shutil.which("mosquitto") is None, reason="mosquitto binary not installed")]
 ROOT = Path(__file__).resolve().parents[2]
+WORKER_PASSWORD = "demo-test-worker-secret"
 
 
-def _demo(url: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "backend.cli", "demo-activity", "--api", url], check=False,
-                          cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True, timeout=120)
+def _credentials(auth: Path) -> list[str]:
+    """The command that writes the broker's passwd, acl and devices.csv from the active sensors."""
+    return [sys.executable, "-m", "iot.credentials", "--out", str(auth)]
+
+
+def _demo(url: str, broker: Broker) -> subprocess.CompletedProcess:
+    # scripts/dev_mqtt_auth.sh --reload, on this test's broker.
+    provision = shlex.join(["sh", "-c", '"$@" && kill -HUP ' + str(broker.proc.pid), "_", *_credentials(broker.auth)])
+    env = {**os.environ, "MQTT_WORKER_PASSWORD": WORKER_PASSWORD, "ZHIJIAN_MQTT_URL": f"mqtt://127.0.0.1:{broker.port}"}
+    return subprocess.run([sys.executable, "-m", "backend.cli", "demo-activity", "--api", url,
+                           "--mqtt-devices", str(broker.auth / "devices.csv"), "--mqtt-provision", provision],
+                          check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture
-def iot_worker(database, redis_db, fake_wechat):
-    worker = IotWorkerProcess(CLIENT_ID, SESSION_ENV)
+def dev_broker(database):
+    def write_auth(auth: Path) -> None:
+        subprocess.run(_credentials(auth), cwd=ROOT, env={**os.environ, "MQTT_WORKER_PASSWORD": WORKER_PASSWORD},
+                       check=True)
+
+    with private_broker("dev", write_auth) as broker:
+        yield broker
+
+
+@pytest.fixture
+def iot_worker(database, redis_db, fake_wechat, dev_broker):
+    url = f"mqtt://zhijian-iot:{WORKER_PASSWORD}@127.0.0.1:{dev_broker.port}"
+    worker = IotWorkerProcess(CLIENT_ID, {**SESSION_ENV, "ZHIJIAN_MQTT_URL": url})
     yield worker
     worker.stop()
     print(worker.log()[-4000:])
@@ -40,13 +69,14 @@ async def _alarms(status: str) -> int:
     return await Alarm.count().where(Alarm.status == status)
 
 
-async def test_demo_activity_fills_the_console_once(api, admin, live_server, iot_worker):  # noqa: F811
+async def test_demo_activity_fills_the_console_once(api, admin, live_server, iot_worker, dev_broker):  # noqa: F811
     # The suite shares one database per run: compare with what was there before.
     before = (await api.get("/api/v1/credit/dashboard", headers=admin)).json()
     alarms_before = (await _alarms("active_unacknowledged"), await _alarms("acknowledged"))
 
-    first = _demo(live_server)
+    first = _demo(live_server, dev_broker)
     assert first.returncode == 0, first.stdout + first.stderr
+    assert "published over MQTT (each sensor with its own login)" in first.stdout
     assert "demo-activity: made complaint" in first.stdout and "→ black list" in first.stdout
 
     c0 = before["complaints"]
@@ -70,7 +100,7 @@ async def test_demo_activity_fills_the_console_once(api, admin, live_server, iot
     assert ("black", "温州东海劳务分包有限公司") in listed and ("red", "温州城建开发有限公司") in listed
     counts = (await Complaint.count(), await LabReport.count(), await Alarm.count())
 
-    second = _demo(live_server)
+    second = _demo(live_server, dev_broker)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "demo-activity: made" not in second.stdout and "0 things made" in second.stdout, second.stdout
     assert (await Complaint.count(), await LabReport.count(), await Alarm.count()) == counts

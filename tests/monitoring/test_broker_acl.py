@@ -1,11 +1,13 @@
-"""The shipped Mosquitto config with generated credentials: a device publishes only to its own topic."""
+"""The shipped Mosquitto configs with generated credentials: a device publishes only to its own topic.
+
+Every broker test runs twice: on scripts/docker/mosquitto.conf (docker-compose) and on the dev config
+that scripts/run.sh writes from it (scripts/lib.sh ``dev_mosquitto_conf``).
+"""
 
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import tempfile
+import signal
 import threading
 import time
 import uuid
@@ -15,43 +17,23 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from iot.credentials import Device, devices_for, write_broker_auth
+from tests.support.broker import SHIPPED, dev_conf, private_broker
 from tests.support.env import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "scripts" / "docker" / "mosquitto.conf"
 
 pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None, reason="mosquitto binary not installed")
 
 
-@pytest.fixture
-def broker():
-    """A private mosquitto from the shipped config (paths moved into a temp folder) with two devices."""
-    work = Path(tempfile.mkdtemp(prefix="zhijian-acl-"))
-    work.chmod(0o777)  # mosquitto started as root drops to its own user
-    (work / "data").mkdir(mode=0o777)
-    (work / "data").chmod(0o777)
+@pytest.fixture(params=["docker", "dev"])
+def broker(request):
+    """A private mosquitto from a shipped config with two devices."""
     project = str(uuid.uuid4())
     devices = devices_for([(project, str(uuid.uuid4())), (project, str(uuid.uuid4()))], {})
-    write_broker_auth(work / "auth", devices, "zhijian-iot", "worker-secret")
-    port = free_port()
-    conf = SHIPPED.read_text().replace("/mosquitto/auth/", f"{work}/auth/").replace(
-        "/mosquitto/data/", f"{work}/data/").replace("listener 1883", f"listener {port} 127.0.0.1")
-    (work / "mosquitto.conf").write_text(conf)
-    proc = subprocess.Popen(["mosquitto", "-c", str(work / "mosquitto.conf")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
-    else:
-        proc.kill()
-        raise RuntimeError("mosquitto did not start with the shipped config")
-    yield port, devices
-    proc.terminate()
-    proc.wait(10)
-    shutil.rmtree(work, ignore_errors=True)
+    def write_auth(auth: Path) -> None:
+        write_broker_auth(auth, devices, "zhijian-iot", "worker-secret")
+
+    with private_broker(request.param, write_auth) as b:
+        request.node.broker = b
+        yield b.port, devices
 
 
 def _client(port: int, user: str | None, password: str | None) -> tuple[mqtt.Client, object]:
@@ -125,3 +107,55 @@ def test_credentials_keep_known_passwords():
     [d1, d2] = devices_for([("p", "s1"), ("p", "s2")], known)
     assert d1 == Device("s1", "kept-password", "zhijian/v1/p/s1/telemetry")
     assert d2.password and d2.password != "kept-password"
+
+
+def test_dev_config_is_the_compose_config_on_loopback(tmp_path):
+    """One source of truth: the dev broker's config differs from the compose one only in where it listens
+    and where its files are."""
+    port, base = free_port(), tmp_path / "mosquitto"  # run.sh's folders are .run/mqtt-auth, .run/mosquitto/data
+    dev = [line for line in dev_conf(port, tmp_path / "mqtt-auth", base / "data").splitlines()
+           if not line.startswith("# Generated")]
+    shipped = SHIPPED.read_text().splitlines()
+    assert len(dev) == len(shipped)
+    changed = {(a, b) for a, b in zip(shipped, dev, strict=True) if a != b}
+    assert changed == {
+        ("listener 1883", f"listener {port} 127.0.0.1"),
+        ("persistence_location /mosquitto/data/", f"persistence_location {base}/data/"),
+        ("password_file /mosquitto/auth/passwd", f"password_file {tmp_path}/mqtt-auth/passwd"),
+        ("acl_file /mosquitto/auth/acl", f"acl_file {tmp_path}/mqtt-auth/acl"),
+    }
+    for kept in ("allow_anonymous false", "max_inflight_messages 10000", "persistence true"):
+        assert kept in dev
+
+
+def test_refused_publish_is_reported_in_the_puback(broker):
+    """An MQTT 5 device publishing to another sensor's topic gets a failing PUBACK (demo-activity relies on it)."""
+    port, (a, b) = broker
+    codes: list[object] = []
+    dev, rc = _client(port, a.username, a.password)
+    assert not rc.is_failure
+    dev.on_publish = lambda c, u, mid, reason_code, props: codes.append(reason_code)
+    dev.publish(a.topic, "{}", qos=1).wait_for_publish(10)
+    dev.publish(b.topic, "{}", qos=1).wait_for_publish(10)
+    dev.disconnect()
+    dev.loop_stop()
+    assert [c.is_failure for c in codes] == [False, True], codes
+
+
+def test_sighup_loads_credentials_written_later(request, broker):
+    """A sensor added after the broker started may connect once the files are rewritten and the broker got
+    SIGHUP (scripts/dev_mqtt_auth.sh --reload; compose: mqtt-auth, then kill -s HUP)."""
+    port, devices = broker
+    proc, work = request.node.broker.proc, request.node.broker.work
+    newcomer = devices_for([(str(uuid.uuid4()), str(uuid.uuid4()))], {})[0]
+    client, rc = _client(port, newcomer.username, newcomer.password)
+    client.loop_stop()
+    assert rc.is_failure
+    write_broker_auth(work / "auth", [*devices, newcomer], "zhijian-iot", "worker-secret")
+    proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while rc.is_failure and time.monotonic() < deadline:
+        time.sleep(0.1)
+        client, rc = _client(port, newcomer.username, newcomer.password)
+        client.loop_stop()
+    assert not rc.is_failure, rc
