@@ -1,11 +1,12 @@
 """Monitoring ingest: readings evaluated + stored per second by the real iot worker, beside a broker-only
 subscriber in the same run; reading → push latency at a steady rate; the worker's memory.
 
-    .venv/bin/python bench/monitoring_ingest.py [--sensors 2000] [--batched 2000x100] [--single 40000]
-                                                [--rate 5000 --seconds 10] [--publishers 2] [--workers 1]
+    .venv/bin/python bench/monitoring_ingest.py [--sensors 2000] [--batched 2000x100] [--batched-steady 50000x8]
+                                                [--single 40000] [--rate 5000 --seconds 10] [--publishers 1]
+                                                [--workers 1]
 
---publishers: publisher processes per phase (each takes its own share of the sensors; one Python paho
-publisher tops out near 2k msg/s). --workers: iot worker processes on the shared subscription.
+--publishers: publisher processes per phase (each takes its own share of the sensors). --workers: iot
+worker processes on the shared subscription.
 
 A private Mosquitto (port of its own, no persistence) carries the load; a scratch database with the demo
 data holds the sensors. Each phase's publisher runs in its own process; the broker-only subscriber
@@ -15,10 +16,15 @@ Latency: for sensors that cross their alarm value during the steady phase, the f
 created_at minus the reading's timestamp (set at publish time). Targets (issue 7, 2-core machine):
 ≥ 20,000 readings/s batched, ≥ 5,000 single messages/s, each ≥ ½ of broker-only; p99 < 500 ms; RSS < 500 MB.
 
-Last measured (2026-12-02, load average 7–10 on the 2 cores, --publishers 2 --workers 1, two runs):
-batched 18,900–20,100 stored/s vs 133,000–179,000 broker-only (½ not met); single 870–1,020/s vs
-1,010–1,130 broker-only (publisher-bound, 5,000/s not offered); push p99 14–20 s at 5,000/s offered
-(not met); RSS ≤ 196 MB (met). BENCH_WORKER_PROFILE=PATH writes a cProfile of each worker to PATH.N.
+Phases: batched flat out; batched at --batched-steady readings/s; single-reading messages flat out;
+single messages at --rate/s with trip sensors for the latency. Each throughput phase prints the
+worker's CPU seconds and PostgreSQL's beside the wall-clock rates. The publisher is a raw-socket
+QoS 1 client (bench/_mqtt_load.py), so the load generator costs little next to the worker.
+
+Last measured (2026-12-02, three runs, load 2.8–3.1 from other work, 1 publisher, 1 worker): batched
+flat out 79k–106k stored/s vs 175k–205k broker-only (40–57 %); batched at 50k/s offered 47.7k–47.8k/s
+vs 50.0k; single flat out 9.6k–10.8k/s vs 17.3k–18.5k (54–61 %); steady 5,000/s: all stored, push
+p99 216–600 ms; RSS ≤ 126 MB. BENCH_WORKER_PROFILE=PATH writes a cProfile of each worker to PATH.N.
 """
 
 from __future__ import annotations
@@ -291,6 +297,6 @@ if __name__ == "__main__":
     parser.add_argument("--single", type=int, default=40000)
     parser.add_argument("--rate", type=float, default=5000)
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--publishers", type=int, default=2)
+    parser.add_argument("--publishers", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1)
     asyncio.run(main(parser.parse_args()))

@@ -34,7 +34,14 @@ from backend.clients.mqtt import AsyncioMqtt, ack_many, make_client, mqtt_params
 from backend.clients.redis import create_arq_pool
 from backend.logging import configure_logging
 from backend.monitoring import alarms
-from backend.monitoring.ingest import Malformed, Message, SensorCache, check_silence, parse_topic, process_batch
+from backend.monitoring.ingest import (
+    Malformed,
+    Message,
+    SensorCache,
+    check_silence,
+    parse_topic,
+    process_batch,
+)
 from backend.settings import Settings, get_settings
 
 log = structlog.get_logger("zhijian.iot")

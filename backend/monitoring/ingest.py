@@ -31,7 +31,16 @@ from asyncpg.exceptions import UniqueViolationError
 from backend.db import utcnow
 from backend.monitoring import alarms
 from backend.monitoring.alarms import SensorInfo
-from backend.monitoring.rules import Duplicate, Level, OutOfOrder, RuleState, Thresholds, is_silent, step, window_start
+from backend.monitoring.rules import (
+    Duplicate,
+    Level,
+    OutOfOrder,
+    RuleState,
+    Thresholds,
+    is_silent,
+    step,
+    window_start,
+)
 from backend.monitoring.tables import Sensor
 
 log = structlog.get_logger("zhijian.monitoring.ingest")

@@ -97,6 +97,15 @@ class Publisher:
         self.client.loop_stop()
 
 
+async def rule_state(sensor_id: str) -> dict[str, Any]:
+    """The sensor's stored rule state (the scalars a restarted worker resumes from)."""
+    from backend.monitoring.tables import RuleStateRow
+
+    row = await RuleStateRow.select(RuleStateRow.state).where(RuleStateRow.sensor == sensor_id).output(
+        load_json=True).first()
+    return row["state"]
+
+
 def end_session(client_id: str, port: int = 1883) -> None:
     """End a worker's persistent session (and its place in the shared subscription) on the broker."""
     client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,

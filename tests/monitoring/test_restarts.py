@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from backend.monitoring.tables import DeadLetter, Reading, RuleStateRow
-from tests.monitoring.helpers import Publisher, make_sensor, reading, tokens
+from backend.monitoring.tables import DeadLetter, Reading
+from tests.monitoring.helpers import Publisher, make_sensor, reading, rule_state, tokens
 from tests.support.env import free_port
 from tests.support.workers import eventually
 
@@ -25,12 +25,6 @@ async def _stored(sensor_id):  # noqa: ANN001
     return await Reading.count().where(Reading.sensor == sensor_id)
 
 
-async def _state(sensor_id):  # noqa: ANN001
-    row = await RuleStateRow.select(RuleStateRow.state).where(RuleStateRow.sensor == sensor_id).output(
-        load_json=True).first()
-    return row["state"]
-
-
 async def test_killed_worker_loses_nothing_and_resumes_rule_state(api, start_iot, publisher):
     toks = await tokens(api)
     s = await make_sensor(api, toks, alarm_values=RATE_PLAN)
@@ -38,7 +32,7 @@ async def test_killed_worker_loses_nothing_and_resumes_rule_state(api, start_iot
     # Two rates above 70 % of the limit (counter = 2) before the crash …
     publisher.send(s["topic"], {"readings": [reading(i, 0.75 * i) for i in range(3)]})
     assert await eventually(lambda: _is(s["id"], 3), timeout=30)
-    assert (await _state(s["id"]))["consecutive_over"] == 2
+    assert (await rule_state(s["id"]))["consecutive_over"] == 2
     # … 300 single readings published while the worker is being killed mid-stream …
     for i in range(3, 303):
         publisher.send(s["topic"], reading(i, 0.75 * i), qos=1)
@@ -47,7 +41,7 @@ async def test_killed_worker_loses_nothing_and_resumes_rule_state(api, start_iot
     assert not worker.alive()
     worker.start()  # the same client id: the broker resumes the persistent session
     assert await eventually(lambda: _is(s["id"], 303), timeout=60)
-    state = await _state(s["id"])
+    state = await rule_state(s["id"])
     assert state["last_value"] == 0.75 * 302 and state["consecutive_over"] == 302  # resumed, never reset
     alarms = (await api.get("/api/v1/monitoring/alarms", params={"project_id": s["project_id"]},
                             headers=toks["lead_wang"])).json()
@@ -104,7 +98,7 @@ async def test_broker_restart_keeps_queued_readings(api, start_iot):
         broker = _broker(conf, port)
         worker.start()
         assert await eventually(lambda: _is(s["id"], 53), timeout=60)
-        assert (await _state(s["id"]))["consecutive_over"] == 52
+        assert (await rule_state(s["id"]))["consecutive_over"] == 52
     finally:
         broker.terminate()
         broker.wait(10)

@@ -9,7 +9,7 @@ import pytest
 
 from backend.monitoring.tables import Reading, RuleStateRow
 from tests.monitoring.conftest import CLIENT_ID
-from tests.monitoring.helpers import make_sensor, reading, tokens
+from tests.monitoring.helpers import make_sensor, reading, rule_state, tokens
 from tests.support.workers import eventually
 
 pytestmark = pytest.mark.asyncio
@@ -21,12 +21,6 @@ RATE_PLAN = {"wall_top_horizontal": {"cumulative_abs": 1000, "rate_per_day": 24,
 
 async def _count(sensor_id: str, n: int) -> bool:
     return await Reading.count().where(Reading.sensor == sensor_id) == n
-
-
-async def _state(sensor_id: str) -> dict:
-    row = await RuleStateRow.select(RuleStateRow.state).where(RuleStateRow.sensor == sensor_id).output(
-        load_json=True).first()
-    return row["state"]
 
 
 async def test_two_workers_take_turns_on_one_sensor_and_the_counter_stays_exact(api, start_iot, publisher):
@@ -41,7 +35,7 @@ async def test_two_workers_take_turns_on_one_sensor_and_the_counter_stays_exact(
     for i in range(12):
         publisher.send(s["topic"], reading(i, 0.95 * i))
         assert await eventually(lambda n=i + 1: _count(s["id"], n), timeout=30)
-    state = await _state(s["id"])
+    state = await rule_state(s["id"])
     assert state["consecutive_over"] == 11 and state["last_value"] == 0.95 * 11
     assert state["level"] == 1  # warning, the rate measured over the whole (rebuilt) window
     stats = []
@@ -66,5 +60,5 @@ async def test_a_state_reset_by_hand_is_followed_and_no_reading_is_stored_twice(
     publisher.send(s["topic"], {"readings": [reading(2, 0.2), reading(3, 0.3)]})
     assert await eventually(lambda: _count(s["id"], 4), timeout=30)
     assert "ingest_reading_already_stored" in worker.log()
-    state = await _state(s["id"])
+    state = await rule_state(s["id"])
     assert state["baseline"] == 0.2 and state["last_value"] == 0.3  # the reset took: a new baseline
