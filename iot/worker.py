@@ -81,6 +81,7 @@ class IotWorker:
         self.running: set[asyncio.Task] = set()  # batches in flight
         self.busy: dict[UUID, asyncio.Task] = {}  # sensor → the batch in flight that holds it
         self.failed: BaseException | None = None
+        self.sending: set[asyncio.Task] = set()  # alarm events being sent
 
     # --- paho's callbacks (on the event loop: AsyncioMqtt drives the client, no network thread) --------
 
@@ -151,7 +152,8 @@ class IotWorker:
         self.stored += result.stored
         self.dead += result.dead
         if result.events:
-            self.outbox.put_nowait(result.events)  # told by _notifier, so ingest never waits on pushes
+            # told by _notifier, so ingest never waits on pushes
+            self.outbox.put_nowait(list(zip(result.events, result.event_keys, strict=True)))
 
     async def _dispatch(self, batch: list[_Inbound], cache: SensorCache, arq) -> None:  # noqa: ANN001
         """Start processing ``batch`` beside the batches already in flight (at most MONITORING_PIPELINE):
@@ -186,15 +188,36 @@ class IotWorker:
         task.add_done_callback(done)
 
     async def _notifier(self, arq) -> None:  # noqa: ANN001
-        """Send committed alarm events in commit order, beside the ingest loop (the events stay pending on failure)."""
+        """Send committed alarm events beside the ingest loop: several alarms at once (MONITORING_NOTIFY_CONCURRENCY),
+        each alarm's events in commit order (the events stay pending in the database on failure)."""
+        limit = asyncio.Semaphore(self.settings.MONITORING_NOTIFY_CONCURRENCY)
+        last: dict[str, asyncio.Task] = {}  # alarm key → its newest send
         while True:
-            events = await self.outbox.get()
+            items = await self.outbox.get()
+            groups: dict[str, list[UUID]] = {}
+            for event_id, key in items:
+                groups.setdefault(key, []).append(event_id)
+            for key, ids in groups.items():
+                task = asyncio.create_task(self._send(ids, last.get(key), limit, arq))
+                last[key] = task
+                self.sending.add(task)
+
+                def done(t: asyncio.Task, key: str = key) -> None:
+                    self.sending.discard(t)
+                    if last.get(key) is t:
+                        del last[key]
+
+                task.add_done_callback(done)
+            self.outbox.task_done()
+
+    async def _send(self, event_ids: list[UUID], after: asyncio.Task | None, limit: asyncio.Semaphore, arq) -> None:  # noqa: ANN001
+        if after is not None:
+            await asyncio.wait([after])  # the same alarm's earlier events first
+        async with limit:
             try:
-                await alarms.send_pending(events, settings=self.settings, arq=arq)
+                await alarms.send_pending(event_ids, settings=self.settings, arq=arq)
             except Exception as exc:  # noqa: BLE001 - left pending in the database: the sweep sends them
                 log.error("alarm_notify_failed", error=repr(exc))
-            finally:
-                self.outbox.task_done()
 
     async def _dead_letter_internal(self, message: Message) -> None:
         from backend.monitoring.tables import DeadLetter
@@ -252,6 +275,8 @@ class IotWorker:
                 await asyncio.wait(self.running)
             try:
                 await asyncio.wait_for(self.outbox.join(), timeout=20)
+                if self.sending:
+                    await asyncio.wait_for(asyncio.wait(set(self.sending)), timeout=20)
             except TimeoutError:
                 log.warning("alarm_notify_unfinished")  # still pending in the database: sent at next start
         finally:

@@ -82,6 +82,7 @@ class BatchResult:
     stored: int = 0
     dead: int = 0
     events: list[UUID] = field(default_factory=list)
+    event_keys: list[str] = field(default_factory=list)  # per event, its alarm's (point, metric, rule)
     dead_reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
@@ -359,6 +360,7 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
                                                      rate=d["rate"], reasons=d["reasons"], reading_ts=d["reading_ts"])
                 if event is not None:
                     result.events.append(event)
+                    result.event_keys.append(f"{info.point_id}:{info.metric}:{rule}")
             if dead:
                 await Sensor.raw(
                     "INSERT INTO monitoring_dead_letters (topic, sensor, reason, detail, payload, received_at)"
