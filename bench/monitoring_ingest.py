@@ -130,6 +130,21 @@ async def _count_readings() -> int:
     return (await Reading.raw("SELECT count(*) AS n FROM monitoring_readings"))[0]["n"]
 
 
+async def _settle(timeout: float = 90.0) -> float:
+    """Wait until no autovacuum works on this database (the previous phase's rows set it off), so each
+    phase starts on a quiet database; returns the seconds waited (printed beside the phase)."""
+    from backend.monitoring.tables import Reading
+
+    started = time.time()
+    while time.time() - started < timeout:
+        rows = await Reading.raw("SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+                                 " AND datname = current_database()")
+        if not rows[0]["n"]:
+            break
+        await asyncio.sleep(0.5)
+    return round(time.time() - started, 1)
+
+
 async def _count_dead() -> int:
     from backend.monitoring.tables import DeadLetter
 
@@ -149,6 +164,7 @@ async def _phase(name: str, port: int, topics_file: str, messages: int, per_msg:
     until every reading is committed, beside a broker-only subscriber's receive rate in the same run."""
     messages -= messages % parts
     total = messages * per_msg
+    settled = await _settle()
     before, first_id = await _count_readings(), await _last_id()
     group = "bench-only-" + "".join(ch if ch.isalnum() else "-" for ch in name)
     sub = subprocess.Popen([sys.executable, LOAD, "sub", str(port), group, str(total)], stdout=subprocess.PIPE, text=True)
@@ -168,7 +184,8 @@ async def _phase(name: str, port: int, topics_file: str, messages: int, per_msg:
     pg_cpu = _cpu_s_safe(pg) - pg0
     stored = await _count_readings() - before
     broker = json.loads(sub.communicate(timeout=600)[0].strip().splitlines()[-1])
-    return {"phase": name, "readings": total, "stored": stored, "publisher_s": round(pub_s, 2),
+    return {"phase": name, "autovacuum_wait_s": settled, "readings": total, "stored": stored,
+            "publisher_s": round(pub_s, 2),
             "committed_after_publish_s": round(worker_s - pub_s, 2),
             "worker_readings_per_s": round(stored / worker_s), "broker_only_readings_per_s":
             round(broker["readings"] / broker["seconds"]) if broker["seconds"] else None,
@@ -196,6 +213,7 @@ async def _latency(port: int, trip: list[str], quiet_file: str, rate: float, sec
     for t in trip:  # baselines
         c.publish(t, json.dumps({"ts": base.isoformat(), "value": 0}), qos=1)
     await asyncio.sleep(3)
+    settled = await _settle()
     stored_before, dead_before = await _count_readings(), await _count_dead()
     loop = asyncio.get_running_loop()
     # The quiet sensors' readings continue their hourly series (after the single phase's), so each is
@@ -222,7 +240,7 @@ async def _latency(port: int, trip: list[str], quiet_file: str, rate: float, sec
     while await _count_readings() - stored_before < offered and time.time() < deadline:
         await asyncio.sleep(0.1)
     lat = [float(r["lat"]) * 1000 for r in rows if r["lat"] is not None]
-    return {"phase": f"steady {rate:.0f}/s for {seconds:.0f}s", "offered": offered,
+    return {"phase": f"steady {rate:.0f}/s for {seconds:.0f}s", "autovacuum_wait_s": settled, "offered": offered,
             "stored": await _count_readings() - stored_before, "dead_lettered": await _count_dead() - dead_before,
             "alarms": len(rows), "pushed": len(lat),
             "p50_ms": round(percentile(lat, 50)), "p95_ms": round(percentile(lat, 95)), "p99_ms": round(percentile(lat, 99)),
