@@ -86,6 +86,7 @@ def write_dataset(
         "seconds": round(elapsed, 3),
         "images_per_second": round(count / elapsed, 1) if elapsed > 0 else None,
         "generator_version": GENERATOR_VERSION,
+        "people_draw": dict(zip(("fill", "helmet_prob", "soft_cap_prob"), cfg.people_draw(), strict=True)),
     }
     write_yaml(out, sorted(splits))
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
