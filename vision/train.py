@@ -1,8 +1,11 @@
-"""Train our YOLO nano from scratch on a generated dataset, export ONNX, write the metrics of the run.
+"""Train our YOLO nano on a generated dataset, export ONNX, write the metrics of the run.
 
 Runs in `.venv-train` (torch + ultralytics, `pip install -e '.[train]'`; see scripts/train_vision.sh),
-never in the runtime venv. Offline: the architecture comes from ultralytics' bundled yaml, no weights
-are downloaded (`pretrained=False`). Outputs, under --out (default vision/models/):
+never in the runtime venv. Offline, nothing downloaded: `--model yolov8n.yaml` (the default) trains
+from ultralytics' bundled architecture with random weights; `--model our.pt` fine-tunes one of our
+own trained models from its weights, and that model's metrics json (`--parent-metrics`, by default
+the .metrics.json beside the .pt) is kept under "parent", so the chain back to the from-scratch run
+stays on record. Outputs, under --out (default vision/models/):
   <name>.pt, <name>.onnx, <name>.json (class names + imgsz, read by vision.detector),
   <name>.metrics.json (per-class mAP50 / mAP50-95 on the val split, the arguments, versions, seeds).
 """
@@ -30,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--data", type=Path, required=True, help="data.yaml written by python -m vision.datagen")
-    p.add_argument("--model", default="yolov8n.yaml", help="architecture yaml (no weights)")
+    p.add_argument("--model", default="yolov8n.yaml",
+                   help="architecture yaml (random init), or a .pt of ours to fine-tune")
+    p.add_argument("--parent-metrics", type=Path, default=None,
+                   help="metrics json of the .pt being fine-tuned (default: <model>.metrics.json beside it)")
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--imgsz", type=int, default=640)
     p.add_argument("--batch", type=int, default=16)
@@ -45,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", choices=("ram", "disk", "none"), default="ram",
                    help="cache decoded images (ram saves JPEG decoding every epoch on a small CPU)")
     p.add_argument("--close-mosaic", type=int, default=2, help="last epochs trained without mosaic")
+    p.add_argument("--optimizer", default="auto",
+                   help="ultralytics optimizer; 'auto' picks AdamW at its own lr for short runs, ignoring --lr0")
+    p.add_argument("--lr0", type=float, default=0.01, help="initial learning rate (not with --optimizer auto)")
+    p.add_argument("--warmup-epochs", type=float, default=3.0,
+                   help="0 for a fine-tune: the warmup's bias lr (0.1) would shake trained weights")
     return p
 
 
@@ -80,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("YOLO_OFFLINE", "true")
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")  # never pip-install behind our back
     os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(".run/vision/ultralytics").resolve()))
+    fine_tune = str(args.model).endswith(".pt")
+    parent = None
+    if fine_tune:
+        parent_path = args.parent_metrics or Path(str(args.model)[: -len(".pt")] + ".metrics.json")
+        if not parent_path.exists():
+            print(f"no metrics of the model being fine-tuned: {parent_path} (--parent-metrics)", file=sys.stderr)
+            return 2
+        parent = json.loads(parent_path.read_text())
     from ultralytics import YOLO  # heavy: only after the arguments are good
 
     data = args.data.resolve()
@@ -100,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         name=args.name,
         exist_ok=True,
         # from a yaml: random init (no download); from a shipped .pt: fine-tune its own weights
-        pretrained=str(args.model).endswith(".pt"),
+        pretrained=fine_tune,
+        optimizer=args.optimizer,
+        lr0=args.lr0,
+        warmup_epochs=args.warmup_epochs,
         amp=False,
         cache=False if args.cache == "none" else args.cache,
         close_mosaic=args.close_mosaic,
@@ -147,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "cache": args.cache,
         "close_mosaic": args.close_mosaic,
+        "optimizer": args.optimizer,
+        "lr0": args.lr0,
+        "warmup_epochs": args.warmup_epochs,
         "train_seconds": round(train_s, 1),
         "dataset": json.loads(summary.read_text()) if summary.exists() else str(data),
         "val": {
@@ -157,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         "files": {k: Path(stem.with_suffix(k)).name for k in (".pt", ".onnx", ".json")},
         "versions": _versions(),
     }
+    if parent is not None:
+        report["parent"] = parent  # the run whose weights this one started from (and so on back)
     stem.with_name(stem.name + ".metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["val"], indent=2))
     return 0

@@ -44,6 +44,14 @@ def test_parsers_have_reproducible_defaults():
     assert (args.seed, args.split, args.easy) == (evaluate.HELDOUT_SEED, "test", False)
 
 
+def test_a_fine_tune_needs_the_metrics_of_the_model_it_starts_from(tmp_path, capsys):
+    weights = tmp_path / "ours.pt"
+    weights.write_bytes(b"not read: the chain check comes first")
+    rc = train.main(["--data", str(tmp_path / "data.yaml"), "--model", str(weights)])
+    assert rc == 2
+    assert "ours.metrics.json" in capsys.readouterr().err  # before ultralytics is imported (not in .venv)
+
+
 def test_runtime_evaluation_end_to_end(tmp_path, capsys):
     weights = _model(tmp_path)  # fixed-output stand-in for trained weights
     report_path = tmp_path / "heldout.json"

@@ -39,7 +39,25 @@ def test_shipped_files_are_there_and_small():
     meta = json.loads((MODELS / f"{NAME}.json").read_text())
     assert meta["names"] == ["upright", "ledger", "beam", "formwork_panel", "person_helmet", "person_no_helmet"]
     run = json.loads((MODELS / f"{NAME}.metrics.json").read_text())
-    assert run["model"] == "yolov8n.yaml" and run["epochs"] >= 1  # trained from the yaml, no weights
+    chain = _training_chain(run)
+    # the first run trained from the yaml (random init: no downloaded weights); each later run
+    # fine-tuned the .pt of the run before it, whose record it keeps under "parent"
+    assert chain[0]["model"] == "yolov8n.yaml", chain[0]["model"]
+    assert all(r["model"].endswith(".pt") for r in chain[1:])
+    for r in chain:
+        assert r["epochs"] >= 1 and r["imgsz"] == meta["imgsz"]
+        # trained on generated training scenes, never on the held-out draw (--hard, seed 9001)
+        assert r["dataset"]["hard"] is False and r["dataset"]["seed"] != _stated()["seed"], r["dataset"]
+    seeds = [r["dataset"]["seed"] for r in chain]
+    assert len(set(seeds)) == len(seeds), seeds  # each fine-tune saw freshly generated scenes
+
+
+def _training_chain(run: dict) -> list[dict]:
+    """The runs behind the shipped weights, the from-scratch run first."""
+    chain = [run]
+    while "parent" in chain[-1]:
+        chain.append(chain[-1]["parent"])
+    return chain[::-1]
 
 
 def test_readme_matches_the_recorded_evaluation():

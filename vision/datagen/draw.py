@@ -88,7 +88,9 @@ def background(rng: np.random.Generator, cw: int, ch: int, ground_y: float, hard
     return img
 
 
-def person(targets, rng, fx: float, fy: float, h: float, helmet: bool, hard: bool) -> tuple[float, ...]:
+def person(
+    targets, rng, fx: float, fy: float, h: float, helmet: bool, soft_cap_prob: float
+) -> tuple[float, ...]:
     """Draw a standing worker with feet at (fx, fy), height h px; returns its box x1, y1, x2, y2."""
     img, mask = targets
     w = 0.27 * h
@@ -136,7 +138,7 @@ def person(targets, rng, fx: float, fy: float, h: float, helmet: bool, hard: boo
     else:
         style = rng.random()
         hair = jitter(rng, (25, 25, 30), 10)
-        if hard and style < 0.35:  # soft cap: not a helmet, a useful hard negative
+        if style < soft_cap_prob:  # soft cap: not a helmet, a useful hard negative
             cap = jitter(rng, pick(rng, ((40, 40, 40), (120, 60, 20), (200, 200, 200))), 15)
             hc = (round(fx * ONE), round((head_cy - 0.3 * head_r) * ONE))
             ha = (round(head_r * 1.05 * ONE), round(head_r * 0.8 * ONE))
