@@ -19,17 +19,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-fraction", type=float, default=0.1, help="last fraction goes to val")
     parser.add_argument("--split", default=None, help="put every image into this split (e.g. test)")
     parser.add_argument("--size", type=int, default=640, help="square image side in pixels")
+    parser.add_argument("--people", default=None, help="workers per scene as LOW-HIGH (high exclusive), e.g. 3-8")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     if args.count < 1 or not 0.0 <= args.val_fraction < 1.0:
         parser.error("--count must be ≥ 1 and --val-fraction in [0, 1)")
+
+    people = None
+    if args.people:
+        try:
+            low, high = (int(x) for x in args.people.split("-"))
+        except ValueError:
+            parser.error("--people must be LOW-HIGH, e.g. 3-8")
+        if not 0 <= low < high:
+            parser.error("--people needs 0 ≤ LOW < HIGH")
+        people = (low, high)
 
     def progress(done: int, total: int) -> None:
         if not args.quiet and (done == total or done % 100 == 0):
             print(f"\r{done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
     summary = write_dataset(
-        args.out, args.count, args.seed, args.hard, args.val_fraction, args.split, args.size, progress
+        args.out, args.count, args.seed, args.hard, args.val_fraction, args.split, args.size, progress, people
     )
     print(json.dumps(summary, indent=2))
     return 0

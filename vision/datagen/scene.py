@@ -48,6 +48,7 @@ class SceneConfig:
     fill: tuple[float, float] | None = None  # fraction of the image height the structure fills
     helmet_prob: float | None = None  # a worker wears a helmet
     soft_cap_prob: float | None = None  # a bare-headed worker wears a soft cap (a hard negative)
+    people: tuple[int, int] | None = None  # workers drawn per scene, [low, high); None = the draw of `hard`
 
     def people_draw(self) -> tuple[tuple[float, float], float, float]:
         """(fill range, helmet probability, soft-cap probability) this config draws with."""
@@ -219,7 +220,8 @@ def generate_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -
 
     # workers standing in front of the row (slightly closer to the camera, so larger)
     persons = []
-    n_people = int(rng.integers(0, 8)) if hard else int(rng.integers(0, 5))
+    low, high = cfg.people if cfg.people is not None else ((0, 8) if hard else (0, 5))
+    n_people = int(rng.integers(low, high))
     person_occ = np.zeros_like(occ)
     for _ in range(n_people):
         near = draw.uniform(rng, 1.0, 1.35)

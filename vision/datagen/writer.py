@@ -48,9 +48,11 @@ def write_dataset(
     split: str | None = None,
     size: int = 640,
     progress: Callable[[int, int], None] | None = None,
+    people: tuple[int, int] | None = None,
 ) -> dict:
-    """Generate `count` scenes into `out` (train/val by `val_fraction`, or all into `split`)."""
-    cfg = SceneConfig(width=size, height=size, hard=hard)
+    """Generate `count` scenes into `out` (train/val by `val_fraction`, or all into `split`); `people`
+    overrides how many workers a scene draws (a helmet-heavy set), else the draw of `hard`."""
+    cfg = SceneConfig(width=size, height=size, hard=hard, people=people)
     out = Path(out)
     splits: set[str] = set()
     instances = [0] * len(CLASSES)
@@ -88,7 +90,8 @@ def write_dataset(
         "seconds": round(elapsed, 3),
         "images_per_second": round(count / elapsed, 1) if elapsed > 0 else None,
         "generator_version": GENERATOR_VERSION,
-        "people_draw": dict(zip(("fill", "helmet_prob", "soft_cap_prob"), cfg.people_draw(), strict=True)),
+        "people_draw": {**dict(zip(("fill", "helmet_prob", "soft_cap_prob"), cfg.people_draw(), strict=True)),
+                        **({"people": list(people)} if people is not None else {})},
     }
     write_yaml(out, sorted(splits))
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
