@@ -31,7 +31,7 @@ SHIPPED = ROOT / "vision" / "models" / "zhijian-yolov8n.onnx"
 SEED, INDEX = 808, 387
 CONFIG = SceneConfig(
     width=640, height=640, hard=False, perspective=True, target_prob=1.0, target_size_m=(1.0, 1.2),
-    fill=(0.45, 0.9), helmet_prob=0.6, soft_cap_prob=0.0,
+    fill=(0.45, 0.9), helmet_prob=0.6, soft_cap_prob=0.0, people=(0, 5),
 )
 
 
