@@ -86,6 +86,24 @@ class BatchResult:
     dead_reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
+class _Id(UUID):
+    """A UUID that hashes once: a sensor id is a dict key a dozen times per message on the ingest path,
+    and UUID.__hash__ is Python code. Equal to, and hashes like, the plain UUID."""
+
+    __slots__ = ("_hash",)
+
+    def __init__(self, hex: str) -> None:  # noqa: A002 - UUID's own parameter name
+        super().__init__(hex)
+        object.__setattr__(self, "_hash", hash(self.int))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:  # copied or unpickled: hash again
+        super().__setstate__(state)
+        object.__setattr__(self, "_hash", hash(self.int))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
 @lru_cache(maxsize=65_536)  # topics repeat (one per sensor): parse each once; refusals raise and are not cached
 def parse_topic(topic: str) -> tuple[UUID, UUID]:
     """zhijian/v1/{project_id}/{sensor_id}/telemetry → (project, sensor)."""
@@ -93,7 +111,7 @@ def parse_topic(topic: str) -> tuple[UUID, UUID]:
     if len(parts) != 5 or parts[0] != "zhijian" or parts[1] != "v1" or parts[4] != "telemetry":
         raise Malformed("topic is not zhijian/v1/{project_id}/{sensor_id}/telemetry")
     try:
-        return UUID(parts[2]), UUID(parts[3])
+        return _Id(parts[2]), _Id(parts[3])
     except ValueError:
         raise Malformed("project_id and sensor_id must be UUIDs") from None
 

@@ -159,3 +159,17 @@ def test_evaluate_leaves_the_state_alone_and_step_moves_it():
 )
 def test_rate_over_window(window, rate):
     assert rate_over_window(window) == rate
+
+
+def test_parsed_sensor_ids_behave_as_uuids():
+    import copy
+    import pickle
+    import uuid
+
+    from backend.monitoring.ingest import parse_topic
+
+    project, sensor = uuid.uuid4(), uuid.uuid4()
+    p, s = parse_topic(f"zhijian/v1/{project}/{sensor}/telemetry")
+    assert (p, s) == (project, sensor) and {sensor: 1}[s] == 1 and {s: 1}[sensor] == 1
+    for again in (copy.copy(s), copy.deepcopy(s), pickle.loads(pickle.dumps(s))):
+        assert again == sensor and hash(again) == hash(sensor)
