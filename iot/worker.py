@@ -76,7 +76,6 @@ class IotWorker:
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
-        self.connected = threading.Event()
         self.outbox: asyncio.Queue[list] = asyncio.Queue()
         self.running: set[asyncio.Task] = set()  # batches in flight
         self.busy: dict[UUID, asyncio.Task] = {}  # sensor → the batch in flight that holds it
@@ -91,11 +90,9 @@ class IotWorker:
             return
         topic = shared_topic(self.settings.MQTT_SHARE_GROUP)
         client.subscribe(topic, qos=1)
-        self.connected.set()
         log.info("mqtt_connected", subscribed=topic, session_present=bool(flags.session_present))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
-        self.connected.clear()
         if not self.stop_event.is_set():
             log.warning("mqtt_disconnected", reason=str(reason_code))
 

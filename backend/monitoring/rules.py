@@ -52,16 +52,11 @@ class Thresholds:
     clear_after: int = 2  # … for this many readings running
     silent_after_s: float | None = None  # no reading for this long: the sensor is silent
     source: str = "plan"  # plan | default
-    # Derived once (not settings): the cumulative limit, and the ratio below which a normal reading stays normal.
+    # Derived once (not a setting): the cumulative limit, read for every reading.
     limit: float | None = field(init=False, repr=False, compare=False, default=None)
-    quiet_below: float = field(init=False, repr=False, compare=False, default=0.0)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "limit", self.cumulative_limit())
-        quiet = min(self.warning_ratio, 1.0)
-        if self.danger_ratio is not None:
-            quiet = min(quiet, self.danger_ratio)
-        object.__setattr__(self, "quiet_below", quiet)
 
     def cumulative_limit(self) -> float | None:
         """The smaller of the absolute value and the percentage of depth (GB 50497 Table 8.0.4)."""
@@ -165,18 +160,21 @@ def _ratios(t: Thresholds, cumulative: float, rate: float | None) -> tuple[float
 def level_for(t: Thresholds, cumulative: float, rate: float | None, consecutive_over: int, scale: float = 1.0) -> tuple[Level, tuple[str, ...]]:
     """The level these measurements reach; ``scale`` < 1 gives the (hysteresis) clearing thresholds."""
     c, r = _ratios(t, cumulative, rate)
-    reasons: list[str] = []
+    return _level(t, c, r, t.consecutive_count > 0 and consecutive_over >= t.consecutive_count, scale)
+
+
+def _level(t: Thresholds, c: float, r: float, counted: bool, scale: float = 1.0) -> tuple[Level, tuple[str, ...]]:
+    """``level_for`` on the cumulative and rate ratios (of their limits) and the consecutive count's verdict."""
     if t.danger_ratio is not None and (c >= t.danger_ratio * scale or r >= t.danger_ratio * scale):
-        reasons += [x for x, hit in (("cumulative≥danger", c >= t.danger_ratio * scale), ("rate≥danger", r >= t.danger_ratio * scale)) if hit]
-        return Level.DANGER, tuple(reasons)
-    counted = t.consecutive_count > 0 and consecutive_over >= t.consecutive_count
-    if c >= 1.0 * scale or r >= 1.0 * scale or counted:
-        reasons += [x for x, hit in (("cumulative≥alarm", c >= scale), ("rate≥alarm", r >= scale),
-                                     (f"rate>{t.consecutive_rate_ratio:.0%}×{t.consecutive_count}", counted)) if hit]
-        return Level.ALARM, tuple(reasons)
+        return Level.DANGER, tuple(x for x, hit in (("cumulative≥danger", c >= t.danger_ratio * scale),
+                                                     ("rate≥danger", r >= t.danger_ratio * scale)) if hit)
+    if c >= scale or r >= scale or counted:
+        return Level.ALARM, tuple(x for x, hit in (("cumulative≥alarm", c >= scale), ("rate≥alarm", r >= scale),
+                                                    (f"rate>{t.consecutive_rate_ratio:.0%}×{t.consecutive_count}", counted))
+                                  if hit)
     if c >= t.warning_ratio * scale or r >= t.warning_ratio * scale:
-        reasons += [x for x, hit in (("cumulative≥warning", c >= t.warning_ratio * scale), ("rate≥warning", r >= t.warning_ratio * scale)) if hit]
-        return Level.WARNING, tuple(reasons)
+        return Level.WARNING, tuple(x for x, hit in (("cumulative≥warning", c >= t.warning_ratio * scale),
+                                                      ("rate≥warning", r >= t.warning_ratio * scale)) if hit)
     return Level.NORMAL, ()
 
 
@@ -208,28 +206,19 @@ def step(state: RuleState, t: Thresholds, ts: float, value: float) -> Evaluation
         window.popleft()
     window.append((ts, value))
     cumulative = abs(value - baseline)
-    rate = None  # rate_over_window(window), inlined: this runs for every reading
-    if len(window) > 1:
-        t0, v0 = window[0]
-        if ts > t0:
-            rate = abs(value - v0) / ((ts - t0) / DAY_S)
+    rate = rate_over_window(window)
+    c, r = _ratios(t, cumulative, rate)
     rpd = t.rate_per_day
     over = rate is not None and rpd is not None and rate > t.consecutive_rate_ratio * rpd
     consecutive = state.consecutive_over + 1 if over else 0
+    counted = t.consecutive_count > 0 and consecutive >= t.consecutive_count
     previous = state.level
-    if previous == Level.NORMAL and not (t.consecutive_count > 0 and consecutive >= t.consecutive_count):
-        # The common case, decided without level_for: normal, and below every threshold that could raise it.
-        limit = t.limit
-        if ((cumulative / limit if limit else 0.0) < t.quiet_below
-                and (rate / rpd if (rate is not None and rpd) else 0.0) < t.quiet_below):
-            state.last_ts, state.last_value, state.consecutive_over, state.below_count = ts, value, consecutive, 0
-            return Evaluation(state, previous, previous, cumulative, rate, ())
-    raw, reasons = level_for(t, cumulative, rate, consecutive)
+    raw, reasons = _level(t, c, r, counted)
     level, below = previous, 0
     if raw > previous:
         level = raw
     elif raw < previous:
-        clearing, _ = level_for(t, cumulative, rate, consecutive, scale=1.0 - t.hysteresis)
+        clearing, _ = _level(t, c, r, counted, 1.0 - t.hysteresis)
         if clearing < previous:
             below = state.below_count + 1
             if below >= t.clear_after:
