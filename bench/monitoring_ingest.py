@@ -61,11 +61,14 @@ def _publish(port: int, topics_file: str, messages: int, per_msg: int, start_hou
 
 
 def _cpu_s(pids: list[int]) -> float:
-    """CPU seconds (user + system) the processes have used so far."""
+    """CPU seconds (user + system) the processes have used so far (one that has ended counts nothing)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in pids:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:  # a PostgreSQL backend that has gone
+            continue
         total += int(fields[11]) + int(fields[12])
     return total / tick
 
@@ -80,16 +83,6 @@ def _postgres_pids() -> list[int]:
             except OSError:
                 pass
     return out
-
-
-def _cpu_s_safe(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            total += _cpu_s([pid])
-        except (OSError, IndexError):
-            pass
-    return total
 
 
 def _rss_mb(pid: int) -> tuple[float, float]:
@@ -171,7 +164,7 @@ async def _phase(name: str, port: int, topics_file: str, messages: int, per_msg:
     assert sub.stdout.readline().strip() == "ready"
     await asyncio.sleep(0.5)
     pg = _postgres_pids()
-    t0, cpu0, pg0 = time.time(), _cpu_s(worker_pids), _cpu_s_safe(pg)
+    t0, cpu0, pg0 = time.time(), _cpu_s(worker_pids), _cpu_s(pg)
     pub_s = _publish(port, topics_file, messages, per_msg, start_hour, rate, parts)
     deadline = time.time() + 600
     # Poll the newest id (cheap); once it is far enough, count (several workers may commit out of id order).
@@ -181,7 +174,7 @@ async def _phase(name: str, port: int, topics_file: str, messages: int, per_msg:
         await asyncio.sleep(0.01)
     worker_s = time.time() - t0  # until every reading is committed (polled every 10 ms)
     worker_cpu = _cpu_s(worker_pids) - cpu0
-    pg_cpu = _cpu_s_safe(pg) - pg0
+    pg_cpu = _cpu_s(pg) - pg0
     stored = await _count_readings() - before
     broker = json.loads(sub.communicate(timeout=600)[0].strip().splitlines()[-1])
     return {"phase": name, "autovacuum_wait_s": settled, "readings": total, "stored": stored,

@@ -21,7 +21,7 @@ from arq.connections import ArqRedis
 from backend.accounts.tables import User
 from backend.auth.principal import Role
 from backend.db import utcnow
-from backend.monitoring.rules import LEVEL_ZH, Level
+from backend.monitoring.rules import LEVEL_ZH, Level, Thresholds
 from backend.monitoring.tables import Alarm, AlarmEvent
 from backend.notifications import escalation
 from backend.notifications import service as notifications
@@ -67,7 +67,7 @@ class SensorInfo:
     district: int
     work_id: UUID
     metric: str
-    thresholds: dict[str, Any]
+    thresholds: Thresholds  # the alarm values, parsed once per refresh
 
 
 def subject(alarm_id: UUID | str) -> tuple[str, str]:

@@ -155,13 +155,12 @@ class SensorCache:
     def __init__(self, refresh_s: float, max_states: int = 20_000) -> None:
         self.refresh_s = refresh_s
         self.sensors: dict[UUID, SensorInfo] = {}
-        self.thresholds: dict[UUID, Thresholds] = {}
         self.loaded_at = 0.0
         self.max_states = max_states
         self.states: OrderedDict[UUID, tuple[dict[str, Any], RuleState]] = OrderedDict()
         self.rebuilt = 0  # states rebuilt from the database (a restart, another worker, an operator)
 
-    async def _load(self, ids: list[UUID] | None) -> tuple[dict[UUID, SensorInfo], dict[UUID, Thresholds]]:
+    async def _load(self, ids: list[UUID] | None) -> dict[UUID, SensorInfo]:
         where = "s.status = 'active'" + (" AND s.id = ANY({}::uuid[])" if ids is not None else "")
         rows = await Sensor.raw(
             "SELECT s.id, s.point, p.code AS point_code, s.project, pr.name AS project_name, pr.district, p.work,"
@@ -170,27 +169,23 @@ class SensorCache:
             *([ids] if ids is not None else []),
         )
         sensors: dict[UUID, SensorInfo] = {}
-        thresholds: dict[UUID, Thresholds] = {}
         for r in rows:
             th = r["thresholds"] if isinstance(r["thresholds"], dict) else json.loads(r["thresholds"])
-            info = SensorInfo(id=r["id"], point_id=r["point"], point_code=r["point_code"], project_id=r["project"],
-                              project_name=r["project_name"], district=r["district"], work_id=r["work"],
-                              metric=r["metric"], thresholds=th)
-            sensors[info.id] = info
-            thresholds[info.id] = thresholds_of(th)
-        return sensors, thresholds
+            sensors[r["id"]] = SensorInfo(id=r["id"], point_id=r["point"], point_code=r["point_code"],
+                                          project_id=r["project"], project_name=r["project_name"],
+                                          district=r["district"], work_id=r["work"], metric=r["metric"],
+                                          thresholds=thresholds_of(th))
+        return sensors
 
     async def get_many(self, ids: set[UUID]) -> dict[UUID, SensorInfo]:
         """The active sensors among ``ids``. Concurrent batches may call this: a refresh swaps whole tables."""
         now = time.monotonic()
         if now - self.loaded_at > self.refresh_s:
             self.loaded_at = now
-            self.sensors, self.thresholds = await self._load(None)
+            self.sensors = await self._load(None)
         missing = [i for i in ids if i not in self.sensors]
         if missing:
-            sensors, thresholds = await self._load(missing)
-            self.sensors.update(sensors)
-            self.thresholds.update(thresholds)
+            self.sensors.update(await self._load(missing))
         sensors = self.sensors
         return {i: sensors[i] for i in ids if i in sensors}
 
@@ -205,7 +200,7 @@ class SensorCache:
             self.states.pop(sensor_id, None)
 
 
-async def _lock_states(conn: Any, cache: SensorCache, ths: dict[UUID, Thresholds],
+async def _lock_states(conn: Any, cache: SensorCache, known: dict[UUID, SensorInfo],
                        sensor_ids: list[UUID]) -> dict[UUID, tuple[RuleState, int]]:
     """Lock the sensors' state rows (one worker per sensor at a time) and return each state with its window."""
     rows = await conn.fetch(
@@ -222,7 +217,7 @@ async def _lock_states(conn: Any, cache: SensorCache, ths: dict[UUID, Thresholds
         else:
             stale[r["sensor"]] = stored
             out[r["sensor"]] = (RuleState.from_json(stored), r["silent"])
-    starts = {sid: window_start(st, ths[sid]) for sid, st in stale.items()}
+    starts = {sid: window_start(st, known[sid].thresholds) for sid, st in stale.items()}
     starts = {sid: start for sid, start in starts.items() if start is not None and not stale[sid].get("window")}
     if starts:
         cache.rebuilt += len(starts)
@@ -297,7 +292,6 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
         except Malformed as exc:
             dead.append((m.topic[:200], None, "malformed", str(exc), m.payload[:PAYLOAD_KEEP].decode("utf-8", "replace")))
     known = await cache.get_many({p[2] for p in parsed})
-    ths = {sid: cache.thresholds[sid] for sid in known}  # taken now: a refresh may swap the tables later
     per_sensor: dict[UUID, list[tuple[list[_Reading], Message, int]]] = defaultdict(list)
     for m, project_id, sensor_id, readings, received in parsed:
         info = known.get(sensor_id)
@@ -313,7 +307,7 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
     try:
         async with Sensor._meta.db.transaction() as tx:
             conn = tx.connection
-            states = await _lock_states(conn, cache, ths, list(per_sensor)) if per_sensor else {}
+            states = await _lock_states(conn, cache, known, list(per_sensor)) if per_sensor else {}
             records: list[tuple[bytes, int, float, int]] = []
             late: list[tuple[UUID, datetime, float, Message]] = []
             s_sensor: list[UUID] = []
@@ -323,7 +317,7 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
             for sensor_id, readings in per_sensor.items():
                 info = known[sensor_id]
                 state, silent = states.get(sensor_id) or (RuleState(), 0)
-                th = ths[sensor_id]
+                th = info.thresholds
                 raw_id = sensor_id.bytes
                 accepted = 0
                 for readings_of_message, m, received in readings:
@@ -340,7 +334,7 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
                             late.append((sensor_id, ts, value, m))
                             continue
                         accepted += 1
-                        records.append((raw_id, round((epoch - _PG_EPOCH) * 1_000_000), value, received))
+                        records.append((raw_id, _pg_us(epoch), value, received))
                         if ev.level != ev.previous:
                             changes.append((info, "threshold", int(ev.previous), int(ev.level), {
                                 "value": value, "cumulative": ev.cumulative, "rate": ev.rate_per_day,
@@ -417,13 +411,12 @@ async def check_silence(cache: SensorCache, now: float | None = None) -> list[UU
         if not rows:
             return events
         known = await cache.get_many({r["sensor"] for r in rows})
-        ths = {sid: cache.thresholds[sid] for sid in known}
         for r in rows:
             info = known.get(r["sensor"])
             if info is None:
                 continue
             st = r["state"] if isinstance(r["state"], dict) else json.loads(r["state"])
-            if not is_silent(RuleState.from_json(st), ths[info.id], now):
+            if not is_silent(RuleState.from_json(st), info.thresholds, now):
                 continue
             await Sensor.raw("UPDATE monitoring_rule_states SET silent = 1, updated_at = {} WHERE sensor = {}",
                              utcnow(), info.id)
