@@ -218,9 +218,10 @@ async def events(actor: Principal, hold_id: UUID) -> list[HoldEventOut]:
         actor.require_district(row["district"])
     elif await _party_side(actor, row) is None:
         raise Forbidden("FORBIDDEN_OWNER" if actor.has_role(Role.PROJECT_LEAD) else "FORBIDDEN_ROLE")
-    rows = await QualityHoldEvent.select().where(QualityHoldEvent.hold == hold_id).order_by(QualityHoldEvent.at)
+    rows = await QualityHoldEvent.select().where(QualityHoldEvent.hold == hold_id).order_by(QualityHoldEvent.at).output(
+        load_json=True)
     return [HoldEventOut(action=r["action"], actor_id=r["actor"],
-                         detail=r["detail"] if isinstance(r["detail"], dict) else json.loads(r["detail"]), at=r["at"])
+                         detail=r["detail"], at=r["at"])
             for r in rows]
 
 

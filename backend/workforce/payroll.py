@@ -287,9 +287,10 @@ async def get(actor: Principal, payroll_id: UUID) -> PayrollOut:
 async def events(actor: Principal, payroll_id: UUID) -> list[PayrollEventOut]:
     row = await _row(payroll_id)
     await _side(actor, await projects_service.get_project_row(row["project"]), row["enterprise"])
-    rows = await PayrollEvent.select().where(PayrollEvent.payroll == payroll_id).order_by(PayrollEvent.at)
+    rows = await PayrollEvent.select().where(PayrollEvent.payroll == payroll_id).order_by(PayrollEvent.at).output(
+        load_json=True)
     return [PayrollEventOut(action=r["action"], actor_id=r["actor"],
-                            detail=r["detail"] if isinstance(r["detail"], dict) else json.loads(r["detail"]), at=r["at"])
+                            detail=r["detail"], at=r["at"])
             for r in rows]
 
 
