@@ -10,7 +10,7 @@ import uuid
 import jwt
 import pytest
 
-from tests.support.api import staff_token
+from tests.support.api import from_address, staff_token
 from tests.support.asserts import assert_error
 
 pytestmark = pytest.mark.asyncio
@@ -54,6 +54,21 @@ async def test_repeated_failures_are_throttled(api, admin):
     resp = await api.post("/api/v1/auth/login", json={"username": username, "password": "Strong-pass-123"})
     body = assert_error(resp, 429, "RATE_LIMITED")
     assert body["detail"]["retry_after_s"] > 0
+
+
+async def test_sign_ins_from_one_address_are_throttled(api):
+    # 100 attempts per address per 15 minutes, whatever the names tried; other addresses are unaffected
+    address = f"192.0.2.{uuid.uuid4().int % 250 + 1}"
+    async with from_address(api, address) as client:
+        for i in range(100):
+            resp = await client.post("/api/v1/auth/login", json={"username": f"guess_{i}", "password": "nope-nope-123"})
+            assert resp.status_code == 401, resp.text
+        body = assert_error(
+            await client.post("/api/v1/auth/login", json={"username": "lw_inspector", "password": "Demo-pass-2026"}),
+            429, "RATE_LIMITED",
+        )
+        assert body["detail"]["retry_after_s"] > 0
+    assert (await staff_token(api, "lw_inspector"))["Authorization"].startswith("Bearer ")
 
 
 async def test_refresh_rotates_and_reuse_revokes_the_login(api):

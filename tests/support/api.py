@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
 from collections.abc import AsyncIterator
@@ -28,17 +29,36 @@ async def app(database, s3_server, redis_db, fake_wechat):  # noqa: ANN001 - fix
         yield application
 
 
+BASE_URL = "http://zhijian.test"
+
+
 @pytest_asyncio.fixture(scope="session")
 async def api(app) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://zhijian.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        client.app = app  # staff_token signs in from a device of its own through the same app
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def from_address(api: httpx.AsyncClient, address: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the same app whose requests come from `address`."""
+    transport = httpx.ASGITransport(app=api.app, client=(address, 50000))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
         yield client
 
 
 async def staff_token(api: httpx.AsyncClient, username: str, password: str | None = None) -> dict[str, str]:
-    """Authorization header for a staff user (demo passwords by default)."""
+    """Authorization header for a staff user (demo passwords by default).
+
+    Each sign-in comes from an address of its own, as staff on their own phones do: hundreds of helper
+    sign-ins from the one test address would trip the per-address sign-in limit, which tests of that
+    limit post to `api` directly to exercise.
+    """
     pw = password or (ADMIN_PASSWORD if username == "admin" else STAFF_PASSWORD)
-    resp = await api.post("/api/v1/auth/login", json={"username": username, "password": pw})
+    n = next(_counter)
+    async with from_address(api, f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}") as client:
+        resp = await client.post("/api/v1/auth/login", json={"username": username, "password": pw})
     assert resp.status_code == 200, resp.text
     return {"Authorization": f"Bearer {resp.json()['access_token']}"}
 
