@@ -46,18 +46,20 @@ LOAD = str(ROOT / "bench" / "_mqtt_load.py")
 
 
 def _publish(port: int, topics_file: str, messages: int, per_msg: int, start_hour: int, rate: float,
-             parts: int) -> float:
-    """Run ``parts`` publisher processes at once (each messages/parts, rate/parts); returns the slowest's seconds."""
+             parts: int) -> tuple[float, float]:
+    """Run ``parts`` publisher processes at once (each messages/parts, rate/parts); returns the slowest's seconds
+    and the wall-clock time of the first message sent by any of them."""
     procs = [subprocess.Popen([sys.executable, LOAD, "pub", str(port), topics_file, str(messages // parts), str(per_msg),
                                str(start_hour), str(rate / parts), str(i), str(parts)], stdout=subprocess.PIPE, text=True)
              for i in range(parts)]
-    seconds = 0.0
+    seconds, first = 0.0, float("inf")
     for p in procs:
         out, _ = p.communicate(timeout=600)
         if p.returncode:
             raise RuntimeError(f"publisher failed: {p.returncode}")
-        seconds = max(seconds, json.loads(out.strip().splitlines()[-1])["seconds"])
-    return seconds
+        report = json.loads(out.strip().splitlines()[-1])
+        seconds, first = max(seconds, report["seconds"]), min(first, report["first_send"])
+    return seconds, first
 
 
 def _cpu_s(pids: list[int]) -> float:
@@ -164,15 +166,18 @@ async def _phase(name: str, port: int, topics_file: str, messages: int, per_msg:
     assert sub.stdout.readline().strip() == "ready"
     await asyncio.sleep(0.5)
     pg = _postgres_pids()
-    t0, cpu0, pg0 = time.time(), _cpu_s(worker_pids), _cpu_s(pg)
-    pub_s = _publish(port, topics_file, messages, per_msg, start_hour, rate, parts)
+    cpu0, pg0 = _cpu_s(worker_pids), _cpu_s(pg)
+    pub_s, first_send = _publish(port, topics_file, messages, per_msg, start_hour, rate, parts)
     deadline = time.time() + 600
     # Poll the newest id (cheap); once it is far enough, count (several workers may commit out of id order).
     while time.time() < deadline:
         if await _last_id() - first_id >= total and await _count_readings() - before >= total:
             break
         await asyncio.sleep(0.01)
-    worker_s = time.time() - t0  # until every reading is committed (polled every 10 ms)
+    # Both clocks start at the first message sent (not at the publisher's process start, which the
+    # broker-only subscriber never saw): the worker's stops when every reading is committed (polled every
+    # 10 ms), the broker-only subscriber's at its last message.
+    worker_s = time.time() - first_send
     worker_cpu = _cpu_s(worker_pids) - cpu0
     pg_cpu = _cpu_s(pg) - pg0
     stored = await _count_readings() - before
@@ -181,7 +186,7 @@ async def _phase(name: str, port: int, topics_file: str, messages: int, per_msg:
             "publisher_s": round(pub_s, 2),
             "committed_after_publish_s": round(worker_s - pub_s, 2),
             "worker_readings_per_s": round(stored / worker_s), "broker_only_readings_per_s":
-            round(broker["readings"] / broker["seconds"]) if broker["seconds"] else None,
+            round(broker["readings"] / (broker["last"] - first_send)) if broker["last"] else None,
             "worker_cpu_s": round(worker_cpu, 2),
             "readings_per_worker_cpu_s": round(stored / worker_cpu) if worker_cpu else None,
             "postgres_cpu_s": round(pg_cpu, 2),

@@ -25,6 +25,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
+import numpy as np
 import structlog
 from asyncpg.exceptions import UniqueViolationError
 
@@ -32,6 +33,7 @@ from backend.db import utcnow
 from backend.monitoring import alarms
 from backend.monitoring.alarms import SensorInfo
 from backend.monitoring.rules import (
+    QUIET_RUN_MIN,
     Duplicate,
     Level,
     OutOfOrder,
@@ -39,6 +41,7 @@ from backend.monitoring.rules import (
     Thresholds,
     is_silent,
     step,
+    step_quiet_run,
     window_start,
 )
 from backend.monitoring.tables import Sensor
@@ -233,15 +236,51 @@ async def _lock_states(conn: Any, cache: SensorCache, known: dict[UUID, SensorIn
 
 _PG_EPOCH = 946_684_800  # 2000-01-01T00:00:00Z, PostgreSQL's zero for timestamps, in Unix seconds
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
-_COPY_ROW = struct.Struct("!hi16siqidiq")  # 4 fields: uuid, timestamptz, float8, timestamptz (length-prefixed)
 _COPY_TRAILER = struct.pack("!h", -1)
+# One row of PostgreSQL's binary COPY: 4 length-prefixed fields uuid, timestamptz, float8, timestamptz.
+_COPY_ROW = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", "V16"), ("ts_len", ">i4"), ("ts", ">i8"),
+                      ("value_len", ">i4"), ("value", ">f8"), ("received_len", ">i4"), ("received", ">i8")])
 
 
-def copy_rows(records: list[tuple[bytes, int, float, int]]) -> bytes:
-    """(sensor uuid bytes, ts, value, received_at), times in µs since 2000-01-01 UTC → PostgreSQL's binary
-    COPY format, one struct call a row (asyncpg's generic record encoder costs more than the rules do)."""
-    pack = _COPY_ROW.pack
-    return b"".join([_COPY_HEADER, *[pack(4, 16, s, 8, ts, 8, v, 8, r) for s, ts, v, r in records], _COPY_TRAILER])
+class Rows:
+    """The accepted readings of a batch as columns (sensor uuid bytes, ts and received_at in µs since
+    2000-01-01 UTC, value): whole runs added as arrays, single readings one by one."""
+
+    def __init__(self) -> None:
+        self._runs: list[tuple[bytes, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._ids: list[bytes] = []
+        self._ts: list[int] = []
+        self._values: list[float] = []
+        self._received: list[int] = []
+
+    def add(self, sensor: bytes, ts_us: int, value: float, received_us: int) -> None:
+        self._ids.append(sensor)
+        self._ts.append(ts_us)
+        self._values.append(value)
+        self._received.append(received_us)
+
+    def add_run(self, sensor: bytes, ts_epoch: np.ndarray, values: np.ndarray, received_us: np.ndarray) -> None:
+        self._runs.append((sensor, _pg_us_array(ts_epoch), values, received_us))
+
+    def __len__(self) -> int:
+        return len(self._ids) + sum(len(r[1]) for r in self._runs)
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        ids = [np.full(len(ts), sensor, dtype="V16") for sensor, ts, _, _ in self._runs]
+        ids.append(np.array(self._ids, dtype="V16"))
+        return (np.concatenate(ids), np.concatenate([r[1] for r in self._runs] + [np.array(self._ts, np.int64)]),
+                np.concatenate([r[2] for r in self._runs] + [np.array(self._values, np.float64)]),
+                np.concatenate([r[3] for r in self._runs] + [np.array(self._received, np.int64)]))
+
+
+def copy_rows(rows: Rows) -> bytes:
+    """The rows in PostgreSQL's binary COPY format, built as one array (asyncpg's generic record encoder,
+    or a struct call a row, costs more than the rules do)."""
+    ids, ts, values, received = rows.columns()
+    out = np.empty(len(ids), _COPY_ROW)
+    out["fields"], out["id_len"], out["ts_len"], out["value_len"], out["received_len"] = 4, 16, 8, 8, 8
+    out["id"], out["ts"], out["value"], out["received"] = ids, ts, values, received
+    return b"".join((_COPY_HEADER, out.tobytes(), _COPY_TRAILER))
 
 
 def _pg_us(epoch_s: float) -> int:
@@ -249,22 +288,28 @@ def _pg_us(epoch_s: float) -> int:
     return round((epoch_s - _PG_EPOCH) * 1_000_000)
 
 
+def _pg_us_array(epoch_s: np.ndarray) -> np.ndarray:
+    """``_pg_us`` of each (numpy rounds halves to even, as round() does)."""
+    return np.round((epoch_s - _PG_EPOCH) * 1_000_000).astype(np.int64)
+
+
 def _from_pg_us(us: int) -> datetime:
     return datetime(2000, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
 
 
-async def _store_readings(conn: Any, records: list[tuple[bytes, int, float, int]], *, careful: bool) -> int:
+async def _store_readings(conn: Any, rows: Rows, *, careful: bool) -> int:
     """COPY the accepted readings (one round trip). ``careful``: insert them skipping any already stored
     instead — the retry of a batch whose COPY met one (a state reset by hand), see process_batch."""
     if not careful:
-        await conn.copy_to_table("monitoring_readings", source=io.BytesIO(copy_rows(records)),
+        await conn.copy_to_table("monitoring_readings", source=io.BytesIO(copy_rows(rows)),
                                  columns=("sensor", "ts", "value", "received_at"), format="binary")
-        return len(records)
+        return len(rows)
+    ids, ts, values, received = rows.columns()
     status = await conn.execute(
         "INSERT INTO monitoring_readings (sensor, ts, value, received_at) SELECT * FROM unnest($1::uuid[],"
         " $2::timestamptz[], $3::float8[], $4::timestamptz[]) ON CONFLICT (sensor, ts) DO NOTHING",
-        [UUID(bytes=r[0]) for r in records], [_from_pg_us(r[1]) for r in records], [r[2] for r in records],
-        [_from_pg_us(r[3]) for r in records],
+        [UUID(bytes=bytes(i)) for i in ids], [_from_pg_us(int(x)) for x in ts], values.tolist(),
+        [_from_pg_us(int(x)) for x in received],
     )
     return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 n"
 
@@ -308,7 +353,7 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
         async with Sensor._meta.db.transaction() as tx:
             conn = tx.connection
             states = await _lock_states(conn, cache, known, list(per_sensor)) if per_sensor else {}
-            records: list[tuple[bytes, int, float, int]] = []
+            rows = Rows()
             late: list[tuple[UUID, datetime, float, Message]] = []
             s_sensor: list[UUID] = []
             s_state: list[str] = []
@@ -320,6 +365,13 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
                 th = info.thresholds
                 raw_id = sensor_id.bytes
                 accepted = 0
+                if sum(len(r[0]) for r in readings) >= QUIET_RUN_MIN:  # most often nothing happens: at once
+                    ts_run = np.array([r.ts.timestamp() for rs, _, _ in readings for r in rs])
+                    values_run = np.array([r.value for rs, _, _ in readings for r in rs], np.float64)
+                    if step_quiet_run(state, th, ts_run, values_run):
+                        rows.add_run(raw_id, ts_run, values_run, np.repeat(
+                            np.array([rec for _, _, rec in readings], np.int64), [len(rs) for rs, _, _ in readings]))
+                        accepted, readings = len(ts_run), []
                 for readings_of_message, m, received in readings:
                     for r in readings_of_message:
                         ts, value = r.ts, r.value
@@ -334,7 +386,7 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
                             late.append((sensor_id, ts, value, m))
                             continue
                         accepted += 1
-                        records.append((raw_id, _pg_us(epoch), value, received))
+                        rows.add(raw_id, _pg_us(epoch), value, received)
                         if ev.level != ev.previous:
                             changes.append((info, "threshold", int(ev.previous), int(ev.level), {
                                 "value": value, "cumulative": ev.cumulative, "rate": ev.rate_per_day,
@@ -360,7 +412,7 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
                     reason = "duplicate" if have.get((sensor_id, ts)) == value else "out_of_order"
                     dead.append((m.topic, sensor_id, reason, f"reading at {ts.isoformat()} is not newer than the last one",
                                  json.dumps({"ts": ts.isoformat(), "value": value})))
-            stored_n = await _store_readings(conn, records, careful=careful) if records else 0
+            stored_n = await _store_readings(conn, rows, careful=careful) if len(rows) else 0
             if s_sensor:
                 await conn.execute(
                     "UPDATE monitoring_rule_states AS r SET state = t.st::jsonb, last_ts = t.lt, silent = 0, updated_at = $1"

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from backend.monitoring.tables import DeadLetter, Reading
-from tests.monitoring.helpers import make_sensor, pushes, reading, tokens
+from tests.monitoring.helpers import make_sensor, pushes, reading, rule_state, tokens
 from tests.support.workers import eventually
 
 pytestmark = pytest.mark.asyncio
@@ -54,6 +54,26 @@ async def test_normal_then_each_level_once_with_one_push_per_change(api, start_i
     people = [p["recipient"] for p in sent]
     assert people.count(lead) == 3  # one push per level change
     assert len(set(people)) >= 3  # danger: the supervisor and the station inspectors too
+
+
+async def test_long_messages_quiet_then_crossing_make_one_alarm_and_one_push(api, start_iot, publisher):
+    # A logger's day of hourly readings in one message is taken as a run when nothing happens in it;
+    # the next message crosses the warning value part-way, and that one reading raises it, once.
+    toks = await tokens(api)
+    s = await make_sensor(api, toks)  # alarm 10 mm, warning 7 mm; rate 48 mm/d
+    start_iot()
+    mine = lambda alarms: [a for a in alarms if a["sensor_id"] == s["id"]]  # noqa: E731
+    publisher.send(s["topic"], {"readings": [reading(i, 0.1 * i) for i in range(48)]})  # up to 4.7 mm, ~2.4 mm/d
+    assert await eventually(lambda: _stored_is(s["id"], 48), timeout=30)
+    assert mine(await _alarms(api, toks, s["project_id"])) == []
+    state = await rule_state(s["id"])
+    assert (state["baseline"], state["last_value"], state["level"], state["consecutive_over"]) == (0.0, 4.7, 0, 0)
+    publisher.send(s["topic"], {"readings": [reading(i, 0.1 * i if i < 60 else 7.5) for i in range(48, 72)]})
+    assert await eventually(lambda: _stored_is(s["id"], 72), timeout=30)
+    [alarm] = mine(await _alarms(api, toks, s["project_id"]))
+    assert (alarm["level"], alarm["occurrence"], alarm["raised_count"]) == (1, 1, 1)
+    assert [p["recipient"] for p in await eventually(lambda: pushes(alarm["id"]))] == [await _lead_id(api, toks)]
+    assert (await rule_state(s["id"]))["last_value"] == 7.5
 
 
 async def _stored_is(sensor_id, n):  # noqa: ANN001

@@ -173,3 +173,74 @@ def test_parsed_sensor_ids_behave_as_uuids():
     assert (p, s) == (project, sensor) and {sensor: 1}[s] == 1 and {s: 1}[sensor] == 1
     for again in (copy.copy(s), copy.deepcopy(s), pickle.loads(pickle.dumps(s))):
         assert again == sensor and hash(again) == hash(sensor)
+
+
+def _random_case(rng):
+    """Random alarm values, a state reached by stepping a random prefix, and a run of new readings."""
+    t = Thresholds(
+        cumulative_abs=rng.choice([None, 10.0, 30.0]),
+        cumulative_pct_of_depth=rng.choice([None, 0.2]),
+        design_depth=rng.choice([None, 10_000.0]),
+        rate_per_day=rng.choice([None, 0.0, 2.0, 5.0]),
+        rate_window_s=rng.choice([DAY_S, 6 * 3600.0]),
+        warning_ratio=rng.choice([0.7, 0.8]),
+        danger_ratio=rng.choice([None, 1.2]),
+        consecutive_count=rng.choice([0, 3]),
+    )
+    gap = rng.choice([600.0, 3600.0, 4 * 3600.0])
+    drift = rng.choice([0.0, 0.01, 0.1, 0.5])
+    state, now, value = RuleState(), 1.7e9, rng.uniform(-5, 5)
+    for _ in range(rng.randrange(0, 40)):
+        now += gap * rng.uniform(0.5, 1.5)
+        value += rng.gauss(0, drift) + (rng.choice([0, 0, 0, 25.0]) if rng.random() < 0.02 else 0)
+        step(state, t, now, value)
+    ts, vals = [], []
+    for _ in range(rng.randrange(1, 60)):
+        now += gap * rng.uniform(0.5, 1.5)
+        value += rng.gauss(0, drift)
+        ts.append(now)
+        vals.append(value)
+    if rng.random() < 0.1:  # a redelivery, an older reading or two at one time
+        i = rng.randrange(len(ts))
+        ts.insert(i, ts[max(i - 1, 0)] if rng.random() < 0.5 else ts[i] - gap * 3)
+        vals.insert(i, vals[i])
+    if state.last_ts is not None and rng.random() < 0.05:
+        ts[0], vals[0] = state.last_ts, state.last_value
+    return t, state, ts, vals
+
+
+def _snapshot(state: RuleState):
+    return state.to_json(), list(state.window)
+
+
+def test_quiet_run_is_exactly_step_reading_by_reading():
+    # The worker's vectorised path for a run in which nothing happens must leave the very state that
+    # stepping each reading would, and must refuse (state untouched) every run in which something would.
+    import random
+
+    import numpy as np
+
+    from backend.monitoring.rules import step_quiet_run
+
+    rng = random.Random(20261202)
+    taken = refused = 0
+    for _ in range(3000):
+        t, state, ts, vals = _random_case(rng)
+        before = _snapshot(state)
+        fast = state.copy()
+        took = step_quiet_run(fast, t, np.array(ts), np.array(vals))
+        slow = state.copy()
+        levels, raised = [], False
+        for x, v in zip(ts, vals, strict=True):
+            try:
+                levels.append(step(slow, t, x, v).level)
+            except (Duplicate, OutOfOrder):
+                raised = True
+        if took:
+            taken += 1
+            assert not raised and set(levels) == {Level.NORMAL}
+            assert _snapshot(fast) == _snapshot(slow)
+        else:
+            refused += 1
+            assert _snapshot(fast) == before
+    assert taken > 500 and refused > 500  # both sides of the decision were exercised
