@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
+from paho.mqtt import _packet
+from paho.mqtt.exception import MalformedPacket
 
 from backend.settings import Settings
 
@@ -42,7 +44,7 @@ class _BufferedSocket:
     (type byte, length bytes, body) after a select() each, which dominates the cost of small messages.
     ``pending()`` (which paho already honours for TLS sockets) tells it that bytes wait in the buffer."""
 
-    __slots__ = ("_sock", "_buf", "_pos")
+    __slots__ = ("_buf", "_pos", "_sock")
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
@@ -63,6 +65,26 @@ class _BufferedSocket:
         inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
         return len(self._buf) - self._pos + inner
 
+    def take_packet(self) -> tuple[int, bytes] | None:
+        """The next whole MQTT packet (first byte, body) if the buffer holds all of it, else None (the
+        caller then reads byte by byte as paho does, which also refills the buffer)."""
+        buf, pos = self._buf, self._pos
+        end = len(buf)
+        length, mult, i = 0, 1, pos + 1
+        while True:  # the remaining length: 1–4 bytes, 7 bits each, least significant first
+            if i >= end or i - pos > 4:
+                return None
+            byte = buf[i]
+            length += (byte & 127) * mult
+            mult *= 128
+            i += 1
+            if not byte & 128:
+                break
+        if i + length > end:
+            return None
+        self._pos = i + length
+        return buf[pos], buf[i:i + length]
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
 
@@ -72,7 +94,6 @@ def _fast_publish_decoding() -> None:
     parser, which costs more than the rest of receiving a small message (it rebuilds its name tables and
     probes every property name for each packet). Packets with properties take paho's own path. Installed
     once, for the process, by the first BufferedClient; the result is the same PublishPacket paho builds."""
-    from paho.mqtt import _packet
     from paho.mqtt.enums import MQTTProtocolVersion
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
@@ -115,6 +136,58 @@ class BufferedClient(mqtt.Client):
     def _create_socket(self) -> Any:
         sock = super()._create_socket()
         return sock if self._transport == "websockets" else _BufferedSocket(sock)
+
+    def _packet_read(self) -> mqtt.MQTTErrorCode:
+        """A packet already whole in the buffer is taken in one piece; otherwise paho's own reader."""
+        sock = self._sock
+        if self._in_packet["command"] == 0 and type(sock) is _BufferedSocket:
+            whole = sock.take_packet()
+            if whole is not None:
+                command, body = whole
+                self._in_packet = {"command": command, "have_remaining": 1, "remaining_count": [],
+                                   "remaining_mult": 1, "remaining_length": len(body), "packet": body,
+                                   "to_process": 0, "pos": 0}
+                try:
+                    rc = self._packet_handle()
+                except MalformedPacket as exc:
+                    self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
+                    rc = mqtt.MQTT_ERR_PROTOCOL
+                self._in_packet = {"command": 0, "have_remaining": 0, "remaining_count": [], "remaining_mult": 1,
+                                   "remaining_length": 0, "packet": bytearray(b""), "to_process": 0, "pos": 0}
+                with self._msgtime_mutex:
+                    self._last_bytes_received = mqtt.time_func()
+                return rc
+        return super()._packet_read()
+
+    def _handle_publish(self) -> mqtt.MQTTErrorCode:
+        """QoS 0/1 PUBLISH straight to ``on_message``, as paho does, less what a subscriber without
+        topic-filtered callbacks or logging never uses: the matcher walk, the debug line, the locks
+        around the callback lookup, and the MQTTMessageInfo (with a threading.Condition) that paho
+        builds for every received message though it only tracks outgoing ones (``message.info`` is
+        not set). Anything else (QoS 2, filtered callbacks, a logger) takes paho's own path."""
+        packet = self._in_packet
+        qos = (packet["command"] & 0x06) >> 1
+        if (qos == 2 or self._on_message_filtered._root._children or self._on_log is not None
+                or self._logger is not None):
+            return super()._handle_publish()
+        result = _packet.decode_publish(packet["command"], packet["packet"], self._protocol)
+        message = object.__new__(mqtt.MQTTMessage)
+        message.timestamp, message.state, message.dup, message.mid = mqtt.time_func(), mqtt.mqtt_ms_invalid, result.dup, result.mid
+        message._topic, message.payload, message.qos, message.retain = (
+            result.topic, result.payload, result.qos, result.retain)
+        message.properties = result.properties
+        on_message = self._on_message
+        if on_message is not None:
+            with self._in_callback_mutex:
+                try:
+                    on_message(self, self._userdata, message)
+                except Exception as err:
+                    self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                    if not self.suppress_exceptions:
+                        raise
+        if qos == 1 and not self._manual_ack:
+            return self._send_puback(result.mid)
+        return mqtt.MQTT_ERR_SUCCESS
 
     def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
         rc = super().loop_read(max_packets)
@@ -237,7 +310,7 @@ def _probe(settings: Settings, timeout: float) -> None:
     done = threading.Event()
     result: dict[str, object] = {}
 
-    def on_connect(client, userdata, flags, reason_code, properties):  # noqa: ANN001
+    def on_connect(client, userdata, flags, reason_code, properties):
         result["rc"] = reason_code
         done.set()
 
