@@ -2,7 +2,9 @@
 onnxruntime when it is importable, else by OpenCV DNN; letterbox, decode and class-aware NMS.
 
 Class names come from a sidecar JSON next to the model (`model.onnx` → `model.json`:
-`{"names": [...], "imgsz": 640}`), written by `vision/train.py`.
+`{"names": [...], "imgsz": 640}`), written by `vision/train.py`. When the sidecar names a helmet
+classifier (`"helmet"`, written by `vision/train_helmet.py`), the two person classes are decoded as one
+worker and the classifier gives each worker its class from the full-resolution head (vision.helmet).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.detection import Detection
+from vision import helmet as helmet_stage
+from vision.detection import PERSON_HELMET, PERSON_NO_HELMET, Detection
 
 PAD_VALUE = 114  # ultralytics' letterbox grey
 
@@ -67,8 +70,12 @@ def decode(
     conf_threshold: float = 0.25,
     iou_threshold: float = 0.45,
     max_detections: int = 300,
+    merge_persons: bool = False,
 ) -> list[Detection]:
-    """YOLOv8 head output [1, 4 + nc, N] (cx, cy, w, h, class scores) → detections in image pixels."""
+    """YOLOv8 head output [1, 4 + nc, N] (cx, cy, w, h, class scores) → detections in image pixels.
+
+    ``merge_persons``: the two person classes count as one (class person_helmet, score the larger of
+    the two), for a helmet classifier to split again (vision.helmet)."""
     pred = np.asarray(output, dtype=np.float32)
     if pred.ndim == 3:
         pred = pred[0]
@@ -76,6 +83,10 @@ def decode(
     scores = pred[:, 4:]
     if scores.shape[1] == 0:
         return []
+    if merge_persons and scores.shape[1] > PERSON_NO_HELMET:
+        scores = scores.copy()
+        scores[:, PERSON_HELMET] = np.minimum(scores[:, PERSON_HELMET] + scores[:, PERSON_NO_HELMET], 1.0)
+        scores[:, PERSON_NO_HELMET] = 0.0
     class_ids = scores.argmax(axis=1)
     conf = scores[np.arange(len(scores)), class_ids]
     keep = conf >= conf_threshold
@@ -123,7 +134,9 @@ class Detector:
         conf_threshold: float = 0.25,
         iou_threshold: float = 0.45,
         threads: int = 1,
+        helmet: bool = True,
     ) -> None:
+        """``helmet``: use the helmet classifier the sidecar names, if it names one (vision.helmet)."""
         model_path = Path(model_path)
         self.model_name = model_path.name
         sidecar = json.loads(Path(names_path or model_path.with_suffix(".json")).read_text())
@@ -147,6 +160,7 @@ class Detector:
             self._net = cv2.dnn.readNetFromONNX(str(model_path))
         else:
             raise ValueError(f"unknown backend {backend!r}")
+        self.helmet = helmet_stage.load(sidecar, model_path.parent, self.backend, threads) if helmet else None
 
     def infer(self, blob: np.ndarray) -> np.ndarray:
         """Run the network on an NCHW blob; returns the raw head output."""
@@ -160,7 +174,10 @@ class Detector:
         h, w = image_bgr.shape[:2]
         padded, box = letterbox(image_bgr, self.size)
         out = self.infer(to_blob(padded))
-        dets = decode(out, box, w, h, self.conf_threshold, self.iou_threshold)
         if out.shape[-2] - 4 != len(self.names):
             raise ValueError(f"model has {out.shape[-2] - 4} classes, sidecar names {len(self.names)}")
+        dets = decode(out, box, w, h, self.conf_threshold, self.iou_threshold, merge_persons=self.helmet is not None)
+        if self.helmet is not None:
+            persons = [(d.x1, d.y1, d.x2, d.y2) for d in dets if d.class_id in (PERSON_HELMET, PERSON_NO_HELMET)]
+            dets = helmet_stage.reclassify(dets, self.helmet.p_bare(image_bgr, persons))
         return dets

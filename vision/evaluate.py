@@ -5,7 +5,8 @@ The held-out set is made with other seeds and --hard, and can be (re)generated h
         --data .run/vision/heldout --generate --seed 9001 --count 300
 Engines:
   ultralytics  ultralytics' own val (needs .venv-train; .pt or .onnx weights)
-  runtime      our torch-free path (vision.detector on the .onnx) scored by vision.metrics
+  runtime      our torch-free path (vision.detector on the .onnx, with the helmet classifier its sidecar
+               names unless --no-helmet) scored by vision.metrics
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help="write the metrics here")
+    p.add_argument("--no-helmet", action="store_true",
+                   help="runtime: the network's own person classes, without the helmet classifier")
     return p
 
 
@@ -56,13 +59,15 @@ def format_table(rows: list[dict], overall: dict) -> str:
     return "\n".join(lines)
 
 
-def _rows_from_runtime(weights: Path, images: Path, labels: Path) -> list[dict]:
+def _rows_from_runtime(weights: Path, images: Path, labels: Path, helmet: bool = True) -> tuple[list[dict], str | None]:
+    """Per-class rows, and the helmet classifier used (None: the network's own person classes)."""
     import cv2
 
     from vision.detector import Detector
     from vision.metrics import DetectionEvaluator
 
-    det = Detector(weights, conf_threshold=0.001, iou_threshold=0.7)  # ultralytics' val settings
+    det = Detector(weights, conf_threshold=0.001, iou_threshold=0.7, helmet=helmet)  # ultralytics' val settings
+    stage = json.loads(weights.with_suffix(".json").read_text())["helmet"]["model"] if det.helmet else None
     ev = DetectionEvaluator()
     for img_path in sorted(images.glob("*.jpg")):
         image = cv2.imread(str(img_path))
@@ -96,7 +101,7 @@ def _rows_from_runtime(weights: Path, images: Path, labels: Path) -> list[dict]:
             "map50_95": m.map50_95,
         }
         for m in ev.result()
-    ]
+    ], stage
 
 
 def _rows_from_ultralytics(args) -> list[dict]:
@@ -150,9 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.data / "images" / args.split).is_dir():
         print(f"no split {args.split!r} under {args.data}: generate it with --generate", file=sys.stderr)
         return 2
+    stage = None
     if args.engine == "runtime":
-        rows = _rows_from_runtime(
-            args.weights, args.data / "images" / args.split, args.data / "labels" / args.split
+        rows, stage = _rows_from_runtime(
+            args.weights, args.data / "images" / args.split, args.data / "labels" / args.split, not args.no_helmet
         )
     else:
         rows = _rows_from_ultralytics(args)
@@ -170,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         report = {
             "weights": str(args.weights),
             "engine": args.engine,
+            "helmet_classifier": stage,
             "split": args.split,
             "dataset": json.loads(summary.read_text()) if summary.exists() else str(args.data),
             "overall": overall,

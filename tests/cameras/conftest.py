@@ -59,9 +59,11 @@ class VisionWorkerProcess:
         return self.proc.returncode
 
 
-@pytest.fixture(scope="session")
-def vision_model(tmp_path_factory) -> Model:
-    return test_model(tmp_path_factory.mktemp("vision-model"))
+@pytest.fixture(scope="session", params=["shipped", "oracle"] if not os.environ.get("ZHIJIAN_TEST_VISION_MODEL") else [None])
+def vision_model(request, tmp_path_factory) -> Model:
+    """Each camera test runs twice: with the shipped weights (what a site gets) and with the oracle graph
+    (exact boxes, so the runtime's own arithmetic is checked exactly); or once with the model chosen."""
+    return test_model(tmp_path_factory.mktemp("vision-model"), request.param)
 
 
 @pytest.fixture(scope="module")
