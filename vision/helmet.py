@@ -24,7 +24,7 @@ import numpy as np
 
 from vision.detection import PERSON_HELMET, PERSON_NO_HELMET, Detection
 
-CROP_PX = 32  # the classifier's input side
+CROP_PX = 32  # the classifier's input side (defaults; a trained classifier's own are in its sidecar entry)
 # The head region of a whole-worker box, as fractions of the box width: a square this many widths
 # across, centred on the box, starting this far above the box top (the head is at the top, or
 # lower when an arm is raised above it).
@@ -32,24 +32,25 @@ CROP_SIDE = 0.9
 CROP_LIFT = 0.05
 
 
-def head_region(box: Sequence[float]) -> tuple[float, float, float, float]:
+def head_region(box: Sequence[float], side: float = CROP_SIDE, lift: float = CROP_LIFT) -> tuple[float, float, float, float]:
     """The square (x1, y1, x2, y2) where a worker's head is, from the worker's box."""
     x1, y1, x2, _ = box
-    side = CROP_SIDE * (x2 - x1)
+    width = x2 - x1
     cx = (x1 + x2) / 2.0
-    top = y1 - CROP_LIFT * (x2 - x1)
-    return cx - side / 2.0, top, cx + side / 2.0, top + side
+    top = y1 - lift * width
+    return cx - side * width / 2.0, top, cx + side * width / 2.0, top + side * width
 
 
-def head_crops(image_bgr: np.ndarray, boxes: Sequence[Sequence[float]]) -> np.ndarray:
-    """N × 3 × CROP_PX × CROP_PX float32 RGB in [0, 1]: each head region resampled (an affine warp, so a
-    region reaching past the frame edge is padded with the edge, and any size costs the same)."""
-    out = np.empty((len(boxes), 3, CROP_PX, CROP_PX), np.float32)
+def head_crops(image_bgr: np.ndarray, boxes: Sequence[Sequence[float]], px: int = CROP_PX, side: float = CROP_SIDE,
+               lift: float = CROP_LIFT) -> np.ndarray:
+    """N × 3 × px × px float32 RGB in [0, 1]: each head region resampled (an affine warp, so a region
+    reaching past the frame edge is padded with the edge, and any size costs the same)."""
+    out = np.empty((len(boxes), 3, px, px), np.float32)
     for i, b in enumerate(boxes):
-        x1, y1, x2, _ = head_region(b)
-        s = CROP_PX / max(x2 - x1, 1e-6)
+        x1, y1, x2, _ = head_region(b, side, lift)
+        s = px / max(x2 - x1, 1e-6)
         m = np.array([[s, 0.0, -x1 * s], [0.0, s, -y1 * s]], np.float64)
-        crop = cv2.warpAffine(image_bgr, m, (CROP_PX, CROP_PX), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+        crop = cv2.warpAffine(image_bgr, m, (px, px), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
         out[i] = crop[:, :, ::-1].transpose(2, 0, 1) / 255.0
     return out
@@ -66,16 +67,16 @@ class HelmetSpec:
 
     @classmethod
     def from_sidecar(cls, entry: dict) -> HelmetSpec:
-        spec = cls(**entry)
-        if (spec.crop_px, spec.crop_side, spec.crop_lift) != (CROP_PX, CROP_SIDE, CROP_LIFT):
-            raise ValueError(f"helmet classifier trained on other crops: {entry}")
-        return spec
+        return cls(model=str(entry["model"]), crop_px=int(entry["crop_px"]), crop_side=float(entry["crop_side"]),
+                   crop_lift=float(entry["crop_lift"]))
 
 
 class HelmetClassifier:
-    """P(bare head) for each worker box, from the ONNX classifier (logit output, one per crop)."""
+    """P(bare head) for each worker box, from the ONNX classifier (logit output, one per crop) on the
+    crops its spec says it was trained on."""
 
-    def __init__(self, model_path: str | Path, backend: str, threads: int = 1) -> None:
+    def __init__(self, model_path: str | Path, backend: str, threads: int = 1, spec: HelmetSpec | None = None) -> None:
+        self.spec = spec or HelmetSpec(model=Path(model_path).name)
         self.backend = backend
         if backend == "onnxruntime":
             import onnxruntime as ort
@@ -92,7 +93,7 @@ class HelmetClassifier:
     def p_bare(self, image_bgr: np.ndarray, boxes: Sequence[Sequence[float]]) -> np.ndarray:
         if not len(boxes):
             return np.zeros(0, np.float64)
-        blob = head_crops(image_bgr, boxes)
+        blob = head_crops(image_bgr, boxes, self.spec.crop_px, self.spec.crop_side, self.spec.crop_lift)
         if self.backend == "onnxruntime":
             logits = self._session.run(None, {self._input: blob})[0]
         else:
@@ -107,7 +108,7 @@ def load(detector_sidecar: dict, model_dir: Path, backend: str, threads: int = 1
     if not entry:
         return None
     spec = HelmetSpec.from_sidecar(entry)
-    return HelmetClassifier(model_dir / spec.model, backend, threads)
+    return HelmetClassifier(model_dir / spec.model, backend, threads, spec)
 
 
 def reclassify(dets: list[Detection], p_bare: np.ndarray) -> list[Detection]:
@@ -128,10 +129,11 @@ def reclassify(dets: list[Detection], p_bare: np.ndarray) -> list[Detection]:
     return out
 
 
-def write_sidecar_entry(detector_sidecar_path: Path, model_name: str, metrics: dict | None = None) -> None:
-    """Name the classifier in the detector's sidecar (the runtime loads it from there)."""
+def write_sidecar_entry(detector_sidecar_path: Path, spec: HelmetSpec, metrics: dict | None = None) -> None:
+    """Name the classifier and its crops in the detector's sidecar (the runtime loads it from there)."""
     sidecar = json.loads(detector_sidecar_path.read_text())
-    sidecar["helmet"] = {"model": model_name, "crop_px": CROP_PX, "crop_side": CROP_SIDE, "crop_lift": CROP_LIFT}
+    sidecar["helmet"] = {"model": spec.model, "crop_px": spec.crop_px, "crop_side": spec.crop_side,
+                         "crop_lift": spec.crop_lift}
     if metrics:
         sidecar["helmet_metrics"] = metrics
     detector_sidecar_path.write_text(json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n")

@@ -1,7 +1,7 @@
 """Train the helmet classifier (vision.helmet) on head crops of generated scenes; export it to ONNX.
 
-    .venv-train/bin/python -m vision.train_helmet [--scenes 4000] [--epochs 12] [--out vision/models]
-                                                  [--detector zhijian-yolov8n]
+    .venv-train/bin/python -m vision.train_helmet [--scenes 8000] [--epochs 15] [--crop-px 32]
+                                                  [--out vision/models] [--detector zhijian-yolov8n]
 
 Needs torch (the `train` extra, `.venv-train`), never the runtime. Crops come from the ground-truth
 worker boxes of scenes drawn by vision.datagen — half the ordinary training draw, half `--hard` — with
@@ -27,7 +27,7 @@ import numpy as np
 from vision.datagen.scene import SceneConfig, generate_scene
 from vision.datagen.writer import scene_rng
 from vision.detection import PERSON_HELMET, PERSON_NO_HELMET
-from vision.helmet import head_crops, write_sidecar_entry
+from vision.helmet import CROP_LIFT, CROP_SIDE, HelmetSpec, head_crops, write_sidecar_entry
 
 TRAIN_SEEDS = (21, 22)  # ordinary draw, --hard draw
 VAL_SEED = 23  # --hard draw
@@ -35,9 +35,9 @@ JITTER = 0.06  # a box corner moves by up to this share of the box size (uniform
 COPIES = 2  # jittered crops per worker
 
 
-def crops_of(args: tuple[int, bool, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Head crops (N × 3 × 32 × 32) and labels (1 = bare head) of scenes [start, stop) of one seed."""
-    seed, hard, start, stop, copies = args
+def crops_of(args: tuple[int, bool, int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Head crops (N × 3 × px × px) and labels (1 = bare head) of scenes [start, stop) of one seed."""
+    seed, hard, start, stop, copies, px = args
     cv2.setNumThreads(1)
     xs, ys = [], []
     for index in range(start, stop):
@@ -56,36 +56,36 @@ def crops_of(args: tuple[int, bool, int, int, int]) -> tuple[np.ndarray, np.ndar
                 boxes.append((x1 + d[0], y1 + d[1], x2 + d[2], y2 + d[3]))
                 labels.append(1.0 if cls == PERSON_NO_HELMET else 0.0)
         if boxes:
-            xs.append(head_crops(image, boxes))
+            xs.append(head_crops(image, boxes, px, CROP_SIDE, CROP_LIFT))
             ys.append(np.array(labels, np.float32))
     if not xs:
-        return np.zeros((0, 3, 32, 32), np.float32), np.zeros(0, np.float32)
+        return np.zeros((0, 3, px, px), np.float32), np.zeros(0, np.float32)
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def make_set(parts: list[tuple[int, bool, int]], copies: int, jobs: int) -> tuple[np.ndarray, np.ndarray]:
+def make_set(parts: list[tuple[int, bool, int]], copies: int, jobs: int, px: int) -> tuple[np.ndarray, np.ndarray]:
     """(seed, hard, scenes) parts → crops and labels, generated on ``jobs`` processes."""
     tasks = []
     for seed, hard, count in parts:
         step = max(1, count // (jobs * 4))
-        tasks += [(seed, hard, a, min(a + step, count), copies) for a in range(0, count, step)]
+        tasks += [(seed, hard, a, min(a + step, count), copies, px) for a in range(0, count, step)]
     with ProcessPoolExecutor(jobs) as pool:
         done = list(pool.map(crops_of, tasks))
     return np.concatenate([d[0] for d in done]), np.concatenate([d[1] for d in done])
 
 
-def build_model():  # noqa: ANN201 - torch is imported lazily (training only)
-    import torch.nn as nn
+def build_model(px: int):  # noqa: ANN201 - torch is imported lazily (training only)
+    from torch import nn
 
     def block(cin: int, cout: int) -> list:
         return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
     return nn.Sequential(
-        *block(3, 16), nn.MaxPool2d(2),  # 16 × 16
-        *block(16, 32), nn.MaxPool2d(2),  # 8 × 8
-        *block(32, 64), nn.MaxPool2d(2),  # 4 × 4
+        *block(3, 16), nn.MaxPool2d(2),  # px / 2
+        *block(16, 32), nn.MaxPool2d(2),  # px / 4
+        *block(32, 64), nn.MaxPool2d(2),  # px / 8
         *block(64, 64),
-        nn.Flatten(), nn.Dropout(0.2), nn.Linear(64 * 16, 64), nn.ReLU(inplace=True), nn.Linear(64, 1),
+        nn.Flatten(), nn.Dropout(0.2), nn.Linear(64 * (px // 8) ** 2, 64), nn.ReLU(inplace=True), nn.Linear(64, 1),
     )
 
 
@@ -103,7 +103,7 @@ def evaluate(model, x: np.ndarray, y: np.ndarray) -> dict:  # noqa: ANN001
         "bare_recall": round(float(pred[bare].mean()), 4),  # bare heads called bare
         "helmet_recall": round(float((~pred[~bare]).mean()), 4),  # helmets called helmets
         "bare_precision": round(float(bare[pred].mean()) if pred.any() else 0.0, 4),
-        "crops": int(len(y)),
+        "crops": len(y),
         "bare_share": round(float(bare.mean()), 4),
     }
 
@@ -111,15 +111,16 @@ def evaluate(model, x: np.ndarray, y: np.ndarray) -> dict:  # noqa: ANN001
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vision.train_helmet", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scenes", type=int, default=4000, help="scenes per training seed (two seeds)")
+    ap.add_argument("--scenes", type=int, default=8000, help="scenes per training seed (two seeds)")
     ap.add_argument("--val-scenes", type=int, default=600)
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, default=Path("vision/models"))
     ap.add_argument("--detector", default="zhijian-yolov8n", help="the detector whose sidecar names the classifier")
     ap.add_argument("--seed", type=int, default=0, help="torch's seed (weights init, shuffling)")
+    ap.add_argument("--crop-px", type=int, default=32, help="the classifier's input side (a multiple of 8)")
     args = ap.parse_args(argv)
 
     import torch
@@ -127,12 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     t0 = time.perf_counter()
-    x, y = make_set([(TRAIN_SEEDS[0], False, args.scenes), (TRAIN_SEEDS[1], True, args.scenes)], COPIES, args.jobs)
-    vx, vy = make_set([(VAL_SEED, True, args.val_scenes)], 1, args.jobs)
+    px = args.crop_px
+    x, y = make_set([(TRAIN_SEEDS[0], False, args.scenes), (TRAIN_SEEDS[1], True, args.scenes)], COPIES, args.jobs, px)
+    vx, vy = make_set([(VAL_SEED, True, args.val_scenes)], 1, args.jobs, px)
     print(f"crops: train {len(y)} ({y.mean():.0%} bare), val {len(vy)} ({vy.mean():.0%} bare), "
           f"{time.perf_counter() - t0:.0f} s", flush=True)
 
-    model = build_model()
+    model = build_model(px)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps = args.epochs * ((len(y) + args.batch - 1) // args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps)
@@ -163,16 +165,16 @@ def main(argv: list[str] | None = None) -> int:
 
     name = f"{args.detector}-helmet.onnx"
     model.eval()
-    torch.onnx.export(model, torch.zeros(1, 3, 32, 32), str(args.out / name), input_names=["crops"],
+    torch.onnx.export(model, torch.zeros(1, 3, px, px), str(args.out / name), input_names=["crops"],
                       output_names=["logit"], dynamic_axes={"crops": {0: "n"}, "logit": {0: "n"}}, opset_version=12,
                       dynamo=False)
     metrics = {"train_seeds": list(TRAIN_SEEDS), "val_seed": VAL_SEED, "scenes_per_seed": args.scenes,
                "val_scenes": args.val_scenes, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
-               "torch_seed": args.seed, "copies": COPIES, "jitter": JITTER, "train_crops": int(len(y)),
+               "torch_seed": args.seed, "copies": COPIES, "jitter": JITTER, "crop_px": px, "train_crops": len(y),
                "seconds": round(time.perf_counter() - t0), "torch": torch.__version__, "final": history[-1],
                "history": history}
     (args.out / f"{args.detector}-helmet.metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    write_sidecar_entry(args.out / f"{args.detector}.json", name, {k: history[-1][k] for k in (
+    write_sidecar_entry(args.out / f"{args.detector}.json", HelmetSpec(name, px, CROP_SIDE, CROP_LIFT), {k: history[-1][k] for k in (
         "accuracy", "bare_recall", "helmet_recall", "bare_precision")})
     print(f"wrote {args.out / name}", flush=True)
     return 0

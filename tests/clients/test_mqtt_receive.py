@@ -108,9 +108,8 @@ def test_take_packet_refuses_a_length_longer_than_four_bytes():
 
 @pytest.fixture
 def anonymous_broker(tmp_path):
-    import subprocess
-
     import socket
+    import subprocess
     import time
 
     from tests.support.env import free_port
