@@ -22,10 +22,10 @@ single messages at --rate/s with trip sensors for the latency. Each throughput p
 worker's CPU seconds and PostgreSQL's beside the wall-clock rates. The publisher is a raw-socket
 QoS 1 client (bench/_mqtt_load.py), so the load generator costs little next to the worker.
 
-Last measured (2026-12-02, seven runs, load 1.5–3.8 from other work, 1 publisher, 1 worker): batched
-flat out 86k–139k stored/s vs 172k–350k broker-only (36–50 %); batched at 50k/s offered 47.8k–48.1k/s
-vs 50.0k (96 %); single flat out 9.2k–12.7k/s vs 15.6k–26.7k (41–68 %); steady 5,000/s: all stored,
-push p99 207–525 ms; RSS ≤ 127 MB. BENCH_WORKER_PROFILE=PATH writes a cProfile of each worker to PATH.N.
+Last measured (2026-12-03, four runs, load 1.1–2.2, 1 publisher, 1 worker, the defaults): batched
+flat out 120k–177k stored/s vs 167k–260k broker-only (64–75 %); batched at 50k/s offered 48.8k–49.1k/s
+vs 50.0k (98 %); single flat out 11.8k–17.8k/s vs 16.8k–32.2k (54–70 %); steady 5,000/s: all stored,
+push p99 153–178 ms; RSS ≤ 150 MB. BENCH_WORKER_PROFILE=PATH writes a cProfile of each worker to PATH.N.
 """
 
 from __future__ import annotations
