@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any, get_type_hints
+from zoneinfo import ZoneInfo
 
 PREFIX = "ZHIJIAN_"
 _DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
@@ -119,6 +120,10 @@ class Settings:
             raise ValueError("ZHIJIAN_RECONCILE_EVERY_S must divide 60")
         if len(self.JWT_SECRET.encode()) < 32:
             raise ValueError("ZHIJIAN_JWT_SECRET must be at least 32 bytes")
+
+    def zone(self) -> ZoneInfo:
+        """The city's time zone (local dates: complaint numbers, reports, message times)."""
+        return ZoneInfo(self.TIMEZONE)
 
     def bucket(self, name: str) -> str:
         """Full bucket name for a logical bucket (photos, files, evidence)."""

@@ -71,10 +71,10 @@ class ComplaintController(Controller):
 
     @get("/export.csv", summary="The period's complaints as CSV", media_type="text/csv")
     async def export(
-        self, principal: PrincipalDep, start: FromQuery[datetime], end: FromQuery[datetime],
+        self, principal: PrincipalDep, settings: SettingsDep, start: FromQuery[datetime], end: FromQuery[datetime],
         district_adcode: FromQuery[int | None] = None,
     ) -> Response[str]:
-        body = await dashboard.export_csv(principal, district_adcode, start, end)
+        body = await dashboard.export_csv(settings, principal, district_adcode, start, end)
         return Response(body, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="complaints.csv"'})
 

@@ -18,7 +18,6 @@ import io
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from backend.auth.principal import Principal, Role
 from backend.complaints.rules import OPEN, Status, handling_seconds, percentile, rate
@@ -26,8 +25,6 @@ from backend.complaints.schemas import DashboardOut
 from backend.complaints.tables import Complaint
 from backend.db import utcnow
 from backend.settings import Settings
-
-_SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _scope(actor: Principal, district: int | None) -> int | None:
@@ -106,7 +103,7 @@ async def dashboard(
     if end is None:
         end = now
     if start is None:
-        local = end.astimezone(_SHANGHAI)
+        local = end.astimezone(settings.zone())
         start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)  # this month, local time
     rows = await _rows(scope, category, start, end)
     figures = compute(rows, now, settings.COMPLAINT_CONFIRM_WINDOW_S)
@@ -142,7 +139,7 @@ CSV_FIELDS = [
 ]
 
 
-async def export_csv(actor: Principal, district: int | None, start: datetime, end: datetime) -> str:
+async def export_csv(settings: Settings, actor: Principal, district: int | None, start: datetime, end: datetime) -> str:
     """The period's complaints as CSV (UTF-8 with BOM so that Excel opens the Chinese text)."""
     scope = _scope(actor, district)
     rows = await _rows(scope, None, start, end)
@@ -150,9 +147,10 @@ async def export_csv(actor: Principal, district: int | None, start: datetime, en
     out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow(CSV_FIELDS)
+    zone = settings.zone()
     for r in sorted(rows, key=lambda r: r["submitted_at"]):
         writer.writerow([
-            r[field].astimezone(_SHANGHAI).isoformat() if isinstance(r[field], datetime) else ("" if r[field] is None else r[field])
+            r[field].astimezone(zone).isoformat() if isinstance(r[field], datetime) else ("" if r[field] is None else r[field])
             for field in CSV_FIELDS
         ])
     return out.getvalue()

@@ -324,7 +324,7 @@ async def create(
             " district, station, project, assignee, status, paused_from, submitted_at, clock_started_at, sla_seconds,"
             " deadline_at, paused_total_s, sla_version, overdue, dispatched_at, resolution_notes, reject_reason,"
             " satisfaction_comment, reopen_count, contact, updated_at)"
-            " VALUES ({}, 'ZJ' || to_char({}::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYMMDD') || '-' ||"
+            " VALUES ({}, 'ZJ' || to_char({}::timestamptz AT TIME ZONE {}, 'YYMMDD') || '-' ||"
             " lpad(nextval('complaints_seq_seq')::text, 6, '0'), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 'dispatched',"
             " '', {}, {}, {}, {}, 0, 1, false, {}, '', '', '', 0, {}::jsonb, {}) RETURNING *),"
             " m AS (UPDATE media SET attached_type = 'complaint', attached_id = {} WHERE id = ANY({}::uuid[])"
@@ -336,7 +336,7 @@ async def create(
             " t AS (INSERT INTO complaint_timers (complaint, stage, version, due_at, cancelled)"
             "  SELECT c.id, s, 1, d, false FROM c, unnest({}::text[], {}::timestamptz[]) AS x(s, d))"
             " SELECT c.*, (SELECT count(*) FROM m) AS photos_bound FROM c",
-            complaint_id, now, actor.id if actor.kind == "user" else None, source, category["code"], data.description,
+            complaint_id, now, settings.TIMEZONE, actor.id if actor.kind == "user" else None, source, category["code"], data.description,
             data.address, lng, lat, district, station, data.project_id, assignee,
             now, now, sla_seconds, deadline(now, sla_seconds, 0), now, json.dumps(contact or {}, ensure_ascii=False), now,
             str(complaint_id), photos, actor.id,

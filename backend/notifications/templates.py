@@ -2,7 +2,7 @@
 
 WeChat checks each data value against its field type (47003 when it does not fit); we shorten
 values safely instead of failing a send: thing ≤ 20 characters, name ≤ 10, phrase ≤ 5,
-character_string / number / letter ≤ 32, time / date formatted in Asia/Shanghai.
+character_string / number / letter ≤ 32, time / date formatted in the city's zone (settings.TIMEZONE).
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from backend.settings import Settings
+from backend.settings import Settings, get_settings
 
-_SHANGHAI = ZoneInfo("Asia/Shanghai")
 _ELLIPSIS = "…"
 
 # WeChat field type → maximum length (characters).
@@ -170,7 +168,7 @@ def wechat_template_id(settings: Settings, template: Template) -> str:
 
 def _as_text(value: Any) -> str:
     if isinstance(value, datetime):
-        return value.astimezone(_SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        return value.astimezone(get_settings().zone()).strftime("%Y-%m-%d %H:%M")
     return "" if value is None else str(value)
 
 
@@ -186,7 +184,7 @@ def fit_field(wechat_key: str, value: Any) -> str:
     kind = re.sub(r"\d+$", "", wechat_key)
     if kind in ("time", "date"):
         if isinstance(value, datetime):
-            local = value.astimezone(_SHANGHAI)
+            local = value.astimezone(get_settings().zone())
             return local.strftime("%Y年%m月%d日 %H:%M") if kind == "time" else local.strftime("%Y年%m月%d日")
         return _shorten(_as_text(value), 20)
     text = _as_text(value)
