@@ -365,7 +365,8 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
                 th = info.thresholds
                 raw_id = sensor_id.bytes
                 accepted = 0
-                if sum(len(r[0]) for r in readings) >= QUIET_RUN_MIN:  # most often nothing happens: at once
+                # most often nothing happens: the run at once (only a normal state can stay quiet)
+                if state.level == Level.NORMAL and sum(len(r[0]) for r in readings) >= QUIET_RUN_MIN:
                     ts_run = np.array([r.ts.timestamp() for rs, _, _ in readings for r in rs])
                     values_run = np.array([r.value for rs, _, _ in readings for r in rs], np.float64)
                     if step_quiet_run(state, th, ts_run, values_run):
