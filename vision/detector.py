@@ -18,6 +18,7 @@ import numpy as np
 
 from vision import helmet as helmet_stage
 from vision.detection import PERSON_HELMET, PERSON_NO_HELMET, Detection
+from vision.onnx_model import OnnxModel
 
 PAD_VALUE = 114  # ultralytics' letterbox grey
 
@@ -74,8 +75,9 @@ def decode(
 ) -> list[Detection]:
     """YOLOv8 head output [1, 4 + nc, N] (cx, cy, w, h, class scores) → detections in image pixels.
 
-    ``merge_persons``: the two person classes count as one (class person_helmet, score the larger of
-    the two), for a helmet classifier to split again (vision.helmet)."""
+    ``merge_persons``: the two person classes count as one (class person_helmet, scored P(helmet) +
+    P(no helmet) capped at 1: the classes exclude each other), for the helmet classifier to split again
+    (vision.helmet)."""
     pred = np.asarray(output, dtype=np.float32)
     if pred.ndim == 3:
         pred = pred[0]
@@ -110,19 +112,6 @@ def decode(
     ]
 
 
-def available_backends() -> list[str]:
-    """Backends usable here, best first."""
-    backends = []
-    try:
-        import onnxruntime  # noqa: F401
-
-        backends.append("onnxruntime")
-    except ImportError:
-        pass
-    backends.append("opencv")
-    return backends
-
-
 class Detector:
     """An ONNX YOLO model with its class names; `detect(image)` returns boxes in image pixels."""
 
@@ -144,30 +133,13 @@ class Detector:
         self.size: int = int(sidecar.get("imgsz", 640))
         self.conf_threshold = conf_threshold
         self.iou_threshold = iou_threshold
-        self.backend = available_backends()[0] if backend == "auto" else backend
-        if self.backend == "onnxruntime":
-            import onnxruntime as ort
-
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-            # Spinning intra-op threads wait busily for each other: on a shared 2-core machine they
-            # fight the neighbours and a 2-thread run took 3× longer (73 vs 25 ms at 320 px, load 2.7).
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
-            self._input = self._session.get_inputs()[0].name
-        elif self.backend == "opencv":
-            self._net = cv2.dnn.readNetFromONNX(str(model_path))
-        else:
-            raise ValueError(f"unknown backend {backend!r}")
+        self._model = OnnxModel(model_path, backend, threads)
+        self.backend = self._model.backend
         self.helmet = helmet_stage.load(sidecar, model_path.parent, self.backend, threads) if helmet else None
 
     def infer(self, blob: np.ndarray) -> np.ndarray:
         """Run the network on an NCHW blob; returns the raw head output."""
-        if self.backend == "onnxruntime":
-            return self._session.run(None, {self._input: blob})[0]
-        self._net.setInput(blob)
-        return self._net.forward()
+        return self._model.run(blob)
 
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
         """Detections in the original image's pixels, best first."""
@@ -177,7 +149,4 @@ class Detector:
         if out.shape[-2] - 4 != len(self.names):
             raise ValueError(f"model has {out.shape[-2] - 4} classes, sidecar names {len(self.names)}")
         dets = decode(out, box, w, h, self.conf_threshold, self.iou_threshold, merge_persons=self.helmet is not None)
-        if self.helmet is not None:
-            persons = [(d.x1, d.y1, d.x2, d.y2) for d in dets if d.class_id in (PERSON_HELMET, PERSON_NO_HELMET)]
-            dets = helmet_stage.reclassify(dets, self.helmet.p_bare(image_bgr, persons))
-        return dets
+        return dets if self.helmet is None else self.helmet.classify(image_bgr, dets)

@@ -67,7 +67,7 @@ def _rows_from_runtime(weights: Path, images: Path, labels: Path, helmet: bool =
     from vision.metrics import DetectionEvaluator
 
     det = Detector(weights, conf_threshold=0.001, iou_threshold=0.7, helmet=helmet)  # ultralytics' val settings
-    stage = json.loads(weights.with_suffix(".json").read_text())["helmet"]["model"] if det.helmet else None
+    stage = det.helmet.spec.model if det.helmet else None
     ev = DetectionEvaluator()
     for img_path in sorted(images.glob("*.jpg")):
         image = cv2.imread(str(img_path))

@@ -2,8 +2,8 @@
 
 The detector sees a frame at its network input (320 px): a worker's head there is a few pixels
 across (median ≈ 10 px on the hard held-out set), too little to tell a white helmet from a grey soft
-cap. So the detector's two person classes are taken as one ("a worker is here", its score the
-larger of the two), and a small CNN (`vision/train_helmet.py`) looks at a crop of the head region
+cap. So the detector's two person classes are taken as one ("a worker is here", scored P(helmet) +
+P(no helmet) capped at 1), and a small CNN (`vision/train_helmet.py`) looks at a crop of the head region
 of the original frame, where the head is twice as large or more, and says how likely the head is
 bare. The detection's class follows that verdict and its confidence is the product
 P(worker) × P(that class | worker).
@@ -23,6 +23,9 @@ import cv2
 import numpy as np
 
 from vision.detection import PERSON_HELMET, PERSON_NO_HELMET, Detection
+from vision.onnx_model import OnnxModel
+
+PERSONS = (PERSON_HELMET, PERSON_NO_HELMET)
 
 CROP_PX = 32  # the classifier's input side (defaults; a trained classifier's own are in its sidecar entry)
 # The head region of a whole-worker box, as fractions of the box width: a square this many widths
@@ -77,29 +80,19 @@ class HelmetClassifier:
 
     def __init__(self, model_path: str | Path, backend: str, threads: int = 1, spec: HelmetSpec | None = None) -> None:
         self.spec = spec or HelmetSpec(model=Path(model_path).name)
-        self.backend = backend
-        if backend == "onnxruntime":
-            import onnxruntime as ort
-
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
-            self._input = self._session.get_inputs()[0].name
-        else:
-            self._net = cv2.dnn.readNetFromONNX(str(model_path))
+        self._model = OnnxModel(model_path, backend, threads)
 
     def p_bare(self, image_bgr: np.ndarray, boxes: Sequence[Sequence[float]]) -> np.ndarray:
         if not len(boxes):
             return np.zeros(0, np.float64)
-        blob = head_crops(image_bgr, boxes, self.spec.crop_px, self.spec.crop_side, self.spec.crop_lift)
-        if self.backend == "onnxruntime":
-            logits = self._session.run(None, {self._input: blob})[0]
-        else:
-            self._net.setInput(blob)
-            logits = self._net.forward()
+        logits = self._model.run(head_crops(image_bgr, boxes, self.spec.crop_px, self.spec.crop_side,
+                                            self.spec.crop_lift))
         return 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64).reshape(-1)))
+
+    def classify(self, image_bgr: np.ndarray, dets: list[Detection]) -> list[Detection]:
+        """``reclassify`` the workers among ``dets`` by their heads in ``image_bgr``."""
+        workers = [(d.x1, d.y1, d.x2, d.y2) for d in dets if d.class_id in PERSONS]
+        return reclassify(dets, self.p_bare(image_bgr, workers))
 
 
 def load(detector_sidecar: dict, model_dir: Path, backend: str, threads: int = 1) -> HelmetClassifier | None:
@@ -117,7 +110,7 @@ def reclassify(dets: list[Detection], p_bare: np.ndarray) -> list[Detection]:
     out: list[Detection] = []
     k = 0
     for d in dets:
-        if d.class_id in (PERSON_HELMET, PERSON_NO_HELMET):
+        if d.class_id in PERSONS:
             p = float(p_bare[k])
             k += 1
             bare = p >= 0.5

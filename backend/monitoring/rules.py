@@ -258,10 +258,9 @@ def step_quiet_run(state: RuleState, t: Thresholds, ts: np.ndarray, values: np.n
         vals = np.concatenate((np.fromiter((w[1] for w in window), np.float64, len(window)), values))
     else:
         times, vals = ts, values
-    new = np.arange(len(times) - n, len(times))
-    # each reading's window starts at the first reading not older than rate_window_s before it (as step pops)
-    first = np.searchsorted(times, times[new] - t.rate_window_s, side="left")
-    span = times[new] - times[first]
+    # each new reading's window starts at the first reading not older than rate_window_s before it (as step pops)
+    first = np.searchsorted(times, ts - t.rate_window_s, side="left")
+    span = ts - times[first]
     has_rate = span > 0  # step's rate_over_window: None for a one-reading window or no time between
     lo = min(t.warning_ratio, 1.0, t.danger_ratio if t.danger_ratio is not None else math.inf)
     if lo <= 0:  # a zero ratio of a zero measure already reaches it: not quiet
@@ -270,7 +269,7 @@ def step_quiet_run(state: RuleState, t: Thresholds, ts: np.ndarray, values: np.n
         return False
     if has_rate.any():
         with np.errstate(divide="ignore", invalid="ignore"):
-            rate = np.abs(vals[new] - vals[first]) / (span / DAY_S)
+            rate = np.abs(values - vals[first]) / (span / DAY_S)
         rate = rate[has_rate]
         rpd = t.rate_per_day
         if rpd and (rate / rpd >= lo).any():

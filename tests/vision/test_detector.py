@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from vision.detection import CLASSES
-from vision.detector import Detector, Letterbox, available_backends, decode, letterbox
+from vision.detector import Detector, Letterbox, decode, letterbox
+from vision.onnx_model import available_backends
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper

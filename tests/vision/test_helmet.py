@@ -13,7 +13,8 @@ import pytest
 from vision import helmet
 from vision.datagen import SceneConfig, generate_scene, scene_rng
 from vision.detection import BEAM, PERSON_HELMET, PERSON_NO_HELMET, Detection
-from vision.detector import available_backends, decode, letterbox
+from vision.detector import decode, letterbox
+from vision.onnx_model import available_backends
 
 MODELS = Path(__file__).resolve().parents[2] / "vision" / "models"
 SIDECAR = json.loads((MODELS / "zhijian-yolov8n.json").read_text())
