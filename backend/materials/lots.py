@@ -97,7 +97,7 @@ async def assess(lot: Lot) -> Assessment:
             judge.Outcome.NOT_CHECKED, None, "检验批没有可用于评定的试件组").as_dict()]
     else:
         j = judge.judge_concrete(lot.grade, values, sigma0 if n == 3 else None)
-        verdict, method = j.verdict.value, f"{j.method} n={n}"
+        verdict, method = j.verdict.value, j.method
         note = f"检验批 {lot.grade} 配合比 {lot.mix_no or '—'} {lot.age_days}d {lot.start}～{lot.end}，{n} 组"
         if dropped:
             note += f"，{dropped} 组按 {standards.CONCRETE_GROUP_CLAUSE} 不作评定依据"

@@ -46,6 +46,7 @@ from backend.settings import Settings
 
 CREDIT_KIND_MATERIAL_FAILED = "material_test_failed"
 CREDIT_KIND_REVERSED = "material_test_failed_reversed"  # cancels one failure event (report voided, retest passed)
+_CLOSED = (Status.NON_CONFORMING, Status.REMOVED, Status.ENTRY_REJECTED)
 _NATURAL = {Status.CONFORMING: Event.REPORT_PASS, Status.PARTIALLY_CHECKED: Event.REPORT_PARTIAL,
             Status.NON_CONFORMING: Event.REPORT_FAIL, Status.RETEST_PENDING: Event.REPORT_RETEST}
 _STATUS_ZH = {Status.CONFORMING: "合格", Status.PARTIALLY_CHECKED: "部分项目未判定", Status.NON_CONFORMING: "不合格",
@@ -124,6 +125,13 @@ async def record_report(settings: Settings, redis: Redis, arq: ArqRedis | None, 
     """A lab records a report; it is judged at once and the batch follows (blocked, notified, credited on failure)."""
     lab_id = await _require_lab(actor)
     row = await _batch(batch_id)
+    status = Status(row["status"])
+    # A failed batch never passes on a new report: only a retest (where the standard allows one), or the lab
+    # voiding or correcting its report, changes it. A batch awaiting its retest takes the retest only.
+    if status in _CLOSED or (status is Status.RETEST_PENDING and data.retest_of is None):
+        raise Conflict("BATCH_STATE", detail={"status": status.value, "event": "report",
+                                              **({"retest_of": "required"} if status is Status.RETEST_PENDING
+                                                 else {})})
     if data.retest_of is not None:
         await _check_retest(row, data)
     try:
@@ -385,11 +393,13 @@ async def _notify_change(settings: Settings, arq: ArqRedis | None, batch: dict[s
         if after is Status.RETEST_PENDING:
             item += "（可双倍复验）"
         project = await projects_service.get_project_row(batch["project"])
+        own = cause.startswith("report:") and any(str(r["id"]) == cause[7:] for r in reports)
+        dedup = f"material_failed:{cause[7:]}" if own else f"material_failed:{batch['id']}:{cause}:{after.value}"
         await notifications.notify(
             await failure_recipients(project), "material_failed",
             {"material": f"{batch['grade']} {batch['spec']}".strip(), "project": project["name"], "item": item,
              "time": utcnow()},
-            dedup_key=f"material_failed:{batch['id']}:{cause}:{after.value}", urgency=Urgency.HIGH,
+            dedup_key=dedup, urgency=Urgency.HIGH,
             settings=settings, arq=arq, subject=("material_batch", str(batch["id"])),
         )
     elif (before in _FAILING and after != before) or change:
