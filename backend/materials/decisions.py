@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
+from backend.db import utcnow
 from backend.errors import Conflict, Forbidden
 from backend.materials.reports import active_reports, unchecked_items
 from backend.materials.rules import Status, usable
@@ -61,13 +62,13 @@ async def decide_use(redis: Redis, actor: Principal, batch_id: UUID, data: UseDe
             raise Conflict("BATCH_STATE", detail={"status": locked[0]["status"], "event": "use_decision"})
         reports = await active_reports(batch_id)
         unchecked = unchecked_items(reports)
+        # The newer decision replaces any standing one (accepting or refusing): one decision stands at a time.
+        await UseDecision.update({UseDecision.lapsed_at: utcnow()}).where(
+            (UseDecision.batch == batch_id) & UseDecision.lapsed_at.is_null())
         await UseDecision.insert(UseDecision(
             id=decision_id, batch=batch_id, accepted=data.accept, reason=data.reason.strip(), decided_by=actor.id,
             decider_name=name, unchecked=json.dumps(unchecked, ensure_ascii=False),
             reports=json.dumps([str(r["id"]) for r in reports])))
-        if locked[0]["use_decision"] is not None:  # the newer decision replaces the standing one
-            await UseDecision.update({UseDecision.lapsed_at: UseDecision.decided_at}).where(
-                UseDecision.id == locked[0]["use_decision"])
         await MaterialBatch.update({MaterialBatch.use_decision: decision_id if data.accept else None}).where(
             MaterialBatch.id == batch_id)
         await _touch(batch_id)

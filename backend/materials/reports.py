@@ -290,11 +290,14 @@ async def apply_reports(settings: Settings, arq: ArqRedis | None, actor: Princip
     reports = await active_reports(batch_id)
     lot_verdicts = await lots.verdicts({r["lot_key"] for r in reports if r["lot_key"]})
     derived = derive_status(Material(batch["material"]), reports, lot_verdicts, await _base_status(batch_id))
-    if reports_changed and batch["use_decision"] is not None:
-        await UseDecision.update({UseDecision.lapsed_at: utcnow()}).where(UseDecision.id == batch["use_decision"])
-        await MaterialBatch.update({MaterialBatch.use_decision: None}).where(MaterialBatch.id == batch_id)
-        await _event(batch_id, "use_decision_lapsed", actor, detail={"decision": str(batch["use_decision"]),
-                                                                      "cause": cause})
+    if reports_changed:  # the reports decided on changed: every standing decision lapses
+        lapsed = await UseDecision.update({UseDecision.lapsed_at: utcnow()}).where(
+            (UseDecision.batch == batch_id) & UseDecision.lapsed_at.is_null()).returning(UseDecision.id)
+        if lapsed:
+            await MaterialBatch.update({MaterialBatch.use_decision: None}).where(MaterialBatch.id == batch_id)
+            batch["use_decision"] = None
+            await _event(batch_id, "use_decision_lapsed", actor, detail={
+                "decisions": [str(x["id"]) for x in lapsed], "cause": cause})
     terminal = current in (Status.REMOVED, Status.ENTRY_REJECTED)
     if derived is not None and not terminal and derived != current:
         natural = _NATURAL.get(derived)
