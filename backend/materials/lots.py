@@ -81,7 +81,9 @@ async def add_groups(report_id: UUID, batch_id: UUID, key: str, groups: list[Any
 
 
 async def assess(lot: Lot) -> Assessment:
-    """Assess the lot over the groups of its active reports and keep the result (material_concrete_lots)."""
+    """Assess the lot over the groups of its active reports and keep the result (material_concrete_lots).
+    Inside the caller's transaction; one assessment of a lot at a time, so the last one sees every group."""
+    await ConcreteLot.raw("SELECT pg_advisory_xact_lock(hashtext({}))", f"concrete_lot:{lot.key}")
     rows = await ConcreteGroup.select(ConcreteGroup.value, ConcreteGroup.report.measurements.as_alias("m")).where(
         (ConcreteGroup.lot_key == lot.key) & (ConcreteGroup.report.state == "active")
     ).order_by(ConcreteGroup.report.created_at).order_by(ConcreteGroup.seq).output(load_json=True)
