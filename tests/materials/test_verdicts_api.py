@@ -11,7 +11,7 @@ import pytest
 from backend.materials.tables import CreditEvent, LabReport, MaterialAlert
 from backend.notifications.tables import Notification
 from tests.materials.helpers import labels, new_batch, report, to_sampled, world
-from tests.support.api import bearer, mp_login
+from tests.support.api import STAFF_PASSWORD, bearer, mp_login, new_uscc, staff_token
 from tests.support.asserts import assert_error
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -188,6 +188,16 @@ async def test_void_and_correct_keep_the_trail_and_reverse_consequences(api, adm
 
     assert_error(await api.post(f"/api/v1/materials/reports/{rid}/void", json={"reason": "录入错误：样品编号错"},
                                 headers=w["lead"]), 403, "NOT_A_LAB")
+    other_lab = await api.post("/api/v1/enterprises", headers=admin, json={
+        "name": f"瓯海建设检测所{uuid.uuid4().hex[:4]}", "uscc": new_uscc(), "kinds": ["testing_lab"]})
+    assert other_lab.status_code == 201, other_lab.text
+    username = f"lab2_{uuid.uuid4().hex[:6]}"
+    made = await api.post("/api/v1/users", headers=admin, json={
+        "role": "supervisor", "display_name": "检测员吴工", "username": username, "password": STAFF_PASSWORD,
+        "enterprise_id": other_lab.json()["id"]})
+    assert made.status_code == 201, made.text
+    assert_error(await api.post(f"/api/v1/materials/reports/{rid}/void", json={"reason": "别家想作废"},
+                                headers=await staff_token(api, username)), 403, "REPORT_NOT_OWN_LAB")
     assert_error(await api.post(f"/api/v1/materials/reports/{uuid.uuid4()}/void", json={"reason": "录入错误"},
                                 headers=w["lab_user"]), 404, "REPORT_NOT_FOUND")
     voided = await api.post(f"/api/v1/materials/reports/{rid}/void", json={"reason": "录入错误：样品编号错"},
