@@ -290,6 +290,8 @@ async def apply_reports(settings: Settings, arq: ArqRedis | None, actor: Princip
     reports = await active_reports(batch_id)
     lot_verdicts = await lots.verdicts({r["lot_key"] for r in reports if r["lot_key"]})
     derived = derive_status(Material(batch["material"]), reports, lot_verdicts, await _base_status(batch_id))
+    if derived is Status.PARTIALLY_CHECKED and cement_reports_together(batch["grade"], reports) is judge.Verdict.PASS:
+        derived = Status.CONFORMING  # the 3-day and the 28-day report together check every item
     if reports_changed:  # the reports decided on changed: every standing decision lapses
         lapsed = await UseDecision.update({UseDecision.lapsed_at: utcnow()}).where(
             (UseDecision.batch == batch_id) & UseDecision.lapsed_at.is_null()).returning(UseDecision.id)
@@ -307,6 +309,21 @@ async def apply_reports(settings: Settings, arq: ArqRedis | None, actor: Princip
     await _sync_credit(settings, arq, batch, reports, lot_verdicts, status, actor)
     await _notify_change(settings, arq, batch, reports, lot_verdicts, current, status, cause, change)
     return status
+
+
+def cement_reports_together(grade: str, reports: list[dict[str, Any]]) -> judge.Verdict | None:
+    """A cement sample's 3-day and 28-day results often come in two reports: judge what the active reports give
+    together (a later value of a property replaces an earlier one), by the edition of the latest report date."""
+    cement = [r for r in reports if "cement" in r["measurements"]]
+    if len(cement) < 2 or any(r["verdict"] == "fail" for r in cement):
+        return None
+    merged: dict[str, Any] = {}
+    for r in cement:  # in the order recorded
+        merged.update({k: v for k, v in r["measurements"]["cement"].items() if v is not None})
+    try:
+        return judge.judge_cement(grade, max(r["report_date"] for r in cement), merged).verdict
+    except judge.UnknownGrade:
+        return None
 
 
 def _standing_failures(material: Material, reports: list[dict[str, Any]], lot_verdicts: dict[str, str],

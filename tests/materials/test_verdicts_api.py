@@ -304,3 +304,21 @@ async def test_scanning_a_failed_or_removed_batch_alerts_the_station(api, admin)
     assert gone["outcome"] == "removed" and gone["alert"]["kind"] == "removed"
     listed = (await api.get("/api/v1/materials/alerts", params={"kind": "removed"}, headers=w["insp"])).json()
     assert any(a["batch_id"] == bid for a in listed)
+
+
+async def test_cement_3_day_and_28_day_reports_judged_together(api, admin):
+    """GB 175-2007 7.3.3: strength at 3 and 28 days of one sample; the lab's two reports together pass."""
+    w = await world(api, admin)
+    batch = await new_batch(api, w, material="cement", grade="P·O 42.5", spec="袋装")
+    bid = batch["id"]
+    await to_sampled(api, w, bid)
+    early = {k: GOOD_CEMENT[k] for k in ("compressive_3d", "flexural_3d", "initial_setting_min", "final_setting_min",
+                                          "soundness_ok")}
+    r3 = await report(api, w, bid, {"report_date": "2024-03-04", "cement": early})
+    assert r3.json()["verdict"] == "partial" and r3.json()["batch_status"] == "partially_checked"
+    assert_error(await _use(api, w, bid), 409, "BATCH_USE_NEEDS_DECISION")
+    r28 = await report(api, w, bid, {"report_date": "2024-03-29", "cement": {"compressive_28d": 47.5,
+                                                                             "flexural_28d": 7.6}})
+    assert r28.json()["verdict"] == "partial"  # alone it lacks the 3-day items
+    assert r28.json()["batch_status"] == "conforming"  # together nothing is unchecked
+    assert (await _use(api, w, bid)).status_code == 201
