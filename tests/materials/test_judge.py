@@ -16,11 +16,11 @@ from backend.materials.judge import (
     UnknownGrade,
     Verdict,
     choose_concrete_method,
+    group_value,
     judge_cement,
     judge_concrete,
     judge_membrane,
     judge_rebar,
-    group_value,
     rebar_diameter,
 )
 from backend.materials.rules import Material, Status, derive_status

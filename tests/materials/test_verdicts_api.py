@@ -129,7 +129,7 @@ async def test_rebar_retest_on_double_samples(api, admin):
                  409, "BATCH_STATE")  # only the retest is taken now
     short = await report(api, w, bid, {"report_date": "2026-11-21", "retest_of": fid,
                                        "rebar": [_specimen(rng) for _ in range(3)]})
-    assert_error(short, 400, "RETEST_NOT_ALLOWED")["detail"]["needed"] == 4
+    assert assert_error(short, 400, "RETEST_NOT_ALLOWED")["detail"]["needed"] == 4
     retest = await report(api, w, bid, {"report_date": "2026-11-21", "retest_of": fid,
                                         "rebar": [_specimen(rng) for _ in range(4)]})
     assert retest.status_code == 201, retest.text
