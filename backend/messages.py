@@ -136,6 +136,18 @@ MESSAGES.update(
     }
 )
 
+# materials: use decisions, retests, void / correct (feat/materials)
+MESSAGES.update(
+    {
+        "BATCH_USE_NEEDS_DECISION": "该批次有未判定的检测项目，须经项目监理作出使用决定（附理由）后方可使用",
+        "NOT_PROJECT_SUPERVISOR": "只有本项目监理单位的监理人员可以作出使用决定",
+        "REPORT_NOT_FOUND": "检测报告不存在",
+        "REPORT_NOT_OWN_LAB": "只有出具该报告的检测机构可以作废或更正报告",
+        "REPORT_STATE": "该检测报告已作废或已被更正",
+        "RETEST_NOT_ALLOWED": "不能复验：标准不允许，或该报告不是首次不合格，或已复验，或试样数量不足双倍",
+    }
+)
+
 MESSAGES.update(
     {
         "ID_NUMBER_INVALID": "身份证号码不合法",

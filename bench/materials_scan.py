@@ -43,7 +43,7 @@ async def prepare() -> tuple[list[str], list[str], tuple[float, float]]:
     from backend.db import utcnow
     from backend.enterprises.tables import Enterprise
     from backend.geo.coords import gcj02_to_wgs84
-    from backend.materials import service
+    from backend.materials import reports, service
     from backend.materials.rules import Material
     from backend.materials.schemas import (
         BatchCreate,
@@ -74,7 +74,7 @@ async def prepare() -> tuple[list[str], list[str], tuple[float, float]]:
         await service.record_entry_inspection(redis, admin, b.id, EntryInspectionIn(accepted=True))
         await service.record_sampling(redis, admin, b.id, SamplingIn(sample_no=f"S{i}", sampled_by="bench"))
         spec = RebarSpecimen(yield_strength=450, tensile_strength=600, max_force_elongation=12)
-        await service.record_report(settings, redis, None, lab_user, b.id, ReportIn(
+        await reports.record_report(settings, redis, None, lab_user, b.id, ReportIn(
             report_no=f"RB{i:05d}", report_date=date(2026, 10, 5), rebar=[spec, spec]))
         await service.record_use(redis, admin, b.id, UseIn(building="3#", floor="5F", element="KZ1"))
         labels = await service.issue_labels(settings, admin, b.id, N_BUNDLES)

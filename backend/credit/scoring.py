@@ -23,6 +23,8 @@ DECAY_DAYS = 365
 
 KIND_POINTS: dict[str, int] = {
     "material_test_failed": -5,  # a lab report failed the standard (against the manufacturer)
+    # cancels one material_test_failed (report voided or corrected, retest passed): the negated points, same date
+    "material_test_failed_reversed": 5,
     "spot_check_failed": -3,  # a failed spot check (against the responsible subcontractors)
     "quality_hold": -10,  # a quality hold started (two failed checks running)
     "complaint_substantiated": -2,  # a complaint about the project was handled (against the general contractor)

@@ -13,24 +13,29 @@ from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
 from backend.deps import ArqDep, Limit, Offset, PrincipalDep, RedisDep, S3Dep, SettingsDep
 from backend.errors import BadRequest
-from backend.materials import service, standards, trace
+from backend.materials import decisions, lots, reports, service, standards, trace
 from backend.materials.rules import Status
 from backend.materials.schemas import (
     AlertOut,
     BatchCreate,
     BatchOut,
     BatchPage,
+    CorrectIn,
     CreditEventOut,
     EntryInspectionIn,
     LabelOut,
     LabelsIn,
+    LotOut,
     ReportIn,
     ReportOut,
     RevokeIn,
     SamplingIn,
     ScanIn,
     TransportLegIn,
+    UseDecisionIn,
+    UseDecisionOut,
     UseIn,
+    VoidIn,
 )
 
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
@@ -108,11 +113,35 @@ class MaterialController(Controller):
     @post("/batches/{batch_id:uuid}/reports", summary="A lab records a test report; it is judged at once")
     async def report(self, principal: PrincipalDep, settings: SettingsDep, redis: RedisDep, arq: ArqDep,
                      batch_id: FromPath[UUID], data: JSONBody[ReportIn]) -> ReportOut:
-        return await service.record_report(settings, redis, arq, principal, batch_id, data)
+        return await reports.record_report(settings, redis, arq, principal, batch_id, data)
 
-    @get("/batches/{batch_id:uuid}/reports")
-    async def reports(self, principal: PrincipalDep, batch_id: FromPath[UUID]) -> list[ReportOut]:
-        return await service.list_reports(principal, batch_id)
+    @get("/batches/{batch_id:uuid}/reports", summary="Every report, voided and superseded ones included")
+    async def list_reports(self, principal: PrincipalDep, batch_id: FromPath[UUID]) -> list[ReportOut]:
+        return await reports.list_reports(principal, batch_id)
+
+    @post("/reports/{report_id:uuid}/void", status_code=200, summary="The issuing lab voids a report, with a reason")
+    async def void_report(self, principal: PrincipalDep, settings: SettingsDep, redis: RedisDep, arq: ArqDep,
+                          report_id: FromPath[UUID], data: JSONBody[VoidIn]) -> ReportOut:
+        return await reports.void_report(settings, redis, arq, principal, report_id, data.reason)
+
+    @post("/reports/{report_id:uuid}/correct", summary="The issuing lab replaces a report with a corrected one")
+    async def correct_report(self, principal: PrincipalDep, settings: SettingsDep, redis: RedisDep, arq: ArqDep,
+                             report_id: FromPath[UUID], data: JSONBody[CorrectIn]) -> ReportOut:
+        return await reports.correct_report(settings, redis, arq, principal, report_id, data)
+
+    @post("/batches/{batch_id:uuid}/use-decisions",
+          summary="The project's supervisor accepts (or not) a partially checked batch for use, with a reason")
+    async def decide_use(self, principal: PrincipalDep, redis: RedisDep, batch_id: FromPath[UUID],
+                         data: JSONBody[UseDecisionIn]) -> UseDecisionOut:
+        return await decisions.decide_use(redis, principal, batch_id, data)
+
+    @get("/batches/{batch_id:uuid}/use-decisions")
+    async def use_decisions(self, principal: PrincipalDep, batch_id: FromPath[UUID]) -> list[UseDecisionOut]:
+        return await decisions.list_decisions(principal, batch_id)
+
+    @get("/concrete-lots", summary="A project's concrete inspection lots (GB/T 50107) and their assessment")
+    async def concrete_lots(self, principal: PrincipalDep, project_id: FromQuery[UUID]) -> list[LotOut]:
+        return await lots.list_lots(principal, project_id)
 
     @post("/batches/{batch_id:uuid}/uses", summary="Where the batch was used (refused for a batch not passed)")
     async def use(self, principal: PrincipalDep, redis: RedisDep, batch_id: FromPath[UUID],
@@ -120,9 +149,9 @@ class MaterialController(Controller):
         return await service.record_use(redis, principal, batch_id, data)
 
     @post("/batches/{batch_id:uuid}/removal", status_code=200, summary="退场 of a non-conforming batch")
-    async def removal(self, principal: PrincipalDep, redis: RedisDep, batch_id: FromPath[UUID],
-                      data: JSONBody[RevokeIn]) -> BatchOut:
-        return await service.remove_batch(redis, principal, batch_id, data.reason)
+    async def removal(self, principal: PrincipalDep, settings: SettingsDep, redis: RedisDep, arq: ArqDep,
+                      batch_id: FromPath[UUID], data: JSONBody[RevokeIn]) -> BatchOut:
+        return await service.remove_batch(settings, redis, arq, principal, batch_id, data.reason)
 
     @post("/batches/{batch_id:uuid}/labels", status_code=200, summary="Issue bundle labels 1..n (idempotent)")
     async def issue_labels(self, principal: PrincipalDep, settings: SettingsDep, batch_id: FromPath[UUID],

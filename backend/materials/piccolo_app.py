@@ -5,6 +5,8 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from backend.materials.tables import (
+    ConcreteGroup,
+    ConcreteLot,
     CreditEvent,
     EntryInspection,
     LabReport,
@@ -15,6 +17,7 @@ from backend.materials.tables import (
     MaterialScan,
     Sampling,
     TransportLeg,
+    UseDecision,
     UseRecord,
 )
 
@@ -26,6 +29,7 @@ APP_CONFIG = AppConfig(
     table_classes=[
         MaterialBatch, MaterialEvent, MaterialLabel, MaterialScan, MaterialAlert, TransportLeg,
         EntryInspection, Sampling, LabReport, UseRecord, CreditEvent,
+        UseDecision, ConcreteLot, ConcreteGroup,
     ],
     migration_dependencies=[
         "backend.accounts.piccolo_app",

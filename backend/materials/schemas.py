@@ -9,6 +9,7 @@ from uuid import UUID
 import msgspec
 
 from backend.geo.coords import CoordType
+from backend.materials.judge import ElongationType
 from backend.materials.rules import Material, Status
 from backend.schema import Schema
 
@@ -48,6 +49,7 @@ class BatchOut(Schema):
     has_certificate: bool
     created_at: datetime
     updated_at: datetime
+    use_decision_id: UUID | None = None  # the supervisor decision that lets a partially checked batch be used
 
 
 class BatchPage(Schema):
@@ -82,6 +84,7 @@ class RebarSpecimen(Schema):
     tensile_strength: Strength | None = None
     elongation: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
     max_force_elongation: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+    bend_ok: bool | None = None  # 弯曲试验: no crack on the bent part
 
 
 class CementMeasured(Schema):
@@ -93,11 +96,23 @@ class CementMeasured(Schema):
     final_setting_min: Annotated[float, msgspec.Meta(ge=0, le=10_000)] | None = None
     chloride_pct: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
     soundness_ok: bool | None = None
+    so3_pct: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+    mgo_pct: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+    loss_on_ignition_pct: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+
+
+Cubes = Annotated[list[Strength], msgspec.Meta(min_length=3, max_length=3)]
 
 
 class ConcreteMeasured(Schema):
-    groups: Annotated[list[Strength], msgspec.Meta(min_length=1, max_length=500)]
+    """Groups of one inspection lot's concrete: each the 3 cube strengths of a group (4.3.1 picks the group's
+    value) or, from older reports, the group's representative value."""
+
+    groups: Annotated[list[Strength | Cubes], msgspec.Meta(min_length=1, max_length=500)]
     sigma0: Annotated[float, msgspec.Meta(gt=0, le=50)] | None = None
+    mix_no: Annotated[str, msgspec.Meta(max_length=64)] = ""  # 配合比编号
+    age_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 28
+    cast_date: date | None = None  # 成型日期 (defaults to 28 days before the report date)
 
 
 class ReportIn(Schema):
@@ -108,6 +123,9 @@ class ReportIn(Schema):
     cement: CementMeasured | None = None
     concrete: ConcreteMeasured | None = None
     membrane: dict[str, float] | None = None
+    diameter_mm: Annotated[float, msgspec.Meta(ge=6, le=60)] | None = None  # rebar: else read from the batch spec
+    elongation_type: ElongationType | None = None  # rebar: A or Agt as agreed (GB/T 1499.2-2018 7.4.4)
+    retest_of: UUID | None = None  # the failed report this one retests on double samples
 
 
 class PropertyOut(Schema):
@@ -136,6 +154,54 @@ class ReportOut(Schema):
     results: list[PropertyOut]
     batch_status: Status
     created_at: datetime
+    state: str = "active"  # active | voided | superseded
+    state_reason: str = ""
+    retest_of: UUID | None = None
+    supersedes: UUID | None = None
+    lot_key: str = ""
+
+
+class VoidIn(Schema):
+    reason: Annotated[str, msgspec.Meta(min_length=4, max_length=500)]
+
+
+class CorrectIn(Schema):
+    reason: Annotated[str, msgspec.Meta(min_length=4, max_length=500)]
+    report: ReportIn
+
+
+class UseDecisionIn(Schema):
+    accept: bool
+    reason: Annotated[str, msgspec.Meta(min_length=4, max_length=500)]
+
+
+class UseDecisionOut(Schema):
+    id: UUID
+    batch_id: UUID
+    accepted: bool
+    reason: str
+    decided_by: UUID | None
+    decider_name: str
+    unchecked: list[dict[str, Any]]
+    decided_at: datetime
+    lapsed: bool
+    batch_status: Status
+    usable: bool
+
+
+class LotOut(Schema):
+    lot_key: str
+    project_id: UUID
+    grade: str
+    mix_no: str
+    age_days: int
+    period_start: date
+    period_end: date
+    groups: int
+    method: str
+    verdict: str
+    results: list[PropertyOut]
+    batch_ids: list[UUID]
 
 
 class UseIn(Schema):

@@ -18,7 +18,6 @@ from arq.connections import ArqRedis
 from asyncpg.exceptions import UniqueViolationError
 from redis.asyncio import Redis
 
-from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
 from backend.clients.s3 import S3Client
 from backend.db import utcnow
@@ -26,8 +25,8 @@ from backend.enterprises import service as enterprises_service
 from backend.enterprises.tables import Enterprise
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound
 from backend.geo.coords import to_gcj02
-from backend.materials import judge, qr, standards
-from backend.materials.rules import USABLE, Event, Material, Status, TransitionRefused, next_status
+from backend.materials import qr, standards
+from backend.materials.rules import Event, Material, Status, TransitionRefused, next_status, usable
 from backend.materials.schemas import (
     AlertOut,
     BatchCreate,
@@ -35,9 +34,6 @@ from backend.materials.schemas import (
     CreditEventOut,
     EntryInspectionIn,
     LabelOut,
-    PropertyOut,
-    ReportIn,
-    ReportOut,
     SamplingIn,
     TransportLegIn,
     UseIn,
@@ -45,7 +41,6 @@ from backend.materials.schemas import (
 from backend.materials.tables import (
     CreditEvent,
     EntryInspection,
-    LabReport,
     MaterialAlert,
     MaterialBatch,
     MaterialEvent,
@@ -54,10 +49,7 @@ from backend.materials.tables import (
     TransportLeg,
     UseRecord,
 )
-from backend.notifications import service as notifications
-from backend.notifications.schemas import Urgency
 from backend.projects import service as projects_service
-from backend.projects.tables import ProjectParty
 from backend.settings import Settings
 
 log = structlog.get_logger("zhijian.materials")
@@ -114,9 +106,10 @@ def _out(row: dict[str, Any]) -> BatchOut:
         manufacturer_id=row["manufacturer"], manufacturer_name=row["manufacturer_name"],
         production_batch_no=row["production_batch_no"], production_date=row["production_date"],
         quantity=float(row["quantity"]), unit=row["unit"], project_id=row["project"],
-        district_adcode=row["district"], status=Status(row["status"]), usable=Status(row["status"]) in USABLE,
+        district_adcode=row["district"], status=Status(row["status"]),
+        usable=usable(Status(row["status"]), row["use_decision"]),
         has_certificate=row["certificate_key"] is not None, created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        updated_at=row["updated_at"], use_decision_id=row["use_decision"],
     )
 
 
@@ -196,11 +189,11 @@ async def _event(batch_id: UUID, kind: str, actor: Principal | None, *, from_sta
 
 
 async def transition(batch: dict[str, Any], event: Event, actor: Principal | None,
-                     detail: dict[str, Any] | None = None) -> Status:
+                     detail: dict[str, Any] | None = None, *, target: Status | None = None) -> Status:
     """Apply one state-machine event (inside the caller's transaction) and write its event row."""
     current = Status(batch["status"])
     try:
-        to = next_status(current, event)
+        to = next_status(current, event, target)
     except TransitionRefused as exc:
         raise Conflict("BATCH_STATE", detail={"status": current.value, "event": event.value}) from exc
     changed = await MaterialBatch.update(
@@ -303,19 +296,28 @@ async def record_sampling(redis: Redis, actor: Principal, batch_id: UUID, data: 
     return _out(await _batch(batch_id))
 
 
+def _use_refusal(status: str, decision: UUID | None) -> Conflict | None:
+    if usable(Status(status), decision):
+        return None
+    if Status(status) is Status.PARTIALLY_CHECKED:  # unchecked items: a named supervisor decides first
+        return Conflict("BATCH_USE_NEEDS_DECISION", detail={"status": status})
+    return Conflict("BATCH_USE_BLOCKED", detail={"status": status})
+
+
 async def record_use(redis: Redis, actor: Principal, batch_id: UUID, data: UseIn) -> dict[str, Any]:
-    """使用部位: refused unless a report without failures exists (non-conforming batches are blocked)."""
+    """使用部位: refused unless the batch passed, or a supervisor accepted its unchecked items (usable())."""
     row = await _batch(batch_id)
     await _require_party(actor, row["project"])
-    if Status(row["status"]) not in USABLE:
-        raise Conflict("BATCH_USE_BLOCKED", detail={"status": row["status"]})
+    if (refusal := _use_refusal(row["status"], row["use_decision"])) is not None:
+        raise refusal
     use = UseRecord(batch=batch_id, building=data.building, floor=data.floor, element=data.element,
                     quantity=None if data.quantity is None else Decimal(str(data.quantity)), recorded_by=actor.id)
     async with MaterialBatch._meta.db.transaction():
         # Lock the batch so a failing report cannot slip in between the check and the insert.
-        locked = await MaterialBatch.raw("SELECT status FROM material_batches WHERE id = {} FOR UPDATE", batch_id)
-        if Status(locked[0]["status"]) not in USABLE:
-            raise Conflict("BATCH_USE_BLOCKED", detail={"status": locked[0]["status"]})
+        locked = await MaterialBatch.raw(
+            "SELECT status, use_decision FROM material_batches WHERE id = {} FOR UPDATE", batch_id)
+        if (refusal := _use_refusal(locked[0]["status"], locked[0]["use_decision"])) is not None:
+            raise refusal
         await use.save()
         await _touch(batch_id)
         await _event(batch_id, "use", actor, detail={"use": str(use.id), "element": data.element})
@@ -323,137 +325,25 @@ async def record_use(redis: Redis, actor: Principal, batch_id: UUID, data: UseIn
     return {"id": use.id, "batch_id": batch_id}
 
 
-async def remove_batch(redis: Redis, actor: Principal, batch_id: UUID, reason: str) -> BatchOut:
-    """退场: a non-conforming (or rejected) batch leaves the site; the supervisor or station confirms."""
+async def remove_batch(settings: Settings, redis: Redis, arq: ArqRedis | None, actor: Principal, batch_id: UUID,
+                       reason: str) -> BatchOut:
+    """退场: a non-conforming, retest-pending or rejected batch leaves the site; the supervisor or station confirms.
+    Leaving without the retest lets the first failure stand (its credit event is recorded then)."""
+    from backend.materials import reports  # reports builds on this module
+
     row = await _batch(batch_id)
     await _require_party(actor, row["project"], Role.SUPERVISOR)
     async with MaterialBatch._meta.db.transaction():
         await transition(row, Event.REMOVE, actor, {"reason": reason})
+        await reports.apply_reports(settings, arq, actor, batch_id, cause=f"remove:{batch_id}", reports_changed=False)
     await invalidate(redis, batch_id)
     return _out(await _batch(batch_id))
 
 
-# --- lab reports ------------------------------------------------------------------------------------------
-
-def judge_report(material: Material, grade: str, data: ReportIn) -> judge.Judgement:
-    """The pure judgement of a report's measurements for the batch's material."""
-    given = {m for m in Material if getattr(data, m.value) is not None}
-    if given != {material}:
-        raise BadRequest("REPORT_INVALID", detail={"expected": material.value, "given": sorted(given)})
-    try:
-        if material is Material.REBAR:
-            return judge.judge_rebar(grade, [{k: v for k, v in _fields(s).items() if v is not None}
-                                             for s in data.rebar or []])
-        if material is Material.CEMENT:
-            return judge.judge_cement(grade, data.report_date, _fields(data.cement))
-        if material is Material.CONCRETE:
-            assert data.concrete is not None
-            return judge.judge_concrete(grade, data.concrete.groups, data.concrete.sigma0)
-        return judge.judge_membrane(grade, data.membrane or {})
-    except judge.UnknownGrade as exc:
-        raise BadRequest("GRADE_UNKNOWN", detail={"grade": grade}) from exc
-
+# --- lab reports: backend/materials/reports.py --------------------------------------------------------------
 
 def _fields(obj: Any) -> dict[str, Any]:
     return {f: getattr(obj, f) for f in obj.__struct_fields__}
-
-
-def _report_out(row: dict[str, Any], batch_status: str) -> ReportOut:
-    return ReportOut(
-        id=row["id"], batch_id=row["batch"], report_no=row["report_no"], report_date=row["report_date"],
-        lab_id=row["lab"], lab_name=row.get("lab_name", ""), standard=row["standard"], method=row["method"],
-        verdict=row["verdict"], results=[PropertyOut(**r) for r in row["results"]],
-        batch_status=Status(batch_status), created_at=row["created_at"],
-    )
-
-
-async def record_report(settings: Settings, redis: Redis, arq: ArqRedis | None, actor: Principal, batch_id: UUID,
-                        data: ReportIn) -> ReportOut:
-    """A lab records a report; it is judged at once. A failure: non-conforming, use blocked, notify, credit."""
-    lab_id = await _require_lab(actor)
-    row = await _batch(batch_id)
-    result = judge_report(Material(row["material"]), row["grade"], data)
-    verdict = result.verdict
-    results = [r.as_dict() for r in result.results]
-    measurements = {m.value: getattr(data, m.value) for m in Material if getattr(data, m.value) is not None}
-    report_id = uuid4()
-    event = {judge.Verdict.PASS: Event.REPORT_PASS, judge.Verdict.PARTIAL: Event.REPORT_PARTIAL,
-             judge.Verdict.FAIL: Event.REPORT_FAIL}[verdict]
-    try:
-        async with MaterialBatch._meta.db.transaction():
-            await LabReport.insert(LabReport(
-                id=report_id, batch=batch_id, lab=lab_id, report_no=data.report_no.strip(),
-                report_date=data.report_date, sample_no=data.sample_no, standard=result.standard,
-                method=result.method, verdict=verdict.value, recorded_by=actor.id,
-                measurements=json.dumps(measurements, default=_plain, ensure_ascii=False),
-                results=json.dumps(results, ensure_ascii=False),
-            ))
-            await transition(row, event, actor, {"report": str(report_id), "verdict": verdict.value})
-            if verdict is judge.Verdict.FAIL:
-                from backend.credit import service as credit_service  # credit imports materials' tables
-
-                await credit_service.record_event(
-                    row["manufacturer"], CREDIT_KIND_MATERIAL_FAILED, f"material_lab_report:{report_id}",
-                    settings=settings, arq=arq, project_id=row["project"], recorded_by=actor.id,
-                    note=f"{row['grade']} {row['production_batch_no']}: "
-                         + "、".join(sorted({f.name_zh for f in result.failures})),
-                )
-    except UniqueViolationError as exc:
-        raise Conflict("REPORT_DUPLICATE") from exc
-    await invalidate(redis, batch_id)
-    if verdict is judge.Verdict.FAIL:
-        await notify_failure(settings, arq, row, report_id, result)
-    saved = await LabReport.select(*LabReport.all_columns(), LabReport.lab.name.as_alias("lab_name")).where(
-        LabReport.id == report_id).output(load_json=True).first()
-    return _report_out(saved, row["status"])
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "__struct_fields__"):
-        return _fields(value)
-    return str(value)
-
-
-async def failure_recipients(project: dict[str, Any]) -> list[UUID]:
-    """Supervisors and general-contractor users of the project's parties, its leads, and its station's staff."""
-    parties = await ProjectParty.select(ProjectParty.enterprise, ProjectParty.role).where(
-        ProjectParty.project == project["id"])
-    supervision = [p["enterprise"] for p in parties if p["role"] == "supervision"]
-    contractors = [p["enterprise"] for p in parties if p["role"] == "general_contractor"]
-    people: list[UUID] = []
-    if supervision:
-        people += [r["id"] for r in await User.select(User.id).where(
-            User.enterprise.is_in(supervision) & (User.role == Role.SUPERVISOR.value) & (User.is_active == True))]
-    if contractors:
-        people += [r["id"] for r in await User.select(User.id).where(
-            User.enterprise.is_in(contractors) & (User.is_active == True))]
-    people += await projects_service.lead_user_ids(project["id"])
-    people += [r["id"] for r in await User.select(User.id).where(
-        (User.district == project["district"]) & User.role.is_in([Role.INSPECTOR.value, Role.REGULATOR_ADMIN.value])
-        & (User.is_active == True))]
-    return list(dict.fromkeys(people))
-
-
-async def notify_failure(settings: Settings, arq: ArqRedis | None, batch: dict[str, Any], report_id: UUID,
-                         result: judge.Judgement) -> None:
-    """Tell the parties and the station (template material_failed); the dedup key makes a retry harmless."""
-    project = await projects_service.get_project_row(batch["project"])
-    failed = "、".join(dict.fromkeys(f.name_zh for f in result.failures))
-    await notifications.notify(
-        await failure_recipients(project), "material_failed",
-        {"material": f"{batch['grade']} {batch['spec']}".strip(), "project": project["name"], "item": failed,
-         "time": utcnow()},
-        dedup_key=f"material_failed:{report_id}", urgency=Urgency.HIGH, settings=settings, arq=arq,
-        subject=("material_batch", str(batch["id"])),
-    )
-
-
-async def list_reports(actor: Principal, batch_id: UUID) -> list[ReportOut]:
-    row = await _batch(batch_id)
-    await _require_reader(actor, row["project"])
-    rows = await LabReport.select(*LabReport.all_columns(), LabReport.lab.name.as_alias("lab_name")).where(
-        LabReport.batch == batch_id).order_by(LabReport.created_at).output(load_json=True)
-    return [_report_out(r, row["status"]) for r in rows]
 
 
 async def timeline(actor: Principal, batch_id: UUID) -> list[dict[str, Any]]:

@@ -42,6 +42,7 @@ class MaterialBatch(Table, tablename="material_batches"):
     district = ForeignKey(references=District, on_delete=OnDelete.restrict, index=True)
     status = Varchar(length=24, default="registered", index=True)
     version = Integer(default=1)  # bumped on every change: the trace cache key
+    use_decision = UUID(null=True, default=None)  # the standing supervisor decision on unchecked items, if any
     created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
@@ -85,7 +86,8 @@ class MaterialScan(Table, tablename="material_scans"):
 
     id = UUID(primary_key=True)
     label = ForeignKey(references=MaterialLabel, null=True, on_delete=OnDelete.cascade, index=True)
-    outcome = Varchar(length=16)  # ok | bad_signature | revoked | wrong_site | unknown_label
+    outcome = Varchar(length=16)  # ok | failed | removed | bad_signature | revoked | wrong_site | unknown_label
+    stream_id = Varchar(length=32, null=True, default=None, unique=True)  # Redis stream entry: counted once
     scanned_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     lng = DoublePrecision(null=True, default=None)  # GCJ-02
     lat = DoublePrecision(null=True, default=None)
@@ -160,9 +162,63 @@ class LabReport(Table, tablename="material_lab_reports"):
     standard = Varchar(length=32)
     method = Varchar(length=64, default="")
     results = JSONB()
-    verdict = Varchar(length=16)  # pass | partial | fail
+    verdict = Varchar(length=16)  # pass | partial | fail (the report's own judgement, never rewritten)
     recorded_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())
+    state = Varchar(length=16, default="active", index=True)  # active | voided | superseded
+    retest_of = UUID(null=True, default=None)  # the failed report this one retests on double samples
+    supersedes = UUID(null=True, default=None)  # the report this one corrects
+    lot_key = Varchar(length=160, default="", index=True)  # concrete: the inspection lot its groups belong to
+    state_reason = Varchar(length=500, default="")
+    state_changed_at = Timestamptz(null=True, default=None)
+    state_changed_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+
+
+class UseDecision(Table, tablename="material_use_decisions"):
+    """A named supervisor's decision on a batch with properties not checked (未判定项目使用决定)."""
+
+    id = UUID(primary_key=True)
+    batch = ForeignKey(references=MaterialBatch, on_delete=OnDelete.cascade, index=True)
+    accepted = Boolean()
+    reason = Varchar(length=500)
+    decided_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    decider_name = Varchar(length=64)
+    unchecked = JSONB(default=[])  # the properties not checked when decided
+    reports = JSONB(default=[])  # the active reports it was decided on
+    decided_at = Timestamptz(default=TimestamptzNow())
+    lapsed_at = Timestamptz(null=True, default=None)  # a report changed after it: a new decision is needed
+
+
+class ConcreteLot(Table, tablename="material_concrete_lots"):
+    """An inspection lot (检验批) of concrete per GB/T 50107-2010 3.0.2 and its latest assessment."""
+
+    id = UUID(primary_key=True)
+    lot_key = Varchar(length=160, unique=True)
+    project = ForeignKey(references=Project, on_delete=OnDelete.cascade, index=True)
+    grade = Varchar(length=8)
+    mix_no = Varchar(length=64)
+    age_days = Integer()
+    period_start = Date()
+    period_end = Date()  # inclusive
+    sigma0 = Numeric(digits=(6, 2), null=True, default=None)
+    groups = Integer(default=0)
+    method = Varchar(length=32, default="")
+    verdict = Varchar(length=16, default="")
+    results = JSONB(default=[])
+    assessed_at = Timestamptz(default=TimestamptzNow())
+
+
+class ConcreteGroup(Table, tablename="material_concrete_groups"):
+    """One group of cubes (一组试件) reported by a lab, with its representative value (4.3.1)."""
+
+    id = UUID(primary_key=True)
+    report = ForeignKey(references=LabReport, on_delete=OnDelete.cascade, index=True)
+    batch = ForeignKey(references=MaterialBatch, on_delete=OnDelete.cascade, index=True)
+    lot_key = Varchar(length=160, index=True)
+    seq = Integer()
+    specimens = JSONB(default=[])
+    value = Numeric(digits=(8, 2), null=True, default=None)  # None: not used for assessment (4.3.1 item 3)
+    note = Varchar(length=200, default="")
 
 
 class UseRecord(Table, tablename="material_use_records"):

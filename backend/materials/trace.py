@@ -1,14 +1,20 @@
 """Scan-to-trace (扫码溯源): verify a label, raise counterfeit / diversion alerts, answer the public trace view.
 
 The hot path touches Redis only: the label's facts and the batch's trace view are cached (dropped on
-every change); each scan is counted and located in a Redis list that the ARQ job `flush_material_scans`
-moves to PostgreSQL. Alerting scans are written to PostgreSQL at once.
+every change); each scan is counted and located in a Redis stream that the ARQ job `flush_material_scans`
+moves to PostgreSQL through a consumer group: an entry is acknowledged only after its rows committed, an
+entry a dead flusher had read is claimed again, and the entry id is unique in material_scans, so a scan is
+counted exactly once. Alerting scans (counterfeit, revoked, failed or removed batch, diversion) are written to
+PostgreSQL at once and tell the station.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import socket
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -25,7 +31,7 @@ from backend.errors import NotFound
 from backend.geo.coords import to_gcj02
 from backend.geo.distance import haversine_m
 from backend.materials import qr
-from backend.materials.rules import USABLE, Status
+from backend.materials.rules import Status, usable
 from backend.materials.schemas import ScanIn
 from backend.materials.service import LABEL_KEY, REVOKED_KEY, TRACE_KEY
 from backend.materials.tables import (
@@ -47,7 +53,12 @@ from backend.workforce import spotchecks
 
 log = structlog.get_logger("zhijian.materials.trace")
 
-SCAN_LOG_KEY = "mat:scanlog"
+SCAN_STREAM = "mat:scans"  # XADD per counted scan; consumer group FLUSH_GROUP moves them to PostgreSQL
+FLUSH_GROUP = "flush"
+LEGACY_SCAN_LOG_KEY = "mat:scanlog"  # the list used before the stream: drained into the stream on flush
+CLAIM_IDLE_MS = 60_000  # an entry read but not acknowledged for this long belongs to a dead flusher
+_FAILED = {Status.NON_CONFORMING.value, Status.RETEST_PENDING.value, Status.ENTRY_REJECTED.value}
+_STATUS_RE = re.compile(rb'"status":"([a-z_]+)"')  # the first "status" of a trace view is the batch's
 ALERT_ONCE_S = 3600  # the same label / forged string alerts once an hour, however often it is scanned
 
 
@@ -82,7 +93,8 @@ async def build_trace(batch_id: UUID) -> dict[str, Any]:
         "batch": {
             "id": str(b["id"]), "material": b["material"], "grade": b["grade"], "spec": b["spec"],
             "production_batch_no": b["production_batch_no"], "production_date": b["production_date"].isoformat(),
-            "quantity": float(b["quantity"]), "unit": b["unit"], "status": status.value, "usable": status in USABLE,
+            "quantity": float(b["quantity"]), "unit": b["unit"], "status": status.value,
+            "usable": usable(status, b["use_decision"]),
             "has_certificate": b["certificate_key"] is not None, "version": b["version"],
         },
         "manufacturer": {"id": str(b["manufacturer"]), "name": b["m_name"], "uscc": b["m_uscc"]},
@@ -147,9 +159,11 @@ async def _label_facts(settings: Settings, redis: Redis, label_id: UUID) -> dict
     return facts
 
 
-_KIND_ZH = {"counterfeit": "疑似伪造", "revoked": "作废标签", "diversion": "疑似挪用"}
+_KIND_ZH = {"counterfeit": "疑似伪造", "revoked": "作废标签", "diversion": "疑似挪用", "failed": "不合格材料",
+            "removed": "已退场材料"}
 _REASON_ZH = {"bad_signature": "签名不符", "unknown_key": "签名密钥未知", "malformed": "不是本系统标签",
-              "unknown_label": "标签不存在", "other_project": "在其他项目扫码", "far_from_site": "远离供货工地"}
+              "unknown_label": "标签不存在", "other_project": "在其他项目扫码", "far_from_site": "远离供货工地",
+              "batch_failed": "不合格批次的标签被扫码", "batch_removed": "已退场批次的标签被扫码"}
 
 
 async def _alert(settings: Settings, redis: Redis, arq: ArqRedis | None, kind: str, once_key: str, *,
@@ -169,10 +183,10 @@ async def _alert(settings: Settings, redis: Redis, arq: ArqRedis | None, kind: s
             district=district if district is not None else scan["district"],
             detail=json.dumps({**detail, "scan_district": scan["district"], "lng": scan["lng"], "lat": scan["lat"]},
                               ensure_ascii=False)))
+        where = district if district is not None else scan["district"]
+        if where is not None:  # the notice commits with the alert it reports
+            await _notify_station(settings, arq, alert_id, kind, where, batch, detail)
     log.warning("material_alert", kind=kind, label=str(label) if label else None, batch=batch)
-    where = district if district is not None else scan["district"]
-    if where is not None:
-        await _notify_station(settings, arq, alert_id, kind, where, batch, detail)
     return {**alert, "id": str(alert_id), "repeat": False}
 
 
@@ -225,10 +239,23 @@ async def scan(settings: Settings, redis: Redis, actor: Principal, data: ScanIn,
         return _envelope("counterfeit", alert, None, b"null")
     label_id = ref.label_id  # type: ignore[union-attr]
     alert = None
+    trace_key = TRACE_KEY.format(facts["batch"])
+    trace = await redis.get(trace_key)
+    if trace is None:
+        trace = await trace_bytes(settings, redis, UUID(facts["batch"]))
+    found = _STATUS_RE.search(trace)
+    status = found.group(1).decode() if found else ""
     if facts["revoked"]:
         scan_rec["outcome"] = "revoked"
         alert = await _alert(settings, redis, arq, "revoked", str(label_id), batch=facts["batch"], label=label_id,
                              district=facts["district"], scan=scan_rec, detail={"serial": facts["serial"]})
+    elif status in _FAILED or status == Status.REMOVED.value:
+        # A failed or removed batch's label is still being scanned: the material may be on a site. Say so.
+        kind = "removed" if status == Status.REMOVED.value else "failed"
+        scan_rec["outcome"] = kind
+        alert = await _alert(settings, redis, arq, kind, str(label_id), batch=facts["batch"], label=label_id,
+                             district=facts["district"], scan=scan_rec,
+                             detail={"reason": f"batch_{kind}", "status": status, "serial": facts["serial"]})
     else:
         wrong = None
         if data.project_id is not None and str(data.project_id) != facts["project"]:
@@ -240,23 +267,15 @@ async def scan(settings: Settings, redis: Redis, actor: Principal, data: ScanIn,
         if wrong is not None:
             scan_rec["outcome"] = "wrong_site"
             place = data.project_id or f"{round(lng or 0, 3)},{round(lat or 0, 3)}"
-            alert = await _alert(settings, redis, arq, "diversion", f"{label_id}:{place}", batch=facts["batch"], label=label_id,
-                                 district=facts["district"], scan=scan_rec, detail=wrong)
+            alert = await _alert(settings, redis, arq, "diversion", f"{label_id}:{place}", batch=facts["batch"],
+                                 label=label_id, district=facts["district"], scan=scan_rec, detail=wrong)
     outcome = scan_rec["outcome"]
-    trace_key = TRACE_KEY.format(facts["batch"])
     if alert is None or alert.get("repeat"):
         # Counted and located in bulk (flush_material_scans); alerting scans were written already.
         entry = json.dumps({"label": str(label_id), "outcome": outcome, "user": str(scan_rec["user"] or ""),
                             "lng": lng, "lat": lat, "district": district,
                             "at": datetime.now(UTC).isoformat()})
-        async with redis.pipeline(transaction=False) as pipe:  # one round trip: count the scan, read the view
-            pipe.rpush(SCAN_LOG_KEY, entry)
-            pipe.get(trace_key)
-            _, trace = await pipe.execute()
-    else:
-        trace = await redis.get(trace_key)
-    if trace is None:
-        trace = await trace_bytes(settings, redis, UUID(facts["batch"]))
+        await redis.xadd(SCAN_STREAM, {"e": entry})
     label = {"id": str(label_id), "serial": facts["serial"], "revoked": facts["revoked"]}
     return _envelope(outcome, alert, label, trace)
 
@@ -283,35 +302,87 @@ async def scan_photo(settings: Settings, redis: Redis, actor: Principal, photo: 
                                                      project_id=data.project_id if data else None), arq)
 
 
-async def flush_scans(redis: Redis, max_items: int = 5000) -> int:
-    """Move counted scans from Redis to PostgreSQL (material_scans, labels' counters). Returns how many."""
-    raw = await redis.lpop(SCAN_LOG_KEY, max_items)
-    if not raw:
+_DRAIN_LEGACY = """
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+for _, v in ipairs(items) do redis.call('XADD', KEYS[2], '*', 'e', v) end
+redis.call('DEL', KEYS[1])
+return #items
+"""
+
+
+async def _ensure_group(redis: Redis) -> None:
+    try:
+        await redis.xgroup_create(SCAN_STREAM, FLUSH_GROUP, id="0", mkstream=True)
+    except Exception as exc:  # BUSYGROUP: it exists
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def _consumer() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def read_scans(redis: Redis, max_items: int = 5000, consumer: str | None = None,
+                     claim_idle_ms: int = CLAIM_IDLE_MS) -> list[tuple[bytes, dict[str, Any]]]:
+    """Take up to max_items counted scans: first those a dead flusher left unacknowledged, then new ones."""
+    await _ensure_group(redis)
+    await redis.eval(_DRAIN_LEGACY, 2, LEGACY_SCAN_LOG_KEY, SCAN_STREAM)  # atomic: nothing lost on the way
+    consumer = consumer or _consumer()
+    claimed = await redis.xautoclaim(SCAN_STREAM, FLUSH_GROUP, consumer, min_idle_time=claim_idle_ms,
+                                     start_id="0-0", count=max_items)
+    entries = [(eid, fields) for eid, fields in claimed[1] if fields]
+    if len(entries) < max_items:
+        fresh = await redis.xreadgroup(FLUSH_GROUP, consumer, {SCAN_STREAM: ">"}, count=max_items - len(entries))
+        for _stream, items in fresh or []:
+            entries += [(eid, fields) for eid, fields in items if fields]
+    return [(eid, json.loads(fields[b"e"])) for eid, fields in entries]
+
+
+async def store_scans(entries: list[tuple[bytes, dict[str, Any]]]) -> int:
+    """Write scans and add them to their labels' counters, each stream entry at most once. Returns rows added."""
+    if not entries:
         return 0
-    entries = [json.loads(x) for x in raw]
     known = {r["id"] for r in await MaterialLabel.select(MaterialLabel.id).where(
-        MaterialLabel.id.is_in(list({UUID(e["label"]) for e in entries})))}
-    rows, counts, last = [], {}, {}
-    for e in entries:
+        MaterialLabel.id.is_in(list({UUID(e["label"]) for _, e in entries})))}
+    rows = []
+    for eid, e in entries:
         lid = UUID(e["label"])
         if lid not in known:
             continue
-        at = datetime.fromisoformat(e["at"])
         rows.append(MaterialScan(label=lid, outcome=e["outcome"], scanned_by=UUID(e["user"]) if e["user"] else None,
-                                 lng=e["lng"], lat=e["lat"], district=e["district"], at=at))
-        counts[lid] = counts.get(lid, 0) + 1
-        last[lid] = max(last.get(lid, at), at)
-    try:
-        async with MaterialScan._meta.db.transaction():
-            for i in range(0, len(rows), 1000):  # PostgreSQL takes at most 32,767 bind parameters
-                await MaterialScan.insert(*rows[i:i + 1000])
-            for lid, n in counts.items():
-                await MaterialLabel.update({MaterialLabel.scan_count: MaterialLabel.scan_count + n,
-                                            MaterialLabel.last_scan_at: last[lid]}).where(MaterialLabel.id == lid)
-    except Exception:
-        await redis.lpush(SCAN_LOG_KEY, *reversed(raw))  # put them back: counted next time, not lost
-        raise
-    return len(rows)
+                                 lng=e["lng"], lat=e["lat"], district=e["district"],
+                                 at=datetime.fromisoformat(e["at"]), stream_id=eid.decode()))
+    added = 0
+    async with MaterialScan._meta.db.transaction():
+        counts: dict[UUID, int] = {}
+        last: dict[UUID, datetime] = {}
+        for i in range(0, len(rows), 1000):  # PostgreSQL takes at most 32,767 bind parameters
+            done = await MaterialScan.insert(*rows[i:i + 1000]).on_conflict(
+                target=MaterialScan.stream_id, action="DO NOTHING").returning(MaterialScan.label, MaterialScan.at)
+            for r in done:  # only the rows not stored before are counted
+                counts[r["label"]] = counts.get(r["label"], 0) + 1
+                last[r["label"]] = max(last.get(r["label"], r["at"]), r["at"])
+        for lid, n in counts.items():
+            added += n
+            await MaterialLabel.update({MaterialLabel.scan_count: MaterialLabel.scan_count + n,
+                                        MaterialLabel.last_scan_at: last[lid]}).where(MaterialLabel.id == lid)
+    return added
+
+
+async def flush_scans(redis: Redis, max_items: int = 5000, consumer: str | None = None,
+                      claim_idle_ms: int = CLAIM_IDLE_MS) -> int:
+    """Move counted scans from the Redis stream to PostgreSQL; acknowledge them only after the commit.
+    Returns how many stream entries were handled (0: nothing waiting)."""
+    entries = await read_scans(redis, max_items, consumer, claim_idle_ms)
+    if not entries:
+        return 0
+    await store_scans(entries)
+    ids = [eid for eid, _ in entries]
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.xack(SCAN_STREAM, FLUSH_GROUP, *ids)
+        pipe.xdel(SCAN_STREAM, *ids)
+        await pipe.execute()
+    return len(entries)
 
 
 async def scan_stats(label_id: UUID) -> dict[str, Any]:

@@ -95,6 +95,14 @@ TEMPLATES: dict[str, Template] = {
             fields={"thing1": "material", "thing2": "project", "thing3": "item", "time4": "time"},
         ),
         Template(
+            key="material_verdict_changed",
+            wechat_template_id="tmpl_material_verdict_changed",
+            title="材料检测结论变更",
+            body="{project} 的 {material}：{change}（{time}）",
+            page="pages/material/detail?id={subject_id}",
+            fields={"thing1": "material", "thing2": "project", "thing3": "change", "time4": "time"},
+        ),
+        Template(
             key="material_alert",
             wechat_template_id="tmpl_material_alert",
             title="材料标签异常：{kind}",

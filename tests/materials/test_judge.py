@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 
 from backend.materials import standards as std
 from backend.materials.judge import (
     ConcreteMethod,
+    ElongationType,
     Outcome,
     UnknownGrade,
     Verdict,
     choose_concrete_method,
+    group_value,
     judge_cement,
     judge_concrete,
     judge_membrane,
     judge_rebar,
+    rebar_diameter,
 )
+from backend.materials.rules import Material, Status, derive_status
 
 GOOD_400E = {"yield_strength": 430, "tensile_strength": 580, "max_force_elongation": 12.0}
 
@@ -46,6 +52,11 @@ REBAR_CASES = [
     ("HRB400E", "max_force_elongation", 8.9, Outcome.FAIL),
     ("HRB400E", "max_force_elongation", 9.1, Outcome.PASS),
     ("HRB500E", "max_force_elongation", 8.99, Outcome.FAIL),
+    # Agt ≥ 7.5 % for the grades without E (GB/T 1499.2-2018 表6, issue #19)
+    ("HRB400", "max_force_elongation", 7.5, Outcome.PASS),
+    ("HRB400", "max_force_elongation", 7.4, Outcome.FAIL),
+    ("HRB500", "max_force_elongation", 7.5, Outcome.PASS),
+    ("HRB500", "max_force_elongation", 7.49, Outcome.FAIL),
 ]
 
 
@@ -55,7 +66,9 @@ def test_rebar_single_property(grade, prop, value, outcome):
             "500": {"yield_strength": 530, "tensile_strength": 680, "elongation": 20, "max_force_elongation": 12}}
     spec = dict(base["500" if "500" in grade else "400"])
     spec[prop] = value
-    j = judge_rebar(grade, [spec])
+    # A is judged when agreed as the elongation type (7.4.4); Ø20 has no allowance (7.4.2)
+    kind = ElongationType.A if prop == "elongation" else None
+    j = judge_rebar(grade, [spec], diameter_mm=Decimal(20), elongation_type=kind)
     r = _result(j, prop)
     assert r.outcome is outcome
     assert r.clause == "GB/T 1499.2-2018 7.4.1 表6"
@@ -92,14 +105,60 @@ def test_rebar_good_e_grade_passes_and_has_no_elongation_a_rule():
     assert "elongation" not in {r.prop for r in j.results}
 
 
-def test_rebar_non_e_agt_and_hrb600_unsourced_values_are_not_checked():
+def test_rebar_non_e_agt_is_judged_and_hrb600_unsourced_values_are_not_checked():
+    """GB/T 1499.2-2018 表6: Agt ≥ 7.5 % without E (issue #19: an HRB400 report with Agt 3.0 % must fail)."""
     j = judge_rebar("HRB400", [{"yield_strength": 450, "tensile_strength": 600, "elongation": 20,
-                                "max_force_elongation": 1}])
-    assert _result(j, "max_force_elongation").outcome is Outcome.NOT_CHECKED  # A_gt 7.5 is [M] only
-    assert j.verdict is Verdict.PARTIAL
+                                "max_force_elongation": 3.0}])
+    assert _result(j, "max_force_elongation").outcome is Outcome.FAIL
+    assert j.verdict is Verdict.FAIL
+    good = judge_rebar("HRB400", [{"yield_strength": 450, "tensile_strength": 600, "max_force_elongation": 9}] * 2)
+    assert good.verdict is Verdict.PASS  # a non-E rebar report can reach "pass"
     j600 = judge_rebar("HRB600", [{"yield_strength": 599, "tensile_strength": 1}])
     assert _result(j600, "yield_strength").outcome is Outcome.FAIL
     assert _result(j600, "tensile_strength").outcome is Outcome.NOT_CHECKED
+
+
+# GB/T 1499.2-2018 7.4.2: A may be 1 % lower for 28–40 mm and 2 % lower above 40 mm. HRB400 A ≥ 16.
+ALLOWANCE_CASES = [
+    (25, 16.0, Outcome.PASS, 16.0), (25, 15.5, Outcome.FAIL, 16.0),
+    (28, 15.0, Outcome.PASS, 15.0), (28, 14.9, Outcome.FAIL, 15.0),
+    (40, 15.0, Outcome.PASS, 15.0), (40, 14.5, Outcome.FAIL, 15.0),
+    (50, 14.0, Outcome.PASS, 14.0), (50, 13.9, Outcome.FAIL, 14.0),
+    (None, 16.0, Outcome.PASS, 16.0),  # diameter unknown: ≥ the full limit passes in every band
+    (None, 14.5, Outcome.NOT_CHECKED, 16.0),  # could pass or fail depending on the diameter
+    (None, 13.9, Outcome.FAIL, 14.0),  # below even the largest allowance
+]
+
+
+@pytest.mark.parametrize(("diameter", "a", "outcome", "limit"), ALLOWANCE_CASES)
+def test_rebar_elongation_allowance_by_diameter(diameter, a, outcome, limit):
+    j = judge_rebar("HRB400", [{"yield_strength": 450, "tensile_strength": 600, "elongation": a}],
+                    diameter_mm=None if diameter is None else Decimal(diameter))
+    r = _result(j, "elongation")
+    assert r.outcome is outcome, r
+    assert float(r.limit) == limit
+
+
+def test_rebar_elongation_type_choice():
+    """7.4.4: A or Agt as agreed; arbitration uses Agt — undeclared, Agt decides when reported; E grades Agt."""
+    both = {"yield_strength": 450, "tensile_strength": 600, "elongation": 10, "max_force_elongation": 9}
+    assert judge_rebar("HRB400", [both], diameter_mm=Decimal(20)).verdict is Verdict.PASS  # Agt decides
+    assert {r.prop for r in judge_rebar("HRB400", [both], diameter_mm=Decimal(20)).results} >= {"max_force_elongation"}
+    declared_a = judge_rebar("HRB400", [both], diameter_mm=Decimal(20), elongation_type=ElongationType.A)
+    assert declared_a.verdict is Verdict.FAIL and "max_force_elongation" not in {r.prop for r in declared_a.results}
+    only_agt = {k: v for k, v in both.items() if k != "elongation"}
+    missing = judge_rebar("HRB400", [only_agt], elongation_type=ElongationType.A)
+    assert _result(missing, "elongation").outcome is Outcome.NOT_CHECKED
+    e_grade = judge_rebar("HRB400E", [{**GOOD_400E, "elongation": 1}], elongation_type=ElongationType.A)
+    assert "elongation" not in {r.prop for r in e_grade.results} and e_grade.verdict is Verdict.PASS
+
+
+def test_rebar_bend_and_diameter_from_spec():
+    assert judge_rebar("HRB400E", [{**GOOD_400E, "bend_ok": False}]).verdict is Verdict.FAIL
+    assert _result(judge_rebar("HRB400E", [{**GOOD_400E, "bend_ok": True}]), "bend_ok").clause.endswith("7.5.1")
+    assert "bend_ok" not in {r.prop for r in judge_rebar("HRB400E", [GOOD_400E]).results}  # judged when reported
+    assert rebar_diameter("Ø25") == 25 and rebar_diameter("Φ32 9m") == 32 and rebar_diameter("HRB400E 40mm") == 40
+    assert rebar_diameter("盘螺") is None
 
 
 def test_rebar_missing_value_is_not_checked_and_unknown_grade_refused():
@@ -131,10 +190,16 @@ CEMENT_CASES = [
     ("P·O 42.5", OLD, "final_setting_min", 601, Outcome.FAIL),
     ("P·O 42.5", OLD, "chloride_pct", 0.06, Outcome.PASS),
     ("P·O 42.5", OLD, "chloride_pct", 0.061, Outcome.FAIL),
-    # GB 175-2023 from 2024-06-01: unknown values are not checked, never guessed
+    # GB 175-2023 from 2024-06-01: the 3-day compressive indices changed and are not known: not checked;
+    # setting times and flexural strength did not change (GB 175-2023 foreword): judged (7.4.1, 7.4.3)
     ("P·O 42.5", NEW, "compressive_3d", 1.0, Outcome.NOT_CHECKED),
-    ("P·O 42.5", NEW, "flexural_3d", 0.1, Outcome.NOT_CHECKED),
-    ("P·O 42.5", NEW, "final_setting_min", 9999, Outcome.NOT_CHECKED),
+    ("P·O 42.5", NEW, "flexural_3d", 3.5, Outcome.PASS),
+    ("P·O 42.5", NEW, "flexural_3d", 3.4, Outcome.FAIL),
+    ("P·O 52.5", NEW, "flexural_28d", 6.9, Outcome.FAIL),
+    ("P·O 42.5", NEW, "initial_setting_min", 45, Outcome.PASS),
+    ("P·O 42.5", NEW, "initial_setting_min", 44, Outcome.FAIL),
+    ("P·O 42.5", NEW, "final_setting_min", 600, Outcome.PASS),
+    ("P·O 42.5", NEW, "final_setting_min", 601, Outcome.FAIL),
     ("P·O 42.5", NEW, "compressive_28d", 42.5, Outcome.PASS),
     ("P·O 42.5", NEW, "compressive_28d", 42.4, Outcome.FAIL),
     ("P·O 52.5R", NEW, "compressive_28d", 52.4, Outcome.FAIL),
@@ -153,6 +218,21 @@ def test_cement_property_by_report_date(grade, day, prop, value, outcome):
     assert j.standard == ("GB 175-2023" if day >= NEW else "GB 175-2007")
 
 
+def test_cement_issue_example_fails_and_optional_items():
+    """Issue #19: P·O 42.5, 3-day 5 MPa, setting 20 / 900 min must fail (GB 175-2023 7.4.1), not be partial."""
+    bad = {**GOOD_CEMENT, "compressive_3d": 5, "initial_setting_min": 20, "final_setting_min": 900}
+    for day in (OLD, NEW):
+        j = judge_cement("P·O 42.5", day, bad)
+        assert j.verdict is Verdict.FAIL
+        assert {f.prop for f in j.failures} >= {"initial_setting_min", "final_setting_min"}
+    # chemical indices: judged only when reported, and with no sourced limit → not checked (never guessed)
+    j = judge_cement("P·O 42.5", OLD, {**GOOD_CEMENT, "mgo_pct": 3.0})
+    assert _result(j, "mgo_pct").outcome is Outcome.NOT_CHECKED and j.verdict is Verdict.PARTIAL
+    no_chloride = {k: v for k, v in GOOD_CEMENT.items() if k != "chloride_pct"}
+    assert judge_cement("P·O 42.5", OLD, no_chloride).verdict is Verdict.PASS  # not a site retest item
+    assert _result(judge_cement("P·O 42.5", NEW, GOOD_CEMENT), "soundness_ok").clause == "GB 175-2023 7.4.2"
+
+
 def test_cement_soundness_and_verdicts():
     assert judge_cement("P·O 42.5", OLD, GOOD_CEMENT).verdict is Verdict.PASS
     assert judge_cement("P·O 42.5", NEW, GOOD_CEMENT).verdict is Verdict.PARTIAL
@@ -164,7 +244,7 @@ def test_cement_soundness_and_verdicts():
 
 # grade, groups, sigma0, property, outcome, limit
 CONCRETE_CASES = [
-    # 5.1.1, σ0 = 5: mean ≥ 30 + 3.5 = 33.5; min ≥ 30 − 3.5 = 26.5 and ≥ 0.90·30 = 27
+    # 5.1.2 (σ0 known; not 5.1.1, which only says which method applies), σ0 = 5: mean ≥ 30 + 3.5 = 33.5; min ≥ 30 − 3.5 = 26.5 and ≥ 0.90·30 = 27
     ("C30", [33.5, 33.5, 33.5], 5, "mean", Outcome.PASS, 33.5),
     ("C30", [33.4, 33.5, 33.5], 5, "mean", Outcome.FAIL, 33.5),
     ("C30", [27.0, 36.8, 36.8], 5, "min_ratio", Outcome.PASS, 27.0),
@@ -174,7 +254,7 @@ CONCRETE_CASES = [
     ("C20", [21.74, 21.75, 21.75], 1.0, "mean", Outcome.FAIL, 21.75),
     ("C20", [18.25, 23.5, 23.5], 1.0, "min", Outcome.PASS, 18.25),
     ("C20", [18.24, 23.5, 23.5], 1.0, "min", Outcome.FAIL, 18.25),
-    # 5.1.2, n = 10, S floored at 2.5: mean ≥ 30 + 1.15·2.5 = 32.875; min ≥ 0.90·30 = 27
+    # 5.1.3, n = 10, S floored at 2.5: mean ≥ 30 + 1.15·2.5 = 32.875; min ≥ 0.90·30 = 27
     ("C30", [32.875] * 10, None, "mean", Outcome.PASS, 32.875),
     ("C30", [32.874] * 10, None, "mean", Outcome.FAIL, 32.875),
     ("C30", [27.0] + [33.5] * 9, None, "min", Outcome.PASS, 27.0),
@@ -219,6 +299,48 @@ def test_concrete_method_choice_and_std_dev():
         judge_concrete("C33", [30, 30, 30])
     with pytest.raises(ValueError):
         judge_concrete("C30", [30] * 4, 3.0, ConcreteMethod.STATISTICAL_KNOWN_SIGMA)
+
+
+def test_concrete_clause_numbers():
+    """GB/T 50107-2010: σ0 known → 5.1.2; n ≥ 10 → 5.1.3 with 表5.1.3; n < 10 → 5.2.2 with 表5.2.2."""
+    assert {r.clause for r in judge_concrete("C30", [35] * 3, 4.0).results} == {"GB/T 50107-2010 5.1.2"}
+    assert {r.clause for r in judge_concrete("C30", [35] * 10).results} == {"GB/T 50107-2010 5.1.3, 表5.1.3"}
+    assert {r.clause for r in judge_concrete("C30", [35] * 2).results} == {"GB/T 50107-2010 5.2.2, 表5.2.2"}
+
+
+# GB/T 50107-2010 4.3.1: mean of 3; middle value when max or min is > 15 % from it; not used when both are
+GROUP_CASES = [
+    ([30, 32, 34], Decimal(32), ""),
+    ([27.2, 32, 36.8], Decimal(32), ""),  # exactly 15 % either side: still the mean
+    ([27.1, 32, 34], Decimal(32), "中间值"),  # min 15.3 % below the middle
+    ([30, 32, 36.9], Decimal(32), "中间值"),
+    ([27, 32, 37], None, "不作为评定依据"),
+]
+
+
+@pytest.mark.parametrize(("cubes", "value", "note"), GROUP_CASES)
+def test_concrete_group_representative_value(cubes, value, note):
+    got, why = group_value(cubes)
+    assert (got if got is None else round(got, 6)) == value
+    assert note in why
+
+
+def _rep(verdict, retest_of=None, lot=""):
+    return {"id": uuid4(), "verdict": verdict, "retest_of": retest_of, "lot_key": lot}
+
+
+def test_derive_status_from_the_reports_that_stand():
+    """A first rebar failure waits for its double-sample retest (GB/T 17505); the retest replaces it."""
+    first = _rep("fail")
+    assert derive_status(Material.REBAR, [first], {}, Status.SAMPLED) is Status.RETEST_PENDING
+    assert derive_status(Material.REBAR, [first, _rep("pass", first["id"])], {}, Status.SAMPLED) is Status.CONFORMING
+    assert derive_status(Material.REBAR, [first, _rep("fail", first["id"])], {}, Status.SAMPLED) is Status.NON_CONFORMING
+    assert derive_status(Material.CEMENT, [_rep("fail")], {}, Status.SAMPLED) is Status.NON_CONFORMING  # no retest
+    assert derive_status(Material.CEMENT, [_rep("pass"), _rep("partial")], {}, Status.SAMPLED) is Status.CONFORMING
+    assert derive_status(Material.CEMENT, [_rep("partial")], {}, Status.SAMPLED) is Status.PARTIALLY_CHECKED
+    assert derive_status(Material.CEMENT, [], {}, Status.SAMPLED) is Status.SAMPLED  # every report voided
+    lot = _rep("pass", lot="k")  # concrete follows its lot's latest assessment, not the report's own
+    assert derive_status(Material.CONCRETE, [lot], {"k": "fail"}, Status.SAMPLED) is Status.NON_CONFORMING
 
 
 def test_membrane_is_never_guessed():
