@@ -109,13 +109,14 @@ class BayOut(Schema):
     low_m: float
     high_m: float
     limit_m: float
-    outcome: str  # pass | fail | uncertain
+    outcome: str  # pass | fail | uncertain | not_judged
+    reason: str = ""  # why not judged: upright_unsure (an end under the camera's upright_conf) | ledger_ends_inside
 
 
 class RuleResult(Schema):
     rule: str  # no_helmet | spacing
-    verdict: str  # pass | fail | uncertain | not_checked
-    reason: str = ""  # why not checked (no calibration, no plan value, fewer than two uprights)
+    verdict: str  # pass | fail | uncertain | not_judged | not_checked
+    reason: str = ""  # why not checked (no calibration, no plan value, fewer than two uprights) or not judged
 
 
 class Analysis(Schema):
@@ -129,6 +130,8 @@ class Analysis(Schema):
     bays: list[BayOut]
     rules: list[RuleResult]
     inference_ms: float
+    # the thresholds in force for this frame (detection_conf, helmet_conf, upright_conf, ledger_guard)
+    thresholds: dict[str, float | bool] = {}
 
 
 class FrameOut(Schema):
