@@ -359,6 +359,31 @@ def slice_figures(weights: Path, data: Path, slice_n: int, chosen: dict[str, Any
     return {"count": slice_n, "sets": out}
 
 
+def figures_at(rep: dict[str, Any], helmet_conf: float, upright_conf: float, ledger_guard: bool) -> dict[str, Any]:
+    """rule → the model's measured figures at these thresholds (the swept point at or just under each),
+    per draw: what an alert carries so a reader knows how far to trust it."""
+    out: dict[str, Any] = {}
+    for rule, key, value, keep in (
+        ("no_helmet", "helmet_conf", helmet_conf, ("alert_precision", "alert_recall", "false_alerts_per_camera_hour")),
+        ("spacing", "upright_conf", upright_conf, ("fail_precision", "defect_recall", "false_alerts_per_camera_hour")),
+    ):
+        per_set = {}
+        for name, s in rep["sets"].items():
+            rows = [r for r in s["sweep"][rule] if r[key] <= value + 1e-9
+                    and (rule == "no_helmet" or r["ledger_guard"] is ledger_guard)]
+            if rows:
+                row = max(rows, key=lambda r: r[key])
+                per_set[name] = {key: row[key], **{k: row[k] for k in keep}}
+        out[rule] = {"source": rep.get("weights", ""), **per_set}
+    return out
+
+
+def load_report(weights: Path) -> dict[str, Any] | None:
+    """The operating-point JSON shipped beside a model (model.onnx → model.operating-point.json), if any."""
+    path = Path(weights).with_suffix(".operating-point.json")
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def readme_table(rep: dict[str, Any]) -> str:
     """The table the README quotes (tests check it against the JSON)."""
     lines = [
