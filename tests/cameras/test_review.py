@@ -24,6 +24,7 @@ from tests.cameras.test_cameras_api import _alerts, _project, _station_notificat
 from tests.support.api import staff_token
 from tests.support.asserts import assert_error
 from vision.detection import CLASSES
+from vision.real_data import split_real
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -100,7 +101,7 @@ async def test_the_worker_applies_the_cameras_own_threshold(api, admin, vision_w
         assert op["heldout"]["helmet_conf"] <= get_settings().VISION_HELMET_CONF and 0 < op["heldout"]["alert_precision"] <= 1
 
 
-async def test_review_keeps_a_labelled_frame_exported_as_yolo_until_consent_goes(api, admin, vision_worker):
+async def test_review_keeps_a_labelled_frame_exported_as_yolo_until_consent_goes(api, admin, vision_worker, tmp_path):
     project = await _project(api, admin)
     lead, insp = await staff_token(api, "lead_wang"), await staff_token(api, "lc_inspector")
     cam = await _camera(api, lead, project["id"], label_consent=True)
@@ -147,6 +148,9 @@ async def test_review_keeps_a_labelled_frame_exported_as_yolo_until_consent_goes
     assert lines[-1] == ["0", f"{13 / w:.6f}", f"{210 / h:.6f}", f"{6 / w:.6f}", f"{380 / h:.6f}"]
     assert "names:" in z.read("data.yaml").decode()
     assert json.loads(z.read("manifest.json"))["frames"] == 1
+    # the export is what training takes (vision.train --real)
+    (tmp_path / "cam.zip").write_bytes(got.content)
+    assert sum(split_real([tmp_path / "cam.zip"], tmp_path / "real").values()) == 1
     stats = (await api.get("/api/v1/cameras/alert-stats", params={"project_id": project["id"]}, headers=lead)).json()
     mine = next(s for s in stats if s["camera_id"] == cam["id"])
     assert (mine["reviewed"], mine["dismissed"], mine["labelled_frames"]) == (1, 1, 1)
