@@ -387,9 +387,9 @@ def load_report(weights: Path) -> dict[str, Any] | None:
 def readme_table(rep: dict[str, Any]) -> str:
     """The table the README quotes (tests check it against the JSON)."""
     lines = [
-        "| set | thresholds | no-helmet alert precision / recall | worker precision / recall "
-        "| false no-helmet alerts per camera-hour | bays judged / failed / wrongly failed / wrongly passed "
-        "| spacing fail precision | defect bays caught | false spacing alerts per camera-hour |",
+        ("| set | thresholds | no-helmet alert precision / recall | worker precision / recall "
+         "| false no-helmet alerts per camera-hour | bays judged / failed / wrongly failed / wrongly passed "
+         "| spacing fail precision | defect bays caught | false spacing alerts per camera-hour |"),
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in rep["sets"].items():

@@ -21,9 +21,9 @@ from uuid import UUID, uuid4
 import msgspec
 from arq.connections import ArqRedis
 
-from backend.cameras.schemas import Analysis
 from backend.accounts.tables import User
 from backend.auth.principal import Role
+from backend.cameras.schemas import Analysis
 from backend.cameras.service import FRAME_LEASE_S, RISK_TEXT, camera_row
 from backend.cameras.tables import Camera, CameraAlert, CameraFrame
 from backend.db import utcnow

@@ -22,7 +22,14 @@ import structlog
 
 from backend.auth.principal import Principal, Role
 from backend.cameras.schemas import AlertReview, CameraAlertStats, LabelBox, ReviewOut, ReviewVerdict
-from backend.cameras.service import EVIDENCE_BUCKET, _project, _require_manager, _require_reader, alert_out, camera_row
+from backend.cameras.service import (
+    EVIDENCE_BUCKET,
+    _project,
+    _require_manager,
+    _require_reader,
+    alert_out,
+    camera_row,
+)
 from backend.cameras.tables import Camera, CameraAlert, CameraFrame, CameraLabel
 from backend.clients.s3 import S3Client
 from backend.db import utcnow

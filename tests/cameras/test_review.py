@@ -19,7 +19,7 @@ from backend.cameras.schemas import Analysis, DetectionOut, RuleResult
 from backend.clients.s3 import S3Client
 from backend.db import utcnow
 from backend.settings import get_settings
-from tests.cameras.scene import scene, scene_jpeg
+from tests.cameras.scene import scene_jpeg
 from tests.cameras.test_cameras_api import _alerts, _project, _station_notifications
 from tests.support.api import staff_token
 from tests.support.asserts import assert_error
