@@ -68,7 +68,7 @@ if [[ "$SETUP" == 1 ]]; then
   "$PY" -m pip install --quiet --upgrade pip
   # torch first, pinned to the wheels on this machine's disk, so ultralytics does not pull another
   case "$(uname -m)" in
-    x86_64) "$PY" -m pip install torch==2.13.0 torchvision==0.28.0 ;;
+    x86_64) "$PY" -m pip install torch==2.14.1 torchvision==0.29.1 ;;
     aarch64) "$PY" -m pip install torch==2.9.1 torchvision==0.24.1 ;;
     *) echo "no pinned torch for $(uname -m)" >&2; exit 1 ;;
   esac
