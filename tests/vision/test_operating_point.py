@@ -34,6 +34,10 @@ def _near(fresh, pinned, path="") -> list[str]:
         if set(fresh) != set(pinned):
             return [f"{path}: keys {sorted(set(fresh) ^ set(pinned))}"]
         return [d for k in pinned for d in _near(fresh[k], pinned[k], f"{path}.{k}")]
+    if isinstance(pinned, list):
+        if not isinstance(fresh, list) or len(fresh) != len(pinned):
+            return [f"{path}: length"]
+        return [d for i, (a, b) in enumerate(zip(fresh, pinned, strict=True)) for d in _near(a, b, f"{path}[{i}]")]
     if isinstance(pinned, bool) or pinned is None or isinstance(pinned, str):
         return [] if fresh == pinned else [f"{path}: {fresh!r} != {pinned!r}"]
     if isinstance(pinned, int):
