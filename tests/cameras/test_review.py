@@ -224,3 +224,45 @@ async def test_a_camera_whose_alerts_are_mostly_dismissed_is_flagged(api, admin)
                                headers=await staff_token(api, "lw_inspector")), 403, "FORBIDDEN_DISTRICT")
     assert_error(await api.post(f"/api/v1/cameras/alerts/{uuid4()}/review", json={"verdict": "confirmed"},
                                 headers=insp), 404, "CAMERA_ALERT_NOT_FOUND")
+
+
+async def test_a_pulled_frame_keeps_its_raw_image_only_with_consent(api, admin, vision_worker):
+    """Pulled frames with a failing rule keep the raw image (for review into a labelled frame) only when
+    the project consented; without consent the review is kept and the frame is not."""
+    from tests.cameras.scene import SnapshotCamera
+    from tests.support.workers import eventually
+
+    camera_server = SnapshotCamera(scene_jpeg())
+    try:
+        project = await _project(api, admin)
+        insp = await staff_token(api, "lc_inspector")
+        pulled = {}
+        for consent in (True, False):
+            resp = await api.post("/api/v1/cameras", json={
+                "project_id": project["id"], "name": f"pull-{consent}-{uuid4().hex[:4]}", "source": "http_snapshot",
+                "url": camera_server.url, "interval_s": 3600, "label_consent": consent}, headers=insp)
+            assert resp.status_code == 201, resp.text
+            pulled[consent] = resp.json()
+
+        async def both_alerted():
+            alerts = await _alerts(api, insp, project["id"], rule="no_helmet")
+            by_cam = {a["camera_id"]: a for a in alerts}
+            return by_cam if all(c["id"] in by_cam for c in pulled.values()) else None
+
+        by_cam = await eventually(both_alerted, timeout=90)
+        assert by_cam, vision_worker.log()[-3000:]
+        for consent, cam in pulled.items():
+            resp = await api.post(f"/api/v1/cameras/alerts/{by_cam[cam['id']]['id']}/review",
+                                  json={"verdict": "confirmed"}, headers=insp)
+            assert resp.status_code == 200, resp.text
+            body = resp.json()
+            assert body["labelled"] is consent
+            assert body["not_labelled_reason"] == ("" if consent else "no_consent")
+        got = await api.get(f"/api/v1/cameras/{pulled[True]['id']}/labels/export", headers=insp)
+        z = zipfile.ZipFile(io.BytesIO(got.content))
+        [image] = [n for n in z.namelist() if n.startswith("images/real/")]
+        assert z.read(image)[:2] == b"\xff\xd8"
+        labels = z.read(image.replace("images/", "labels/").replace(".jpg", ".txt")).decode().splitlines()
+        assert any(line.startswith(f"{CLASSES.index('person_no_helmet')} ") for line in labels)  # confirmed as seen
+    finally:
+        camera_server.close()
