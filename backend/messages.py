@@ -243,3 +243,14 @@ MESSAGES.update(
         "TEAM_LEADER_NOT_ON_ROSTER": "班组长须为本项目该分包单位在场的工人",
     }
 )
+
+# cameras: thresholds, alert review and labelled frames (issue 21)
+MESSAGES.update(
+    {
+        "CAMERA_SETTING_STATION_ONLY": "方案间距、允许偏差和放宽识别阈值只能由监督站设置",
+        "CAMERA_ALERT_NOT_FOUND": "摄像头报警不存在",
+        "CAMERA_ALERT_REVIEWED": "该报警已复核",
+        "LABEL_CLASS_UNKNOWN": "标注框类别不存在",
+        "LABEL_BOX_INVALID": "标注框坐标不合法（须在图像范围内且 x1<x2、y1<y2）",
+    }
+)

@@ -97,7 +97,13 @@ class Settings:
     VISION_BACKEND: str = "auto"  # auto | onnxruntime | opencv
     VISION_THREADS: int = 2  # inference threads of the vision worker
     VISION_CONF: float = 0.25  # detector confidence threshold
-    VISION_HELMET_CONF: float = 0.5  # a person_no_helmet box at or above this is a safety risk
+    VISION_HELMET_CONF: float = 0.65  # a person_no_helmet box at or above this is a safety risk (default of a camera)
+    # issue 21: chosen from vision/models/zhijian-yolov8n.operating-point.json (precision ≥ 0.9 per alert kind)
+    VISION_UPRIGHT_CONF: float = 0.5  # both uprights of a judged bay at least this confident (default of a camera)
+    VISION_LEDGER_GUARD: bool = True  # a bay with a detected ledger ending inside it is not judged
+    VISION_LABEL_RETENTION_DAYS: int = 365  # labelled real frames (alert feedback) kept this long
+    VISION_CALIBRATION_MIN_FEEDBACK: int = 5  # a camera is flagged once this many alerts were reviewed …
+    VISION_CALIBRATION_DISMISSED_SHARE: float = 0.5  # … and more than this share of them dismissed
     VISION_ALERT_WINDOW_S: int = 600  # one alert per camera and rule within this window
     VISION_TICK_S: float = 1.0  # how often the worker looks for due cameras and queued frames
     VISION_FETCH_TIMEOUT_S: float = 10.0  # snapshot GET / RTSP open

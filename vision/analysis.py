@@ -15,14 +15,15 @@ import numpy as np
 
 from backend.cameras.schemas import Analysis, BayOut, DetectionOut, RuleResult
 from vision.calibration import Calibration, calibrate_from_scale, calibrate_from_target, calibrate_from_tube
-from vision.detection import CLASSES, PERSON_NO_HELMET, UPRIGHT, Detection
+from vision.detection import CLASSES, LEDGER, PERSON_NO_HELMET, UPRIGHT, Detection
 from vision.detector import Detector
 from vision.rules import SYSTEM_MAX_SPACING_M, Outcome, SpacingRule, check_upright_spacing, helmet_risks
 
 EVIDENCE_JPEG_QUALITY = 85
 # BGR per class: upright, ledger, beam, formwork_panel, person_helmet, person_no_helmet
 _COLOURS = [(255, 200, 0), (200, 160, 60), (0, 160, 255), (180, 120, 200), (0, 200, 0), (0, 0, 255)]
-_OUTCOME_COLOURS = {Outcome.PASS: (0, 200, 0), Outcome.FAIL: (0, 0, 255), Outcome.UNCERTAIN: (0, 200, 255)}
+_OUTCOME_COLOURS = {Outcome.PASS: (0, 200, 0), Outcome.FAIL: (0, 0, 255), Outcome.UNCERTAIN: (0, 200, 255),
+                    Outcome.NOT_JUDGED: (160, 160, 160)}
 
 
 def calibration_from(stored: dict[str, Any] | None) -> Calibration | None:
@@ -49,11 +50,11 @@ def _det_out(d: Detection) -> DetectionOut:
 
 
 def _spacing_verdict(outcomes: list[Outcome]) -> str:
-    if Outcome.FAIL in outcomes:
-        return "fail"
-    if Outcome.UNCERTAIN in outcomes:
-        return "uncertain"
-    return "pass"
+    """fail if any bay fails, else uncertain if any is, else pass if any passes, else not_judged."""
+    for outcome in (Outcome.FAIL, Outcome.UNCERTAIN, Outcome.PASS):
+        if outcome in outcomes:
+            return outcome.value
+    return Outcome.NOT_JUDGED.value
 
 
 def analyse(
@@ -62,8 +63,11 @@ def analyse(
     camera: dict[str, Any],
     helmet_conf: float = 0.5,
     calibration: Calibration | None = None,
+    upright_conf: float = 0.0,
+    ledger_guard: bool = False,
 ) -> tuple[Analysis, list[Detection]]:
-    """Detect, apply both rules with the camera's plan value and calibration; the Analysis and raw boxes."""
+    """Detect, apply both rules with the camera's plan value, calibration and thresholds (the worker
+    passes the camera's own or the shipped defaults); the Analysis and raw boxes."""
     h, w = image.shape[:2]
     t0 = time.perf_counter()
     dets = detector.detect(image)
@@ -83,8 +87,10 @@ def analyse(
             plan_spacing_m=float(plan),
             system_max_m=SYSTEM_MAX_SPACING_M.get(camera.get("support_system") or ""),
             allowance_m=float(camera.get("allowance_m") or 0.0),
+            min_upright_conf=upright_conf,
         )
-        verdicts = check_upright_spacing(uprights, cal, rule, image_width=w)
+        ledgers = [d for d in dets if d.class_id == LEDGER] if ledger_guard else []
+        verdicts = check_upright_spacing(uprights, cal, rule, image_width=w, ledgers=ledgers)
         if not verdicts:
             rules.append(RuleResult(rule="spacing", verdict="not_checked", reason="fewer_than_two_uprights"))
         else:
@@ -95,11 +101,16 @@ def analyse(
                     right=[round(x, 2) for x in (b.x1, b.y1, b.x2, b.y2)],
                     measured_m=round(v.measured_m, 4), sigma_m=round(v.sigma_m, 4), low_m=round(v.low_m, 4),
                     high_m=round(v.high_m, 4), limit_m=round(v.limit_m, 4), outcome=v.outcome.value,
+                    reason=v.reason,
                 ))
-            rules.append(RuleResult(rule="spacing", verdict=_spacing_verdict([v.outcome for v in verdicts])))
+            verdict = _spacing_verdict([v.outcome for v in verdicts])
+            rules.append(RuleResult(rule="spacing", verdict=verdict,
+                                    reason="no_bay_seen_with_confidence" if verdict == "not_judged" else ""))
     analysis = Analysis(
         width=w, height=h, model=getattr(detector, "model_name", ""), detections=[_det_out(d) for d in dets],
         helmet=[_det_out(r.detection) for r in risks], bays=bays, rules=rules, inference_ms=round(inference_ms, 2),
+        thresholds={"detection_conf": float(getattr(detector, "conf_threshold", 0.0)), "helmet_conf": helmet_conf,
+                    "upright_conf": upright_conf, "ledger_guard": ledger_guard},
     )
     return analysis, dets
 

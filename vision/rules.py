@@ -3,7 +3,10 @@
 The spacing limit is the project's approved plan value (高支模专项方案), capped by the system maximum
 (JGJ 166-2016 6.3.6, cup-lock: 1.5 m Q235 / 1.8 m Q345) which is only a ceiling; a measured bay is
 `pass` when its whole uncertainty band lies within the limit, `fail` when the whole band lies beyond,
-and `uncertain` otherwise. Only `fail` should raise an alert.
+and `uncertain` otherwise. Only `fail` should raise an alert. A bay is `not_judged` unless the uprights on
+both sides were seen with confidence (≥ `min_upright_conf`) and no detected ledger ends inside it: a
+missed upright makes two bays look like one too-wide bay, and ledgers end at the uprights they join
+(issue 21; the operating-point figures in vision/models/*.operating-point.json measure the effect).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class Outcome(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     UNCERTAIN = "uncertain"
+    NOT_JUDGED = "not_judged"  # an end of the bay is not seen with confidence: no verdict either way
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,7 @@ class SpacingRule:
     k_sigma: float = 3.0  # half-width of the band in standard deviations
     box_jitter_px: float = 2.0  # 1-σ error of a box centre (detector jitter)
     merge_within_m: float = 0.15  # two boxes closer than this on the plane are one upright
+    min_upright_conf: float = 0.0  # both uprights of a judged bay at least this confident, else not judged
 
     @property
     def limit_m(self) -> float:
@@ -56,6 +61,7 @@ class BayVerdict:
     high_m: float
     limit_m: float
     outcome: Outcome
+    reason: str = ""  # why not judged: upright_unsure | ledger_ends_inside
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +119,14 @@ def check_upright_spacing(
     rule: SpacingRule,
     image_width: float | None = None,
     edge_margin_px: float = 1.0,
+    ledgers: Sequence[Detection] = (),
 ) -> list[BayVerdict]:
     """Judge every bay between adjacent uprights (ordered along the plane) against the rule.
 
     With `image_width`, a box cut by the left or right image edge is left out: its centre is no
-    longer on the tube's axis (and the bay beside it is not judged).
+    longer on the tube's axis (and the bay beside it is not judged). A bay with an upright under
+    `rule.min_upright_conf` at either end, or with the end of one of `ledgers` inside it (a ledger ends
+    at an upright: one was missed there), is `not_judged`.
     """
 
     def usable(d: Detection) -> bool:
@@ -140,11 +149,17 @@ def check_upright_spacing(
             continue
         kept.append(j)
     limit = rule.limit_m
+    ends = ledger_ends_m(ledgers, calibration, image_width, edge_margin_px)
     verdicts = []
     for a, b in itertools.pairwise(kept):
         measured = float(abs(x[b] - x[a]))
         calib_sigma = robust_sigma(np.abs(x_ens[:, b] - x_ens[:, a])) if len(x_ens) else 0.0
         sigma = float(np.sqrt(calib_sigma**2 + jitter[a] ** 2 + jitter[b] ** 2))
+        reason = ""
+        if min(dets[a].confidence, dets[b].confidence) < rule.min_upright_conf:
+            reason = "upright_unsure"
+        elif any(x[a] + rule.merge_within_m < e < x[b] - rule.merge_within_m for e in ends):
+            reason = "ledger_ends_inside"
         verdicts.append(
             BayVerdict(
                 left=index[a],
@@ -154,10 +169,28 @@ def check_upright_spacing(
                 low_m=measured - rule.k_sigma * sigma,
                 high_m=measured + rule.k_sigma * sigma,
                 limit_m=limit,
-                outcome=judge_spacing(measured, sigma, limit, rule.k_sigma),
+                outcome=Outcome.NOT_JUDGED if reason else judge_spacing(measured, sigma, limit, rule.k_sigma),
+                reason=reason,
             )
         )
     return verdicts
+
+
+def ledger_ends_m(
+    ledgers: Sequence[Detection], calibration: Calibration, image_width: float | None, edge_margin_px: float = 1.0
+) -> list[float]:
+    """Plane x (m) of the ends of the ledgers (each box's left and right end at its mid-height), leaving
+    out an end cut by the image edge (the ledger goes on beyond it)."""
+    pts = []
+    for d in ledgers:
+        yc = (d.y1 + d.y2) / 2
+        if d.x1 > edge_margin_px:
+            pts.append((d.x1, yc))
+        if image_width is None or d.x2 < image_width - edge_margin_px:
+            pts.append((d.x2, yc))
+    if not pts:
+        return []
+    return [float(v) for v in calibration.to_plane(np.asarray(pts, dtype=np.float64))[:, 0]]
 
 
 def helmet_risks(detections: Sequence[Detection], min_confidence: float = 0.5) -> list[SafetyRisk]:

@@ -8,6 +8,11 @@ the .metrics.json beside the .pt) is kept under "parent", so the chain back to t
 stays on record. Outputs, under --out (default vision/models/):
   <name>.pt, <name>.onnx, <name>.json (class names + imgsz, read by vision.detector),
   <name>.metrics.json (per-class mAP50 / mAP50-95 on the val split, the arguments, versions, seeds).
+With `--real EXPORT ...` (issue 21: labelled real frames exported per camera by the cameras API) the run
+trains on generated + real frames (vision.real_data: a stable 20 % of the real frames held out), then
+scores the candidate and the shipped model at the shipped thresholds on the real held-out slice; the
+figures and the gate's verdict go into the metrics json, and a candidate that fails the gate is written
+to --reject-out instead of --out (return code 3): a model does not ship on generated figures alone.
 """
 
 from __future__ import annotations
@@ -56,7 +61,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr0", type=float, default=0.01, help="initial learning rate (not with --optimizer auto)")
     p.add_argument("--warmup-epochs", type=float, default=3.0,
                    help="0 for a fine-tune: the warmup's bias lr (0.1) would shake trained weights")
+    p.add_argument("--real", type=Path, nargs="*", default=[],
+                   help="labelled real frames: zips / folders exported by GET /api/v1/cameras/{id}/labels/export")
+    p.add_argument("--real-dir", type=Path, default=Path(".run/vision/real"), help="where the real split goes")
+    p.add_argument("--shipped", type=Path, default=Path("vision/models/zhijian-yolov8n.onnx"),
+                   help="the model in service, scored on the same real held-out slice")
+    p.add_argument("--reject-out", type=Path, default=Path(".run/vision/rejected"),
+                   help="where a candidate that fails the real-frame gate is written")
     return p
+
+
+def prepare_real(args) -> tuple[Path, dict | None]:
+    """With --real: split the real frames and write the mixed data.yaml; (data.yaml to train on, counts)."""
+    if not args.real:
+        return args.data.resolve(), None
+    from vision.real_data import mixed_yaml, split_real
+
+    if args.real_dir.exists():
+        import shutil as _shutil
+
+        _shutil.rmtree(args.real_dir)
+    counts = split_real(args.real, args.real_dir)
+    return mixed_yaml(args.data.resolve().parent, args.real_dir / "data.yaml", args.real_dir), counts
+
+
+def real_gate(args, candidate_onnx: Path) -> dict:
+    """Candidate and shipped model on the real held-out slice at the shipped thresholds, and the verdict."""
+    from backend.settings import Settings
+    from vision.real_data import real_figures, ship_gate
+
+    s = Settings()
+    candidate = real_figures(candidate_onnx, args.real_dir, s.VISION_HELMET_CONF, s.VISION_UPRIGHT_CONF)
+    shipped = (real_figures(args.shipped, args.real_dir, s.VISION_HELMET_CONF, s.VISION_UPRIGHT_CONF)
+               if args.shipped.is_file() else None)
+    return {"candidate": candidate, "shipped": shipped, "gate": ship_gate(candidate, shipped)}
 
 
 def _versions() -> dict:
@@ -101,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         parent = json.loads(parent_path.read_text())
     from ultralytics import YOLO  # heavy: only after the arguments are good
 
-    data = args.data.resolve()
-    summary = data.parent / "summary.json"
+    summary = args.data.resolve().parent / "summary.json"
+    data, real_counts = prepare_real(args)
     t0 = time.time()
     model = YOLO(args.model)
     model.train(
@@ -152,6 +190,16 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
+    real = None
+    if real_counts is not None:
+        # the exported ONNX carries no helmet stage: both sides are scored on the network's own classes
+        # unless the candidate's sidecar is completed first (scripts/train_vision.sh step 4)
+        shutil.copyfile(onnx_path.with_suffix(".onnx"), onnx_path.with_name("candidate.onnx"))
+        onnx_path.with_name("candidate.json").write_text(json.dumps({"names": list(CLASSES), "imgsz": args.imgsz}))
+        real = {"frames": real_counts, **real_gate(args, onnx_path.with_name("candidate.onnx"))}
+        print(json.dumps(real["gate"], indent=2))
+        if not real["gate"]["ship"]:
+            args.out = args.reject_out
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / args.name
     shutil.copyfile(best_pt, stem.with_suffix(".pt"))
@@ -184,9 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     if parent is not None:
         report["parent"] = parent  # the run whose weights this one started from (and so on back)
+    if real is not None:
+        report["real_heldout"] = real
     stem.with_name(stem.name + ".metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["val"], indent=2))
-    return 0
+    return 3 if real is not None and not real["gate"]["ship"] else 0
 
 
 if __name__ == "__main__":

@@ -26,13 +26,14 @@ import structlog
 
 from backend import db
 from backend.cameras import recording as cameras
-from backend.cameras.service import DOORBELL_KEY, EVIDENCE_BUCKET
+from backend.cameras.service import DOORBELL_KEY, EVIDENCE_BUCKET, thresholds_in_force
 from backend.clients.redis import create_arq_pool, create_redis
 from backend.clients.s3 import S3Client
 from backend.logging import configure_logging
 from backend.settings import Settings, get_settings
 from vision.analysis import analyse, decode_frame, draw_evidence
 from vision.detector import Detector
+from vision.operating_point import figures_at, load_report
 
 log = structlog.get_logger("zhijian.vision")
 HEARTBEAT_KEY = "zhijian:heartbeat:vision"
@@ -92,6 +93,8 @@ class VisionWorker:
                                       follow_redirects=False)
         self.arq: Any = None
         self._cpu = asyncio.Lock()
+        # the model's operating-point figures (issue 21), quoted in each alert
+        self.report = load_report(Path(settings.VISION_MODEL_PATH))
 
     async def start(self) -> None:
         await db.open_pool(self.settings)
@@ -111,13 +114,26 @@ class VisionWorker:
         """Analyse one frame, store its evidence image and record the result (alerts included)."""
         assert self.detector is not None
         async with self._cpu:
-            analysis, _ = await asyncio.to_thread(analyse, self.detector, image, camera, self.settings.VISION_HELMET_CONF)
+            t = thresholds_in_force(camera, self.settings)
+            analysis, _ = await asyncio.to_thread(analyse, self.detector, image, camera, t["helmet_conf"], None,
+                                                  t["upright_conf"], t["ledger_guard"])
             evidence = await asyncio.to_thread(draw_evidence, image, analysis)
         day = datetime.now(UTC).strftime("%Y/%m/%d")
         key = f"vision/{camera['id']}/{day}/{frame_id}.jpg"
         await self.s3.put_bytes(EVIDENCE_BUCKET, key, evidence, "image/jpeg")
+        failing = cameras.failing_rules(analysis)
+        raw_key = ""
+        if pulled and failing and camera.get("label_consent"):
+            # a frame that may be reviewed into a labelled frame keeps its raw image (no boxes drawn)
+            raw_key = f"frames/{camera['id']}/{frame_id}.jpg"
+            ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+            if ok:
+                await self.s3.put_bytes(EVIDENCE_BUCKET, raw_key, buf.tobytes(), "image/jpeg")
+            else:
+                raw_key = ""
+        op = figures_at(self.report, t["helmet_conf"], t["upright_conf"], t["ledger_guard"]) if self.report else None
         raised = await cameras.record_analysis(self.settings, self.arq, camera, analysis, key, frame_id,
-                                               pulled=pulled, sha256=sha256)
+                                               pulled=pulled, sha256=sha256, frame_key=raw_key, operating_point=op)
         log.info("vision_frame", camera=str(camera["id"]), frame=str(frame_id), pulled=pulled,
                  detections=len(analysis.detections), rules={r.rule: r.verdict for r in analysis.rules},
                  alerts=[str(a) for a in raised], inference_ms=analysis.inference_ms)

@@ -11,6 +11,7 @@ from arq import cron
 
 from backend import db
 from backend.accounts.jobs import purge_expired_tokens
+from backend.cameras.jobs import purge_camera_labels
 from backend.clients.redis import arq_redis_settings
 from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
@@ -62,6 +63,7 @@ class WorkerSettings:
         flush_material_scans,
         credit_recompute,
         alarm_ack_overdue,
+        purge_camera_labels,
     ]
     cron_jobs = [
         cron(heartbeat, second={0, 30}, run_at_startup=False),
@@ -69,6 +71,7 @@ class WorkerSettings:
         cron(purge_expired_tokens, hour={19}, minute={5}),  # 03:05 Asia/Shanghai
         cron(credit_recompute, minute={7}, run_at_startup=False, unique=True),  # hourly: decay, notice periods over
         cron(alarm_ack_overdue, second={50}, run_at_startup=False, unique=True),  # alarms past the ack deadline
+        cron(purge_camera_labels, hour={19}, minute={20}, unique=True),  # 03:20 Asia/Shanghai: label retention
         cron(
             reconcile_complaint_timers,
             second=set(range(0, 60, get_settings().RECONCILE_EVERY_S)),

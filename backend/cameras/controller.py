@@ -11,13 +11,24 @@ from litestar import Controller, Response, get, patch, post, put
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, QueryParameter
 
-from backend.cameras import service
-from backend.cameras.schemas import AlertOut, CalibrationIn, CameraCreate, CameraOut, CameraUpdate, FrameOut
+from backend.cameras import review, service
+from backend.cameras.schemas import (
+    AlertOut,
+    AlertReview,
+    CalibrationIn,
+    CameraAlertStats,
+    CameraCreate,
+    CameraOut,
+    CameraUpdate,
+    FrameOut,
+    ReviewOut,
+)
 from backend.deps import Limit, Offset, PrincipalDep, RedisDep, S3Dep, SettingsDep
 from backend.errors import BadRequest
 
 FRAME_MAX_BYTES = 10 * 1024 * 1024
 WaitS = Annotated[float, QueryParameter(ge=0, le=30, description="wait up to this long for the analysis")]
+Days = Annotated[int, QueryParameter(ge=1, le=365, description="period in days")]
 
 
 @dataclass
@@ -44,6 +55,26 @@ class CameraController(Controller):
         offset: Offset = 0,
     ) -> list[AlertOut]:
         return await service.list_alerts(s3, principal, project_id, camera_id, rule, since, limit, offset)
+
+    @post("/alerts/{alert_id:uuid}/review", status_code=200,
+          summary="Confirm or dismiss an alert, drawing missed boxes (the district's station or the project's lead)")
+    async def review_alert(
+        self, settings: SettingsDep, s3: S3Dep, principal: PrincipalDep, alert_id: FromPath[UUID],
+        data: JSONBody[AlertReview],
+    ) -> ReviewOut:
+        return await review.review_alert(settings, s3, principal, alert_id, data)
+
+    @get("/alert-stats", summary="Per camera: alert rate, reviews, dismissed share, flagged for calibration")
+    async def alert_stats(
+        self, settings: SettingsDep, principal: PrincipalDep, project_id: FromQuery[UUID], days: Days = 30,
+    ) -> list[CameraAlertStats]:
+        return await review.alert_stats(settings, principal, project_id, days)
+
+    @get("/{camera_id:uuid}/labels/export", summary="The camera's labelled real frames, YOLO format (zip; station only)")
+    async def export_labels(self, s3: S3Dep, principal: PrincipalDep, camera_id: FromPath[UUID]) -> Response[bytes]:
+        body = await review.export_labels(s3, principal, camera_id)
+        return Response(body, media_type="application/zip", headers={
+            "content-disposition": f'attachment; filename="camera-{camera_id}-labels.zip"'})
 
     @get("/frames/{frame_id:uuid}", summary="A frame and its analysis (wait_s: wait for a queued one)")
     async def frame(self, s3: S3Dep, principal: PrincipalDep, frame_id: FromPath[UUID], wait_s: WaitS = 0.0) -> FrameOut:

@@ -4,6 +4,11 @@ An alert is raised at most once per (camera, rule) per `VISION_ALERT_WINDOW_S`, 
 sighting; later sightings in the window are folded into it (`repeats`, `last_seen_at`). The check and
 the insert run under a transaction-scoped advisory lock on (camera, rule), so two workers recording
 the same risk at once raise it once, and a restart or a flushed Redis raises nothing again.
+
+A new alert is announced to the project's leads and the district's station (inspectors and admins)
+through `notify()` inside the same transaction (issue 21; feat/outbox makes that an outbox row), and
+carries the figures that produced it: the thresholds in force, the model, the evidence's confidences or
+bays, and the model's operating point at those thresholds (vision/models/*.operating-point.json).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from uuid import UUID, uuid4
 import msgspec
 from arq.connections import ArqRedis
 
+from backend.accounts.tables import User
+from backend.auth.principal import Role
 from backend.cameras.schemas import Analysis
 from backend.cameras.service import FRAME_LEASE_S, RISK_TEXT, camera_row
 from backend.cameras.tables import Camera, CameraAlert, CameraFrame
@@ -86,10 +93,14 @@ async def record_analysis(
     pulled: bool = False,
     sha256: str = "",
     now: datetime | None = None,
+    frame_key: str = "",
+    operating_point: dict[str, Any] | None = None,
 ) -> list[UUID]:
     """Store a frame's analysis; raise an alert per failing rule unless one was raised within the window.
 
-    Returns the alerts raised. A pulled frame gets its row here; an uploaded one has it already.
+    Returns the alerts raised. A pulled frame gets its row here (`frame_key`: its raw image, kept when it
+    may become a labelled frame); an uploaded one has it already. `operating_point`: rule → the model's
+    figures at the thresholds in force, stored with the alert.
     """
     now = now or utcnow()
     window_start = now - timedelta(seconds=settings.VISION_ALERT_WINDOW_S)
@@ -99,7 +110,7 @@ async def record_analysis(
         if pulled:
             await CameraFrame.insert(CameraFrame(
                 id=frame_id, camera=camera["id"], source="pull", status="done", evidence_key=evidence_key,
-                sha256=sha256, width=analysis.width, height=analysis.height, result=result, created_at=now,
+                frame_key=frame_key, sha256=sha256, width=analysis.width, height=analysis.height, result=result, created_at=now,
                 analysed_at=now,
             ))
         else:
@@ -121,34 +132,50 @@ async def record_analysis(
                 )
                 continue
             alert_id = uuid4()
+            figures = {"model": analysis.model, "thresholds": analysis.thresholds,
+                       "operating_point": (operating_point or {}).get(rule)}
             await CameraAlert.insert(CameraAlert(
                 id=alert_id, camera=camera["id"], project=camera["project"], frame=frame_id, rule=rule,
                 verdict="fail", measured=json.dumps(measured), evidence_key=evidence_key, created_at=now,
-                last_seen_at=now, last_frame=frame_id,
+                last_seen_at=now, last_frame=frame_id, figures=json.dumps(figures),
             ))
             raised.append(alert_id)
-    for alert_id in raised:
-        await _announce(settings, arq, alert_id)
+            await _announce(settings, arq, alert_id)
     return raised
 
 
+async def station_user_ids(district: int | None) -> list[UUID]:
+    """The district's supervision station: its active inspectors and admins."""
+    rows = await User.select(User.id).where(
+        User.role.is_in([Role.INSPECTOR.value, Role.REGULATOR_ADMIN.value]) & (User.district == district)
+        & User.is_active.eq(True))
+    return [r["id"] for r in rows]
+
+
 async def _announce(settings: Settings, arq: ArqRedis | None, alert_id: UUID) -> None:
-    """The project's leads are told (inbox always, WeChat push when bound)."""
+    """The project's leads and the district's station are told (inbox always, WeChat push when bound), in
+    the caller's transaction; the data carries the evidence image's key and the figures behind the alert."""
     row = await CameraAlert.select(
-        CameraAlert.rule, CameraAlert.project, CameraAlert.created_at, CameraAlert.measured,
-        CameraAlert.project.name.as_alias("project_name"), CameraAlert.camera.name.as_alias("camera_name"),
+        CameraAlert.rule, CameraAlert.project, CameraAlert.created_at, CameraAlert.measured, CameraAlert.figures,
+        CameraAlert.evidence_key, CameraAlert.camera, CameraAlert.project.name.as_alias("project_name"),
+        CameraAlert.project.district.as_alias("district"), CameraAlert.camera.name.as_alias("camera_name"),
     ).where(CameraAlert.id == alert_id).output(load_json=True).first()
     risk = RISK_TEXT[row["rule"]]
     measured = row["measured"] if isinstance(row["measured"], list) else json.loads(row["measured"])
+    figures = row["figures"] if isinstance(row["figures"], dict) else json.loads(row["figures"] or "{}")
+    thresholds = figures.get("thresholds") or {}
     if row["rule"] == "spacing" and measured:
         worst = max(measured, key=lambda b: b["measured_m"])
         risk = f"{risk}：实测 {worst['measured_m']:.2f}±{3 * worst['sigma_m']:.2f} m，限值 {worst['limit_m']:.2f} m"
     elif row["rule"] == "no_helmet":
-        risk = f"{risk}（{len(measured)} 人）"
-    leads = await projects_service.lead_user_ids(row["project"])
+        top = max((p["confidence"] for p in measured), default=0.0)
+        risk = f"{risk}（{len(measured)} 人，置信度 {top:.2f}，阈值 {thresholds.get('helmet_conf', 0):.2f}）"
+    people = [*await projects_service.lead_user_ids(row["project"]), *await station_user_ids(row["district"])]
     await notifications.notify(
-        leads, "vision_risk",
-        {"project": row["project_name"], "risk": f"{row['camera_name']}：{risk}", "time": row["created_at"]},
+        people, "vision_risk",
+        {"project": row["project_name"], "risk": f"{row['camera_name']}：{risk}", "time": row["created_at"],
+         "alert_id": str(alert_id), "camera_id": str(row["camera"]), "rule": row["rule"],
+         "evidence_key": row["evidence_key"], "measured": measured, "figures": figures},
         dedup_key=f"camera-alert:{alert_id}", urgency=notifications.Urgency.HIGH, settings=settings, arq=arq,
         subject=("camera_alert", str(alert_id)),
     )

@@ -64,6 +64,9 @@ class CameraCreate(Schema):
     support_system: SupportSystem = SupportSystem.NONE
     allowance_m: Annotated[float, msgspec.Meta(ge=0, le=0.3)] = 0.0
     calibration: CalibrationIn | None = None
+    helmet_conf: Annotated[float, msgspec.Meta(ge=0.05, le=0.99)] | None = None  # None: the shipped default (VISION_HELMET_CONF)
+    upright_conf: Annotated[float, msgspec.Meta(ge=0.05, le=0.99)] | None = None  # None: the shipped default (VISION_UPRIGHT_CONF)
+    label_consent: bool = False
 
 
 class CameraUpdate(Schema):
@@ -75,6 +78,9 @@ class CameraUpdate(Schema):
     plan_ref: Annotated[str, msgspec.Meta(max_length=128)] | None = None
     support_system: SupportSystem | None = None
     allowance_m: Annotated[float, msgspec.Meta(ge=0, le=0.3)] | None = None
+    helmet_conf: Annotated[float, msgspec.Meta(ge=0.05, le=0.99)] | None = None
+    upright_conf: Annotated[float, msgspec.Meta(ge=0.05, le=0.99)] | None = None
+    label_consent: bool | None = None
 
 
 class CameraOut(Schema):
@@ -93,6 +99,10 @@ class CameraOut(Schema):
     last_frame_at: datetime | None
     last_error: str
     created_at: datetime
+    helmet_conf: float  # in force (the camera's own, else the shipped default)
+    upright_conf: float
+    thresholds_default: bool  # neither threshold set on the camera
+    label_consent: bool
 
 
 class DetectionOut(Schema):
@@ -109,13 +119,14 @@ class BayOut(Schema):
     low_m: float
     high_m: float
     limit_m: float
-    outcome: str  # pass | fail | uncertain
+    outcome: str  # pass | fail | uncertain | not_judged
+    reason: str = ""  # why not judged: upright_unsure (an end under the camera's upright_conf) | ledger_ends_inside
 
 
 class RuleResult(Schema):
     rule: str  # no_helmet | spacing
-    verdict: str  # pass | fail | uncertain | not_checked
-    reason: str = ""  # why not checked (no calibration, no plan value, fewer than two uprights)
+    verdict: str  # pass | fail | uncertain | not_judged | not_checked
+    reason: str = ""  # why not checked (no calibration, no plan value, fewer than two uprights) or not judged
 
 
 class Analysis(Schema):
@@ -129,6 +140,8 @@ class Analysis(Schema):
     bays: list[BayOut]
     rules: list[RuleResult]
     inference_ms: float
+    # the thresholds in force for this frame (detection_conf, helmet_conf, upright_conf, ledger_guard)
+    thresholds: dict[str, float | bool] = {}
 
 
 class FrameOut(Schema):
@@ -157,3 +170,50 @@ class AlertOut(Schema):
     repeats: int
     created_at: datetime
     last_seen_at: datetime
+    figures: dict  # thresholds in force, the model, its operating point at them (issue 21)
+    review: str  # "" | confirmed | dismissed
+    review_note: str
+    reviewed_at: datetime | None
+
+
+class ReviewVerdict(StrEnum):
+    CONFIRMED = "confirmed"  # the risk is real
+    DISMISSED = "dismissed"  # a false alert
+
+
+class LabelBox(Schema):
+    cls: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]  # a class of vision.detection.CLASSES
+    box: Annotated[list[float], msgspec.Meta(min_length=4, max_length=4)]  # x1, y1, x2, y2 in image px
+
+
+class AlertReview(Schema):
+    """A station's or lead's verdict on an alert; `added`: boxes the model missed (e.g. an upright),
+    `boxes`: the frame's whole corrected box list instead of the model's (optional)."""
+
+    verdict: ReviewVerdict
+    note: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    added: Annotated[list[LabelBox], msgspec.Meta(max_length=200)] = []
+    boxes: Annotated[list[LabelBox], msgspec.Meta(max_length=500)] | None = None
+
+
+class ReviewOut(Schema):
+    alert: AlertOut
+    labelled: bool  # kept as a labelled frame
+    not_labelled_reason: str  # no_consent | no_raw_frame | ""
+    label_id: UUID | None
+
+
+class CameraAlertStats(Schema):
+    """One camera's alert rate and review outcome over the period; `flagged` asks for calibration or retraining."""
+
+    camera_id: UUID
+    camera_name: str
+    days: int
+    alerts: int
+    alerts_per_day: float
+    reviewed: int
+    confirmed: int
+    dismissed: int
+    dismissed_share: float | None
+    flagged: bool
+    labelled_frames: int

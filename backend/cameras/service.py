@@ -33,13 +33,13 @@ from backend.cameras.schemas import (
     Source,
     SupportSystem,
 )
-from backend.cameras.tables import Camera, CameraAlert, CameraFrame
+from backend.cameras.tables import Camera, CameraAlert, CameraFrame, CameraLabel
 from backend.clients.s3 import S3Client
 from backend.db import utcnow
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound
 from backend.media.images import ImageRejected, verify_image
 from backend.projects import service as projects_service
-from backend.settings import Settings
+from backend.settings import Settings, get_settings
 
 log = structlog.get_logger("zhijian.cameras")
 
@@ -124,6 +124,35 @@ def _calibration_json(cal: CalibrationIn | None) -> str | None:
     return None if cal is None else msgspec.json.encode(cal).decode()
 
 
+def thresholds_in_force(row: dict[str, Any], settings: Settings | None = None) -> dict[str, Any]:
+    """The camera's own alert thresholds, else the shipped defaults (chosen in the operating-point JSON)."""
+    s = settings or get_settings()
+    return {
+        "helmet_conf": row.get("helmet_conf") if row.get("helmet_conf") is not None else s.VISION_HELMET_CONF,
+        "upright_conf": row.get("upright_conf") if row.get("upright_conf") is not None else s.VISION_UPRIGHT_CONF,
+        "ledger_guard": s.VISION_LEDGER_GUARD,
+    }
+
+
+def check_settings_change(actor: Principal, row: dict[str, Any] | None, data: CameraCreate | CameraUpdate) -> None:
+    """The regulated party (a project lead) may not change the plan spacing, the ceiling or the allowance
+    of a registered camera, nor loosen a threshold (raise it above the one in force: fewer alerts);
+    the station (staff of the district) may. On registration a lead files the approved plan's values."""
+    if actor.is_staff:
+        return
+    if row is not None:
+        for field in ("plan_spacing_m", "plan_ref", "support_system", "allowance_m"):
+            value = getattr(data, field)
+            current = row[field]
+            if value is not None and (value.value if isinstance(value, SupportSystem) else value) != current:
+                raise Forbidden("CAMERA_SETTING_STATION_ONLY", detail={"field": field})
+    in_force = thresholds_in_force(row or {})
+    for field in ("helmet_conf", "upright_conf"):
+        value = getattr(data, field)
+        if value is not None and value > in_force[field] + 1e-9:
+            raise Forbidden("CAMERA_SETTING_STATION_ONLY", detail={"field": field, "in_force": in_force[field]})
+
+
 def _out(row: dict[str, Any]) -> CameraOut:
     cal = row["calibration"]
     if isinstance(cal, str):
@@ -134,6 +163,9 @@ def _out(row: dict[str, Any]) -> CameraOut:
         plan_ref=row["plan_ref"], support_system=SupportSystem(row["support_system"]), allowance_m=row["allowance_m"],
         calibration=msgspec.convert(cal, CalibrationIn) if cal else None, last_frame_at=row["last_frame_at"],
         last_error=row["last_error"], created_at=row["created_at"],
+        **{k: v for k, v in thresholds_in_force(row).items() if k != "ledger_guard"},
+        thresholds_default=row.get("helmet_conf") is None and row.get("upright_conf") is None,
+        label_consent=bool(row.get("label_consent")),
     )
 
 
@@ -145,6 +177,7 @@ async def create_camera(actor: Principal, data: CameraCreate) -> CameraOut:
     project = await _project(data.project_id)
     await _require_manager(actor, project)
     url = check_source(data.source, data.url)
+    check_settings_change(actor, None, data)
     if data.calibration is not None:
         check_calibration(data.calibration)
     camera_id = uuid4()
@@ -154,6 +187,7 @@ async def create_camera(actor: Principal, data: CameraCreate) -> CameraOut:
             interval_s=data.interval_s, enabled=data.enabled, plan_spacing_m=data.plan_spacing_m,
             plan_ref=data.plan_ref, support_system=data.support_system.value, allowance_m=data.allowance_m,
             calibration=_calibration_json(data.calibration), created_by=actor.id if actor.kind == "user" else None,
+            helmet_conf=data.helmet_conf, upright_conf=data.upright_conf, label_consent=data.label_consent,
         ))
     except UniqueViolationError as exc:
         raise Conflict("CAMERA_DUPLICATE") from exc
@@ -175,12 +209,14 @@ async def list_cameras(actor: Principal, project_id: UUID) -> list[CameraOut]:
 async def update_camera(actor: Principal, camera_id: UUID, data: CameraUpdate) -> CameraOut:
     row = await camera_row(camera_id)
     await _require_manager(actor, await _project(row["project"]))
+    check_settings_change(actor, row, data)
     changes: dict[Any, Any] = {}
     if data.url is not None:
         changes[Camera.url] = check_source(Source(row["source"]), data.url)
     for field, column in (("name", Camera.name), ("interval_s", Camera.interval_s), ("enabled", Camera.enabled),
                           ("plan_spacing_m", Camera.plan_spacing_m), ("plan_ref", Camera.plan_ref),
-                          ("allowance_m", Camera.allowance_m)):
+                          ("allowance_m", Camera.allowance_m), ("helmet_conf", Camera.helmet_conf),
+                          ("upright_conf", Camera.upright_conf), ("label_consent", Camera.label_consent)):
         value = getattr(data, field)
         if value is not None:
             changes[column] = value.strip() if isinstance(value, str) and field == "name" else value
@@ -190,10 +226,18 @@ async def update_camera(actor: Principal, camera_id: UUID, data: CameraUpdate) -
         changes[Camera.updated_at] = utcnow()
         changes[Camera.next_due_at] = utcnow()  # a changed camera is looked at again now
         try:
-            await Camera.update(changes).where(Camera.id == camera_id)
+            async with Camera._meta.db.transaction():
+                await Camera.update(changes).where(Camera.id == camera_id)
+                if data.label_consent is False and row["label_consent"]:
+                    await withdraw_consent(camera_id)
         except UniqueViolationError as exc:
             raise Conflict("CAMERA_DUPLICATE") from exc
     return _out(await camera_row(camera_id))
+
+
+async def withdraw_consent(camera_id: UUID) -> None:
+    """Consent withdrawn: the camera's labelled frames go at once (their images by the next purge)."""
+    await CameraLabel.update({CameraLabel.expires_at: utcnow()}).where(CameraLabel.camera == camera_id)
 
 
 async def set_calibration(actor: Principal, camera_id: UUID, data: CalibrationIn) -> CameraOut:
@@ -268,7 +312,7 @@ async def get_frame(s3: S3Client, actor: Principal, frame_id: UUID, wait_s: floa
 # ---------------------------------------------------------------- alerts
 
 
-def _alert_out(row: dict[str, Any], url: str | None) -> AlertOut:
+def alert_out(row: dict[str, Any], url: str | None) -> AlertOut:
     measured = row["measured"]
     if isinstance(measured, str):
         measured = json.loads(measured)
@@ -276,7 +320,13 @@ def _alert_out(row: dict[str, Any], url: str | None) -> AlertOut:
         id=row["id"], camera_id=row["camera"], camera_name=row["camera_name"], project_id=row["project"],
         frame_id=row["frame"], rule=row["rule"], verdict=row["verdict"], measured=measured, evidence_url=url,
         repeats=row["repeats"], created_at=row["created_at"], last_seen_at=row["last_seen_at"],
+        figures=_json(row.get("figures")) or {}, review=row.get("review") or "", review_note=row.get("review_note") or "",
+        reviewed_at=row.get("reviewed_at"),
     )
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 async def list_alerts(
@@ -295,5 +345,5 @@ async def list_alerts(
         query = query.where(CameraAlert.created_at >= since)
     rows = await query.order_by(CameraAlert.created_at, ascending=False).limit(limit).offset(offset).output(
         load_json=True)
-    return [_alert_out(r, await s3.presigned_get(EVIDENCE_BUCKET, r["evidence_key"]) if r["evidence_key"] else None)
+    return [alert_out(r, await s3.presigned_get(EVIDENCE_BUCKET, r["evidence_key"]) if r["evidence_key"] else None)
             for r in rows]

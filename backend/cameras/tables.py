@@ -35,6 +35,10 @@ class Camera(Table, tablename="cameras"):
     plan_ref = Varchar(length=128, default="")
     support_system = Varchar(length=24, default="")  # cuplock_q235 | cuplock_q345 | "" (no ceiling)
     allowance_m = DoublePrecision(default=0.0)
+    # issue 21: the camera's alert thresholds (null: the shipped defaults VISION_HELMET_CONF / _UPRIGHT_CONF)
+    helmet_conf = DoublePrecision(null=True, default=None)
+    upright_conf = DoublePrecision(null=True, default=None)
+    label_consent = Boolean(default=False)  # the project agreed that reviewed frames are kept as training data
     next_due_at = Timestamptz(default=TimestamptzNow(), index=True)
     last_frame_at = Timestamptz(null=True, default=None)
     last_error = Varchar(length=500, default="")
@@ -80,3 +84,27 @@ class CameraAlert(Table, tablename="camera_alerts"):
     last_seen_at = Timestamptz(default=TimestamptzNow())
     last_frame = ForeignKey(references=CameraFrame, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
+    # the figures that produced it: thresholds in force, the model, and its operating point at them
+    figures = JSONB(default="{}")
+    review = Varchar(length=16, default="")  # "" (not reviewed) | confirmed | dismissed
+    review_note = Varchar(length=500, default="")
+    reviewed_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    reviewed_at = Timestamptz(null=True, default=None)
+
+
+class CameraLabel(Table, tablename="camera_labels"):
+    """A reviewed real frame with its boxes (YOLO classes), kept as training data while consent and
+    retention allow (issue 21)."""
+
+    id = UUID(primary_key=True)
+    camera = ForeignKey(references=Camera, on_delete=OnDelete.restrict, index=True)
+    frame = ForeignKey(references=CameraFrame, on_delete=OnDelete.restrict)
+    alert = ForeignKey(references=CameraAlert, null=True, on_delete=OnDelete.set_null, unique=True)
+    image_key = Varchar(length=300)  # the raw frame in the evidence bucket
+    width = Integer()
+    height = Integer()
+    boxes = JSONB(default="[]")  # [{"cls": name, "box": [x1, y1, x2, y2]}] in image px
+    verdict = Varchar(length=16)  # confirmed | dismissed (the review it came from)
+    labelled_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz(index=True)

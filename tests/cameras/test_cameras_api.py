@@ -47,8 +47,17 @@ async def _alerts(api, headers, project_id, **params) -> list[dict]:
 
 
 async def _lead_notifications(alert_ids: list[str]) -> list[dict]:
+    """The project leads' notifications of these alerts (the station is told too: _station_notifications)."""
     return await Notification.select(Notification.recipient, Notification.template).where(
-        Notification.dedup_key.is_in([f"camera-alert:{a}" for a in alert_ids]))
+        Notification.dedup_key.is_in([f"camera-alert:{a}" for a in alert_ids])).where(
+        Notification.recipient.role == "project_lead")
+
+
+async def _station_notifications(alert_ids: list[str]) -> list[dict]:
+    return await Notification.select(Notification.recipient, Notification.recipient.username.as_alias("username"),
+                                     Notification.template).where(
+        Notification.dedup_key.is_in([f"camera-alert:{a}" for a in alert_ids])).where(
+        Notification.recipient.role.is_in(["inspector", "regulator_admin"]))
 
 
 def _pushes(fake_wechat, alert_id: str) -> list[dict]:
@@ -81,8 +90,12 @@ async def test_http_camera_one_alert_one_push_then_none_within_the_window(
         # (notify() runs just after the alert's transaction commits: the alert can be seen a moment before)
         told = await eventually(lambda: _lead_notifications([alert["id"]]), timeout=TIMEOUT)
         assert [(str(t["recipient"]), t["template"]) for t in told] == [(lead_id, "vision_risk")]
+        # the district's station (鹿城区: lc_inspector, lc_admin) is told in the same transaction
+        station = {t["username"] for t in await _station_notifications([alert["id"]])}
+        assert {"lc_inspector", "lc_admin"} <= station and not any(u.startswith("lw_") for u in station), station
         pushes = await eventually(lambda: asyncio.to_thread(_pushes, fake_wechat, alert["id"]), timeout=TIMEOUT)
-        assert len(pushes) == 1 and pushes[0]["touser"] == "demo-lead", pushes  # lead_wang's openid
+        pushes = [p for p in pushes if p["touser"] == "demo-lead"]  # lead_wang's openid
+        assert len(pushes) == 1, pushes
         assert pushes[0]["template_id"] == "tmpl_vision_risk"
         inbox = await Notification.count().where(Notification.recipient == lead_id).where(
             Notification.subject_type == "camera_alert").where(Notification.subject_id.is_in([alert["id"]]))
@@ -107,7 +120,7 @@ async def test_http_camera_one_alert_one_push_then_none_within_the_window(
         assert [a["id"] for a in again] == [alert["id"]]
         assert len(await _lead_notifications([alert["id"]])) == 1
         await asyncio.sleep(1.0)  # a second push, if one were wrongly queued, would have gone by now
-        assert len(_pushes(fake_wechat, alert["id"])) == 1
+        assert len([p for p in _pushes(fake_wechat, alert["id"]) if p["touser"] == "demo-lead"]) == 1
         got = (await api.get(f"/api/v1/cameras/{camera['id']}", headers=lead)).json()
         assert got["last_frame_at"] is not None and got["last_error"] == ""
         # the worker's peak memory after real work (issue 8: under 600 MB, no torch)
@@ -309,3 +322,4 @@ async def test_concurrent_sightings_raise_one_alert(api, admin):
     alerts = await _alerts(api, insp, project["id"])
     assert len(alerts) == 1 and alerts[0]["repeats"] == 5
     assert len(await _lead_notifications([alerts[0]["id"]])) == 1
+    assert {t["username"] for t in await _station_notifications([alerts[0]["id"]])} >= {"lc_inspector", "lc_admin"}

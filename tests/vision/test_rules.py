@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vision.calibration import calibrate_from_target
-from vision.detection import PERSON_HELMET, PERSON_NO_HELMET, UPRIGHT, Detection
+from vision.detection import LEDGER, PERSON_HELMET, PERSON_NO_HELMET, UPRIGHT, Detection
 from vision.rules import (
     SYSTEM_MAX_SPACING_M,
     Outcome,
@@ -148,3 +148,40 @@ def test_person_without_helmet_is_a_safety_risk(cls, conf, risk):
     det = Detection(10, 10, 50, 150, cls, conf)
     risks = helmet_risks([det], min_confidence=0.5)
     assert [(r.kind, r.detection) for r in risks] == ([("no_helmet", det)] if risk else [])
+
+
+# ---------------------------------------------------------------- not judged (issue 21)
+
+def _scale_cal():
+    from vision.calibration import calibrate_from_scale
+
+    return calibrate_from_scale(100.0, 0.0)  # 100 px per metre, fronto-parallel, exact
+
+
+@pytest.mark.parametrize(
+    ("confs", "ledger_ends_px", "expected"),
+    [
+        ((0.9, 0.9), [], [(Outcome.FAIL, "")]),  # 1.2 m bay against 0.9 m, both ends sure
+        ((0.9, 0.49), [], [(Outcome.NOT_JUDGED, "upright_unsure")]),  # one end under 0.5
+        ((0.5, 0.5), [], [(Outcome.FAIL, "")]),  # at the threshold counts as sure
+        ((0.9, 0.9), [(100, 160)], [(Outcome.NOT_JUDGED, "ledger_ends_inside")]),  # a ledger ends at 1.6 m
+        ((0.9, 0.9), [(100, 220)], [(Outcome.FAIL, "")]),  # ends within 0.15 m of the right upright
+        ((0.9, 0.9), [(0, 220)], [(Outcome.FAIL, "")]),  # the left end cut by the image edge is no end
+    ],
+)
+def test_a_bay_needs_sure_uprights_and_no_ledger_ending_inside(confs, ledger_ends_px, expected):
+    ups = [Detection(98, 50, 102, 300, UPRIGHT, confs[0]), Detection(218, 50, 222, 300, UPRIGHT, confs[1])]
+    ledgers = [Detection(a, 200, b, 204, LEDGER, 0.9) for a, b in ledger_ends_px]
+    rule = SpacingRule(plan_spacing_m=0.9, box_jitter_px=0.5, min_upright_conf=0.5)
+    got = check_upright_spacing(ups, _scale_cal(), rule, image_width=640, ledgers=ledgers)
+    assert [(v.outcome, v.reason) for v in got] == expected
+    assert got[0].measured_m == pytest.approx(1.2, abs=1e-6)
+
+
+def test_a_doubtful_upright_in_a_wide_bay_splits_it_into_two_unjudged_bays():
+    # 0.45 confidence upright in the middle: the 1.8 m "bay" is never judged as one
+    ups = [Detection(98, 50, 102, 300, UPRIGHT, 0.9), Detection(188, 50, 192, 300, UPRIGHT, 0.45),
+           Detection(278, 50, 282, 300, UPRIGHT, 0.9)]
+    rule = SpacingRule(plan_spacing_m=0.9, box_jitter_px=0.5, min_upright_conf=0.5)
+    got = check_upright_spacing(ups, _scale_cal(), rule, image_width=640)
+    assert [(v.outcome, round(v.measured_m, 3)) for v in got] == [(Outcome.NOT_JUDGED, 0.9), (Outcome.NOT_JUDGED, 0.9)]

@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default=None, help="put every image into this split (e.g. test)")
     parser.add_argument("--size", type=int, default=640, help="square image side in pixels")
     parser.add_argument("--people", default=None, help="workers per scene as LOW-HIGH (high exclusive), e.g. 3-8")
+    parser.add_argument("--shift", action="store_true", help="site-shift draw: other light, higher cameras, clutter")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     if args.count < 1 or not 0.0 <= args.val_fraction < 1.0:
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\r{done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
     summary = write_dataset(
-        args.out, args.count, args.seed, args.hard, args.val_fraction, args.split, args.size, progress, people
+        args.out, args.count, args.seed, args.hard, args.val_fraction, args.split, args.size, progress, people,
+        args.shift,
     )
     print(json.dumps(summary, indent=2))
     return 0

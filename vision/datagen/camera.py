@@ -31,12 +31,18 @@ def sees_only_canvas(hom: np.ndarray, w: int, h: int, cw: int, ch: int) -> bool:
 
 
 def camera_homography(
-    rng: np.random.Generator, w: int, h: int, cw: int, ch: int, hard: bool, perspective: bool
+    rng: np.random.Generator, w: int, h: int, cw: int, ch: int, hard: bool, perspective: bool,
+    high: bool = False,
 ) -> np.ndarray:
-    """Canvas → image homography of a rotated pinhole camera looking at the canvas plane."""
+    """Canvas → image homography of a rotated pinhole camera looking at the canvas plane.
+
+    `high`: a camera mounted above the row looking down at it (pitch 6–16° down, less yaw; with SHIFT_FILL the row is also farther away), drawn
+    with rng calls of its own (the shift draw)."""
     if perspective:
         span = (40.0, 20.0, 8.0) if hard else (28.0, 12.0, 4.0)
         angles = np.array([np.radians(uniform(rng, -s, s)) for s in span])
+        if high:
+            angles = np.radians([uniform(rng, -20.0, 20.0), uniform(rng, 6.0, 16.0), uniform(rng, -6.0, 6.0)])
     else:
         angles = np.zeros(3)
     f = w * uniform(rng, 0.9, 1.6)

@@ -30,7 +30,8 @@ CANVAS_MARGIN = 1.6  # canvas side / image side: room for the perspective warp
 # (fill range, helmet probability, soft-cap probability) by default, per `hard`. The --hard
 # (held-out) draw never changes without a GENERATOR_VERSION bump.
 PEOPLE_DRAW_HARD = ((0.3, 0.9), 0.6, 0.35)
-PEOPLE_DRAW_TRAIN = ((0.35, 0.9), 0.5, 0.2)  # was ((0.45, 0.9), 0.6, 0.0): DATA_CARD.md
+PEOPLE_DRAW_TRAIN = ((0.35, 0.9), 0.5, 0.2)
+SHIFT_FILL = (0.25, 0.6)  # the shift draw's cameras sit higher and farther: the row fills less of the frame  # was ((0.45, 0.9), 0.6, 0.0): DATA_CARD.md
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,11 @@ class SceneConfig:
     helmet_prob: float | None = None  # a worker wears a helmet
     soft_cap_prob: float | None = None  # a bare-headed worker wears a soft cap (a hard negative)
     people: tuple[int, int] | None = None  # workers drawn per scene, [low, high); None = the draw of `hard`
+    # The "site shift" draw (second held-out set, vision/DATA_CARD.md): other light (night floodlight,
+    # low sun, haze), cameras mounted higher and looking down, more clutter (a farther row of unlabelled
+    # tubes, safety nets, more stacks). Extra rng draws happen only when True, so every other draw is
+    # unchanged.
+    shift: bool = False
 
     def people_draw(self) -> tuple[tuple[float, float], float, float]:
         """(fill range, helmet probability, soft-cap probability) this config draws with."""
@@ -100,6 +106,8 @@ def generate_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -
     img = draw.background(rng, cw, ch, ground_y, hard)
     occ = np.zeros((ch, cw), np.uint8)
     objs: list[_Obj] = []
+    if cfg.shift:
+        _far_row(rng, img, px, py, support_h, x_min_m, x_max_m)
 
     # formwork panels above the bearer and the secondary joists
     panel_colour = draw.pick(rng, draw.PANEL_COLOURS)
@@ -234,6 +242,8 @@ def generate_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -
         objs.append(_Obj(PERSON_HELMET if helmet else PERSON_NO_HELMET, box, ref=len(persons) - 1))
     # occluders in front of the row: material stacks, a column, a hanging net; unlabelled
     n_occ = int(rng.integers(1, 5)) if hard else int(rng.integers(0, 3))
+    if cfg.shift:
+        n_occ += int(rng.integers(1, 4))
     for _ in range(n_occ):
         kind = rng.random()
         ox = draw.uniform(rng, x_min_m + 0.5, x_max_m - 1.0)
@@ -255,11 +265,13 @@ def generate_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -
             draw.rect(img, *rect, draw.jitter(rng, (60, 140, 40), 30))
         draw.rect(occ, *rect, 1)
 
-    hom = camera_homography(rng, cfg.width, cfg.height, cw, ch, hard, cfg.perspective)
+    hom = camera_homography(rng, cfg.width, cfg.height, cw, ch, hard, cfg.perspective, high=cfg.shift)
     image = cv2.warpPerspective(
         img, hom, (cfg.width, cfg.height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
     image = photometric(rng, image, hard)
+    if cfg.shift:
+        image = site_light(rng, image)
 
     # labels: clip each rectangle to the part of the canvas the camera sees (a convex quad; points
     # outside it may lie behind the camera and would warp to nonsense), warp, take the bounding box
@@ -333,4 +345,59 @@ def generate_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -
         "target": target,
         "persons": persons,
     }
+    if cfg.shift:
+        meta["shift"] = True
     return Scene(image=image, boxes=boxes, meta=meta)
+
+
+def _far_row(rng: np.random.Generator, img: np.ndarray, px, py, support_h: float, x_min_m: float,
+             x_max_m: float) -> None:
+    """Clutter behind the labelled row: a farther row of thinner, hazier tubes (not on the plane, so not
+    labelled) and sometimes a green safety net hung across part of it."""
+    spacing = draw.uniform(rng, 0.6, 1.5)
+    offset = draw.uniform(rng, 0.0, spacing)
+    scale = draw.uniform(rng, 0.55, 0.8)  # farther away: thinner and shorter
+    colour = draw.jitter(rng, (170, 170, 170), 30)
+    half = TUBE_DIAMETER_M * scale / 2
+    top = support_h * draw.uniform(rng, 0.85, 1.0)
+    for xm in np.arange(x_min_m + offset, x_max_m, spacing):
+        draw.tube(img, px(xm - half), py(top), px(xm + half), py(0.25), colour, vertical=True)
+    for lv in np.arange(draw.uniform(rng, 0.4, 0.8), top, draw.uniform(rng, 1.2, 1.8)):
+        draw.rect(img, 0, py(lv + half), img.shape[1], py(lv - half), colour)
+    if rng.random() < 0.6:
+        x0 = draw.uniform(rng, x_min_m, x_max_m - 2.0)
+        x1 = x0 + draw.uniform(rng, 1.5, 4.0)
+        mesh = max(3, int(0.08 * (px(1.0) - px(0.0))))
+        net = draw.jitter(rng, (50, 120, 40), 25)
+        y1, y2 = int(py(top)), int(py(0.3))
+        for gx in range(int(px(x0)), int(px(x1)), mesh):
+            cv2.line(img, (gx, y1), (gx, y2), net, 1)
+        for gy in range(y1, y2, mesh):
+            cv2.line(img, (int(px(x0)), gy), (int(px(x1)), gy), net, 1)
+
+
+def site_light(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """The shift draw's light, after the usual photometry: a sodium floodlight at night, a low sun with a
+    hard shadow edge, or haze."""
+    h, w = image.shape[:2]
+    kind = rng.random()
+    img = image.astype(np.float32)
+    if kind < 0.4:  # night: dark, orange cast, one bright pool of light
+        img *= np.float32(draw.uniform(rng, 0.25, 0.5))
+        img *= np.array([0.6, 0.85, 1.2], np.float32)
+        cx, cy = draw.uniform(rng, 0, w), draw.uniform(rng, 0, h)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        r = np.float32(draw.uniform(rng, 0.3, 0.7) * max(w, h))
+        pool = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r))
+        img *= (1.0 + np.float32(draw.uniform(rng, 1.0, 2.5)) * pool)[..., None]
+        img += rng.standard_normal((h, w, 1), dtype=np.float32) * np.float32(draw.uniform(rng, 4, 12))
+    elif kind < 0.7:  # low sun: high contrast, a hard shadow edge across the frame
+        img = (img - 128.0) * np.float32(draw.uniform(rng, 1.2, 1.6)) + 128.0 + np.float32(draw.uniform(rng, 0, 40))
+        angle = draw.uniform(rng, 0, np.pi)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        side = (xx - w / 2) * np.cos(angle) + (yy - h / 2) * np.sin(angle) > draw.uniform(rng, -0.3, 0.3) * w
+        img[side] *= np.float32(draw.uniform(rng, 0.3, 0.55))
+    else:  # haze / dust: low contrast towards a bright grey
+        a = np.float32(draw.uniform(rng, 0.35, 0.6))
+        img = img * (1 - a) + a * np.float32(draw.uniform(rng, 170, 230))
+    return np.clip(img, 0, 255).astype(np.uint8)

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.datagen.scene import Scene, SceneConfig, generate_scene
+from vision.datagen.scene import SHIFT_FILL, Scene, SceneConfig, generate_scene
 from vision.detection import CLASSES
 
 # bump when a change alters the --hard (held-out) images drawn for a given seed; the training draw
@@ -49,10 +49,13 @@ def write_dataset(
     size: int = 640,
     progress: Callable[[int, int], None] | None = None,
     people: tuple[int, int] | None = None,
+    shift: bool = False,
 ) -> dict:
     """Generate `count` scenes into `out` (train/val by `val_fraction`, or all into `split`); `people`
-    overrides how many workers a scene draws (a helmet-heavy set), else the draw of `hard`."""
-    cfg = SceneConfig(width=size, height=size, hard=hard, people=people)
+    overrides how many workers a scene draws (a helmet-heavy set), else the draw of `hard`; `shift` is the
+    site-shift draw (other light, higher cameras, more clutter: SceneConfig.shift)."""
+    cfg = SceneConfig(width=size, height=size, hard=hard, people=people, shift=shift,
+                      fill=SHIFT_FILL if shift else None)
     out = Path(out)
     splits: set[str] = set()
     instances = [0] * len(CLASSES)
@@ -63,7 +66,7 @@ def write_dataset(
         rng = scene_rng(seed, index, hard)
         scene = generate_scene(rng, cfg)
         quality = int(rng.integers(35, 96)) if hard else int(rng.integers(70, 96))
-        stem = f"s{seed}_{'h' if hard else 'n'}_{index:06d}"
+        stem = f"s{seed}_{'x' if shift else 'h' if hard else 'n'}_{index:06d}"
         for sub in ("images", "labels", "meta"):
             (out / sub / name).mkdir(parents=True, exist_ok=True)
         cv2.imwrite(
@@ -90,6 +93,7 @@ def write_dataset(
         "seconds": round(elapsed, 3),
         "images_per_second": round(count / elapsed, 1) if elapsed > 0 else None,
         "generator_version": GENERATOR_VERSION,
+        **({"shift": True} if shift else {}),
         "people_draw": {**dict(zip(("fill", "helmet_prob", "soft_cap_prob"), cfg.people_draw(), strict=True)),
                         **({"people": list(people)} if people is not None else {})},
     }
