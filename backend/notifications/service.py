@@ -89,8 +89,8 @@ async def notify(
         raise BadRequest("VALIDATION_ERROR", detail="dedup_key must be 1..200 characters")
     people = list(dict.fromkeys(recipients))
     subject_type, subject_id = subject
-    title, body, page, wechat_data = render(tpl, data, subject_id)
     now = utcnow()
+    title, body, page, wechat_data = render(tpl, data, subject_id, now)
     wechat_pending: list[UUID] = []
     webhook_pending: list[UUID] = []
     created: list[UUID] = []
