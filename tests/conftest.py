@@ -7,3 +7,19 @@ WeChat ports) before any backend module reads its settings.
 import tests.support.env  # noqa: F401  (side effect: environment)
 
 pytest_plugins = ["tests.support.wechat", "tests.support.services", "tests.support.api", "tests.support.workers"]
+
+
+def pytest_sessionfinish(session, exitstatus):  # noqa: ANN001, ARG001 - pytest hook signature
+    """Fail the run if the strict fake WeChat refused a send or content check that no test asked for."""
+    import pytest
+
+    from tests.support.wechat import AUDIT
+
+    unasked = AUDIT.get("unasked") or []
+    if unasked:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("=", f"strict fake WeChat refused {len(unasked)} call(s) no test asked for", red=True)
+            for refusal in unasked[:20]:
+                reporter.write_line(str(refusal))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -27,19 +27,20 @@ from wechatpy import WeChatClient as _WechatpyClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 
+from backend.clients import wechat_rules as rules
 from backend.settings import Settings
 
 log = structlog.get_logger("zhijian.wechat")
 
 T = TypeVar("T")
 
-#: errcodes that mean "this access token is no good": refresh once and retry once.
-TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+#: errcodes that mean "this access token is no good": refresh once and retry once (wechat_rules.py).
+TOKEN_ERRORS = frozenset(c for c, e in rules.ERROR_CODES.items() if e.action is rules.Action.REFRESH_TOKEN)
 #: our own errcode for "WeChat could not be reached or answered nonsense".
-NETWORK_ERROR = -2
+NETWORK_ERROR = rules.NETWORK_ERROR
 TOKEN_MARGIN_S = 300
 DEFAULT_TIMEOUT = (3.0, 5.0)  # (connect, read) seconds
-MINIPROGRAM_STATES = ("developer", "trial", "formal")
+MINIPROGRAM_STATES = rules.MINIPROGRAM_STATES
 STORAGE_PREFIX = "wechatpy"
 
 
@@ -214,7 +215,7 @@ class WeChatClient:
             fresh = _call(lambda: client.refresh_token(stale=token))
             return _call(lambda: send(fresh))
 
-    def _send_subscribe(self, body: dict[str, Any]) -> int:
+    def _send_subscribe(self, body: dict[str, Any]) -> int | None:
         with self._borrow() as client:
             result = self._with_token(
                 client,
@@ -222,9 +223,12 @@ class WeChatClient:
                     "message/subscribe/send", params={"access_token": token}, data=body
                 ),
             )
-        if not isinstance(result, dict) or "msgid" not in result:
-            raise WeChatError(NETWORK_ERROR, "network: subscribe/send answered without a msgid")
-        return int(result["msgid"])
+        # wechatpy raised already on a non-zero errcode. WeChat documents the success answer as
+        # {"errcode": 0, "errmsg": "ok"}; a msgid comes only on some answers and is never required.
+        if not isinstance(result, dict) or result.get("errcode", 0) != 0:
+            raise WeChatError(NETWORK_ERROR, "network: subscribe/send answered something that is not JSON")
+        msgid = result.get("msgid")
+        return int(msgid) if isinstance(msgid, (int, str)) and str(msgid).isdigit() else None
 
     async def send_subscribe_message(
         self,
@@ -234,8 +238,8 @@ class WeChatClient:
         page: str | None = None,
         miniprogram_state: str = "formal",
         lang: str = "zh_CN",
-    ) -> int:
-        """Send one subscribe message (POST /cgi-bin/message/subscribe/send); returns WeChat's msgid.
+    ) -> int | None:
+        """Send one subscribe message (POST /cgi-bin/message/subscribe/send); WeChat's msgid, None without one.
 
         ``data`` is ``{"thing1": {"value": "..."}}``; a bare value is wrapped as ``{"value": v}``.
         """

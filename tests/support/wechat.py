@@ -56,6 +56,44 @@ class FakeWeChat:
         """Answer ``path`` after ``ms`` milliseconds (0 clears the delay)."""
         self._post("/__fake__/delay", {"path": path, "ms": ms})
 
+    def accept(self, openid: str, template_ids: list[str] | str, times: int = 1, kind: str = "one_time") -> None:
+        """The user taps "allow" in wx.requestSubscribeMessage ``times`` times: WeChat learns of each acceptance."""
+        ids = [template_ids] if isinstance(template_ids, str) else template_ids
+        for _ in range(times):
+            self._post("/__fake__/subscribe", {"openid": openid, "kind": kind, "results": {t: "accept" for t in ids}})
+
+    def tap(self, openid: str, results: dict[str, str], kind: str = "one_time") -> None:
+        """One wx.requestSubscribeMessage answer as WeChat sees it: {template_id: accept | reject | ban}."""
+        self._post("/__fake__/subscribe", {"openid": openid, "kind": kind, "results": results})
+
+    def expect_refusal(self, errcode: int, times: int = 1) -> None:
+        """The test means to provoke ``times`` refusals with ``errcode``: the session-end audit allows them."""
+        self._post("/__fake__/expect", {"errcode": errcode, "times": times})
+
+    def refusals(self) -> list[dict[str, Any]]:
+        """Every refusal of a send or a content check since the fake started, each with ``asked``."""
+        resp = self._http.get("/__fake__/refusals")
+        resp.raise_for_status()
+        return resp.json()
+
+    def omit_msgid(self, omit: bool = True) -> None:
+        """Answer successful sends with the documented ``{"errcode": 0, "errmsg": "ok"}`` (no msgid)."""
+        self._post("/__fake__/msgid", {"omit": omit})
+
+    def configure_push(self, url: str | None, token: str = "", aes_key: str | None = None, sent_events: bool = False) -> None:
+        """The console's message-push settings (safe mode when ``aes_key``); ``url=None`` stops pushing."""
+        self._post("/__fake__/push", {"url": url, "token": token, "aes_key": aes_key, "sent_events": sent_events})
+
+    def verdicts(self, markers: dict[str, str]) -> None:
+        """A text or media URL containing a marker gets that content-security verdict (pass/review/risky)."""
+        self._post("/__fake__/verdicts", markers)
+
+    def pushed(self) -> list[dict[str, Any]]:
+        """Events the fake pushed (or tried to) to the message-push URL, with the HTTP status."""
+        resp = self._http.get("/__fake__/pushed")
+        resp.raise_for_status()
+        return resp.json()
+
     def requests(self, path: str | None = None) -> list[dict[str, Any]]:
         """Recorded calls (method, path, query, json, time), oldest first."""
         resp = self._http.get("/__fake__/requests", params={"path": path} if path else None)
@@ -125,15 +163,27 @@ def running_fake_wechat(port: int, log_path: Path = LOG_PATH) -> Iterator[FakeWe
         log.close()
 
 
+#: filled when the session's fake stops; tests/conftest.py fails the run on any unasked refusal
+AUDIT: dict[str, list[dict[str, Any]]] = {}
+
+
+def unasked_refusals(fake: FakeWeChat) -> list[dict[str, Any]]:
+    """Refusals no test asked for (by queuing the error or announcing it with expect_refusal)."""
+    return [r for r in fake.refusals() if not r["asked"]]
+
+
 @pytest.fixture(scope="session")
 def fake_wechat() -> Iterator[FakeWeChat]:
     """The fake on env.WECHAT_PORT (the port ZHIJIAN_WECHAT_API_BASE_URL names), for the whole run.
 
     Shared with the app under test: a test that fetches tokens of its own (and so invalidates the
     app's cached one) should start a private fake with ``running_fake_wechat(free_port())``.
+    At the end of the run, any send or content check the strict fake refused without a test asking
+    for it fails the run (see tests/conftest.py).
     """
     with running_fake_wechat(env.WECHAT_PORT) as fake:
         yield fake
+        AUDIT["unasked"] = unasked_refusals(fake)
 
 
 @pytest.fixture
