@@ -10,12 +10,13 @@ pytest_plugins = ["tests.support.wechat", "tests.support.services", "tests.suppo
 
 
 def pytest_sessionfinish(session, exitstatus):  # noqa: ANN001, ARG001 - pytest hook signature
-    """Fail the run if the strict fake WeChat refused a send or content check that no test asked for."""
+    """Fail the run if the strict fake WeChat refused a send or content check that no test asked for, or
+    would refuse any message a producer stored in this run (replayed at the end: tests/support/services.py)."""
     import pytest
 
     from tests.support.wechat import AUDIT
 
-    unasked = AUDIT.get("unasked") or []
+    unasked = (AUDIT.get("unasked") or []) + (AUDIT.get("stored_refused") or [])
     if unasked:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:

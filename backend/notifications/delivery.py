@@ -64,6 +64,13 @@ async def _record(table: type, channel: str, outcomes: list[Outcome], now: datet
     """Write every outcome onto its receipt and into the attempt log, two statements for the batch."""
     if not outcomes:
         return
+    # One transaction: a worker killed between the two statements must not leave a receipt whose
+    # attempt is missing from the log (seen in tests/notifications/test_worker_e2e.py).
+    async with table._meta.db.transaction():
+        await _record_in_transaction(table, channel, outcomes, now)
+
+
+async def _record_in_transaction(table: type, channel: str, outcomes: list[Outcome], now: datetime) -> None:
     finished = [None if o.status == "retrying" else now for o in outcomes]
     await table.raw(
         f"UPDATE {table._meta.tablename} d SET status = t.s, last_errcode = t.e, reason = t.r,"

@@ -5,6 +5,7 @@ Synchronous (httpx.Client), so sync and async tests alike can call it.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -191,3 +192,57 @@ def wechat_reset(fake_wechat: FakeWeChat) -> FakeWeChat:
     """The fake, reset before the test."""
     fake_wechat.reset()
     return fake_wechat
+
+
+AUDIT_OPENID = "o_message_audit"
+
+
+async def _stored_messages(database_url: str) -> list[dict[str, Any]]:
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch("SELECT DISTINCT template, page, data::text AS data FROM notifications")
+    finally:
+        await conn.close()
+    return [dict(r) for r in rows]
+
+
+def replay_stored_messages(database_url: str, log_path: Path) -> list[dict[str, Any]]:
+    """Send every distinct message the run stored (each producer's real output) to a fresh strict fake.
+
+    The audit user has accepted every template long-term, so only the message itself can be refused:
+    its template's keywords, each value's type (47003 naming the key), the page (41030). Returns the
+    refusals, each with the message that caused it.
+    """
+    import asyncio
+
+    from backend.notifications.templates import get_template, wechat_template_id
+    from backend.settings import get_settings
+
+    settings = get_settings()
+    stored = asyncio.run(_stored_messages(database_url))
+    if not stored:
+        return []
+    refused: list[dict[str, Any]] = []
+    with running_fake_wechat(env.free_port(), log_path) as fake:
+        fake.tap(AUDIT_OPENID, {wechat_template_id(settings, get_template(k)): "accept" for k in _template_keys()},
+                 kind="long_term")
+        http = fake._http
+        token = http.get("/cgi-bin/token", params={"grant_type": "client_credential", "appid": settings.WECHAT_APPID,
+                                                   "secret": settings.WECHAT_SECRET}).json()["access_token"]
+        for row in stored:
+            body = {"touser": AUDIT_OPENID, "template_id": wechat_template_id(settings, get_template(row["template"])),
+                    "data": json.loads(row["data"]), "miniprogram_state": "formal", "lang": "zh_CN"}
+            if row["page"]:
+                body["page"] = row["page"]
+            answer = http.post("/cgi-bin/message/subscribe/send", params={"access_token": token}, json=body).json()
+            if answer.get("errcode"):
+                refused.append({**answer, "template": row["template"], "message": body})
+    return refused
+
+
+def _template_keys() -> list[str]:
+    from backend.notifications.templates import TEMPLATES
+
+    return list(TEMPLATES)
