@@ -231,3 +231,15 @@ MESSAGES.update(
         "TEAM_LEADER_NOT_ON_ROSTER": "班组长须为本项目该分包单位在场的工人",
     }
 )
+
+# feat/wechat: WeChat message push and content security
+MESSAGES.update(
+    {
+        "WECHAT_PUSH_SIGNATURE": "微信消息推送签名校验失败",
+        "WECHAT_PUSH_BODY": "微信消息推送内容格式不正确",
+        "CONTENT_CHECK_NOT_FOUND": "内容安全检测记录不存在",
+        "CONTENT_CHECK_BAD_STATE": "该内容当前状态不允许此操作",
+        "CONTENT_REVIEW_REASON_REQUIRED": "审核须填写理由",
+        "CONTENT_UNDER_REVIEW": "该内容正在审核中",
+    }
+)

@@ -329,9 +329,10 @@ async def subscribe_send(request: Request) -> dict[str, Any]:
 # --- content security (msgSecCheck v2, mediaCheckAsync v2) and message push -----------------------
 
 
-def _verdict(text: str) -> str:
+def _verdict(text: str, openid: str = "") -> str:
+    """The configured verdict for a text or media URL containing a marker, or for a marked openid."""
     for marker, suggest in STATE.verdicts.items():
-        if marker and marker in text:
+        if marker and (marker in text or marker == openid):
             return suggest
     return "pass"
 
@@ -361,7 +362,7 @@ async def msg_sec_check(request: Request) -> dict[str, Any]:
     content = body.get("content")
     if not isinstance(content, str) or not content or len(content) > 2500:
         return _refuse(path, 47001, "argument invalid! content", body=body)
-    suggest = _verdict(content)
+    suggest = _verdict(content, body["openid"])
     trace_id = secrets.token_hex(12)
     return {"errcode": 0, "errmsg": "ok", "trace_id": trace_id, "result": _result(suggest),
             "detail": [{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": _LABEL[suggest]}]}
@@ -397,7 +398,7 @@ async def _check_media(trace_id: str, url: str, openid: str) -> None:
         async with httpx.AsyncClient(timeout=10) as http:
             resp = await http.get(url)
         ok = resp.status_code == 200 and resp.content
-        suggest = _verdict(url) if ok else "review"
+        suggest = _verdict(url, openid) if ok else "review"
         errcode = 0 if ok else 40001 if resp.status_code in (401, 403) else -1
     except httpx.HTTPError:
         suggest, errcode = "review", -1
@@ -510,7 +511,8 @@ async def configure_push(request: Request) -> dict[str, Any]:
 
 @post("/__fake__/verdicts", status_code=200)
 async def configure_verdicts(request: Request) -> dict[str, Any]:
-    """``{marker: pass|review|risky}``: a text (or media URL) containing the marker gets that verdict."""
+    """``{marker: pass|review|risky}``: a text or media URL containing the marker, or the openid equal to
+    it, gets that verdict."""
     body = await _json_body(request)
     if not isinstance(body, dict) or any(v not in ("pass", "review", "risky") for v in body.values()):
         return {"errcode": 47001, "errmsg": 'expected {"marker": "risky"}'}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import structlog
 
@@ -88,6 +88,17 @@ async def register_complaint(complaint_id: UUID) -> int:
         complaint_id, complaint_id,
     )
     return len(rows)
+
+
+async def register_missing(window_s: int = 86400) -> int:
+    """Complaints of the last day without a text check (their job was lost): register them."""
+    rows = await ContentCheck.raw(
+        "SELECT c.id FROM complaints c WHERE c.submitted_at > now() - make_interval(secs => {})"
+        " AND NOT EXISTS (SELECT 1 FROM content_checks k WHERE k.subject_type = 'complaint_text'"
+        " AND k.subject_id = c.id::text) LIMIT 500",
+        window_s,
+    )
+    return sum([await register_complaint(r["id"]) for r in rows])
 
 
 async def _complaint_text(complaint_id: UUID) -> str:
@@ -238,6 +249,3 @@ async def history(actor: Principal, check_id: UUID) -> list[dict[str, Any]]:
         for e in events
     ]
 
-
-def new_id() -> UUID:
-    return uuid4()

@@ -4,7 +4,7 @@ from piccolo.columns.column_types import Timestamptz
 from piccolo.columns.column_types import Varchar
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-12-04T00:58:53:301191"
+ID = "2026-12-04T01:00:20:518871"
 VERSION = "1.38.0"
 DESCRIPTION = ""
 
@@ -75,6 +75,18 @@ async def forwards():
             "db_column_name": None,
             "secret": False,
         },
+        schema=None,
+    )
+
+    manager.alter_column(
+        table_class_name="Delivery",
+        tablename="notification_deliveries",
+        column_name="external_id",
+        db_column_name="external_id",
+        params={"index": True},
+        old_params={"index": False},
+        column_class=Varchar,
+        old_column_class=Varchar,
         schema=None,
     )
 
