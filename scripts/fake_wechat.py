@@ -14,9 +14,16 @@ Every successful login returns ``unionid`` = ``"u_" + openid``.
 
 Access tokens: each ``GET /cgi-bin/token`` issues a new token and invalidates the previous one;
 ``POST /cgi-bin/stable_token`` returns the current token unless ``force_refresh`` (or none is valid).
-``POST /cgi-bin/message/subscribe/send`` answers 40001 for an unknown or replaced token and 42001 for a
-token expired by the control API; a ``thingN`` value over 20 characters answers 47003.
 Like the real API, errors answer HTTP 200 with ``{"errcode": N, "errmsg": "..."}``.
+
+Strict: ``POST /cgi-bin/message/subscribe/send`` enforces WeChat's documented rules, read from
+``backend/clients/wechat_rules.py`` (docs/WECHAT_RULES.md): 40001 / 42001 token, 40003 an openid that
+never signed in nor tapped, 40037 a template not registered, 41030 a page not in app.json, 47003
+naming the key (``argument invalid! data.time4.value``) for a value that breaks its type or a missing /
+extra keyword, 43101 unless the user has an unused acceptance. Success answers with a msgid, or
+without one (the documented ``{"errcode":0,"errmsg":"ok"}``) when told to. ``/wxa/msg_sec_check`` and
+``/wxa/media_check_async`` (v2) check content; media verdicts and ``subscribe_msg_sent_event`` are
+pushed to the configured push URL (signed; encrypted in safe mode).
 
 Control API (for tests and the dev run):
   * ``GET /__fake__/requests?path=``   recorded calls: method, path, query, json, time
@@ -25,12 +32,22 @@ Control API (for tests and the dev run):
   * ``POST /__fake__/reset``           forget used codes, records, messages, stats, queued errors and
                                        delays; the current token stays valid (as WeChat would keep it)
                                        unless the body is ``{"tokens": true}`` or it was expired;
-                                       msgids keep counting up
+                                       msgids keep counting up; acceptances, refusals and settings stay
   * ``POST /__fake__/errors``          ``{"path", "errcode", "times"}``: the next N calls to path fail
+                                       (errcode 0: succeed without a msgid)
   * ``POST /__fake__/expire_token``    the current token now answers 42001
   * ``POST /__fake__/delay``           ``{"path", "ms"}``: answer that path after a delay (0 clears)
+  * ``POST /__fake__/subscribe``       the user's tap in wx.requestSubscribeMessage
+  * ``POST /__fake__/app``             registered templates (id → keywords) and app.json pages
+  * ``POST /__fake__/push``            message-push URL, Token, EncodingAESKey, sent events on/off
+  * ``POST /__fake__/verdicts``        content-security verdicts by marker or openid
+  * ``POST /__fake__/msgid``           ``{"omit": true}``: every success without a msgid
+  * ``POST /__fake__/expect``          a refusal a test provokes on purpose
+  * ``GET /__fake__/refusals``         every refusal of a send or check (``asked`` or not)
+  * ``GET /__fake__/pushed``           pushed events with the HTTP status they got
 
-State lives in memory; handlers do no disk I/O. This module must not import ``backend``.
+State lives in memory; handlers do no disk I/O. Of ``backend`` it imports only the rules module
+(standard library only) and, for its default registration, the template table.
 """
 
 from __future__ import annotations

@@ -43,6 +43,11 @@ HIDDEN = ("hidden", "removed")
 MAX_ATTEMPTS = 8
 
 
+def _label(value: Any) -> int | None:
+    """WeChat's hit label (100 normal, 20001 时政 …); pushes have been seen carrying it as a string."""
+    return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
+
+
 def verdict_status(suggest: str) -> str:
     """WeChat's suggest → our status: only ``pass`` is published; ``review`` and ``risky`` wait for the station."""
     return "passed" if suggest == "pass" else "hidden"
@@ -126,7 +131,7 @@ async def run_check(settings: Settings, wechat: WeChatClient, s3: S3Client, row:
             answer = await wechat.msg_sec_check(row["openid"], text[:2500], settings.CONTENT_CHECK_SCENE)
             result = answer.get("result") or {}
             suggest = str(result.get("suggest", "review"))
-            values = {"suggest": suggest, "label": result.get("label"), "trace_id": answer.get("trace_id"),
+            values = {"suggest": suggest, "label": _label(result.get("label")), "trace_id": answer.get("trace_id"),
                       "verdict_at": utcnow(), "attempts": row["attempts"] + 1}
             return (await transition(row["id"], verdict_status(suggest), "verdict", data=result, values=values))["status"]
         url = await _media_url(s3, settings, UUID(row["subject_id"]))
@@ -164,7 +169,7 @@ async def record_media_verdict(trace_id: str, result: dict[str, Any]) -> str | N
     if rows is None or rows["status"] != "submitted":
         return None  # WeChat repeats a push it thinks we missed: the first one decided
     suggest = str(result.get("suggest", "review"))
-    values = {"suggest": suggest, "label": result.get("label"), "verdict_at": utcnow()}
+    values = {"suggest": suggest, "label": _label(result.get("label")), "verdict_at": utcnow()}
     return (await transition(rows["id"], verdict_status(suggest), "verdict", data=result, values=values))["status"]
 
 
