@@ -119,10 +119,10 @@ class Settings:
             raise ValueError("ZHIJIAN_JWT_SECRET must be set in production")
         if self.ENV == "production" and self.MATERIAL_QR_KEY.startswith("dev-only-"):
             raise ValueError("ZHIJIAN_MATERIAL_QR_KEY must be set in production")
-        if self.ENV == "production" and self.WECHAT_PUSH_TOKEN == "demo-push-token":  # feat/wechat
-            raise ValueError("ZHIJIAN_WECHAT_PUSH_TOKEN must be set in production")
         if self.ENV == "production" and self.PII_KEY.startswith("dev-only-"):
             raise ValueError("ZHIJIAN_PII_KEY must be set in production")
+        if self.ENV == "production" and self.WECHAT_PUSH_TOKEN == "demo-push-token":  # feat/wechat
+            raise ValueError("ZHIJIAN_WECHAT_PUSH_TOKEN must be set in production")
         if self.RECONCILE_EVERY_S < 1 or 60 % self.RECONCILE_EVERY_S:
             raise ValueError("ZHIJIAN_RECONCILE_EVERY_S must divide 60")
         if len(self.JWT_SECRET.encode()) < 32:

@@ -17,6 +17,10 @@ def pytest_sessionfinish(session, exitstatus):  # noqa: ANN001, ARG001 - pytest 
     from tests.support.wechat import AUDIT
 
     unasked = (AUDIT.get("unasked") or []) + (AUDIT.get("stored_refused") or [])
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and AUDIT.get("replayed"):
+        counts = ", ".join(f"{r['template']} {r['messages']}" for r in AUDIT["replayed"])
+        reporter.write_line(f"stored messages replayed to a strict fake WeChat (distinct, by template): {counts}")
     if unasked:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:

@@ -222,6 +222,8 @@ def replay_stored_messages(database_url: str, log_path: Path) -> list[dict[str, 
 
     settings = get_settings()
     stored = asyncio.run(_stored_messages(database_url))
+    AUDIT["replayed"] = [{"template": k, "messages": sum(1 for r in stored if r["template"] == k)}
+                         for k in sorted({r["template"] for r in stored})]
     if not stored:
         return []
     refused: list[dict[str, Any]] = []
