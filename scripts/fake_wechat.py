@@ -71,7 +71,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from litestar import Litestar, Request, get, post
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from backend.clients import wechat_rules as rules  # noqa: E402  (pure standard library: WeChat's rules as data)
+from backend.clients import wechat_rules as rules
 
 APPID = "wx0000000000demo"
 SECRET = "demo-wechat-secret"
@@ -329,7 +329,7 @@ async def subscribe_send(request: Request) -> dict[str, Any]:
     bad = rules.check_data(data)
     if bad is None and isinstance(data, dict) and set(data) != STATE.templates[template_id]:
         # every keyword of the template must be filled, and only those
-        bad = sorted(set(data) ^ STATE.templates[template_id])[0]
+        bad = min(set(data) ^ STATE.templates[template_id])
     if bad is not None:
         return _refuse(path, 47003, rules.errmsg_47003(bad), body=body)
     if not _spend_acceptance(touser, template_id):

@@ -9,7 +9,7 @@ import tests.support.env  # noqa: F401  (side effect: environment)
 pytest_plugins = ["tests.support.wechat", "tests.support.services", "tests.support.api", "tests.support.workers"]
 
 
-def pytest_sessionfinish(session, exitstatus):  # noqa: ANN001, ARG001 - pytest hook signature
+def pytest_sessionfinish(session, exitstatus):
     """Fail the run if the strict fake WeChat refused a send or content check that no test asked for, or
     would refuse any message a producer stored in this run (replayed at the end: tests/support/services.py)."""
     import pytest

@@ -71,7 +71,7 @@ def open_body(settings: Settings, body: bytes, query: dict[str, str]) -> dict[st
             key = base64.b64decode(settings.WECHAT_PUSH_AES_KEY + "=")  # the EncodingAESKey is base64 without "="
             plain = PrpCrypto(key).decrypt(encrypted, settings.WECHAT_APPID)
             payload = json.loads(plain)
-        except Exception as exc:  # noqa: BLE001 - wrong key, wrong appid or a forged body: all refused alike
+        except Exception as exc:
             raise Forbidden("WECHAT_PUSH_SIGNATURE", detail="cannot decrypt") from exc
     elif settings.WECHAT_PUSH_AES_KEY:
         raise Forbidden("WECHAT_PUSH_SIGNATURE", detail="safe mode expects an encrypted body")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -167,11 +167,11 @@ def _moment(value: Any) -> datetime | None:
         except ValueError:
             return None
     elif isinstance(value, (int, float)) and not isinstance(value, bool) and 946684800 <= value <= 4102444800:
-        moment = datetime.fromtimestamp(value, tz=timezone.utc)
+        moment = datetime.fromtimestamp(value, tz=UTC)
     else:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # stored times are UTC
+        moment = moment.replace(tzinfo=UTC)  # stored times are UTC
     return moment.astimezone(get_settings().zone())
 
 
@@ -225,7 +225,7 @@ def _fit_time(kind: str, value: Any, now: datetime | None) -> str:
     moment = _moment(value)  # a machine time (ISO, epoch) is UTC: shown in the city's zone
     if moment is None and isinstance(value, str) and rule.accepts(value.strip()):
         return value.strip()  # already written for people ("15:01", "2019年10月1日")
-    moment = moment or (now or datetime.now(timezone.utc)).astimezone(get_settings().zone())
+    moment = moment or (now or datetime.now(UTC)).astimezone(get_settings().zone())
     return rules.local_time_value(moment) if kind == "time" else rules.local_date_value(moment)
 
 

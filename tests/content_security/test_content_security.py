@@ -140,7 +140,7 @@ async def test_sent_event_is_recorded_on_the_receipt(api, admin, fake_wechat, pu
     pair = await mp_login(api)
     await subscribe(api, pair, fake_wechat, "tmpl_complaint_status")
     start_worker()
-    _, case = await report(api, admin, 330302, pair=pair)
+    await report(api, admin, 330302, pair=pair)
     user_id = uuid.UUID(pair["user"]["id"])
 
     async def recorded():

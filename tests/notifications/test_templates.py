@@ -31,7 +31,7 @@ from backend.notifications.templates import TEMPLATES, fit_field, render
         ("number2", "12.5 mm", "12.5"),
         ("number2", -3.25, "3.25"),
         ("amount3", "1234.5元", "¥1234.50"),
-        ("amount3", Decimal("88"), "¥88.00"),
+        ("amount3", Decimal(88), "¥88.00"),
         ("time3", datetime(2026, 11, 24, 1, 2, tzinfo=UTC), "2026年11月24日 09:02"),
         # the alarm bug of issue #16: a UTC ISO string after a JSON round trip, shown in the city's zone
         ("time4", "2026-12-03T23:07:14.123456+00:00", "2026年12月4日 07:07"),
@@ -78,14 +78,14 @@ def test_every_template_renders_valid_wechat_data():
         for _ in range(30):
             values = _random_values(rng)
             data = {source: rng.choice(values) for source in template.fields.values()}
-            title, body, page, wechat = render(template, data, subject_id="abc")
+            title, _body, page, wechat = render(template, data, subject_id="abc")
             assert len(title) <= 100
             assert "{" not in page and (page.endswith("abc") or "?" not in page)
             assert rules.check_data(wechat) is None, (template.key, data, wechat)
 
 
 def test_missing_data_renders_a_valid_placeholder_not_an_error():
-    title, body, _, wechat = render(TEMPLATES["alarm_raised"], {"project": "测试项目"})
+    _title, body, _, wechat = render(TEMPLATES["alarm_raised"], {"project": "测试项目"})
     assert "测试项目" in body and wechat["thing2"]["value"] == "无"
     assert rules.check_data(wechat) is None
 
