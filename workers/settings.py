@@ -15,7 +15,7 @@ from backend.clients.redis import arq_redis_settings
 from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
 from backend.complaints.jobs import complaint_created, complaint_timer, reconcile_complaint_timers
-from backend.content_security.jobs import check_complaint_content, reconcile_content_checks  # feat/wechat
+from backend.content_security.jobs import reconcile_content_checks  # feat/wechat
 from backend.credit.jobs import credit_recompute
 from backend.logging import configure_logging
 from backend.materials.jobs import flush_material_scans
@@ -64,7 +64,7 @@ class WorkerSettings:
         credit_recompute,
         alarm_ack_overdue,
     ]
-    functions += [check_complaint_content, reconcile_content_checks]  # feat/wechat: content security
+    functions += [reconcile_content_checks]  # feat/wechat: content security
     cron_jobs = [
         cron(heartbeat, second={0, 30}, run_at_startup=False),
         cron(flush_material_scans, second={45}, run_at_startup=True, unique=True),  # scans → PostgreSQL

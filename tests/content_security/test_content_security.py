@@ -185,3 +185,19 @@ async def test_push_endpoint_checks_signatures(api, push_server):
                                                         "msg_signature": _sign(PUSH_TOKEN, ts, nonce, forged["Encrypt"])}, json=forged)
         assert_error(resp, 403, "WECHAT_PUSH_SIGNATURE")  # signed but not decryptable with our key
     await asyncio.sleep(0)
+
+
+async def test_reconciler_checks_a_complaint_whose_job_was_lost(api, app, admin, redis_db, fake_wechat):
+    """No worker ran (the complaint_created job is lost with Redis): the reconciler registers and sends."""
+    from backend.content_security.jobs import reconcile_content_checks
+    from backend.settings import get_settings
+
+    _, case = await report(api, admin, 330302)
+    redis_db.flushdb()  # the queued complaint_created job is gone
+    assert await _checks(case["id"]) == {}
+    ctx = {"settings": get_settings(), "wechat": app.state.wechat, "s3": app.state.s3}
+    counts = await reconcile_content_checks(ctx)
+    assert counts["registered"] >= 2
+    assert await _checks(case["id"]) == {"text": "passed", "media": "submitted"}  # the photo's verdict comes by push
+    again = await reconcile_content_checks(ctx)  # idempotent: nothing registered or sent twice
+    assert again["registered"] == 0 and await _checks(case["id"]) == {"text": "passed", "media": "submitted"}
