@@ -4,8 +4,9 @@ A receipt is claimed (status 'sending' with a lease) before the outside call, so
 send the same one. WeChat's errcodes decide through backend/clients/wechat_rules.py: sent (errcode 0,
 with or without a msgid); retrying with backoff (network errors, -1, 45009; HTTP 5xx/429 for webhooks);
 skipped (no reported, unused wx.requestSubscribeMessage acceptance, or 43101 — the inbox copy stays);
-failed (40003 marks the binding bad; 40037 / 41030 / 47003: our request is wrong; attempts exhausted). A receipt found 'sending' after its lease expired was interrupted
-mid-call: its outcome is unknown, and it is closed as failed rather than risk a duplicate push.
+failed (40003 marks the binding bad; 40037 / 41030 / 47003: our request is wrong; attempts exhausted).
+A receipt found 'sending' after its lease expired was interrupted mid-call: its outcome is unknown,
+and it is closed as failed rather than risk a duplicate push.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from backend.settings import Settings
 log = structlog.get_logger("zhijian.notifications.delivery")
 
 LEASE = timedelta(seconds=60)
-NO_QUOTA = 43101
 
 
 @dataclass(slots=True)
