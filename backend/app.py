@@ -23,6 +23,7 @@ from backend.clients.wechat import WeChatClient
 from backend.cameras.controller import CameraController
 from backend.complaints.controller import ComplaintController
 from backend.complaints.open311_controller import open311_router
+from backend.content_security.controller import ContentReviewController, WechatPushController
 from backend.credit.controller import ConsoleController, CreditController, OpenCreditController, admin_console
 from backend.deps import DEPENDENCIES
 from backend.districts.controller import DistrictController
@@ -83,6 +84,7 @@ MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController,
                            MpComplaintController, MpMaterialController]
 MINIPROGRAM_CONTROLLERS.append(MpMonitoringController)
 MINIPROGRAM_CONTROLLERS.append(MpWorkforceController)
+REGULATOR_CONTROLLERS += [WechatPushController, ContentReviewController]  # feat/wechat: push + content review
 
 
 class MetricsController(PrometheusController):

@@ -254,3 +254,15 @@ MESSAGES.update(
         "LABEL_BOX_INVALID": "标注框坐标不合法（须在图像范围内且 x1<x2、y1<y2）",
     }
 )
+
+# feat/wechat: WeChat message push and content security
+MESSAGES.update(
+    {
+        "WECHAT_PUSH_SIGNATURE": "微信消息推送签名校验失败",
+        "WECHAT_PUSH_BODY": "微信消息推送内容格式不正确",
+        "CONTENT_CHECK_NOT_FOUND": "内容安全检测记录不存在",
+        "CONTENT_CHECK_BAD_STATE": "该内容当前状态不允许此操作",
+        "CONTENT_REVIEW_REASON_REQUIRED": "审核须填写理由",
+        "CONTENT_UNDER_REVIEW": "该内容正在审核中",
+    }
+)

@@ -51,6 +51,11 @@ class Settings:
     WECHAT_SECRET: str = "demo-wechat-secret"
     WECHAT_MINIPROGRAM_STATE: str = "formal"  # developer | trial | formal
     WECHAT_TEMPLATE_IDS: str = ""  # "alarm_raised=abc123,complaint_status=def456" overrides the defaults
+    # feat/wechat: message push (消息推送) and content security (内容安全)
+    WECHAT_PUSH_TOKEN: str = "demo-push-token"  # the Token of the console's message-push settings
+    WECHAT_PUSH_AES_KEY: str = ""  # EncodingAESKey (43 characters): set = safe mode (安全模式), empty = plain
+    CONTENT_CHECK_SCENE: int = 3  # msgSecCheck / mediaCheckAsync scene: 1 资料 2 评论 3 论坛 4 社交日志
+    CONTENT_CHECK_URL_TTL_S: int = 3600  # how long WeChat may take to download a photo it checks
 
     NOTIFY_MAX_ATTEMPTS: int = 5
     NOTIFY_RETRY_BASE_S: float = 2.0
@@ -122,6 +127,8 @@ class Settings:
             raise ValueError("ZHIJIAN_MATERIAL_QR_KEY must be set in production")
         if self.ENV == "production" and self.PII_KEY.startswith("dev-only-"):
             raise ValueError("ZHIJIAN_PII_KEY must be set in production")
+        if self.ENV == "production" and self.WECHAT_PUSH_TOKEN == "demo-push-token":  # feat/wechat
+            raise ValueError("ZHIJIAN_WECHAT_PUSH_TOKEN must be set in production")
         if self.RECONCILE_EVERY_S < 1 or 60 % self.RECONCILE_EVERY_S:
             raise ValueError("ZHIJIAN_RECONCILE_EVERY_S must divide 60")
         if len(self.JWT_SECRET.encode()) < 32:

@@ -7,3 +7,24 @@ WeChat ports) before any backend module reads its settings.
 import tests.support.env  # noqa: F401  (side effect: environment)
 
 pytest_plugins = ["tests.support.wechat", "tests.support.services", "tests.support.api", "tests.support.workers"]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if the strict fake WeChat refused a send or content check that no test asked for, or
+    would refuse any message a producer stored in this run (replayed at the end: tests/support/services.py)."""
+    import pytest
+
+    from tests.support.wechat import AUDIT
+
+    unasked = (AUDIT.get("unasked") or []) + (AUDIT.get("stored_refused") or [])
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and AUDIT.get("replayed"):
+        counts = ", ".join(f"{r['template']} {r['messages']}" for r in AUDIT["replayed"])
+        reporter.write_line(f"stored messages replayed to a strict fake WeChat (distinct, by template): {counts}")
+    if unasked:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("=", f"strict fake WeChat refused {len(unasked)} call(s) no test asked for", red=True)
+            for refusal in unasked[:20]:
+                reporter.write_line(str(refusal))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

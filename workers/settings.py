@@ -16,6 +16,7 @@ from backend.clients.redis import arq_redis_settings
 from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
 from backend.complaints.jobs import complaint_created, complaint_timer, reconcile_complaint_timers
+from backend.content_security.jobs import reconcile_content_checks  # feat/wechat
 from backend.credit.jobs import credit_recompute
 from backend.logging import configure_logging
 from backend.materials.jobs import flush_material_scans
@@ -65,6 +66,7 @@ class WorkerSettings:
         alarm_ack_overdue,
         purge_camera_labels,
     ]
+    functions += [reconcile_content_checks]  # feat/wechat: content security
     cron_jobs = [
         cron(heartbeat, second={0, 30}, run_at_startup=False),
         cron(flush_material_scans, second={45}, run_at_startup=True, unique=True),  # scans → PostgreSQL
@@ -85,6 +87,9 @@ class WorkerSettings:
             unique=True,
         ),
     ]
+    cron_jobs.append(
+        cron(reconcile_content_checks, second={40}, run_at_startup=False, unique=True)  # feat/wechat
+    )
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = arq_redis_settings(get_settings())

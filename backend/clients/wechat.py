@@ -27,19 +27,20 @@ from wechatpy import WeChatClient as _WechatpyClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 
+from backend.clients import wechat_rules as rules
 from backend.settings import Settings
 
 log = structlog.get_logger("zhijian.wechat")
 
 T = TypeVar("T")
 
-#: errcodes that mean "this access token is no good": refresh once and retry once.
-TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+#: errcodes that mean "this access token is no good": refresh once and retry once (wechat_rules.py).
+TOKEN_ERRORS = frozenset(c for c, e in rules.ERROR_CODES.items() if e.action is rules.Action.REFRESH_TOKEN)
 #: our own errcode for "WeChat could not be reached or answered nonsense".
-NETWORK_ERROR = -2
+NETWORK_ERROR = rules.NETWORK_ERROR
 TOKEN_MARGIN_S = 300
 DEFAULT_TIMEOUT = (3.0, 5.0)  # (connect, read) seconds
-MINIPROGRAM_STATES = ("developer", "trial", "formal")
+MINIPROGRAM_STATES = rules.MINIPROGRAM_STATES
 STORAGE_PREFIX = "wechatpy"
 
 
@@ -214,7 +215,7 @@ class WeChatClient:
             fresh = _call(lambda: client.refresh_token(stale=token))
             return _call(lambda: send(fresh))
 
-    def _send_subscribe(self, body: dict[str, Any]) -> int:
+    def _send_subscribe(self, body: dict[str, Any]) -> int | None:
         with self._borrow() as client:
             result = self._with_token(
                 client,
@@ -222,9 +223,12 @@ class WeChatClient:
                     "message/subscribe/send", params={"access_token": token}, data=body
                 ),
             )
-        if not isinstance(result, dict) or "msgid" not in result:
-            raise WeChatError(NETWORK_ERROR, "network: subscribe/send answered without a msgid")
-        return int(result["msgid"])
+        # wechatpy raised already on a non-zero errcode. WeChat documents the success answer as
+        # {"errcode": 0, "errmsg": "ok"}; a msgid comes only on some answers and is never required.
+        if not isinstance(result, dict) or result.get("errcode", 0) != 0:
+            raise WeChatError(NETWORK_ERROR, "network: subscribe/send answered something that is not JSON")
+        msgid = result.get("msgid")
+        return int(msgid) if isinstance(msgid, (int, str)) and str(msgid).isdigit() else None
 
     async def send_subscribe_message(
         self,
@@ -234,8 +238,8 @@ class WeChatClient:
         page: str | None = None,
         miniprogram_state: str = "formal",
         lang: str = "zh_CN",
-    ) -> int:
-        """Send one subscribe message (POST /cgi-bin/message/subscribe/send); returns WeChat's msgid.
+    ) -> int | None:
+        """Send one subscribe message (POST /cgi-bin/message/subscribe/send); WeChat's msgid, None without one.
 
         ``data`` is ``{"thing1": {"value": "..."}}``; a bare value is wrapped as ``{"value": v}``.
         """
@@ -251,6 +255,34 @@ class WeChatClient:
         if page:
             body["page"] = page
         return await self._run(self._send_subscribe, body)
+
+    # -- content security (msgSecCheck v2, mediaCheckAsync v2) -----------------------------------
+
+    def _post_wxa(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self._borrow() as client:
+            result = self._with_token(
+                client,
+                lambda token: client.post(path, params={"access_token": token}, data=body, api_base_url=client.base_url),
+            )
+        if not isinstance(result, dict):
+            raise WeChatError(NETWORK_ERROR, f"network: {path} answered something that is not JSON")
+        return result
+
+    async def msg_sec_check(self, openid: str, content: str, scene: int) -> dict[str, Any]:
+        """POST /wxa/msg_sec_check (v2): ``{"trace_id", "result": {"suggest", "label"}, "detail"}``.
+
+        wechatpy's ``check_text_security`` sends the v1 body, so the v2 body goes through its ``post``.
+        """
+        body = {"content": content, "version": 2, "scene": scene, "openid": openid}
+        return await self._run(self._post_wxa, "wxa/msg_sec_check", body)
+
+    async def media_check_async(self, openid: str, media_url: str, scene: int, media_type: int = 2) -> str:
+        """POST /wxa/media_check_async (v2); returns the trace_id the verdict push will carry."""
+        body = {"media_url": media_url, "media_type": media_type, "version": 2, "scene": scene, "openid": openid}
+        result = await self._run(self._post_wxa, "wxa/media_check_async", body)
+        if not result.get("trace_id"):
+            raise WeChatError(NETWORK_ERROR, "network: media_check_async answered without a trace_id")
+        return str(result["trace_id"])
 
     # -- access token ----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from uuid import UUID
 import structlog
 
 from backend.complaints import service, sla
+from backend.content_security import service as content_security
 from backend.db import utcnow
 
 log = structlog.get_logger("zhijian.complaints.jobs")
@@ -34,3 +35,9 @@ async def reconcile_complaint_timers(ctx: dict[str, Any]) -> dict[str, int]:
 async def complaint_created(ctx: dict[str, Any], complaint_id: str) -> None:
     """Tell the assignee and the citizen about a new, routed complaint (dedup keys make it idempotent)."""
     await service.announce_created(ctx["settings"], ctx["redis"], UUID(complaint_id))
+    # feat/wechat: WeChat's content security on the text and photos (a failure is retried by the reconciler)
+    try:
+        await content_security.register_complaint(UUID(complaint_id))
+        await content_security.run_pending(ctx["settings"], ctx["wechat"], ctx["s3"], UUID(complaint_id))
+    except Exception as exc:  # noqa: BLE001 - the pushes above are done; reconcile_content_checks retries
+        log.warning("content_check_deferred", complaint=complaint_id, error=str(exc))

@@ -27,7 +27,9 @@ from backend.districts.schemas import Location
 from backend.districts.tables import Station
 from backend.errors import AppError
 from backend.geo.coords import CoordType, gcj02_to_wgs84
+from backend.content_security import service as content_security
 from backend.media import service as media_service
+from backend.messages import MESSAGES
 from backend.settings import Settings
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"
@@ -85,6 +87,11 @@ async def _request(s3: S3Client, row: dict[str, Any], names: dict[str, str], sta
     status = Status(row["status"])
     lng, lat = gcj02_to_wgs84(row["lng"], row["lat"])
     photos = await media_service.attached_to(("complaint", str(row["id"])))
+    # feat/wechat: what WeChat's content check hid is shown to the station only, never on the public API
+    hidden = await content_security.hidden_subjects("complaint_photo", [str(p) for p in photos])
+    photos = [p for p in photos if str(p) not in hidden]
+    if await content_security.hidden_subjects("complaint_text", [str(row["id"])]):
+        row = {**row, "description": MESSAGES["CONTENT_UNDER_REVIEW"]}
     media_url = (await media_service.signed_urls(s3, photos[0])).url if photos else None
     notes = row["resolution_notes"] or row["reject_reason"] or None
     return {

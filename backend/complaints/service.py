@@ -44,10 +44,12 @@ from backend.complaints.schemas import (
     TransferIn,
 )
 from backend.complaints.tables import Category, Complaint, Event, Supporter, Timer
+from backend.content_security import service as content_security
 from backend.credit import service as credit_service
 from backend.db import utcnow
 from backend.districts.tables import District, Station
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.messages import MESSAGES
 from backend.geo.coords import to_gcj02
 from backend.geo.distance import bbox, haversine_m
 from backend.media import service as media_service
@@ -265,7 +267,10 @@ async def similar(
         & Complaint.status.is_in([s.value for s in OPEN])
     ).order_by(Complaint.submitted_at, ascending=False).limit(20)
     result = []
+    hidden = await content_security.hidden_subjects("complaint_text", [str(r["id"]) for r in rows])
     for r in rows:
+        if str(r["id"]) in hidden:
+            r["description"] = MESSAGES["CONTENT_UNDER_REVIEW"]  # WeChat's verdict: only the station sees it
         distance = haversine_m(glng, glat, r["lng"], r["lat"])
         same_project = project_id is not None and r["project"] == project_id
         if distance > SIMILAR_RADIUS_M and not same_project:
@@ -696,9 +701,14 @@ async def _sla_notify(settings: Settings, arq: ArqRedis | None, row: dict[str, A
 # --- views --------------------------------------------------------------------------------------
 
 
-async def _photos(s3: S3Client, subject: tuple[str, str]) -> list[PhotoOut]:
+async def _photos(s3: S3Client, subject: tuple[str, str], hide_checked: bool = False) -> list[PhotoOut]:
+    """The subject's photos; ``hide_checked`` leaves out those WeChat's content check hid (station only)."""
     result = []
-    for media_id in await media_service.attached_to(subject):
+    media_ids = await media_service.attached_to(subject)
+    hidden = await content_security.hidden_subjects("complaint_photo", [str(m) for m in media_ids]) if hide_checked else set()
+    for media_id in media_ids:
+        if str(media_id) in hidden:
+            continue
         urls = await media_service.signed_urls(s3, media_id)
         result.append(PhotoOut(id=media_id, url=urls.url, thumbnail_url=urls.thumbnail_url))
     return result
@@ -740,6 +750,8 @@ async def citizen_view(settings: Settings, s3: S3Client, actor: Principal, compl
     names = await _names(row)
     owner = row["citizen"] == actor.id
     status = Status(row["status"])
+    if await content_security.hidden_subjects("complaint_text", [str(row["id"])]):
+        row["description"] = MESSAGES["CONTENT_UNDER_REVIEW"]  # only the station sees it until reviewed
     in_window = row["resolved_at"] is not None and utcnow() - row["resolved_at"] <= timedelta(seconds=settings.COMPLAINT_CONFIRM_WINDOW_S)
     return ComplaintCitizenView(
         id=row["id"], number=row["number"], category=row["category"], category_name=names["category_name"],
@@ -748,7 +760,7 @@ async def citizen_view(settings: Settings, s3: S3Client, actor: Principal, compl
         submitted_at=row["submitted_at"], deadline_at=row["deadline_at"], resolved_at=row["resolved_at"],
         closed_at=row["closed_at"], resolution_notes=row["resolution_notes"], reject_reason=row["reject_reason"],
         satisfaction=row["satisfaction"] if owner else None,
-        photos=await _photos(s3, ("complaint", str(row["id"]))),
+        photos=await _photos(s3, ("complaint", str(row["id"])), hide_checked=True),
         result_photos=await _photos(s3, ("complaint_result", str(row["id"]))),
         timeline=await _timeline(row["id"], public_only=True),
         can_rate=owner and status in (Status.RESOLVED, Status.CLOSED),

@@ -1,10 +1,12 @@
 """Delivery of pending receipts (run by the ARQ worker): WeChat subscribe messages and signed webhooks.
 
 A receipt is claimed (status 'sending' with a lease) before the outside call, so two workers never
-send the same one. Outcomes: sent; retrying with backoff (network errors, -1, HTTP 5xx/429); skipped
-(43101: no subscription quota — the inbox copy stays); failed (40003 marks the binding bad; bad
-template/data; attempts exhausted). A receipt found 'sending' after its lease expired was interrupted
-mid-call: its outcome is unknown, and it is closed as failed rather than risk a duplicate push.
+send the same one. WeChat's errcodes decide through backend/clients/wechat_rules.py: sent (errcode 0,
+with or without a msgid); retrying with backoff (network errors, -1, 45009; HTTP 5xx/429 for webhooks);
+skipped (no reported, unused wx.requestSubscribeMessage acceptance, or 43101 — the inbox copy stays);
+failed (40003 marks the binding bad; 40037 / 41030 / 47003: our request is wrong; attempts exhausted).
+A receipt found 'sending' after its lease expired was interrupted mid-call: its outcome is unknown,
+and it is closed as failed rather than risk a duplicate push.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import httpx
 import structlog
 from arq.connections import ArqRedis
 
+from backend.clients import wechat_rules as rules
 from backend.clients.wechat import NETWORK_ERROR, WeChatClient, WeChatError
 from backend.db import utcnow
 from backend.notifications.service import enqueue_delivery
@@ -33,9 +36,6 @@ from backend.settings import Settings
 log = structlog.get_logger("zhijian.notifications.delivery")
 
 LEASE = timedelta(seconds=60)
-RETRYABLE_WECHAT = frozenset({-1, NETWORK_ERROR, 45009, 40001, 40014, 42001})
-NO_QUOTA = 43101
-BAD_OPENID = 40003
 
 
 @dataclass(slots=True)
@@ -64,6 +64,13 @@ async def _record(table: type, channel: str, outcomes: list[Outcome], now: datet
     """Write every outcome onto its receipt and into the attempt log, two statements for the batch."""
     if not outcomes:
         return
+    # One transaction: a worker killed between the two statements must not leave a receipt whose
+    # attempt is missing from the log (seen in tests/notifications/test_worker_e2e.py).
+    async with table._meta.db.transaction():
+        await _record_in_transaction(table, channel, outcomes, now)
+
+
+async def _record_in_transaction(table: type, channel: str, outcomes: list[Outcome], now: datetime) -> None:
     finished = [None if o.status == "retrying" else now for o in outcomes]
     await table.raw(
         f"UPDATE {table._meta.tablename} d SET status = t.s, last_errcode = t.e, reason = t.r,"
@@ -127,7 +134,7 @@ async def _take_quota(user_id: UUID, template_id: str) -> tuple[bool, bool]:
         user_id, template_id,
     )
     if not rows:
-        return True, False  # never reported: WeChat itself is the judge (43101 if no quota)
+        return False, False  # never reported: no acceptance to spend (WeChat would answer 43101)
     sub = rows[0]
     if sub["status"] == "ban":
         return False, False
@@ -174,25 +181,28 @@ async def _send_one(settings: Settings, wechat: WeChatClient, row: dict[str, Any
         return Outcome(oid, attempt, "skipped", reason="no_wechat_binding")
     may_send, consumed = await _take_quota(row["recipient"], template_id)
     if not may_send:
-        return Outcome(oid, attempt, "skipped", NO_QUOTA, "no_quota: the user has no accepted subscription left")
+        return Outcome(oid, attempt, "skipped", None, "no_quota: no reported, unused subscription acceptance")
     data = row["data"] if isinstance(row["data"], dict) else json.loads(row["data"])
     try:
         msgid = await wechat.send_subscribe_message(
             row["openid"], template_id, data, page=row["page"] or None, miniprogram_state=settings.WECHAT_MINIPROGRAM_STATE
         )
     except WeChatError as err:
-        if err.errcode == NO_QUOTA:
+        action = rules.action_for(err.errcode)
+        if action is rules.Action.NO_QUOTA:
             await _set_no_quota(row["recipient"], template_id)
             return Outcome(oid, attempt, "skipped", err.errcode, "no_quota: WeChat refused (43101)")
         if consumed:
             await _give_back_quota(row["recipient"], template_id)
-        if err.errcode == BAD_OPENID:
+        if action is rules.Action.BAD_OPENID:
             await _mark_binding_bad(row["recipient"], row["openid"], err.errcode)
             return Outcome(oid, attempt, "failed", err.errcode, "invalid_openid: binding marked bad")
-        if err.errcode in RETRYABLE_WECHAT:
+        # REFRESH_TOKEN here means the client's one refresh-and-retry was refused again: back off.
+        if action in (rules.Action.RETRY, rules.Action.REFRESH_TOKEN):
             return _retry_or_fail(settings, oid, attempt, err.errcode, err.errmsg, now)
         return Outcome(oid, attempt, "failed", err.errcode, f"wechat refused: {err.errmsg}")
-    return Outcome(oid, attempt, "sent", 0, "", str(msgid))
+    # errcode 0 is a success with or without a msgid (the documented answer has none)
+    return Outcome(oid, attempt, "sent", 0, "", "" if msgid is None else str(msgid))
 
 
 async def deliver_wechat(ids: list[UUID], *, settings: Settings, wechat: WeChatClient, arq: ArqRedis | None) -> dict[str, int]:

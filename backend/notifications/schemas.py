@@ -70,6 +70,9 @@ class Receipt(Schema):
     reason: str
     external_id: str
     finished_at: datetime | None
+    push_status: str = ""  # WeChat's subscribe_msg_sent_event: success | fail: user refuse | fail: system error
+    push_errcode: int | None = None
+    push_at: datetime | None = None
 
 
 class NotificationReceipts(Schema):

@@ -89,8 +89,8 @@ async def notify(
         raise BadRequest("VALIDATION_ERROR", detail="dedup_key must be 1..200 characters")
     people = list(dict.fromkeys(recipients))
     subject_type, subject_id = subject
-    title, body, page, wechat_data = render(tpl, data, subject_id)
     now = utcnow()
+    title, body, page, wechat_data = render(tpl, data, subject_id, now)
     wechat_pending: list[UUID] = []
     webhook_pending: list[UUID] = []
     created: list[UUID] = []
@@ -319,6 +319,9 @@ async def receipts(actor: Principal, notification_id: UUID) -> NotificationRecei
                 reason=d["reason"],
                 external_id=d["external_id"],
                 finished_at=d["finished_at"],
+                push_status=d["push_status"],
+                push_errcode=d["push_errcode"],
+                push_at=d["push_at"],
             )
             for d in deliveries
         ],
@@ -394,3 +397,21 @@ async def webhook_deliveries(actor: Principal, webhook_id: UUID, limit: int, off
         )
         for r in rows
     ]
+
+
+# --- WeChat's final result of a send (subscribe_msg_sent_event) ----------------------------------
+
+
+async def record_sent_event(msgid: str, status: str, errcode: int, at: Any) -> int:
+    """Record a subscribe_msg_sent_event on the receipt whose WeChat msgid it names; returns rows updated.
+
+    A send that WeChat answered without a msgid cannot be matched: its receipt keeps an empty push_status.
+    """
+    if not msgid:
+        return 0
+    rows = await Delivery.raw(
+        "UPDATE notification_deliveries SET push_status = {}, push_errcode = {}, push_at = {}, updated_at = {}"
+        " WHERE channel = 'wechat' AND external_id = {} RETURNING id",
+        status[:32], errcode, at, at, msgid,
+    )
+    return len(rows)

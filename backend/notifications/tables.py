@@ -51,10 +51,14 @@ class Delivery(Table, tablename="notification_deliveries"):
     lease_until = Timestamptz(null=True, default=None)
     last_errcode = Integer(null=True, default=None)
     reason = Varchar(length=200, default="")
-    external_id = Varchar(length=64, default="")
+    external_id = Varchar(length=64, default="", index=True)  # WeChat's msgid: sent events find it
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
     finished_at = Timestamptz(null=True, default=None)
+    # WeChat's subscribe_msg_sent_event for this msgid (ErrorStatus, ErrorCode), pushed after the send
+    push_status = Varchar(length=32, default="")
+    push_errcode = Integer(null=True, default=None)
+    push_at = Timestamptz(null=True, default=None)
 
     unique_channel = Unique(["notification", "channel"])
 

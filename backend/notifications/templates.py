@@ -1,35 +1,23 @@
 """Every message template in one place: zh-CN inbox text and WeChat subscribe-message fields.
 
-WeChat checks each data value against its field type (47003 when it does not fit); we shorten
-values safely instead of failing a send: thing ≤ 20 characters, name ≤ 10, phrase ≤ 5,
-character_string / number / letter ≤ 32, time / date formatted in the city's zone (settings.TIMEZONE).
+WeChat checks each data value against its field type (47003 when it does not fit). fit_field() makes
+every value fit the rules of backend/clients/wechat_rules.py (the same rules the fake WeChat server
+enforces) whatever it arrives as — datetime, ISO string after a JSON round trip, number, None —
+shortening text and showing times in the city's zone (settings.zone()).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+from backend.clients import wechat_rules as rules
 from backend.settings import Settings, get_settings
 
 _ELLIPSIS = "…"
-
-# WeChat field type → maximum length (characters).
-FIELD_LIMITS = {
-    "thing": 20,
-    "name": 10,
-    "phrase": 5,
-    "character_string": 32,
-    "number": 32,
-    "letter": 32,
-    "symbol": 5,
-    "phone_number": 17,
-    "car_number": 8,
-    "amount": 11,
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Template:
@@ -174,9 +162,32 @@ def wechat_template_id(settings: Settings, template: Template) -> str:
     return template.wechat_template_id
 
 
-def _as_text(value: Any) -> str:
+_ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _moment(value: Any) -> datetime | None:
+    """A point in time from a datetime, an ISO string (a JSON round trip) or epoch seconds; else None."""
     if isinstance(value, datetime):
-        return value.astimezone(get_settings().zone()).strftime("%Y-%m-%d %H:%M")
+        moment = value
+    elif isinstance(value, str) and _ISO_MOMENT.match(value.strip()):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and 946684800 <= value <= 4102444800:
+        moment = datetime.fromtimestamp(value, tz=UTC)
+    else:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # stored times are UTC
+    return moment.astimezone(get_settings().zone())
+
+
+def _as_text(value: Any) -> str:
+    """A value as inbox text: times (datetime or ISO string) in the city's zone, None as empty."""
+    moment = _moment(value)
+    if moment is not None:
+        return moment.strftime("%Y-%m-%d %H:%M")
     return "" if value is None else str(value)
 
 
@@ -187,21 +198,91 @@ def _shorten(text: str, limit: int) -> str:
     return text[: limit - 1] + _ELLIPSIS
 
 
-def fit_field(wechat_key: str, value: Any) -> str:
-    """Make a value fit its WeChat field type (never raises)."""
-    kind = re.sub(r"\d+$", "", wechat_key)
+def _keep(text: str, allowed: Any) -> str:
+    return "".join(c for c in text if allowed(c))
+
+
+def _fit_number(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "0"
+    if isinstance(value, (int, float, Decimal)):
+        number = abs(Decimal(str(value)))  # WeChat's number is digits only: no sign (say it in a thing)
+    else:
+        found = re.search(r"\d+(?:\.\d+)?", str(value))
+        if not found:
+            return "0"
+        number = Decimal(found.group())
+    text = format(number.normalize(), "f") if number == number.to_integral() else format(number, "f")
+    return text[:32].rstrip(".") or "0"
+
+
+def _fit_amount(value: Any) -> str:
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        number = Decimal(str(value))
+    else:
+        found = re.search(r"\d+(?:\.\d+)?", str(value or "").replace(",", ""))
+        number = Decimal(found.group()) if found else Decimal(0)
+    text = f"{abs(number):.2f}"
+    if len(text) - 1 > 10:  # over ten digits: drop the decimals first
+        text = f"{abs(number):.0f}"[:10]
+    return "¥" + text
+
+
+def _fit_time(kind: str, value: Any, now: datetime | None) -> str:
+    rule = rules.FIELD_TYPES[kind]
+    moment = _moment(value)  # a machine time (ISO, epoch) is UTC: shown in the city's zone
+    if moment is None and isinstance(value, str) and rule.accepts(value.strip()):
+        return value.strip()  # already written for people ("15:01", "2019年10月1日")
+    moment = moment or (now or datetime.now(UTC)).astimezone(get_settings().zone())
+    return rules.local_time_value(moment) if kind == "time" else rules.local_date_value(moment)
+
+
+def fit_field(wechat_key: str, value: Any, now: datetime | None = None) -> str:
+    """Make a value fit its WeChat field type (backend/clients/wechat_rules.py); never raises.
+
+    Times (datetime, ISO string, epoch seconds) are shown in the city's zone; a time that cannot be
+    read becomes ``now`` (when the message was made) rather than a value WeChat refuses.
+    """
+    rule = rules.field_type(wechat_key)
+    kind = rule.name if rule else "thing"
     if kind in ("time", "date"):
-        if isinstance(value, datetime):
-            local = value.astimezone(get_settings().zone())
-            return local.strftime("%Y年%m月%d日 %H:%M") if kind == "time" else local.strftime("%Y年%m月%d日")
-        return _shorten(_as_text(value), 20)
-    text = _as_text(value)
-    if kind in ("character_string", "letter", "number"):
-        allowed = {"character_string": r"[^0-9A-Za-z_\-.:/#]", "letter": r"[^A-Za-z]", "number": r"[^0-9.\-]"}[kind]
-        text = re.sub(allowed, "", text)
-        return text[: FIELD_LIMITS[kind]] or "-"
-    limit = FIELD_LIMITS.get(kind, 20)
-    return _shorten(text, limit) or "-"
+        return _fit_time(kind, value, now)
+    if kind == "number":
+        return _fit_number(value)
+    if kind == "amount":
+        return _fit_amount(value)
+    text = re.sub(r"\s+", " ", _as_text(value)).strip()
+    if kind == "thing":
+        fitted = _shorten(_keep(text, _thing_char), 20)
+    elif kind == "letter":
+        fitted = _keep(text, lambda c: c.isascii() and c.isalpha())[:32]
+    elif kind == "symbol":
+        fitted = _keep(text, rules._is_symbol)[:5]
+    elif kind == "character_string":
+        fitted = _keep(text, lambda c: c.isascii() and c.isprintable() and c != " ")[:32]
+    elif kind == "phone_number":
+        fitted = _keep(text, lambda c: c.isascii() and (c.isdigit() or c in "+-()#"))[:17]
+    elif kind == "car_number":
+        fitted = _keep(text, lambda c: c.isalnum() and (c.isascii() or rules._is_chinese(c)))[:8]
+    elif kind == "name":
+        fitted = _keep(text, lambda c: rules._is_chinese(c) or (c.isascii() and c.isalpha()) or rules._is_symbol(c))
+        fitted = _shorten(fitted, 10 if any(rules._is_chinese(c) for c in fitted) else 20)
+    else:  # phrase
+        fitted = _keep(text, rules._is_chinese)[:5]
+    if rule is None or rule.accepts(fitted):
+        return fitted or "无"
+    return _FALLBACK[kind]
+
+
+def _thing_char(c: str) -> bool:
+    return rules._is_chinese(c) or (c.isascii() and c.isalnum()) or rules._is_symbol(c) or c == " "
+
+
+# A value of each type that WeChat always takes, for an input with nothing usable in it.
+_FALLBACK = {
+    "thing": "无", "letter": "NA", "symbol": "-", "character_string": "-", "phone_number": "0",
+    "car_number": "无", "name": "无", "phrase": "无",
+}
 
 
 class _Blank(dict):
@@ -209,12 +290,14 @@ class _Blank(dict):
         return ""
 
 
-def render(template: Template, data: dict[str, Any], subject_id: str = "") -> tuple[str, str, str, dict[str, dict[str, str]]]:
-    """(title, body, page, wechat data) for one message."""
+def render(
+    template: Template, data: dict[str, Any], subject_id: str = "", now: datetime | None = None
+) -> tuple[str, str, str, dict[str, dict[str, str]]]:
+    """(title, body, page, wechat data) for one message; every WeChat value fits its field type."""
     values = _Blank({k: _as_text(v) for k, v in data.items()})
     values["subject_id"] = subject_id
     title = _shorten(template.title.format_map(values), 100)
     body = template.body.format_map(values)
     page = template.page.format_map(values)
-    wechat = {key: {"value": fit_field(key, data.get(source))} for key, source in template.fields.items()}
+    wechat = {key: {"value": fit_field(key, data.get(source), now)} for key, source in template.fields.items()}
     return title, body, page, wechat

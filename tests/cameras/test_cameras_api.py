@@ -14,7 +14,7 @@ import pytest
 
 from backend.notifications.tables import Notification
 from tests.cameras.scene import SnapshotCamera, scene, scene_jpeg
-from tests.support.api import bearer, mp_login, new_permit, staff_token
+from tests.support.api import bearer, mp_login, new_permit, staff_token, subscribe
 from tests.support.asserts import assert_error
 from tests.support.workers import eventually
 
@@ -71,6 +71,8 @@ async def test_http_camera_one_alert_one_push_then_none_within_the_window(
     start_worker()  # the ARQ worker delivers the WeChat push
     try:
         project = await _project(api, admin)
+        # lead_wang (openid demo-lead) allows site-risk messages in the mini-program: WeChat learns of the tap
+        await subscribe(api, await mp_login(api, "demo-lead"), fake_wechat, "tmpl_vision_risk")
         lead = await staff_token(api, "lead_wang")
         resp = await api.post("/api/v1/cameras", json={
             "project_id": project["id"], "name": "1号塔吊摄像头", "source": "http_snapshot", "url": camera_server.url,

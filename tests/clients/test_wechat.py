@@ -27,6 +27,8 @@ SEND = "/cgi-bin/message/subscribe/send"
 LOGIN = "/sns/jscode2session"
 TOKEN = "/cgi-bin/token"
 TEMPLATE = "tpl-complaint-accepted"
+TEMPLATE_TIMED = "tpl-complaint-timed"
+USERS = ["o_alice", "o_carol", "o_frank", "o_gina", "o_hank", "o_ivan", "o_judy", "o_kate", "o_liam", "o_mia", "o_nina", "o_otto"]
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +67,19 @@ def own_fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeWeChat]:
         yield fake
 
 
+def _register(fake: FakeWeChat) -> None:
+    """This suite's mini-program: two templates and one page; its users accepted long-term (no quota)."""
+    fake._post("/__fake__/app", {"templates": {TEMPLATE: ["thing1"], TEMPLATE_TIMED: ["thing1", "time2"]},
+                                 "pages": ["pages/complaint/detail"]})
+    for openid in USERS:
+        fake.tap(openid, {TEMPLATE: "accept", TEMPLATE_TIMED: "accept"}, kind="long_term")
+
+
 @pytest.fixture
 def fake(own_fake: FakeWeChat, wx_redis: redis.Redis) -> FakeWeChat:
     own_fake.reset(tokens=True)
     wx_redis.flushdb()
+    _register(own_fake)
     return own_fake
 
 
@@ -231,6 +242,11 @@ async def test_token_fetch_has_a_timeout(fake, make_client):
         await client.access_token()
     assert exc.value.errcode == -2 and exc.value.errmsg.startswith("network:")
     assert time.monotonic() - started < 1.5
+    # The abandoned fetch still completes at the fake 2 s later and replaces the token: let it land
+    # here, not in a later test that holds a token.
+    deadline = time.monotonic() + 10
+    while fake.stats()["token_fetches"] < 1 and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
 
 
 async def test_unreachable_wechat_is_a_network_error(settings_for, make_client):
@@ -250,7 +266,7 @@ async def test_send_subscribe_message(fake, make_client):
     client = make_client()
     msgid = await client.send_subscribe_message(
         "o_frank",
-        TEMPLATE,
+        TEMPLATE_TIMED,
         {"thing1": {"value": "鹿城区某项目"}, "time2": "2026-01-05 10:00"},
         page="pages/complaint/detail?id=7",
         miniprogram_state="trial",
@@ -258,7 +274,7 @@ async def test_send_subscribe_message(fake, make_client):
     second = await client.send_subscribe_message("o_frank", TEMPLATE, {"thing1": {"value": "x"}})
     assert isinstance(msgid, int) and second == msgid + 1
     first_msg = fake.messages()[0]
-    assert first_msg["touser"] == "o_frank" and first_msg["template_id"] == TEMPLATE
+    assert first_msg["touser"] == "o_frank" and first_msg["template_id"] == TEMPLATE_TIMED
     assert first_msg["data"] == {"thing1": {"value": "鹿城区某项目"}, "time2": {"value": "2026-01-05 10:00"}}
     assert first_msg["page"] == "pages/complaint/detail?id=7"
     assert first_msg["miniprogram_state"] == "trial" and first_msg["lang"] == "zh_CN"
@@ -271,8 +287,55 @@ async def test_thing_values_over_20_characters_are_refused(fake, make_client):
     assert await client.send_subscribe_message("o_gina", TEMPLATE, {"thing1": {"value": "一" * 20}})
     with pytest.raises(WeChatError) as exc:
         await client.send_subscribe_message("o_gina", TEMPLATE, {"thing1": {"value": "一" * 21}})
-    assert exc.value.errcode == 47003
+    assert exc.value.errcode == 47003 and exc.value.errmsg == "argument invalid! data.thing1.value"
     assert len(sends(fake)) == 2 and len(fake.messages()) == 1
+
+
+async def test_success_without_msgid_is_a_success_sent_once(fake, make_client):
+    """WeChat documents {"errcode":0,"errmsg":"ok"}: no msgid, no error, no second send."""
+    fake.omit_msgid()
+    try:
+        assert await make_client().send_subscribe_message("o_alice", TEMPLATE, {"thing1": {"value": "ok"}}) is None
+    finally:
+        fake.omit_msgid(False)
+    assert len(sends(fake)) == 1 and len(fake.messages()) == 1
+
+
+@pytest.mark.parametrize(
+    ("openid", "template", "data", "page", "errcode", "errmsg"),
+    [
+        ("o_stranger", TEMPLATE, {"thing1": "ok"}, None, 40003, "invalid openid"),
+        ("o_alice", "tpl-nope", {"thing1": "ok"}, None, 40037, "invalid template_id"),
+        ("o_alice", TEMPLATE, {"thing1": "ok"}, "pages/nope/index", 41030, "invalid page"),
+        ("o_alice", TEMPLATE_TIMED, {"thing1": "ok", "time2": "2026-12-03 23:07:14…"}, None, 47003,
+         "argument invalid! data.time2.value"),
+        ("o_alice", TEMPLATE_TIMED, {"thing1": "ok"}, None, 47003, "argument invalid! data.time2.value"),
+        ("o_alice", TEMPLATE, {"thing1": "ok", "phrase9": "多余"}, None, 47003, "argument invalid! data.phrase9.value"),
+        ("o_alice", TEMPLATE, {"thing1": 5}, None, 47003, "argument invalid! data.thing1.value"),
+    ],
+)
+async def test_the_strict_fake_refuses_what_wechat_refuses(fake, make_client, openid, template, data, page, errcode, errmsg):
+    with pytest.raises(WeChatError) as exc:
+        await make_client().send_subscribe_message(openid, template, data, page=page)
+    assert (exc.value.errcode, exc.value.errmsg) == (errcode, errmsg)
+    assert fake.messages() == [] and fake.refusals()[-1]["errcode"] == errcode
+
+
+async def test_only_an_unused_acceptance_may_be_spent(fake, make_client):
+    client = make_client()
+    with pytest.raises(WeChatError) as exc:  # never accepted
+        await client.send_subscribe_message("o_newbie", TEMPLATE, {"thing1": {"value": "ok"}})
+    assert exc.value.errcode == 40003  # WeChat has never seen this user
+    fake.tap("o_newbie", {TEMPLATE: "reject"})
+    with pytest.raises(WeChatError) as exc:
+        await client.send_subscribe_message("o_newbie", TEMPLATE, {"thing1": {"value": "ok"}})
+    assert exc.value.errcode == 43101
+    fake.accept("o_newbie", TEMPLATE, times=2)
+    for _ in range(2):
+        assert await client.send_subscribe_message("o_newbie", TEMPLATE, {"thing1": {"value": "ok"}})
+    with pytest.raises(WeChatError) as exc:  # both acceptances spent
+        await client.send_subscribe_message("o_newbie", TEMPLATE, {"thing1": {"value": "ok"}})
+    assert exc.value.errcode == 43101 and len(fake.messages()) == 2
 
 
 async def test_unknown_miniprogram_state_is_refused_before_sending(fake, make_client):

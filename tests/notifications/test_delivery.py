@@ -9,7 +9,7 @@ import pytest
 from backend.notifications import delivery, service
 from backend.notifications.tables import Delivery, DeliveryAttempt
 from backend.settings import get_settings
-from tests.support.api import bearer, mp_login
+from tests.support.api import bearer, mp_login, subscribe
 
 pytestmark = pytest.mark.asyncio
 
@@ -17,16 +17,15 @@ SEND = "/cgi-bin/message/subscribe/send"
 ALARM_TID = "tmpl_alarm_raised"
 
 
-async def _citizen(api, accept: int = 0):
+async def _citizen(api, fake, accept: int = 0):
+    """A citizen who accepted the alarm template ``accept`` times (WeChat and our backend both told)."""
     pair = await mp_login(api)
-    for _ in range(accept):
-        resp = await api.post("/mp/v1/subscriptions", json={"results": {ALARM_TID: "accept"}}, headers=bearer(pair))
-        assert resp.status_code == 200, resp.text
+    await subscribe(api, pair, fake, ALARM_TID, times=accept)
     return pair
 
 
 async def _notify(user_id, key=None, **data):
-    payload = {"project": "温州市鹿城区滨江商务区T05地块住宅项目（一期）", "point": "CX-03 深层水平位移", "level": "报警", "time": "2026-11-24 10:00", "detail": "累计变化 32.5 mm，超过报警值 30 mm", **data}
+    payload = {"project": "温州市鹿城区滨江商务区T05地块住宅项目（一期）", "point": "CX-03 深层水平位移", "level": "报警", "time": "2026-11-24T02:00:00+00:00", "detail": "累计变化 32.5 mm，超过报警值 30 mm", **data}
     return await service.notify(
         [uuid.UUID(user_id)], "alarm_raised", payload, dedup_key=key or f"test:{uuid.uuid4().hex}",
         settings=get_settings(), arq=None, subject=("alarm", "A-1"),
@@ -46,7 +45,7 @@ async def _sent_to(fake, openid):
 
 
 async def test_with_quota_reaches_wechat_exactly_once(api, app, wechat_reset):
-    pair = await _citizen(api, accept=1)
+    pair = await _citizen(api, wechat_reset, accept=1)
     user = pair["user"]["id"]
     result = await _notify(user, key="alarm:A-1:level:alarm")
     assert len(result.notification_ids) == 1 and len(result.wechat_pending) == 1
@@ -62,6 +61,7 @@ async def test_with_quota_reaches_wechat_exactly_once(api, app, wechat_reset):
     assert message["miniprogram_state"] == "formal" and message["lang"] == "zh_CN"
     assert all(len(v["value"]) <= 20 for k, v in message["data"].items() if k.startswith("thing"))
     assert message["data"]["thing1"]["value"].endswith("…")
+    assert message["data"]["time4"]["value"] == "2026年11月24日 10:00"  # the ISO time, in the city's zone
     receipt = await _receipt(result.notification_ids[0])
     assert receipt["status"] == "sent" and receipt["attempts"] == 1 and receipt["external_id"]
     assert (await _receipt(result.notification_ids[0], "inbox"))["status"] == "sent"
@@ -70,7 +70,7 @@ async def test_with_quota_reaches_wechat_exactly_once(api, app, wechat_reset):
 
 
 async def test_without_quota_lands_in_inbox_with_a_reason(api, app, wechat_reset):
-    pair = await _citizen(api, accept=1)
+    pair = await _citizen(api, wechat_reset, accept=1)
     first = await _notify(pair["user"]["id"])
     await _deliver(app, first.wechat_pending)
     second = await _notify(pair["user"]["id"])
@@ -83,9 +83,22 @@ async def test_without_quota_lands_in_inbox_with_a_reason(api, app, wechat_reset
     assert inbox["items"][0]["title"] == "监测报警：报警"
 
 
+async def test_never_accepted_is_never_sent(api, app, wechat_reset):
+    pair = await _citizen(api, wechat_reset)  # never reported a wx.requestSubscribeMessage acceptance
+    result = await _notify(pair["user"]["id"])
+    assert await _deliver(app, result.wechat_pending) == {"skipped": 1}
+    receipt = await _receipt(result.notification_ids[0])
+    assert receipt["status"] == "skipped" and receipt["reason"].startswith("no_quota")
+    assert [r for r in wechat_reset.requests(SEND) if r["json"]["touser"] == pair["openid"]] == []
+
+
 async def test_43101_is_recorded_and_not_retried(api, app, wechat_reset):
-    pair = await _citizen(api)  # never reported a subscription: WeChat decides
-    wechat_reset.fail_next(SEND, 43101)
+    pair = await _citizen(api, wechat_reset)
+    # The mini-program reported an acceptance WeChat does not hold (e.g. the tap was for another
+    # template version): the strict fake answers 43101 on its own.
+    resp = await api.post("/mp/v1/subscriptions", json={"results": {ALARM_TID: "accept"}}, headers=bearer(pair))
+    assert resp.status_code == 200
+    wechat_reset.expect_refusal(43101)
     result = await _notify(pair["user"]["id"])
     assert await _deliver(app, result.wechat_pending) == {"skipped": 1}
     receipt = await _receipt(result.notification_ids[0])
@@ -98,6 +111,7 @@ async def test_43101_is_recorded_and_not_retried(api, app, wechat_reset):
 async def test_40003_marks_the_binding_bad_until_next_sign_in(api, app, wechat_reset):
     openid = f"o_{uuid.uuid4().hex[:12]}"
     pair = await mp_login(api, openid)
+    await subscribe(api, pair, wechat_reset, ALARM_TID)
     wechat_reset.fail_next(SEND, 40003)
     first = await _notify(pair["user"]["id"])
     assert await _deliver(app, first.wechat_pending) == {"failed": 1}
@@ -113,7 +127,7 @@ async def test_40003_marks_the_binding_bad_until_next_sign_in(api, app, wechat_r
 
 @pytest.mark.parametrize("errcode", [40001, 42001])
 async def test_token_errors_refresh_once_and_retry(api, app, wechat_reset, errcode):
-    pair = await _citizen(api)
+    pair = await _citizen(api, wechat_reset, accept=1)
     result = await _notify(pair["user"]["id"])
     await app.state.wechat.access_token()  # a token exists ...
     wechat_reset.fail_next(SEND, errcode)  # ... but WeChat says it is no good once
@@ -123,7 +137,7 @@ async def test_token_errors_refresh_once_and_retry(api, app, wechat_reset, errco
 
 
 async def test_busy_and_network_errors_retry_with_backoff_then_give_up(api, app, wechat_reset):
-    pair = await _citizen(api)
+    pair = await _citizen(api, wechat_reset, accept=2)
     result = await _notify(pair["user"]["id"])
     wechat_reset.fail_next(SEND, -1)
     assert await _deliver(app, result.wechat_pending) == {"retrying": 1}
@@ -143,6 +157,41 @@ async def test_busy_and_network_errors_retry_with_backoff_then_give_up(api, app,
         await _deliver(app, other.wechat_pending)
     final = await _receipt(other.notification_ids[0])
     assert final["status"] == "failed" and final["reason"].startswith("gave up")
+    subs = (await api.get("/mp/v1/subscriptions", headers=bearer(pair))).json()
+    assert subs[0]["remaining"] == 1  # the failed message did not spend the acceptance
+
+
+async def test_success_without_msgid_is_sent_once_not_five_times(api, app, wechat_reset):
+    """Issue #16: {"errcode":0,"errmsg":"ok"} (WeChat's documented answer) is a success."""
+    pair = await _citizen(api, wechat_reset, accept=1)
+    result = await _notify(pair["user"]["id"])
+    wechat_reset.fail_next(SEND, 0)  # the next send succeeds without a msgid
+    assert await _deliver(app, result.wechat_pending) == {"sent": 1}
+    receipt = await _receipt(result.notification_ids[0])
+    assert receipt["status"] == "sent" and receipt["attempts"] == 1 and receipt["external_id"] == ""
+    assert len([r for r in wechat_reset.requests(SEND) if r["json"]["touser"] == pair["openid"]]) == 1
+
+
+@pytest.mark.parametrize("errcode", [40037, 41030, 47003])
+async def test_a_wrong_request_fails_at_once_and_keeps_the_acceptance(api, app, wechat_reset, errcode):
+    pair = await _citizen(api, wechat_reset, accept=1)
+    result = await _notify(pair["user"]["id"])
+    wechat_reset.fail_next(SEND, errcode)
+    assert await _deliver(app, result.wechat_pending) == {"failed": 1}
+    receipt = await _receipt(result.notification_ids[0])
+    assert receipt["last_errcode"] == errcode and receipt["next_attempt_at"] is None
+    subs = (await api.get("/mp/v1/subscriptions", headers=bearer(pair))).json()
+    assert subs[0]["remaining"] == 1
+
+
+async def test_daily_quota_45009_is_retried_later(api, app, wechat_reset):
+    pair = await _citizen(api, wechat_reset, accept=1)
+    result = await _notify(pair["user"]["id"])
+    wechat_reset.fail_next(SEND, 45009)
+    assert await _deliver(app, result.wechat_pending) == {"retrying": 1}
+    receipt = await _receipt(result.notification_ids[0])
+    await Delivery.update({Delivery.next_attempt_at: None}).where(Delivery.id == receipt["id"])
+    assert await _deliver(app, result.wechat_pending) == {"sent": 1}
 
 
 async def test_users_without_wechat_get_the_inbox_only(api, app, wechat_reset):

@@ -77,3 +77,33 @@ async def test_chain_survives_redis_loss_and_worker_restart(api, app, redis_db, 
     assert await eventually(lambda: _told(b, subject[1]), timeout=15)
     await asyncio.sleep(1)
     assert await _told(b, subject[1]) == 1  # once, not once per rebuild
+
+
+async def test_a_later_step_after_the_json_round_trip_is_accepted_by_the_strict_fake(api, app, wechat_reset, start_worker):
+    """Issue #16: the alarm time reached later steps as a UTC ISO string and was cut with '…' (47003)."""
+    from datetime import UTC, datetime
+
+    from tests.support.api import subscribe
+
+    pairs = [await mp_login(api) for _ in range(2)]
+    for pair in pairs:
+        await subscribe(api, pair, wechat_reset, "tmpl_alarm_raised")
+    start_worker(FAST)
+    subject = ("alarm", f"A-{uuid.uuid4().hex[:8]}")
+    raised = datetime(2026, 12, 3, 23, 7, 14, 123456, tzinfo=UTC)
+    await escalation.start_escalation(
+        subject, "alarm_raised", {**DATA, "time": raised},
+        [EscalationStep(0, [uuid.UUID(pairs[0]["user"]["id"])]), EscalationStep(1, [uuid.UUID(pairs[1]["user"]["id"])])],
+        settings=get_settings(), arq=app.state.arq,
+    )
+
+    def delivered():
+        return [m for m in wechat_reset.messages() if m["touser"] in {p["openid"] for p in pairs}]
+
+    async def both():
+        got = await asyncio.to_thread(delivered)
+        return got if len(got) == 2 else None
+
+    messages = await eventually(both, timeout=20)
+    assert messages, wechat_reset.refusals()[-3:]
+    assert {m["data"]["time4"]["value"] for m in messages} == {"2026年12月4日 07:07"}  # city zone, both steps

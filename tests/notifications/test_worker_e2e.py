@@ -9,8 +9,9 @@ import pytest
 
 from backend.notifications import service
 from backend.notifications.tables import Delivery, DeliveryAttempt
+from backend.db import utcnow
 from backend.settings import get_settings
-from tests.support.api import mp_login
+from tests.support.api import mp_login, subscribe
 from tests.support.workers import eventually
 
 pytestmark = pytest.mark.asyncio
@@ -28,7 +29,7 @@ async def _status(notification_id):
 
 async def _notify(app, user_id, key):
     return await service.notify(
-        [uuid.UUID(user_id)], "generic_notice", {"title": "测试", "content": "端到端", "time": "现在"},
+        [uuid.UUID(user_id)], "generic_notice", {"title": "测试", "content": "端到端", "time": utcnow()},
         dedup_key=key, settings=get_settings(), arq=app.state.arq,
     )
 
@@ -36,6 +37,7 @@ async def _notify(app, user_id, key):
 async def test_worker_delivers_a_notification(api, app, wechat_reset, start_worker):
     openid = f"o_{uuid.uuid4().hex[:10]}"
     pair = await mp_login(api, openid)
+    await subscribe(api, pair, wechat_reset, "tmpl_generic_notice")
     worker = start_worker(FAST)
     result = await _notify(app, pair["user"]["id"], f"e2e:{uuid.uuid4().hex}")
     row = await eventually(lambda: _sent(result.notification_ids[0]), timeout=15)
@@ -53,6 +55,7 @@ async def _sent(notification_id):
 async def test_worker_killed_between_attempts_no_duplicate_no_loss(api, app, redis_db, wechat_reset, start_worker):
     openid = f"o_{uuid.uuid4().hex[:10]}"
     pair = await mp_login(api, openid)
+    await subscribe(api, pair, wechat_reset, "tmpl_generic_notice")
     wechat_reset.fail_next(SEND, -1)  # the first attempt meets a busy WeChat
     worker = start_worker(FAST)
     result = await _notify(app, pair["user"]["id"], f"kill:{uuid.uuid4().hex}")
@@ -79,6 +82,7 @@ async def test_worker_killed_between_attempts_no_duplicate_no_loss(api, app, red
 async def test_notify_while_redis_job_lost_is_still_delivered(api, app, redis_db, wechat_reset, start_worker):
     openid = f"o_{uuid.uuid4().hex[:10]}"
     pair = await mp_login(api, openid)
+    await subscribe(api, pair, wechat_reset, "tmpl_generic_notice")
     result = await _notify(app, pair["user"]["id"], f"lost:{uuid.uuid4().hex}")
     redis_db.flushdb()  # the queued job vanishes before any worker saw it
     worker = start_worker(FAST)

@@ -68,7 +68,17 @@ async def mp_login(api: httpx.AsyncClient, openid: str | None = None) -> dict[st
     code = f"{openid or 'citizen-' + uuid.uuid4().hex[:10]}:{next(_counter)}"
     resp = await api.post("/mp/v1/auth/login", json={"code": code})
     assert resp.status_code == 200, resp.text
-    return resp.json()
+    return {**resp.json(), "openid": code.split(":", 1)[0]}  # the fake signs in "<openid>:<nonce>" as openid
+
+
+async def subscribe(api: httpx.AsyncClient, pair: dict[str, Any], fake: Any, template_ids: list[str] | str, times: int = 1) -> None:
+    """The user accepts in wx.requestSubscribeMessage ``times`` times: WeChat learns of each tap (the
+    fake's control endpoint) and the mini-program reports it to us (POST /mp/v1/subscriptions)."""
+    ids = [template_ids] if isinstance(template_ids, str) else list(template_ids)
+    for _ in range(times):
+        fake.accept(pair["openid"], ids)
+        resp = await api.post("/mp/v1/subscriptions", json={"results": {t: "accept" for t in ids}}, headers=bearer(pair))
+        assert resp.status_code == 200, resp.text
 
 
 def bearer(pair: dict[str, Any]) -> dict[str, str]:

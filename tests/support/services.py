@@ -95,5 +95,14 @@ def database() -> Iterator[str]:
         run_cli("migrate")
         run_cli("seed-demo")
         yield env.DATABASE_URL
+        _audit_stored_messages()
     finally:
         asyncio.run(_admin_exec(f'DROP DATABASE IF EXISTS "{env.TEST_DB}" WITH (FORCE)'))
+
+
+def _audit_stored_messages() -> None:
+    """Every message any producer stored in this run is sent to a fresh strict fake WeChat before the
+    database goes; a refusal fails the run (tests/conftest.py reads AUDIT)."""
+    from tests.support import wechat
+
+    wechat.AUDIT["stored_refused"] = wechat.replay_stored_messages(env.DATABASE_URL, ROOT / ".pytest_fake_wechat_audit.log")

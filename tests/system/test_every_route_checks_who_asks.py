@@ -8,11 +8,18 @@ import pytest
 
 pytestmark = pytest.mark.asyncio
 
-# Public on purpose: health, docs, metrics, sign-in flows, Open311 discovery (its own api_key rules).
+# Public on purpose: health, docs, metrics, sign-in flows, Open311 discovery (its own api_key rules),
+# WeChat's message push (WeChat's signature instead of a token: refused with 403, checked below).
 PUBLIC = re.compile(
     r"^/(healthz|readyz|metrics|schema.*|api/v1/auth/(login|refresh|logout)|mp/v1/auth/(login|bind|refresh|logout)"
-    r"|open311/v2/.*)$"
+    r"|open311/v2/.*|wechat/push)$"
 )
+
+
+async def test_wechat_push_without_a_signature_is_refused(api):
+    for method in ("GET", "POST"):
+        resp = await api.request(method, "/wechat/push", json={} if method == "POST" else None)
+        assert resp.status_code == 403 and resp.json()["code"] == "WECHAT_PUSH_SIGNATURE", resp.text
 
 
 async def test_anonymous_callers_are_refused_everywhere_else(api):
