@@ -34,6 +34,7 @@ from backend.materials.controller import MaterialController
 from backend.monitoring.controller import MonitoringController
 from backend.notifications.controller import NotificationController
 from backend.projects.controller import ProjectController
+from backend.lifecycle.controller import InspectionController, StageController
 from backend.settings import Settings, get_settings
 from backend.workforce.controller import (
     RosterController,
@@ -79,6 +80,8 @@ REGULATOR_CONTROLLERS = [
     admin_console,
     CameraController,
 ]
+REGULATOR_CONTROLLERS += [StageController, InspectionController]  # issue 20: project stages, 工序报验
+
 MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController,
                            MpComplaintController, MpMaterialController]
 MINIPROGRAM_CONTROLLERS.append(MpMonitoringController)

@@ -231,3 +231,16 @@ MESSAGES.update(
         "TEAM_LEADER_NOT_ON_ROSTER": "班组长须为本项目该分包单位在场的工人",
     }
 )
+
+MESSAGES.update(
+    {  # issue 20: project stages (项目阶段) and inspection requests (工序报验)
+        "PROJECT_NO_PERMIT": "该项目尚未取得施工许可，不能开展现场活动（打卡、材料进场、传感器登记）",
+        "STAGE_ACTION_UNKNOWN": "未知的项目阶段操作",
+        "STAGE_TRANSITION_REFUSED": "项目当前阶段不允许该操作",
+        "STAGE_GATE_BLOCKED": "存在未处理事项，暂不能验收（见 detail.blocking）",
+        "PERMIT_REQUIRED": "请填写施工许可证编号、发证日期和发证机关",
+        "PROJECT_NOT_STARTED": "项目尚未开工，不能报验",
+        "INSPECTION_NOT_FOUND": "报验记录不存在",
+        "INSPECTION_TRANSITION_REFUSED": "报验当前状态不允许该操作",
+    }
+)

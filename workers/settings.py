@@ -16,6 +16,7 @@ from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
 from backend.complaints.jobs import complaint_created, complaint_timer, reconcile_complaint_timers
 from backend.credit.jobs import credit_recompute
+from backend.lifecycle.jobs import inspection_overdue
 from backend.logging import configure_logging
 from backend.materials.jobs import flush_material_scans
 from backend.monitoring.jobs import alarm_ack_overdue
@@ -62,6 +63,7 @@ class WorkerSettings:
         flush_material_scans,
         credit_recompute,
         alarm_ack_overdue,
+        inspection_overdue,
     ]
     cron_jobs = [
         cron(heartbeat, second={0, 30}, run_at_startup=False),
@@ -69,6 +71,7 @@ class WorkerSettings:
         cron(purge_expired_tokens, hour={19}, minute={5}),  # 03:05 Asia/Shanghai
         cron(credit_recompute, minute={7}, run_at_startup=False, unique=True),  # hourly: decay, notice periods over
         cron(alarm_ack_overdue, second={50}, run_at_startup=False, unique=True),  # alarms past the ack deadline
+        cron(inspection_overdue, second={40}, run_at_startup=False, unique=True),  # 工序报验 answers past due
         cron(
             reconcile_complaint_timers,
             second=set(range(0, 60, get_settings().RECONCILE_EVERY_S)),

@@ -1,0 +1,69 @@
+"""Regulator API for project stages and inspection requests (工序报验). Authorisation lives in the services."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from backend.deps import ArqDep, PrincipalDep, SettingsDep
+from backend.lifecycle import inspections, stages
+from backend.lifecycle.rules import InspectionStatus
+from backend.lifecycle.schemas import (
+    InspectionAnswer,
+    InspectionAudit,
+    InspectionCreate,
+    InspectionOut,
+    InspectionResubmit,
+    StageOut,
+    StageTransitionIn,
+)
+
+
+class StageController(Controller):
+    path = "/api/v1/projects/{project_id:uuid}/stage"
+    tags = ["lifecycle"]
+
+    @get("/", summary="The project's stage, its history, next moves and what blocks the next acceptance")
+    async def get_stage(self, project_id: FromPath[UUID], principal: PrincipalDep) -> StageOut:
+        return await stages.get_stage(principal, project_id)
+
+    @post("/", status_code=200, summary="Move the project one stage on (permit, start, acceptances, filing)")
+    async def move(self, project_id: FromPath[UUID], data: JSONBody[StageTransitionIn], principal: PrincipalDep
+                   ) -> StageOut:
+        return await stages.transition(principal, project_id, data)
+
+
+class InspectionController(Controller):
+    path = "/api/v1/inspection-requests"
+    tags = ["lifecycle"]
+
+    @post("/", summary="工序报验: the project lead asks for an inspection of a lot or sub-item")
+    async def submit(self, data: JSONBody[InspectionCreate], principal: PrincipalDep, settings: SettingsDep,
+                     arq: ArqDep) -> InspectionOut:
+        return await inspections.submit(settings, arq, principal, data)
+
+    @get("/", summary="A project's inspection requests, newest first")
+    async def list_requests(self, principal: PrincipalDep, project_id: FromQuery[UUID],
+                            status: FromQuery[InspectionStatus | None] = None) -> list[InspectionOut]:
+        return await inspections.list_for_project(principal, project_id, status)
+
+    @get("/{request_id:uuid}")
+    async def get_request(self, request_id: FromPath[UUID], principal: PrincipalDep) -> InspectionOut:
+        return await inspections.get(principal, request_id)
+
+    @post("/{request_id:uuid}/answer", status_code=200, summary="The supervisor's pass / fail with findings")
+    async def answer(self, request_id: FromPath[UUID], data: JSONBody[InspectionAnswer], principal: PrincipalDep,
+                     settings: SettingsDep, arq: ArqDep) -> InspectionOut:
+        return await inspections.answer(settings, arq, principal, request_id, data)
+
+    @post("/{request_id:uuid}/resubmit", summary="重新报验 after a failure (a new request carries on)")
+    async def resubmit(self, request_id: FromPath[UUID], data: JSONBody[InspectionResubmit], principal: PrincipalDep,
+                       settings: SettingsDep, arq: ArqDep) -> InspectionOut:
+        return await inspections.resubmit(settings, arq, principal, request_id, data)
+
+    @post("/{request_id:uuid}/audit", status_code=200, summary="The station upholds or overturns an answer")
+    async def audit(self, request_id: FromPath[UUID], data: JSONBody[InspectionAudit], principal: PrincipalDep
+                    ) -> InspectionOut:
+        return await inspections.audit(principal, request_id, data)
