@@ -84,7 +84,7 @@ async def batch(api, admin, project: dict[str, Any], headers) -> Any:
         "quantity": 28.0, "unit": "t", "project_id": project["id"]}, headers=headers)
 
 
-async def sensor_point(api, project: dict[str, Any], lead, sup) -> str:
+async def sensor_point(api, project: dict[str, Any], lead, sup, cumulative_abs: float = 30) -> str:
     """A foundation pit with an approved plan and one point (sensors are registered by the test)."""
     work = await api.post("/api/v1/monitoring/works", headers=lead, json={
         "project_id": project["id"], "name": f"基坑-{uuid.uuid4().hex[:6]}", "kind": "foundation_pit",
@@ -92,7 +92,8 @@ async def sensor_point(api, project: dict[str, Any], lead, sup) -> str:
     assert work.status_code == 201, work.text
     wid = work.json()["id"]
     resp = await api.post(f"/api/v1/monitoring/works/{wid}/plan", headers=lead, json={
-        "plan_no": "FA-2026-07", "alarm_values": {"wall_top_horizontal": {"cumulative_abs": 30, "rate_per_day": 3}}})
+        "plan_no": "FA-2026-07", "alarm_values": {"wall_top_horizontal": {"cumulative_abs": cumulative_abs, "rate_per_day": 48,
+                                                                "warning_ratio": 0.7, "danger_ratio": 1.5}}})
     assert resp.status_code == 200, resp.text
     resp = await api.post(f"/api/v1/monitoring/works/{wid}/plan/approve", headers=sup,
                           json={"expert_review": "专家论证 2026-11-20 通过"})
