@@ -34,7 +34,7 @@ from backend.materials.controller import MaterialController
 from backend.monitoring.controller import MonitoringController
 from backend.notifications.controller import NotificationController
 from backend.projects.controller import ProjectController
-from backend.lifecycle.controller import InspectionController, StageController
+from backend.lifecycle.controller import InspectionController, SitePageController, SiteViewController, StageController
 from backend.settings import Settings, get_settings
 from backend.workforce.controller import (
     RosterController,
@@ -51,6 +51,7 @@ from miniprogram_api.media import MpMediaController
 from miniprogram_api.monitoring import MpMonitoringController
 from miniprogram_api.places import MpPlacesController
 from miniprogram_api.workforce import MpWorkforceController
+from miniprogram_api.lifecycle import MpSiteController
 
 log = structlog.get_logger("zhijian.app")
 
@@ -80,12 +81,13 @@ REGULATOR_CONTROLLERS = [
     admin_console,
     CameraController,
 ]
-REGULATOR_CONTROLLERS += [StageController, InspectionController]  # issue 20: project stages, 工序报验
+REGULATOR_CONTROLLERS += [StageController, InspectionController, SiteViewController, SitePageController]  # issue 20
 
 MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController,
                            MpComplaintController, MpMaterialController]
 MINIPROGRAM_CONTROLLERS.append(MpMonitoringController)
 MINIPROGRAM_CONTROLLERS.append(MpWorkforceController)
+MINIPROGRAM_CONTROLLERS.append(MpSiteController)  # issue 20: the live site view
 
 
 class MetricsController(PrometheusController):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from litestar import Controller, get, post
+from typing import Any
+
+from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from backend.deps import ArqDep, PrincipalDep, SettingsDep
-from backend.lifecycle import inspections, stages
+from backend.credit import dashboard as console
+from backend.deps import ArqDep, PrincipalDep, RedisDep, S3Dep, SettingsDep
+from backend.lifecycle import inspections, sitepage, siteview, stages
 from backend.lifecycle.rules import InspectionStatus
 from backend.lifecycle.schemas import (
     InspectionAnswer,
@@ -67,3 +70,28 @@ class InspectionController(Controller):
     async def audit(self, request_id: FromPath[UUID], data: JSONBody[InspectionAudit], principal: PrincipalDep
                     ) -> InspectionOut:
         return await inspections.audit(principal, request_id, data)
+
+
+class SiteViewController(Controller):
+    path = "/api/v1/projects/{project_id:uuid}/site"
+    tags = ["lifecycle"]
+
+    @get("/", summary="The live site view as JSON (stage, alarms, cameras, workers, complaints, batches, holds)")
+    async def site(self, project_id: FromPath[UUID], principal: PrincipalDep, settings: SettingsDep, s3: S3Dep
+                   ) -> dict[str, Any]:
+        return await siteview.site_view(settings, s3, principal, project_id)
+
+
+class SitePageController(Controller):
+    """The regulators' page of one site, opened in a browser with a console ticket (POST /api/v1/credit/console-ticket)."""
+
+    path = "/console/projects"
+    tags = ["console"]
+
+    @get("/{project_id:uuid}/site", exclude_from_auth=True, summary="The live site view page (console ticket)")
+    async def page(self, project_id: FromPath[UUID], settings: SettingsDep, redis: RedisDep, s3: S3Dep,
+                   ticket: FromQuery[str] = "") -> Response[str]:
+        principal = await console.redeem_ticket(redis, ticket)
+        body = sitepage.render_html(await siteview.site_view(settings, s3, principal, project_id))
+        return Response(body, media_type="text/html; charset=utf-8",
+                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
