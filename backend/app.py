@@ -34,7 +34,13 @@ from backend.materials.controller import MaterialController
 from backend.monitoring.controller import MonitoringController
 from backend.notifications.controller import NotificationController
 from backend.projects.controller import ProjectController
-from backend.lifecycle.controller import InspectionController, SitePageController, SiteViewController, StageController
+from backend.lifecycle.controller import (
+    InspectionController,
+    ProjectFileController,
+    SitePageController,
+    SiteViewController,
+    StageController,
+)
 from backend.settings import Settings, get_settings
 from backend.workforce.controller import (
     RosterController,
@@ -81,7 +87,8 @@ REGULATOR_CONTROLLERS = [
     admin_console,
     CameraController,
 ]
-REGULATOR_CONTROLLERS += [StageController, InspectionController, SiteViewController, SitePageController]  # issue 20
+REGULATOR_CONTROLLERS += [StageController, InspectionController, SiteViewController, SitePageController,
+                          ProjectFileController]  # issue 20
 
 MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController,
                            MpComplaintController, MpMaterialController]

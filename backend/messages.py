@@ -244,3 +244,9 @@ MESSAGES.update(
         "INSPECTION_TRANSITION_REFUSED": "报验当前状态不允许该操作",
     }
 )
+
+MESSAGES.update(
+    {  # issue 20: the project file (电子档案)
+        "FILE_RANGE_INVALID": "档案期间无效：开始日期不能晚于结束日期，且不超过十年",
+    }
+)

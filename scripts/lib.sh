@@ -588,6 +588,19 @@ ensure_chromium() {
     fi
 }
 
+# ensure_poppler: pdftoppm / pdftotext (poppler-utils) for the project-file test, which looks at the PDF as
+# images and text; installed as root on Debian/Ubuntu, otherwise a warning (that test then skips).
+ensure_poppler() {
+    if command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null; then
+        return 0
+    elif _is_root && command -v apt-get >/dev/null; then
+        log "poppler-utils is not installed (needed by tests/lifecycle/test_project_file.py)"
+        _apt_install poppler-utils
+    else
+        warn "missing: pdftoppm (Debian/Ubuntu: apt-get install poppler-utils); the project-file test will skip"
+    fi
+}
+
 # ---------------------------------------------------------------------------------------------------
 # Background processes
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID
 
 from typing import Any
@@ -11,7 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.credit import dashboard as console
 from backend.deps import ArqDep, PrincipalDep, RedisDep, S3Dep, SettingsDep
-from backend.lifecycle import inspections, sitepage, siteview, stages
+from backend.lifecycle import inspections, projectfile, sitepage, siteview, stages
 from backend.lifecycle.rules import InspectionStatus
 from backend.lifecycle.schemas import (
     InspectionAnswer,
@@ -95,3 +96,22 @@ class SitePageController(Controller):
         body = sitepage.render_html(await siteview.site_view(settings, s3, principal, project_id))
         return Response(body, media_type="text/html; charset=utf-8",
                         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+class ProjectFileController(Controller):
+    path = "/api/v1/projects/{project_id:uuid}/file"
+    tags = ["lifecycle"]
+
+    @get("/pdf", summary="The project file (电子档案) for a date range as an indexed PDF")
+    async def pdf(self, project_id: FromPath[UUID], principal: PrincipalDep, settings: SettingsDep, s3: S3Dep,
+                  start: FromQuery[date], end: FromQuery[date]) -> Response[bytes]:
+        body = await projectfile.build(settings, s3, principal, project_id, start, end, "pdf")
+        return Response(body, media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="project-file-{start}-{end}.pdf"'})
+
+    @get("/zip", summary="The project file's originals (photos, certificates, PDF, manifest) for a date range")
+    async def zip(self, project_id: FromPath[UUID], principal: PrincipalDep, settings: SettingsDep, s3: S3Dep,
+                  start: FromQuery[date], end: FromQuery[date]) -> Response[bytes]:
+        body = await projectfile.build(settings, s3, principal, project_id, start, end, "zip")
+        return Response(body, media_type="application/zip", headers={
+            "Content-Disposition": f'attachment; filename="project-file-{start}-{end}.zip"'})
