@@ -35,7 +35,9 @@ from backend.monitoring.controller import MonitoringController
 from backend.notifications.controller import NotificationController
 from backend.projects.controller import ProjectController
 from backend.lifecycle.controller import (
+    AssessmentController,
     InspectionController,
+    KeyPersonnelController,
     ProjectFileController,
     SitePageController,
     SiteViewController,
@@ -88,7 +90,7 @@ REGULATOR_CONTROLLERS = [
     CameraController,
 ]
 REGULATOR_CONTROLLERS += [StageController, InspectionController, SiteViewController, SitePageController,
-                          ProjectFileController]  # issue 20
+                          ProjectFileController, AssessmentController, KeyPersonnelController]  # issue 20
 
 MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController,
                            MpComplaintController, MpMaterialController]

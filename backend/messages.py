@@ -248,5 +248,8 @@ MESSAGES.update(
 MESSAGES.update(
     {  # issue 20: the project file (电子档案)
         "FILE_RANGE_INVALID": "档案期间无效：开始日期不能晚于结束日期，且不超过十年",
+        "ASSESSMENT_PERIOD_INVALID": "评估期间无效：开始日期不能晚于结束日期",
+        "ASSESSMENT_NOT_A_PARTY": "被评估单位不是该项目的参建单位",
+        "PERSONNEL_ROLE_TWICE": "同一岗位只能登记一人",
     }
 )

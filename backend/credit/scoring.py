@@ -35,6 +35,7 @@ KIND_POINTS: dict[str, int] = {
 KIND_POINTS.update({
     "inspection_failed_repeat": -2,  # a lot failed its inspection again after a re-request (against the GC)
     "inspection_answer_late": -1,  # a supervisor answered an inspection request after its due time (supervision)
+    "assessment": 0,  # a third-party assessment: points from its indicators (lifecycle.assessments.points)
 })
 MANUAL_KINDS = frozenset({"serious_violation", "manual_deduction", "manual_bonus"})
 SERIOUS_KINDS = frozenset({"serious_violation"})

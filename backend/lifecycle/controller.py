@@ -7,14 +7,18 @@ from uuid import UUID
 
 from typing import Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.credit import dashboard as console
 from backend.deps import ArqDep, PrincipalDep, RedisDep, S3Dep, SettingsDep
-from backend.lifecycle import inspections, projectfile, sitepage, siteview, stages
+from backend.lifecycle import assessments, inspections, projectfile, sitepage, siteview, stages
 from backend.lifecycle.rules import InspectionStatus
 from backend.lifecycle.schemas import (
+    AssessmentIn,
+    AssessmentOut,
+    KeyPersonnelIn,
+    KeyPersonnelOut,
     InspectionAnswer,
     InspectionAudit,
     InspectionCreate,
@@ -115,3 +119,32 @@ class ProjectFileController(Controller):
         body = await projectfile.build(settings, s3, principal, project_id, start, end, "zip")
         return Response(body, media_type="application/zip", headers={
             "Content-Disposition": f'attachment; filename="project-file-{start}-{end}.zip"'})
+
+
+class AssessmentController(Controller):
+    path = "/api/v1/assessments"
+    tags = ["lifecycle"]
+
+    @post("/", summary="Enter a third-party assessment of an enterprise on a project (feeds its credit score)")
+    async def record(self, data: JSONBody[AssessmentIn], principal: PrincipalDep, settings: SettingsDep, arq: ArqDep
+                     ) -> AssessmentOut:
+        return await assessments.record(settings, arq, principal, data)
+
+    @get("/", summary="An enterprise's assessments, newest period first")
+    async def list_assessments(self, principal: PrincipalDep, enterprise_id: FromQuery[UUID]) -> list[AssessmentOut]:
+        return await assessments.list_for_enterprise(principal, enterprise_id)
+
+
+class KeyPersonnelController(Controller):
+    path = "/api/v1/projects/{project_id:uuid}/key-personnel"
+    tags = ["lifecycle"]
+
+    @get("/", summary="Key personnel and their certificates; missing or expired ones flagged")
+    async def get_personnel(self, project_id: FromPath[UUID], principal: PrincipalDep, settings: SettingsDep
+                            ) -> KeyPersonnelOut:
+        return await assessments.get_personnel(settings, principal, project_id)
+
+    @put("/", summary="Replace the project's key personnel (its lead or the district's station)")
+    async def replace(self, project_id: FromPath[UUID], data: JSONBody[KeyPersonnelIn], principal: PrincipalDep,
+                      settings: SettingsDep) -> KeyPersonnelOut:
+        return await assessments.replace_personnel(settings, principal, project_id, data.people)

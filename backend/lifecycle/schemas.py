@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
@@ -110,3 +110,58 @@ class InspectionOut(Schema):
     audit_verdict: str
     photo_ids: list[UUID]
     events: list[InspectionEventOut]
+
+
+Share = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+
+
+class AssessmentIn(Schema):
+    enterprise_id: UUID
+    project_id: UUID
+    assessor: Annotated[str, msgspec.Meta(min_length=2, max_length=100)]
+    period_start: date
+    period_end: date
+    quality_behaviour: Annotated[float, msgspec.Meta(ge=0.0, le=100.0)]
+    personnel_certified_share: Share
+    equipment_good_share: Share
+
+
+class AssessmentOut(Schema):
+    id: UUID
+    enterprise_id: UUID
+    project_id: UUID
+    assessor: str
+    period_start: date
+    period_end: date
+    quality_behaviour: float
+    personnel_certified_share: float
+    equipment_good_share: float
+    composite: float
+    points: int
+    recorded_by: UUID | None
+    recorded_at: datetime
+
+
+class KeyPersonIn(Schema):
+    role: Literal["project_manager", "chief_supervisor", "safety_officer", "technical_lead"]
+    name: Annotated[str, msgspec.Meta(min_length=2, max_length=32)]
+    certificate_no: Annotated[str, msgspec.Meta(min_length=4, max_length=64)]
+    expires_on: date
+
+
+class KeyPersonnelIn(Schema):
+    people: Annotated[list[KeyPersonIn], msgspec.Meta(max_length=20)]
+
+
+class KeyPersonOut(Schema):
+    role: str
+    name: str
+    certificate_no: str
+    expires_on: date
+    expired: bool
+
+
+class KeyPersonnelOut(Schema):
+    project_id: UUID
+    people: list[KeyPersonOut]
+    flags: list[dict[str, str]]  # {"role", "role_zh", "flag": missing | expired, "name"}

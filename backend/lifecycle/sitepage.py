@@ -60,6 +60,7 @@ def render_html(d: dict[str, Any]) -> str:
         tile("batches-failed", "不合格批次", failed, failed > 0),
         tile("holds-active", "质量暂停", len(active_holds), bool(active_holds)),
         tile("inspections-open", "待处理报验", open_requests),
+        tile("personnel-flags", "关键人员缺失/证书过期", len(d["personnel_flags"]), bool(d["personnel_flags"])),
     ])
     alarms = "".join(
         f'<tr class="alarm level-{a["level"]}"><td style="color:{_LEVEL.get(a["level"], ("", "#222"))[1]}">'
@@ -87,6 +88,9 @@ def render_html(d: dict[str, Any]) -> str:
                  f'<text x="0" y="14" font-size="13" font-weight="bold">材料批次（按结论）</text>{bars}</svg>')
     holds = "".join(f'<tr><td>{_e(h["enterprise"])}</td><td>{"暂停中" if h["status"] == "active" else "已解除"}</td>'
                     f'<td>{_e(h["started_at"][:16])}</td></tr>' for h in d["holds"]) or '<tr><td colspan="3">无</td></tr>'
+    flags = "".join(f'<li class="flag {f["flag"]}">{_e(f["role_zh"])} {_e(f["name"])}：'
+                    f'{"未登记" if f["flag"] == "missing" else "证书已过期"}</li>' for f in d["personnel_flags"]) \
+        or "<li>齐全有效</li>"
     blocking = "".join(f'<li class="blocking {b["kind"]}"><a href="{_e(b["link"])}">{_e(_BLOCK.get(b["kind"], b["kind"]))}'
                        f'：{_e(b["label"])}</a></li>' for b in d["blocking"])
     gate = (f'<ul id="blocking">{blocking}</ul>' if blocking
@@ -109,7 +113,7 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ border: 1px solid 
 </style></head>
 <body><h1>{_e(p["name"])}</h1>
 <div class="sub">施工许可 {_e(p["permit_no"])} · {_e(p["address"])} · 当前阶段 <b id="stage">{_e(p["stage_zh"])}</b>
- · 更新于 {_e(d["generated_at"][:16])}</div>
+ · 更新于 {_e(d["generated_at"][:16].replace("T", " "))}</div>
 <div class="panel">{timeline_svg(d["timeline"])}{gate}</div>
 <div class="tiles">{tiles}</div>
 <div class="row"><div class="panel"><h2>未消除告警（最新读数）</h2><table id="alarms"><tr><th>级别</th><th>测点</th>
@@ -117,6 +121,6 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ border: 1px solid 
 <div class="panel"><h2>投诉与办理时限</h2><table id="complaints"><tr><th>编号</th><th>状态</th><th>办结时限</th><th>时限状态</th></tr>
 {complaints}</table></div></div>
 <div class="row"><div class="panel"><h2>摄像头最新分析画面</h2><div class="cameras">{cameras}</div></div>
-<div class="panel">{batch_svg}<h2>质量暂停</h2><table id="holds"><tr><th>单位</th><th>状态</th><th>开始</th></tr>{holds}</table></div></div>
+<div class="panel">{batch_svg}<h2>关键岗位人员</h2><ul id="personnel-flags">{flags}</ul><h2>质量暂停</h2><table id="holds"><tr><th>单位</th><th>状态</th><th>开始</th></tr>{holds}</table></div></div>
 <script type="application/json" id="site-data">{html.escape(json.dumps(d, ensure_ascii=False, default=str))}</script>
 </body></html>"""

@@ -16,7 +16,7 @@ from backend import db
 from backend.auth.principal import Principal, Role
 from backend.clients.s3 import S3Client
 from backend.db import utcnow
-from backend.lifecycle import access, inspections, stages
+from backend.lifecycle import access, assessments, inspections, stages
 from backend.lifecycle.rules import STAGE_ORDER, STAGE_ZH, Stage
 from backend.projects import service as projects_service
 from backend.settings import Settings
@@ -129,6 +129,7 @@ async def site_data(settings: Settings, s3: S3Client | None, project_id: UUID, n
         "holds": [{"id": str(h["id"]), "enterprise": h["enterprise"], "status": h["status"],
                    "started_at": h["started_at"].astimezone(zone).isoformat()} for h in holds],
         "inspections": await inspections.counts(project_id),
+        "personnel_flags": (await assessments.personnel_of(settings, project_id)).flags,
     }
 
 

@@ -1,10 +1,11 @@
 """A project's stage events and its inspection requests (工序报验) with their timelines."""
 
-from piccolo.columns import JSONB, UUID, ForeignKey, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, UUID, Date, DoublePrecision, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from backend.accounts.tables import User
+from backend.enterprises.tables import Enterprise
 from backend.projects.tables import Project
 
 
@@ -58,3 +59,33 @@ class InspectionEvent(Table, tablename="inspection_request_events"):
     actor = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     at = Timestamptz(default=TimestamptzNow())
     note = Text(default="")
+
+
+class Assessment(Table, tablename="credit_assessments"):
+    """A third-party assessment (第三方评估) of an enterprise on a project; feeds credit (lifecycle.assessments)."""
+
+    id = UUID(primary_key=True)
+    enterprise = ForeignKey(references=Enterprise, on_delete=OnDelete.restrict, index=True)
+    project = ForeignKey(references=Project, on_delete=OnDelete.restrict, index=True)
+    assessor = Varchar(length=100)
+    period_start = Date()
+    period_end = Date()
+    quality_behaviour = DoublePrecision()  # 0–100
+    personnel_certified_share = DoublePrecision()  # 0–1
+    equipment_good_share = DoublePrecision()  # 0–1
+    composite = DoublePrecision()
+    points = Integer()
+    recorded_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    recorded_at = Timestamptz(default=TimestamptzNow())
+
+
+class KeyPerson(Table, tablename="project_key_personnel"):
+    """A project's key person (项目经理, 总监理工程师, 专职安全员, 技术负责人) and the certificate's expiry."""
+
+    project = ForeignKey(references=Project, on_delete=OnDelete.cascade, index=True)
+    role = Varchar(length=24)
+    name = Varchar(length=32)
+    certificate_no = Varchar(length=64)
+    expires_on = Date()
+    updated_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    updated_at = Timestamptz(default=TimestamptzNow())
