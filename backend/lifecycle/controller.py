@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from uuid import UUID
-
 from typing import Any
+from uuid import UUID
 
 from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -17,13 +16,13 @@ from backend.lifecycle.rules import InspectionStatus
 from backend.lifecycle.schemas import (
     AssessmentIn,
     AssessmentOut,
-    KeyPersonnelIn,
-    KeyPersonnelOut,
     InspectionAnswer,
     InspectionAudit,
     InspectionCreate,
     InspectionOut,
     InspectionResubmit,
+    KeyPersonnelIn,
+    KeyPersonnelOut,
     StageOut,
     StageTransitionIn,
 )

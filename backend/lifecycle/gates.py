@@ -42,7 +42,8 @@ _QUERIES: tuple[tuple[str, str, str, tuple[int, ...]], ...] = (
      "SELECT id, number AS label, status AS state FROM complaints"
      " WHERE project = $1 AND status = ANY($2::text[]) ORDER BY submitted_at", (0, 3)),
     ("inspection_open", "/api/v1/inspection-requests/{id}",
-     "SELECT id, stage || ' ' || lot AS label, status AS state FROM inspection_requests"
+     "SELECT id, CASE stage WHEN 'foundation' THEN '地基与基础' WHEN 'structure' THEN '主体结构' ELSE '装饰装修等' END"
+     " || ' ' || lot AS label, status AS state FROM inspection_requests"
      " WHERE project = $1 AND stage = ANY($2::text[]) AND status = ANY($3::text[]) ORDER BY submitted_at", (0, 4, 5)),
 )
 

@@ -87,7 +87,8 @@ _SECTIONS: tuple[tuple[str, str, str, str | None], ...] = (
      " FROM project_stage_events e LEFT JOIN users u ON u.id = e.actor"
      " WHERE e.project = $1 AND e.at >= $2 AND e.at < $3 ORDER BY e.at, e.id", None),
     ("inspections", "工序报验（检验批、分项工程）",
-     f"SELECT e.at, {_WHO} AS who, r.stage || ' ' || r.lot || '（' || r.location || '）' AS subject, e.kind AS action,"
+     f"SELECT e.at, {_WHO} AS who, CASE r.stage WHEN 'foundation' THEN '地基与基础' WHEN 'structure' THEN '主体结构'"
+     " ELSE '装饰装修等' END || ' ' || r.lot || '（' || r.location || '）' AS subject, e.kind AS action,"
      " concat_ws(' ', nullif(e.from_status || '→' || e.to_status, '→'), nullif(e.note, '')) AS note"
      " FROM inspection_request_events e JOIN inspection_requests r ON r.id = e.request"
      " LEFT JOIN users u ON u.id = e.actor WHERE r.project = $1 AND e.at >= $2 AND e.at < $3 ORDER BY e.at, e.id",

@@ -13,6 +13,8 @@ _BATCH = {"registered": "已登记", "entry_accepted": "进场合格", "entry_re
           "conforming": "检测合格", "partially_checked": "部分判定", "non_conforming": "检测不合格", "removed": "已退场"}
 _BATCH_COLOR = {"entry_rejected": "#c62828", "non_conforming": "#c62828", "conforming": "#2e7d32",
                 "removed": "#9e9e9e"}
+_COMPLAINT = {"submitted": "已提交", "dispatched": "已分派", "accepted": "已受理", "in_progress": "处理中",
+              "waiting_info": "待补充材料", "reopened": "重新处理"}
 _BLOCK = {"material_batch_failed": "不合格材料未退场", "quality_hold_active": "质量暂停未解除",
           "danger_alarm_open": "危险报警未消除", "complaint_open": "投诉未办结", "inspection_open": "报验未通过"}
 
@@ -30,7 +32,7 @@ def timeline_svg(timeline: list[dict[str, Any]]) -> str:
         fill = "#1565c0" if item["reached"] else "#fff"
         if item["reached"] and i + 1 < len(timeline) and timeline[i + 1]["reached"]:
             parts.append(f'<line x1="{x}" y1="40" x2="{x + step}" y2="40" stroke="#1565c0" stroke-width="4"/>')
-        ring = '<circle cx="{x}" cy="40" r="17" fill="none" stroke="#ef6c00" stroke-width="3"/>'.format(x=x) \
+        ring = f'<circle cx="{x}" cy="40" r="17" fill="none" stroke="#ef6c00" stroke-width="3"/>' \
             if item["current"] else ""
         day = (item["at"] or "")[:10]
         parts.append(f'<g class="stage{" reached" if item["reached"] else ""}{" current" if item["current"] else ""}"'
@@ -75,8 +77,8 @@ def render_html(d: dict[str, Any]) -> str:
         + (f' · 最近 {_e(c["last_rule"])}' if c["last_rule"] else "") + '</div></div>'
         for c in d["cameras"]) or '<div class="noframe">本项目未接入摄像头</div>'
     complaints = "".join(
-        f'<tr class="complaint sla-{c["sla"]}"><td>{_e(c["number"])}</td><td>{_e(c["status"])}</td>'
-        f'<td>{_e(c["deadline_at"][:16])}</td><td style="color:{_SLA[c["sla"]][1]}">{_SLA[c["sla"]][0]}</td></tr>'
+        f'<tr class="complaint sla-{c["sla"]}"><td>{_e(c["number"])}</td><td>{_e(_COMPLAINT.get(c["status"], c["status"]))}</td>'
+        f'<td>{_e(c["deadline_at"][:16].replace("T", " "))}</td><td style="color:{_SLA[c["sla"]][1]}">{_SLA[c["sla"]][0]}</td></tr>'
         for c in d["complaints"]) or '<tr><td colspan="4">无</td></tr>'
     top = max(list(d["batches"].values()) + [1])
     bars = "".join(

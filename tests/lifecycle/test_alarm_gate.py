@@ -33,6 +33,10 @@ async def test_an_open_danger_alarm_blocks_the_foundation_acceptance(api, admin,
                                           json={"action": "accept_foundation"}, headers=sup), 409, "STAGE_GATE_BLOCKED")
     assert [(b["kind"], b["id"], b["link"]) for b in refused["detail"]["blocking"]] == [
         ("danger_alarm_open", alarm["id"], f"/api/v1/monitoring/alarms/{alarm['id']}")]
+    # The site view shows it with the sensor's latest reading.
+    site = (await api.get(f"/api/v1/projects/{project['id']}/site", headers=p["lc_inspector"])).json()
+    assert [(a["id"], a["level"], a["latest_value"], a["unit"], a["point"]) for a in site["alarms"]] == [
+        (alarm["id"], 3, 16.0, "mm", "ZQS-07")]
     # Acknowledged is not enough: the alarm must be cleared.
     await api.post(f"/mp/v1/monitoring/alarms/{alarm['id']}/ack", json={"note": "已到现场"}, headers=lead)
     assert_error(await api.post(f"/api/v1/projects/{project['id']}/stage", json={"action": "accept_foundation"},

@@ -9,8 +9,6 @@ from tests.lifecycle.helpers import GC, enterprise, people, planned_project
 from tests.support.asserts import assert_error
 
 
-
-
 @pytest.mark.parametrize(("q", "p", "e", "value", "pts"), [
     (85, 0.85, 0.85, 85.0, 0),  # neutral
     (90, 0.9, 0.9, 90.0, 1),

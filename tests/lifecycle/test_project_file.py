@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -114,8 +115,9 @@ async def test_project_file_pdf_and_zip(api, admin, tmp_path):
 
     # The same file from the command line.
     out = tmp_path / "cli"
-    subprocess.run([sys.executable, "-m", "backend.cli", "project-file", pid, "--start", "2026-01-01", "--end", today,
-                    "--out", str(out)], check=True, cwd=ROOT, env=os.environ.copy(), timeout=300, capture_output=True)
+    await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "backend.cli", "project-file", pid, "--start", "2026-01-01", "--end", today,
+                         "--out", str(out)], check=True, cwd=ROOT, env=os.environ.copy(), timeout=300, capture_output=True)
     assert (out / f"project-file-2026-01-01-{today}.pdf").read_bytes() == pdf.content
     assert (out / f"project-file-2026-01-01-{today}.zip").read_bytes() == z.content
 
