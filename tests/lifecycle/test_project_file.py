@@ -118,7 +118,13 @@ async def test_project_file_pdf_and_zip(api, admin, tmp_path):
     await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "backend.cli", "project-file", pid, "--start", "2026-01-01", "--end", today,
                          "--out", str(out)], check=True, cwd=ROOT, env=os.environ.copy(), timeout=300, capture_output=True)
-    assert (out / f"project-file-2026-01-01-{today}.pdf").read_bytes() == pdf.content
+    cli_pdf = (out / f"project-file-2026-01-01-{today}.pdf").read_bytes()
+    if cli_pdf != pdf.content:  # say what differs
+        import difflib
+
+        diff = "\n".join(difflib.unified_diff(_text(pdf.content, tmp_path).splitlines(),
+                                               _text(cli_pdf, tmp_path).splitlines(), lineterm="", n=1))
+        pytest.fail(f"CLI PDF differs from the API's:\n{diff[:3000]}")
     assert (out / f"project-file-2026-01-01-{today}.zip").read_bytes() == z.content
 
 
