@@ -62,7 +62,7 @@ class _Doc(BaseDocTemplate):
     def _footer(self, canvas: Any, doc: Any) -> None:
         canvas.saveState()
         canvas.setFont(FONT, 8)
-        canvas.drawString(15 * mm, 8 * mm, f"{self._title} · 项目电子档案")
+        canvas.drawString(15 * mm, 8 * mm, f"{self._title} — 项目电子档案")
         canvas.drawRightString(A4[0] - 15 * mm, 8 * mm, f"第 {doc.page} 页")
         canvas.restoreState()
 
@@ -96,7 +96,7 @@ def _photo_grid(section: Any, thumbs: dict[UUID, bytes]) -> Table:
     cells = []
     for ph in section.photos:
         image = Image(io.BytesIO(thumbs[ph.media_id]), width=40 * mm, height=30 * mm, kind="proportional")
-        cells.append([image, _p(f"{ph.subject} · {str(ph.media_id)[:8]}")])
+        cells.append([image, _p(f"{ph.subject}（{str(ph.media_id)[:8]}）")])
     rows = [cells[i:i + 4] for i in range(0, len(cells), 4)]
     rows[-1] += [""] * (4 - len(rows[-1]))
     return Table(rows, colWidths=[45 * mm] * 4)
