@@ -253,3 +253,9 @@ MESSAGES.update(
         "PERSONNEL_ROLE_TWICE": "同一岗位只能登记一人",
     }
 )
+
+MESSAGES.update(
+    {  # issue 20: documents of inspection requests
+        "DOCUMENT_INVALID": "文件无效：仅接受 PDF、JPEG、PNG，且不超过 10 MB",
+    }
+)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Response, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
 from backend.credit import dashboard as console
 from backend.deps import ArqDep, PrincipalDep, RedisDep, S3Dep, SettingsDep
 from backend.lifecycle import assessments, inspections, projectfile, sitepage, siteview, stages
 from backend.lifecycle.rules import InspectionStatus
 from backend.lifecycle.schemas import (
+    DocumentOut,
     AssessmentIn,
     AssessmentOut,
     InspectionAnswer,
@@ -26,6 +29,11 @@ from backend.lifecycle.schemas import (
     StageOut,
     StageTransitionIn,
 )
+
+
+@dataclass
+class DocumentForm:
+    file: UploadFile
 
 
 class StageController(Controller):
@@ -69,6 +77,17 @@ class InspectionController(Controller):
     async def resubmit(self, request_id: FromPath[UUID], data: JSONBody[InspectionResubmit], principal: PrincipalDep,
                        settings: SettingsDep, arq: ArqDep) -> InspectionOut:
         return await inspections.resubmit(settings, arq, principal, request_id, data)
+
+    @post("/{request_id:uuid}/documents", summary="Attach a document (PDF/JPEG/PNG ≤ 10 MB, multipart 'file')",
+          request_max_body_size=inspections.DOCUMENT_MAX_BYTES + 256 * 1024)
+    async def add_document(self, request_id: FromPath[UUID], principal: PrincipalDep, s3: S3Dep,
+                           data: MultipartBody[DocumentForm]) -> DocumentOut:
+        content = await data.file.read(inspections.DOCUMENT_MAX_BYTES + 1)
+        return await inspections.add_document(s3, principal, request_id, data.file.filename or "", content)
+
+    @get("/{request_id:uuid}/documents", summary="A request's documents with short-lived download URLs")
+    async def documents(self, request_id: FromPath[UUID], principal: PrincipalDep, s3: S3Dep) -> list[DocumentOut]:
+        return await inspections.list_documents(s3, principal, request_id)
 
     @post("/{request_id:uuid}/audit", status_code=200, summary="The station upholds or overturns an answer")
     async def audit(self, request_id: FromPath[UUID], data: JSONBody[InspectionAudit], principal: PrincipalDep

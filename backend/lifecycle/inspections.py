@@ -18,14 +18,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+import hashlib
+import re
 from uuid import UUID, uuid4
 
 from arq.connections import ArqRedis
 
+from backend.clients.s3 import S3Client
+
 from backend.auth.principal import Principal, Role
 from backend.credit import service as credit_service
 from backend.db import utcnow
-from backend.errors import Conflict, Forbidden, NotFound
+from backend.errors import BadRequest, Conflict, Forbidden, NotFound
 from backend.lifecycle import access
 from backend.lifecycle.rules import (
     LATE_ANSWER_KIND,
@@ -38,6 +42,7 @@ from backend.lifecycle.rules import (
     reached,
 )
 from backend.lifecycle.schemas import (
+    DocumentOut,
     InspectionAnswer,
     InspectionAudit,
     InspectionCreate,
@@ -45,7 +50,7 @@ from backend.lifecycle.schemas import (
     InspectionOut,
     InspectionResubmit,
 )
-from backend.lifecycle.tables import InspectionEvent, InspectionRequest
+from backend.lifecycle.tables import InspectionDocument, InspectionEvent, InspectionRequest
 from backend.media import service as media_service
 from backend.media.schemas import Purpose
 from backend.notifications.service import notify
@@ -282,3 +287,44 @@ async def remind_overdue(now: datetime, *, settings: Settings, arq: ArqRedis | N
                             f"inspection:{row['id']}:escalated", row["id"], settings=settings, arq=arq)
                 moved += 1
     return moved
+
+
+DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
+FILES_BUCKET = "files"
+_DOC_TYPES = {b"%PDF-": ("pdf", "application/pdf"), b"\xff\xd8\xff": ("jpg", "image/jpeg"),
+              b"\x89PNG\r\n\x1a\n": ("png", "image/png")}
+
+
+def _doc_out(row: dict[str, Any], url: str | None = None) -> DocumentOut:
+    return DocumentOut(id=row["id"], request_id=row["request"], name=row["name"], content_type=row["content_type"],
+                       bytes=row["bytes"], sha256=row["sha256"], uploaded_by=row["uploaded_by"],
+                       uploaded_at=row["uploaded_at"], url=url)
+
+
+async def add_document(s3: S3Client, actor: Principal, request_id: UUID, name: str, content: bytes) -> DocumentOut:
+    """Attach a document (PDF / JPEG / PNG by its magic bytes, ≤ 10 MB) to a request: its lead or supervisor."""
+    row = await _row(request_id)
+    if not (await access.is_lead(actor, row["project"]) or await access.is_supervisor(actor, row["project"])):
+        raise Forbidden("FORBIDDEN_OWNER" if actor.has_role(Role.PROJECT_LEAD, Role.SUPERVISOR) else "FORBIDDEN_ROLE")
+    kind = next((v for magic, v in _DOC_TYPES.items() if content.startswith(magic)), None)
+    if kind is None or len(content) > DOCUMENT_MAX_BYTES:
+        raise BadRequest("DOCUMENT_INVALID", detail={"max_bytes": DOCUMENT_MAX_BYTES, "types": ["pdf", "jpeg", "png"]})
+    clean = re.sub(r"[^\w\u4e00-\u9fff.\-（）()]+", "_", name).strip("._")[:100] or "document"
+    doc_id = uuid4()
+    key = f"inspections/{request_id}/{doc_id}.{kind[0]}"
+    await s3.put_bytes(FILES_BUCKET, key, content, kind[1])
+    async with InspectionRequest._meta.db.transaction():
+        await InspectionDocument.insert(InspectionDocument(
+            id=doc_id, request=request_id, name=clean, key=key, content_type=kind[1], bytes=len(content),
+            sha256=hashlib.sha256(content).hexdigest(), uploaded_by=actor.id))
+        await _event(request_id, "document", actor, note=clean)
+    return _doc_out(await InspectionDocument.select().where(InspectionDocument.id == doc_id).first())
+
+
+async def list_documents(s3: S3Client, actor: Principal, request_id: UUID) -> list[DocumentOut]:
+    """A request's documents with short-lived download URLs, for the project's readers."""
+    row = await _row(request_id)
+    await access.require_reader(actor, await projects_service.get_project_row(row["project"]))
+    docs = await InspectionDocument.select().where(InspectionDocument.request == request_id).order_by(
+        InspectionDocument.uploaded_at)
+    return [_doc_out(d, await s3.presigned_get(FILES_BUCKET, d["key"])) for d in docs]

@@ -67,6 +67,7 @@ class ProjectFile:
     zone_name: str
     sections: list[Section]
     certificates: list[tuple[str, str]]  # (batch label, S3 key in the files bucket)
+    documents: list[tuple[str, str, str]] = field(default_factory=list)  # (lot, file name, key in the files bucket)
 
     @property
     def last_record_at(self) -> datetime | None:
@@ -165,10 +166,15 @@ async def gather(settings: Settings, project_id: UUID, start: date, end: date) -
             "SELECT material || ' ' || grade || ' ' || production_batch_no AS label, certificate_key FROM material_batches"
             " WHERE project = $1 AND certificate_key IS NOT NULL AND created_at >= $2 AND created_at < $3"
             " ORDER BY created_at, id", project_id, lo, hi)
+        documents = await conn.fetch(
+            "SELECT r.lot, d.name, d.key FROM inspection_documents d JOIN inspection_requests r ON r.id = d.request"
+            " WHERE r.project = $1 AND d.uploaded_at >= $2 AND d.uploaded_at < $3 ORDER BY d.uploaded_at, d.id",
+            project_id, lo, hi)
     return ProjectFile(
         project=project, parties=[(_PARTY_ZH.get(p["role"], p["role"]), p["name"], p["uscc"]) for p in parties],
         start=start, end=end, zone_name=settings.TIMEZONE, sections=sections,
-        certificates=[(c["label"], c["certificate_key"]) for c in certificates])
+        certificates=[(c["label"], c["certificate_key"]) for c in certificates],
+        documents=[(d["lot"], d["name"], d["key"]) for d in documents])
 
 
 def manifest(pf: ProjectFile) -> dict[str, Any]:
@@ -187,6 +193,8 @@ def manifest(pf: ProjectFile) -> dict[str, Any]:
                      for s in pf.sections],
         "certificates": [{"batch": label, "file": f"certificates/{i:03d}{key[key.rfind('.'):]}"}
                          for i, (label, key) in enumerate(pf.certificates, 1)],
+        "documents": [{"lot": lot, "name": name, "file": f"documents/{i:03d}-{name}"}
+                      for i, (lot, name, _) in enumerate(pf.documents, 1)],
     }
 
 
@@ -208,6 +216,8 @@ async def render_zip(s3: S3Client, pf: ProjectFile, pdf: bytes) -> bytes:
             for photo, entry in zip(section.photos, listed["photos"], strict=True):
                 _add(zf, entry["file"], await s3.get_bytes(PHOTOS_BUCKET, photo.key))
         for (_, key), entry in zip(pf.certificates, index["certificates"], strict=True):
+            _add(zf, entry["file"], await s3.get_bytes(FILES_BUCKET, key))
+        for (_, _, key), entry in zip(pf.documents, index["documents"], strict=True):
             _add(zf, entry["file"], await s3.get_bytes(FILES_BUCKET, key))
     return buf.getvalue()
 

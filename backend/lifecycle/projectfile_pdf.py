@@ -41,7 +41,7 @@ _ACTION_ZH = {
     "permit": "施工许可", "start": "开工", "accept_foundation": "地基与基础验收", "accept_structure": "主体结构验收",
     "accept_completion": "竣工验收", "file": "竣工验收备案",
     "submitted": "报验", "passed": "合格", "failed": "不合格", "resubmitted": "重新报验", "reminded": "逾期提醒",
-    "escalated": "上报质监站", "audit_uphold": "监督复核：维持", "audit_overturn": "监督复核：改判",
+    "escalated": "上报质监站", "audit_uphold": "监督复核：维持", "audit_overturn": "监督复核：改判", "document": "上传附件",
 }
 _BODY = ParagraphStyle("body", fontName=FONT, fontSize=8.5, leading=11, wordWrap="CJK")
 _H1 = ParagraphStyle("H1", fontName=FONT, fontSize=15, leading=20, spaceBefore=6, spaceAfter=8)

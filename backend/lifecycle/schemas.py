@@ -165,3 +165,15 @@ class KeyPersonnelOut(Schema):
     project_id: UUID
     people: list[KeyPersonOut]
     flags: list[dict[str, str]]  # {"role", "role_zh", "flag": missing | expired, "name"}
+
+
+class DocumentOut(Schema):
+    id: UUID
+    request_id: UUID
+    name: str
+    content_type: str
+    bytes: int
+    sha256: str
+    uploaded_by: UUID | None
+    uploaded_at: datetime
+    url: str | None = None  # short-lived download URL

@@ -100,3 +100,17 @@ class KeyPerson(Table, tablename="project_key_personnel"):
     expires_on = Date()
     updated_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class InspectionDocument(Table, tablename="inspection_documents"):
+    """A document attached to an inspection request (检测报告、隐蔽验收记录…): PDF/JPEG/PNG in the files bucket."""
+
+    id = UUID(primary_key=True)
+    request = ForeignKey(references=InspectionRequest, on_delete=OnDelete.cascade, index=True)
+    name = Varchar(length=120)
+    key = Varchar(length=200)
+    content_type = Varchar(length=32)
+    bytes = Integer()
+    sha256 = Varchar(length=64)
+    uploaded_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    uploaded_at = Timestamptz(default=TimestamptzNow())

@@ -44,8 +44,21 @@ async def _life(api, admin) -> dict:
                               json={"passed": False, "findings": "钢筋间距偏差超限", "photo_ids": [answer_photo]},
                               headers=p["sup_li"])
     assert answered.status_code == 200, answered.text
+    pdf_doc = b"%PDF-1.4\n% hidden-works record\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
+    up = await api.post(f"/api/v1/inspection-requests/{req['id']}/documents",
+                        files={"file": ("隐蔽验收记录.pdf", pdf_doc, "application/pdf")}, headers=p["lead_wang"])
+    assert up.status_code == 201, up.text
+    assert up.json()["name"] == "隐蔽验收记录.pdf" and up.json()["bytes"] == len(pdf_doc)
+    bad = await api.post(f"/api/v1/inspection-requests/{req['id']}/documents",
+                         files={"file": ("x.exe", b"MZ\x90\x00" * 100, "application/octet-stream")}, headers=p["lead_wang"])
+    assert_error(bad, 400, "DOCUMENT_INVALID")
+    assert_error(await api.post(f"/api/v1/inspection-requests/{req['id']}/documents",
+                                files={"file": ("a.pdf", pdf_doc, "application/pdf")}, headers=p["lc_inspector"]),
+                 403, "FORBIDDEN_ROLE")
+    listed = (await api.get(f"/api/v1/inspection-requests/{req['id']}/documents", headers=p["lc_inspector"])).json()
+    assert [d["name"] for d in listed] == ["隐蔽验收记录.pdf"] and listed[0]["url"]
     _, complaint = await report(api, admin, 330302, project_id=pid)
-    return {"project": project, "request": req, "photos": photos + [answer_photo], "complaint": complaint, "people": p}
+    return {"pdf_doc": pdf_doc, "project": project, "request": req, "photos": photos + [answer_photo], "complaint": complaint, "people": p}
 
 
 def _pages(pdf: bytes, tmp: Path) -> list[np.ndarray]:
@@ -98,7 +111,9 @@ async def test_project_file_pdf_and_zip(api, admin, tmp_path):
     manifest = json.loads(archive.read("manifest.json"))
     sections = {s["key"]: s for s in manifest["sections"]}
     assert [r["action"] for r in sections["stages"]["records"]] == ["permit", "start"]
-    assert [r["action"] for r in sections["inspections"]["records"]] == ["submitted", "failed"]
+    assert [r["action"] for r in sections["inspections"]["records"]] == ["submitted", "failed", "document"]
+    assert [d["name"] for d in manifest["documents"]] == ["隐蔽验收记录.pdf"]
+    assert archive.read(manifest["documents"][0]["file"]) == life["pdf_doc"]
     listed = {ph["media_id"]: ph["file"] for ph in sections["inspections"]["photos"]}
     assert set(listed) == set(life["photos"])
     s3 = S3Client(get_settings())
