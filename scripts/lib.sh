@@ -5,6 +5,7 @@
 #   ensure_postgres             PostgreSQL reachable at ZHIJIAN_DATABASE_URL (started / installed if local)
 #   ensure_redis                Redis reachable at ZHIJIAN_REDIS_URL (idem)
 #   ensure_mosquitto            Mosquitto reachable at ZHIJIAN_MQTT_URL (idem; the tests' broker)
+#   ensure_poppler              pdftoppm / pdftotext (poppler-utils) for the project-file test (installed as root)
 #   dev_mqtt_auth               device credentials + topic ACL for the dev broker into .run/mqtt-auth
 #   start_dev_mosquitto         run.sh's own broker (scripts/docker/mosquitto.conf on 127.0.0.1:1884)
 #   reload_dev_mosquitto        SIGHUP to it: it loads credentials written since it started
