@@ -56,6 +56,7 @@ def _brief(row: dict[str, Any]) -> ProjectBrief:
         district_adcode=row["district"],
         status=ProjectStatus(row["status"]),
         location=(row["lng"], row["lat"]),
+        stage=row["stage"],
     )
 
 
@@ -100,6 +101,7 @@ async def _out(row: dict[str, Any]) -> ProjectOut:
         leads=await _leads(row["id"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        stage=row["stage"],
     )
 
 

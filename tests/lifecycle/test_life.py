@@ -69,6 +69,9 @@ async def test_a_project_from_approval_to_filing(api, admin):
     assert moved.json()["stage"] == "permitted"
     assert moved.json()["events"][0]["detail"] == {**permit, "permit_no": permit["permit_no"]}
     assert_error(await _move(api, pid, insp, "permit", permit=permit), 409, "STAGE_TRANSITION_REFUSED")
+    assert (await api.get(f"/api/v1/projects/{pid}", headers=admin)).json()["stage"] == "permitted"
+    listed = (await api.get("/api/v1/projects", params={"q": project["permit_no"]}, headers=admin)).json()["items"]
+    assert [x["stage"] for x in listed] == ["permitted"]
 
     # Now the site may work.
     clocked = await api.post("/mp/v1/workforce/clocks", json=clock_body(project), headers=worker)
