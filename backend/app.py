@@ -35,6 +35,15 @@ from backend.materials.controller import MaterialController
 from backend.monitoring.controller import MonitoringController
 from backend.notifications.controller import NotificationController
 from backend.projects.controller import ProjectController
+from backend.lifecycle.controller import (
+    AssessmentController,
+    InspectionController,
+    KeyPersonnelController,
+    ProjectFileController,
+    SitePageController,
+    SiteViewController,
+    StageController,
+)
 from backend.settings import Settings, get_settings
 from backend.workforce.controller import (
     RosterController,
@@ -51,6 +60,7 @@ from miniprogram_api.media import MpMediaController
 from miniprogram_api.monitoring import MpMonitoringController
 from miniprogram_api.places import MpPlacesController
 from miniprogram_api.workforce import MpWorkforceController
+from miniprogram_api.lifecycle import MpSiteController
 
 log = structlog.get_logger("zhijian.app")
 
@@ -80,11 +90,15 @@ REGULATOR_CONTROLLERS = [
     admin_console,
     CameraController,
 ]
+REGULATOR_CONTROLLERS += [StageController, InspectionController, SiteViewController, SitePageController,
+                          ProjectFileController, AssessmentController, KeyPersonnelController]  # issue 20
+
 MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController,
                            MpComplaintController, MpMaterialController]
 MINIPROGRAM_CONTROLLERS.append(MpMonitoringController)
 MINIPROGRAM_CONTROLLERS.append(MpWorkforceController)
 REGULATOR_CONTROLLERS += [WechatPushController, ContentReviewController]  # feat/wechat: push + content review
+MINIPROGRAM_CONTROLLERS.append(MpSiteController)  # issue 20: the live site view
 
 
 class MetricsController(PrometheusController):

@@ -1,5 +1,5 @@
 """Operator commands: python -m backend.cli {migrate, rollback, seed-demo, demo-activity, import-districts,
-create-admin}."""
+create-admin, project-file}."""
 
 from __future__ import annotations
 
@@ -123,6 +123,35 @@ async def create_admin(username: str, display_name: str) -> int:
     return 0
 
 
+async def project_file(project_id: str, start: str, end: str, out: str) -> int:
+    """Write a project's file (电子档案) for a date range: <out>/project-file-<start>-<end>.pdf and .zip."""
+    from datetime import date
+    from pathlib import Path
+    from uuid import UUID
+
+    from backend import db
+    from backend.clients.s3 import S3Client
+    from backend.lifecycle import projectfile
+    from backend.lifecycle.projectfile_pdf import render_pdf
+
+    settings = get_settings()
+    s3 = S3Client(settings)
+    await db.open_pool(settings)
+    try:
+        pf = await projectfile.gather(settings, UUID(project_id), date.fromisoformat(start), date.fromisoformat(end))
+        pdf = render_pdf(pf, await projectfile.thumbnails(s3, pf), settings.zone())
+        archive = await projectfile.render_zip(s3, pf, pdf)
+    finally:
+        await db.close_pool()
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    for ext, data in (("pdf", pdf), ("zip", archive)):
+        path = folder / f"project-file-{start}-{end}.{ext}"
+        path.write_bytes(data)
+        print(f"wrote {path} ({len(data)} bytes)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m backend.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     adm = sub.add_parser("create-admin", help="create a city-wide regulator admin")
     adm.add_argument("username")
     adm.add_argument("--name", default="系统管理员")
+    pfile = sub.add_parser("project-file", help="write a project's file (电子档案) as PDF and ZIP for a date range")
+    pfile.add_argument("project_id")
+    pfile.add_argument("--start", required=True, help="YYYY-MM-DD (local date, included)")
+    pfile.add_argument("--end", required=True, help="YYYY-MM-DD (local date, included)")
+    pfile.add_argument("--out", default=".")
     args = parser.parse_args(argv)
     if args.command == "migrate":
         coro = migrate()
@@ -149,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         coro = rollback()
     elif args.command == "demo-activity":
         return demo_activity(args.api, args.mqtt_devices, args.mqtt_provision)
+    elif args.command == "project-file":
+        coro = project_file(args.project_id, args.start, args.end, args.out)
     elif args.command == "seed-demo":
         coro = seed_demo()
     elif args.command == "import-districts":

@@ -149,8 +149,13 @@ async def seed(settings: Settings) -> list[str]:
         for username in leads:
             await ProjectLead.insert(ProjectLead(project=project.id, user=user_ids[username]))
 
+    from backend.lifecycle.demo import STAGED, seed_stages  # issue 20: a demo project at each stage
+
+    await seed_stages(user_ids, enterprise_ids)
+
     return [
         f"districts: {len(features)} with stations",
+        f"staged projects (立项 … 备案): {len(STAGED)}",
         f"enterprises: {len(ENTERPRISES)}, users: {len(USERS)}, projects: {len(PROJECTS)}",
         f"staff sign-in: admin / {ADMIN_PASSWORD} (city-wide); lc_inspector, lw_inspector / {STAFF_PASSWORD}",
         "mini-program demo codes: 'demo-lead:<n>' (project lead), 'demo-citizen:<n>' (a citizen)",

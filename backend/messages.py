@@ -266,3 +266,31 @@ MESSAGES.update(
         "CONTENT_UNDER_REVIEW": "该内容正在审核中",
     }
 )
+
+MESSAGES.update(
+    {  # issue 20: project stages (项目阶段) and inspection requests (工序报验)
+        "PROJECT_NO_PERMIT": "该项目尚未取得施工许可，不能开展现场活动（打卡、材料进场、传感器登记）",
+        "STAGE_ACTION_UNKNOWN": "未知的项目阶段操作",
+        "STAGE_TRANSITION_REFUSED": "项目当前阶段不允许该操作",
+        "STAGE_GATE_BLOCKED": "存在未处理事项，暂不能验收（见 detail.blocking）",
+        "PERMIT_REQUIRED": "请填写施工许可证编号、发证日期和发证机关",
+        "PROJECT_NOT_STARTED": "项目尚未开工，不能报验",
+        "INSPECTION_NOT_FOUND": "报验记录不存在",
+        "INSPECTION_TRANSITION_REFUSED": "报验当前状态不允许该操作",
+    }
+)
+
+MESSAGES.update(
+    {  # issue 20: the project file (电子档案)
+        "FILE_RANGE_INVALID": "档案期间无效：开始日期不能晚于结束日期，且不超过十年",
+        "ASSESSMENT_PERIOD_INVALID": "评估期间无效：开始日期不能晚于结束日期",
+        "ASSESSMENT_NOT_A_PARTY": "被评估单位不是该项目的参建单位",
+        "PERSONNEL_ROLE_TWICE": "同一岗位只能登记一人",
+    }
+)
+
+MESSAGES.update(
+    {  # issue 20: documents of inspection requests
+        "DOCUMENT_INVALID": "文件无效：仅接受 PDF、JPEG、PNG，且不超过 10 MB",
+    }
+)

@@ -10,5 +10,6 @@ DB = PostgresEngine(config={"dsn": get_settings().DATABASE_URL})
 # Order matters only for readability; cross-app order is declared by migration_dependencies.
 APP_NAMES = ["districts", "enterprises", "accounts", "projects", "notifications", "media", "complaints", "materials", "workforce", "monitoring", "credit", "cameras"]
 APP_NAMES += ["content_security"]  # feat/wechat: WeChat content security
+APP_NAMES += ["lifecycle"]  # issue 20: stages and inspection requests
 
 APP_REGISTRY = AppRegistry(apps=[f"backend.{name}.piccolo_app" for name in APP_NAMES])

@@ -120,6 +120,10 @@ class Settings:
     CREDIT_OPEN_RATE_PER_MIN: int = 60  # department queries per API key per minute (bulk check counts once)
     CREDIT_CONSOLE_TICKET_S: int = 60  # one-time ticket that opens the dashboard page in a browser
 
+    # Lifecycle (issue 20): inspection requests (工序报验) are answered within this time, else reminded and escalated.
+    INSPECTION_ANSWER_S: float = 24 * 3600.0  # submitted → answer due
+    INSPECTION_ESCALATE_AFTER_S: float = 24 * 3600.0  # still unanswered this long after due: the station is told
+
     def __post_init__(self) -> None:
         if self.ENV == "production" and self.JWT_SECRET == _DEV_JWT_SECRET:
             raise ValueError("ZHIJIAN_JWT_SECRET must be set in production")

@@ -5,6 +5,7 @@
 #   ensure_postgres             PostgreSQL reachable at ZHIJIAN_DATABASE_URL (started / installed if local)
 #   ensure_redis                Redis reachable at ZHIJIAN_REDIS_URL (idem)
 #   ensure_mosquitto            Mosquitto reachable at ZHIJIAN_MQTT_URL (idem; the tests' broker)
+#   ensure_poppler              pdftoppm / pdftotext (poppler-utils) for the project-file test (installed as root)
 #   dev_mqtt_auth               device credentials + topic ACL for the dev broker into .run/mqtt-auth
 #   start_dev_mosquitto         run.sh's own broker (scripts/docker/mosquitto.conf on 127.0.0.1:1884)
 #   reload_dev_mosquitto        SIGHUP to it: it loads credentials written since it started
@@ -585,6 +586,19 @@ ensure_chromium() {
     fi
     if command -v fc-list >/dev/null && [[ -z "$(fc-list :lang=zh 2>/dev/null)" ]] && _is_root && command -v apt-get >/dev/null; then
         _apt_install fonts-wqy-microhei
+    fi
+}
+
+# ensure_poppler: pdftoppm / pdftotext (poppler-utils) for the project-file test, which looks at the PDF as
+# images and text; installed as root on Debian/Ubuntu, otherwise a warning (that test then skips).
+ensure_poppler() {
+    if command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null; then
+        return 0
+    elif _is_root && command -v apt-get >/dev/null; then
+        log "poppler-utils is not installed (needed by tests/lifecycle/test_project_file.py)"
+        _apt_install poppler-utils
+    else
+        warn "missing: pdftoppm (Debian/Ubuntu: apt-get install poppler-utils); the project-file test will skip"
     fi
 }
 

@@ -18,6 +18,7 @@ ZHIJIAN_DATABASE_URL="${ZHIJIAN_TEST_PG_ADMIN_URL:-postgresql://postgres@127.0.0
 ZHIJIAN_REDIS_URL="${ZHIJIAN_TEST_REDIS_URL:-redis://127.0.0.1:6379}" ensure_redis
 ZHIJIAN_MQTT_URL="${ZHIJIAN_TEST_MQTT_URL:-$DEFAULT_MQTT_URL}" ensure_mosquitto
 ensure_chromium
+ensure_poppler
 
 lint_status=0
 log "import contracts (lint-imports)"

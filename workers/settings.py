@@ -18,6 +18,7 @@ from backend.clients.wechat import WeChatClient
 from backend.complaints.jobs import complaint_created, complaint_timer, reconcile_complaint_timers
 from backend.content_security.jobs import reconcile_content_checks  # feat/wechat
 from backend.credit.jobs import credit_recompute
+from backend.lifecycle.jobs import inspection_overdue
 from backend.logging import configure_logging
 from backend.materials.jobs import flush_material_scans
 from backend.monitoring.jobs import alarm_ack_overdue
@@ -65,6 +66,7 @@ class WorkerSettings:
         credit_recompute,
         alarm_ack_overdue,
         purge_camera_labels,
+        inspection_overdue,
     ]
     functions += [reconcile_content_checks]  # feat/wechat: content security
     cron_jobs = [
@@ -74,6 +76,7 @@ class WorkerSettings:
         cron(credit_recompute, minute={7}, run_at_startup=False, unique=True),  # hourly: decay, notice periods over
         cron(alarm_ack_overdue, second={50}, run_at_startup=False, unique=True),  # alarms past the ack deadline
         cron(purge_camera_labels, hour={19}, minute={20}, unique=True),  # 03:20 Asia/Shanghai: label retention
+        cron(inspection_overdue, second={40}, run_at_startup=False, unique=True),  # 工序报验 answers past due
         cron(
             reconcile_complaint_timers,
             second=set(range(0, 60, get_settings().RECONCILE_EVERY_S)),

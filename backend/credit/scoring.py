@@ -33,6 +33,12 @@ KIND_POINTS: dict[str, int] = {
     "manual_deduction": -5,  # regulator's deduction with a reason (points may be given)
     "manual_bonus": 3,  # regulator's bonus with a reason, e.g. 优质工程奖 (points may be given)
 }
+# Issue 20, inspection requests (工序报验, backend.lifecycle.inspections).
+KIND_POINTS.update({
+    "inspection_failed_repeat": -2,  # a lot failed its inspection again after a re-request (against the GC)
+    "inspection_answer_late": -1,  # a supervisor answered an inspection request after its due time (supervision)
+    "assessment": 0,  # a third-party assessment: points from its indicators (lifecycle.assessments.points)
+})
 MANUAL_KINDS = frozenset({"serious_violation", "manual_deduction", "manual_bonus"})
 SERIOUS_KINDS = frozenset({"serious_violation"})
 

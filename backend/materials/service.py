@@ -134,6 +134,7 @@ async def invalidate(redis: Redis | None, batch_id: UUID) -> None:
 
 async def create_batch(settings: Settings, actor: Principal, data: BatchCreate) -> BatchOut:
     """Register a delivered batch for a project, with its batch label (serial 0)."""
+    await projects_service.require_site_activity(data.project_id)
     project = await _require_party(actor, data.project_id)
     check_grade(data.material, data.grade)
     kinds = await enterprises_service.kinds_of([data.manufacturer_id])

@@ -18,6 +18,7 @@ class Purpose(StrEnum):
     SELFIE = "selfie"  # 打卡自拍
     FACE = "face"  # 实名人脸照
     SPOT_CHECK = "spot_check"  # 抽查照片
+    INSPECTION = "inspection"  # 工序报验照片 (请求与答复)
     EVIDENCE = "evidence"  # 其他证据
 
 

@@ -299,6 +299,7 @@ def _sensor_out(r: dict[str, Any]) -> SensorOut:
 async def create_sensor(actor: Principal, point_id: UUID, data: SensorCreate) -> SensorOut:
     """A sensor for one metric; alarm values from the approved plan, gaps filled by marked defaults."""
     point = await _point(point_id)
+    await projects_service.require_site_activity(point["project"])
     await _require_manager(actor, await _project(point["project"]))
     if data.metric not in METRICS:
         raise BadRequest("METRIC_UNKNOWN", detail={"metric": data.metric, "known": sorted(METRICS)})

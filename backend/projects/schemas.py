@@ -95,6 +95,7 @@ class ProjectBrief(Schema):
     district_adcode: int
     status: ProjectStatus
     location: tuple[float, float]
+    stage: str = "started"  # backend.lifecycle.rules.Stage (项目阶段; moved by /api/v1/projects/{id}/stage)
 
 
 class ProjectOut(Schema):
@@ -110,6 +111,7 @@ class ProjectOut(Schema):
     leads: list[LeadOut]
     created_at: datetime
     updated_at: datetime
+    stage: str = "started"  # backend.lifecycle.rules.Stage (项目阶段; moved by /api/v1/projects/{id}/stage)
 
 
 class NearbyProject(Schema):

@@ -56,6 +56,7 @@ def _brief(row: dict[str, Any]) -> ProjectBrief:
         district_adcode=row["district"],
         status=ProjectStatus(row["status"]),
         location=(row["lng"], row["lat"]),
+        stage=row["stage"],
     )
 
 
@@ -100,6 +101,7 @@ async def _out(row: dict[str, Any]) -> ProjectOut:
         leads=await _leads(row["id"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        stage=row["stage"],
     )
 
 
@@ -172,6 +174,8 @@ async def create_project(actor: Principal, data: ProjectCreate) -> ProjectOut:
         geofence=fence,
         district=district,
         status=data.status.value,
+        # A planned project is registered at 立项 and waits for its permit; any other is registered as started.
+        stage="approved" if data.status == ProjectStatus.PLANNED else "started",
         created_by=actor.id,
     )
     try:
@@ -292,6 +296,22 @@ async def remove_lead(actor: Principal, project_id: UUID, user_id: UUID) -> Proj
     await _require_manager(actor, row["district"])
     await ProjectLead.delete().where((ProjectLead.project == project_id) & (ProjectLead.user == user_id))
     return await _out(await _row(project_id))
+
+
+# Stages before the construction permit (施工许可): 《建筑工程施工许可管理办法》(住建部令第18号) 第二条/第三条 —
+# no work may start on a site without one. Stage values are backend.lifecycle.rules.Stage.
+PRE_PERMIT_STAGES = frozenset({"approved"})
+
+
+async def require_site_activity(project_id: UUID) -> None:
+    """The one gate for site activity (clock-ins, material entry, sensors): refused before a permit.
+
+    A project that does not exist passes here: the caller's own lookup refuses it with its own code.
+    """
+    row = await Project.select(Project.stage).where(Project.id == project_id).first()
+    if row is not None and row["stage"] in PRE_PERMIT_STAGES:
+        raise Conflict("PROJECT_NO_PERMIT", detail={"project_id": str(project_id), "stage": row["stage"],
+                                                    "link": f"/api/v1/projects/{project_id}/stage"})
 
 
 async def lead_user_ids(project_id: UUID) -> list[UUID]:

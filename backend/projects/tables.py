@@ -22,6 +22,8 @@ class Project(Table, tablename="projects"):
     geofence = JSONB(null=True, default=None)
     district = ForeignKey(references=District, null=False, index=True, on_delete=OnDelete.restrict)
     status = Varchar(length=24, default="under_construction")
+    # 项目阶段 (backend.lifecycle.rules.Stage); changed only by backend.lifecycle.stages.transition().
+    stage = Varchar(length=24, default="started", index=True)
     created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())

@@ -31,6 +31,7 @@ from backend.geo.distance import haversine_m
 from backend.geo.districts import distance_to_polygon_m, parse_polygon
 from backend.media import service as media_service
 from backend.media.schemas import Purpose
+from backend.projects import service as projects_service
 from backend.settings import Settings
 from backend.workforce import roster
 from backend.workforce.pii import PiiCipher
@@ -129,6 +130,7 @@ async def link(settings: Settings, actor: Principal, data: LinkIn) -> LinkOut:
 async def clock(settings: Settings, actor: Principal, data: ClockIn) -> tuple[ClockOut, bool]:
     """Accept a clock-in/out or refuse it with a code; (record, created). A retried request_id returns the first."""
     actor.require_role(Role.WORKER)
+    await projects_service.require_site_activity(data.project_id)
     if data.at.tzinfo is None:
         raise BadRequest("VALIDATION_ERROR", detail="at needs a time zone")
     lng, lat = to_gcj02(data.lng, data.lat, data.coord_type)
