@@ -41,7 +41,7 @@ def _out(settings: Settings, row: dict[str, Any]) -> WorkerOut:
         id=row["id"], name=row["name"], id_number_masked=mask_id_number(c.decrypt(row["id_number_enc"], "id_number")),
         sex=row["sex"], birth_date=row["birth_date"].isoformat(), phone_masked=mask_phone(phone) if phone else "",
         bank_card_masked=mask_bank_card(card) if card else "", trade=row["trade"], employer_id=row["employer"],
-        contract_signed=row["contract_signed"], has_face_photo=row["face_media_id"] is not None, created_at=row["created_at"],
+        contract_signed=row["contract_signed"], id_region_known=row["id_region_known"], has_face_photo=row["face_media_id"] is not None, created_at=row["created_at"],
     )
 
 
@@ -75,6 +75,7 @@ async def register(settings: Settings, actor: Principal, data: WorkerCreate) -> 
             await Worker.insert(Worker(
                 id=worker_id, name=data.name.strip(), id_number_enc=c.encrypt(info.number, "id_number"),
                 id_number_hash=c.lookup(info.number, "id_number"), sex=info.sex, birth_date=info.birth_date,
+                id_region_known=info.region_known,
                 phone_enc=c.encrypt(data.phone, "phone") if data.phone else "",
                 phone_hash=c.lookup(data.phone, "phone") if data.phone else "",
                 bank_card_enc=c.encrypt(data.bank_card, "bank_card") if data.bank_card else "",

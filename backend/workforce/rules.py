@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from stdnum.cn import ric
-from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
+from stdnum.exceptions import InvalidComponent, ValidationError
 
 from backend.errors import BadRequest
 
@@ -23,31 +23,52 @@ CLOCK_SKEW = timedelta(minutes=2)
 MAX_TRAVEL_KMH = 120.0  # faster than this between two sites is not a person travelling
 
 
+# Province-level codes (first two digits) of GB/T 2260 (行政区划代码): 11-15 华北, 21-23 东北, 31-37 华东,
+# 41-46 中南, 50-54 西南, 61-65 西北, 71 台湾, 81 香港, 82 澳门; 83 is the code 《港澳台居民居住证申领发放
+# 办法》(国办发〔2018〕81号) gives Taiwan residents' residence permits, whose numbers follow GB 11643 too.
+PROVINCE_CODES = frozenset({
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65",
+    "71", "81", "82", "83",
+})
+
+
 @dataclass(frozen=True, slots=True)
 class IdInfo:
     number: str
     birth_date: date
     sex: str  # "male" | "female"
     region_code: str
+    region_known: bool  # the six-digit code is in python-stdnum's GB/T 2260 table for the birth year
 
 
 def check_id_number(value: str, today: date) -> IdInfo:
-    """A resident ID number (GB 11643): checksum, birth date, region; derive sex and birth date."""
+    """A resident ID number (GB 11643-1999): 18 characters, checksum (ISO 7064 MOD 11-2), a real birth date, a
+    known province; the full region code is only noted (codes are where the number was issued and change over
+    the decades, so an unfamiliar one is accepted, never refused)."""
+    number = ric.compact(value or "")
+    if len(number) != 18 or not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+        raise BadRequest("ID_NUMBER_INVALID", detail={"reason": "format"})
+    if number[-1] != ric.calc_check_digit(number):
+        raise BadRequest("ID_NUMBER_INVALID", detail={"reason": "checksum"})
     try:
-        number = ric.validate(value)
-    except InvalidChecksum as exc:
-        raise BadRequest("ID_NUMBER_INVALID", detail={"reason": "checksum"}) from exc
+        born = ric.get_birth_date(number)
     except InvalidComponent as exc:
-        raise BadRequest("ID_NUMBER_INVALID", detail={"reason": "birth_date_or_region"}) from exc
-    except (InvalidLength, InvalidFormat, ValidationError) as exc:
-        raise BadRequest("ID_NUMBER_INVALID", detail={"reason": "format"}) from exc
-    born = ric.get_birth_date(number)
+        raise BadRequest("ID_NUMBER_INVALID", detail={"reason": "birth_date"}) from exc
+    if number[:2] not in PROVINCE_CODES:
+        raise BadRequest("ID_NUMBER_INVALID", detail={"reason": "province"})
     if born > today:
         raise BadRequest("ID_NUMBER_INVALID", detail={"reason": "birth_date_in_future"})
     age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
     if age < MIN_WORKING_AGE:
         raise BadRequest("WORKER_UNDERAGE", detail={"age": age})
-    return IdInfo(number=number, birth_date=born, sex="male" if int(number[16]) % 2 else "female", region_code=number[:6])
+    try:
+        ric.get_birth_place(number)
+        known = True
+    except (ValidationError, KeyError, ValueError):  # stdnum's table lacks the code (or its county field)
+        known = False
+    return IdInfo(number=number, birth_date=born, sex="male" if int(number[16]) % 2 else "female",
+                  region_code=number[:6], region_known=known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +120,41 @@ def judge_clock(attempt: ClockAttempt, previous: PreviousClock | None, tolerance
             if previous.distance_to_this_site_m / 1000.0 / hours > MAX_TRAVEL_KMH:
                 return ClockVerdict(False, "IMPOSSIBLE_TRAVEL")
     return ClockVerdict(True, None, offline=late > CLOCK_SKEW)
+
+
+# Two readings of one place (wx.getLocation asked once per type) differ by GPS drift between the two calls,
+# tens of metres; a mislabelled pair differs by the GCJ-02 offset, some 100-700 m in mainland China
+# (GB/T 35764-2017 does not publish it; measured from backend.geo.coords). 100 m parts the two.
+COORD_AGREE_M = 100.0
+
+
+def coordinate_flags(declared: str, device_types: set[str], pair_gap_m: float | None) -> list[str]:
+    """Why a clock's coordinates need a person's review: the label is trusted only when nothing contradicts it.
+
+    - ``coord_mismatch``: the phone sent the other type's reading too and, converted, the two are more than
+      COORD_AGREE_M apart (one of them is mislabelled: a 550 m shift is how a label moves a fence);
+    - ``coord_type_changed``: this device declared another type before (the mini-program asks one type).
+    """
+    flags = []
+    if pair_gap_m is not None and pair_gap_m > COORD_AGREE_M:
+        flags.append("coord_mismatch")
+    if device_types and declared not in device_types:
+        flags.append("coord_type_changed")
+    return flags
+
+
+def clock_flags(*, offline: bool, outside_tolerance: bool, before_entry: bool, selfie_reused: bool,
+                coordinates: list[str]) -> list[str]:
+    """Why an accepted clock waits for the employer's or the GC's review before it is paid (empty: it is not).
+
+    offline: sent more than CLOCK_SKEW after it was made (up to OFFLINE_LIMIT); outside_tolerance: beyond the
+    fence tolerance, let in only by the reading's own accuracy; before_entry: dated before the roster stint began
+    (先签合同后进场, 建市〔2019〕18号 per shared/domain/standards.md §4.1: no day on site before the entry); selfie_reused: the picture proved
+    another worker's clock or another day's; coordinates: ``coordinate_flags``.
+    """
+    flags = [name for name, on in (("offline", offline), ("outside_tolerance", outside_tolerance),
+                                   ("before_entry", before_entry), ("selfie_reused", selfie_reused)) if on]
+    return flags + coordinates
 
 
 def hold_begins(results: Sequence[bool]) -> bool:

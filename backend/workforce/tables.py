@@ -33,6 +33,7 @@ class Worker(Table, tablename="workers"):
     id_number_hash = Varchar(length=64, unique=True)
     sex = Varchar(length=8)
     birth_date = Date()
+    id_region_known = Boolean(default=True)  # False: a region code not in GB/T 2260 for the birth year, accepted and noted
     phone_enc = Varchar(length=200, default="")
     phone_hash = Varchar(length=64, default="", index=True)
     bank_card_enc = Varchar(length=200, default="")
@@ -121,8 +122,19 @@ class Clock(Table, tablename="worker_clocks"):
     kind = Varchar(length=4)  # in | out
     at = Timestamptz(index=True)  # when the worker clocked (original phone time for offline clocks)
     received_at = Timestamptz(default=TimestamptzNow())
-    lng = DoublePrecision()  # GCJ-02
+    lng = DoublePrecision()  # GCJ-02 (converted from what the phone sent)
     lat = DoublePrecision()
+    coord_type = Varchar(length=8, default="gcj02")  # the label the phone declared: wgs84 | gcj02
+    raw_lng = DoublePrecision(null=True, default=None)  # the reading exactly as sent
+    raw_lat = DoublePrecision(null=True, default=None)
+    flags = Array(base_column=Varchar(length=32), default=list)  # why it needs review: offline, coord_mismatch, selfie_reused…
+    review_status = Varchar(length=16, default="none", index=True)  # none | pending | accepted | rejected
+    reviewed_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    reviewed_at = Timestamptz(null=True, default=None)
+    review_reason = Varchar(length=500, default="")
+    selfie_sha256 = Varchar(length=64, default="", index=True)
+    selfie_phash = Varchar(length=16, default="")
+    body_hash = Varchar(length=64, default="")  # sha256 of the request: a reused request_id with another body conflicts
     accuracy_m = DoublePrecision(default=0.0)
     fence_distance_m = DoublePrecision(default=0.0)
     device_id = Varchar(length=128, default="")
