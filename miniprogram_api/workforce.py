@@ -6,7 +6,8 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromQuery, JSONBody
 
 from backend.deps import PrincipalDep, SettingsDep
-from backend.workforce import attendance
+from backend.workforce import attendance, payroll
+from backend.workforce.payroll_schemas import MyPayrollLine
 from backend.workforce.schemas import ClockIn, ClockOut, LinkIn, LinkOut
 
 
@@ -26,3 +27,7 @@ class MpWorkforceController(Controller):
     @get("/clocks", summary="My clock-ins/outs, newest first")
     async def mine(self, principal: PrincipalDep, limit: FromQuery[int] = 100) -> list[ClockOut]:
         return await attendance.mine(principal, limit)
+
+    @get("/payroll-lines", summary="My payroll lines (regular and back pay), newest month first")
+    async def my_payroll(self, principal: PrincipalDep, limit: FromQuery[int] = 60) -> list[MyPayrollLine]:
+        return await payroll.my_lines(principal, limit)

@@ -36,7 +36,14 @@ from backend.media.schemas import Purpose
 from backend.settings import Settings
 from backend.workforce import roster
 from backend.workforce.pii import PiiCipher
-from backend.workforce.rules import ClockAttempt, PreviousClock, clock_flags, coordinate_flags, judge_clock
+from backend.workforce.rules import (
+    ClockAttempt,
+    PreviousClock,
+    clock_flags,
+    fence_limit_m,
+    judge_clock,
+    judge_coordinates,
+)
 from backend.workforce.schemas import ClockIn, ClockOut, LinkIn, LinkOut
 from backend.workforce.tables import Clock, ProjectWorker, Worker
 
@@ -114,7 +121,8 @@ def _fence(project_id: UUID, stored: Any) -> Polygon:
     return polygon
 
 
-def _out(row: dict[str, Any]) -> ClockOut:
+def out(row: dict[str, Any]) -> ClockOut:
+    """A clock row as the API shows it (lng/lat in GCJ-02, said so)."""
     return ClockOut(
         id=row["id"], worker_id=row["worker"], project_id=row["project"], kind=row["kind"], at=row["at"],
         received_at=row["received_at"], lng=row["lng"], lat=row["lat"], accuracy_m=row["accuracy_m"],
@@ -170,12 +178,12 @@ async def clock(settings: Settings, actor: Principal, data: ClockIn) -> tuple[Cl
     if data.selfie_media_id is None:  # 建市〔2019〕18号 (standards.md §4.1): attendance with image archives
         raise BadRequest("SELFIE_REQUIRED")
     declared = parse_coord_type(data.coord_type)
+    other_type = CoordType.WGS84 if declared is CoordType.GCJ02 else CoordType.GCJ02
     lng, lat = to_gcj02(data.lng, data.lat, declared)
+    as_other = to_gcj02(data.lng, data.lat, other_type)  # the same numbers read under the other label
     pair_gap = None
     if data.alt_lng is not None and data.alt_lat is not None:
-        other = CoordType.WGS84 if declared is CoordType.GCJ02 else CoordType.GCJ02
-        alt = to_gcj02(data.alt_lng, data.alt_lat, other)
-        pair_gap = haversine_m(lng, lat, *alt)
+        pair_gap = haversine_m(lng, lat, *to_gcj02(data.alt_lng, data.alt_lat, other_type))
     body_hash = _body_hash(data)
     clock_id = uuid4()
     try:
@@ -188,12 +196,17 @@ async def clock(settings: Settings, actor: Principal, data: ClockIn) -> tuple[Cl
             if ctx["dup_id"] is not None:
                 if ctx["dup_body_hash"] and ctx["dup_body_hash"] != body_hash:
                     raise Conflict("REQUEST_ID_REUSED", detail={"request_id": data.request_id})
-                return _out(await Clock.select().where(Clock.id == ctx["dup_id"]).first()), False
+                return out(await Clock.select().where(Clock.id == ctx["dup_id"]).first()), False
             if ctx["project_id"] is None:
                 raise NotFound("PROJECT_NOT_FOUND")
             if ctx["geofence"] is None:
                 raise Conflict("PROJECT_NO_GEOFENCE")
-            distance = distance_to_polygon_m(_fence(ctx["project_id"], ctx["geofence"]), lng, lat)
+            fence = _fence(ctx["project_id"], ctx["geofence"])
+            coords = judge_coordinates(
+                distance_to_polygon_m(fence, lng, lat), distance_to_polygon_m(fence, *as_other),
+                fence_limit_m(settings.CLOCK_FENCE_TOLERANCE_M, data.accuracy_m), pair_gap, declared.value,
+                set(ctx["device_types"] or ()))
+            distance = coords.distance_m
             now = utcnow()
             previous = None
             if ctx["last_at"] is not None:
@@ -218,7 +231,7 @@ async def clock(settings: Settings, actor: Principal, data: ClockIn) -> tuple[Cl
             flags = clock_flags(
                 offline=verdict.offline, outside_tolerance=distance > settings.CLOCK_FENCE_TOLERANCE_M,
                 before_entry=data.at < ctx["entered_at"], selfie_reused=reused,
-                coordinates=coordinate_flags(declared.value, set(ctx["device_types"] or ()), pair_gap))
+                coordinates=coords.flags)
             row = {
                 "id": clock_id, "worker": ctx["worker_id"], "project": data.project_id, "kind": data.kind,
                 "at": data.at, "received_at": now, "lng": lng, "lat": lat, "accuracy_m": data.accuracy_m,
@@ -232,7 +245,7 @@ async def clock(settings: Settings, actor: Principal, data: ClockIn) -> tuple[Cl
             }
             inserted = await conn.fetchval(_INSERT_SQL, *row.values(), actor.id, *extra.values())
             if inserted is not None:
-                return _out({**row, **extra}), True
+                return out({**row, **extra}), True
     except UniqueViolationError:  # another worker's clock holds this request_id
         raise Conflict("REQUEST_ID_TAKEN") from None
     # The selfie did not qualify: media's attach() says why (and binds nothing).
@@ -247,7 +260,7 @@ async def mine(actor: Principal, limit: int = 100) -> list[ClockOut]:
     if worker is None:
         raise Forbidden("NOT_A_WORKER")
     rows = await Clock.select().where(Clock.worker == worker["id"]).order_by(Clock.at, ascending=False).limit(min(max(limit, 1), 500))
-    return [_out(r) for r in rows]
+    return [out(r) for r in rows]
 
 
 async def project_day(settings: Settings, actor: Principal, project_id: UUID, day: str) -> list[ClockOut]:
@@ -265,4 +278,4 @@ async def project_day(settings: Settings, actor: Principal, project_id: UUID, da
             (ProjectWorker.project == project_id) & (ProjectWorker.enterprise == seen)
         )
         query = query.where(Clock.worker.is_in([r["worker"] for r in await workers] or [UUID(int=0)]))
-    return [_out(r) for r in await query]
+    return [out(r) for r in await query]

@@ -9,9 +9,10 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.deps import ArqDep, PrincipalDep, SettingsDep
 from backend.workforce import attendance as attendance_service
-from backend.workforce import holds, registry, roster, spotchecks, teams
+from backend.workforce import clock_review, holds, registry, roster, spotchecks, teams
 from backend.workforce.schemas import (
     ClockOut,
+    ClockReviewIn,
     HoldEventOut,
     HoldOut,
     LiftIn,
@@ -104,6 +105,17 @@ class RosterController(Controller):
     async def history(self, principal: PrincipalDep, project_id: FromQuery[UUID | None] = None,
                       worker_id: FromQuery[UUID | None] = None) -> list[StintOut]:
         return await roster.history(principal, project_id, worker_id)
+
+    @get("/attendance/flagged", summary="A project's flagged clocks by review status (employer, GC, district staff)")
+    async def flagged_clocks(self, principal: PrincipalDep, project_id: FromQuery[UUID],
+                             status: FromQuery[str] = "pending") -> list[ClockOut]:
+        return await clock_review.flagged(principal, project_id, status)
+
+    @post("/attendance/{clock_id:uuid}/review", status_code=200,
+          summary="Accept (paid) or reject a flagged clock, with a reason (the employer's or the GC's lead)")
+    async def review_clock(self, principal: PrincipalDep, clock_id: FromPath[UUID],
+                           data: JSONBody[ClockReviewIn]) -> ClockOut:
+        return await clock_review.review(principal, clock_id, data)
 
     @get("/attendance", summary="A project's clock-ins/outs on one local day (YYYY-MM-DD)")
     async def attendance(self, principal: PrincipalDep, settings: SettingsDep, project_id: FromQuery[UUID],

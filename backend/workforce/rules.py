@@ -109,7 +109,7 @@ def judge_clock(attempt: ClockAttempt, previous: PreviousClock | None, tolerance
     if late > OFFLINE_LIMIT:
         return ClockVerdict(False, "CLOCK_TOO_LATE")
     # GPS error counts in the worker's favour up to the tolerance again, never more.
-    if attempt.fence_distance_m > tolerance_m + min(max(attempt.accuracy_m, 0.0), tolerance_m):
+    if attempt.fence_distance_m > fence_limit_m(tolerance_m, attempt.accuracy_m):
         return ClockVerdict(False, "OUTSIDE_FENCE")
     if previous is not None:
         gap = abs((attempt.at - previous.at).total_seconds())
@@ -128,19 +128,39 @@ def judge_clock(attempt: ClockAttempt, previous: PreviousClock | None, tolerance
 COORD_AGREE_M = 100.0
 
 
-def coordinate_flags(declared: str, device_types: set[str], pair_gap_m: float | None) -> list[str]:
-    """Why a clock's coordinates need a person's review: the label is trusted only when nothing contradicts it.
+def fence_limit_m(tolerance_m: float, accuracy_m: float) -> float:
+    """How far outside the fence a reading may lie: GPS error counts up to the tolerance again, never more."""
+    return tolerance_m + min(max(accuracy_m, 0.0), tolerance_m)
 
-    - ``coord_mismatch``: the phone sent the other type's reading too and, converted, the two are more than
-      COORD_AGREE_M apart (one of them is mislabelled: a 550 m shift is how a label moves a fence);
-    - ``coord_type_changed``: this device declared another type before (the mini-program asks one type).
+
+@dataclass(frozen=True, slots=True)
+class CoordinateVerdict:
+    distance_m: float  # the fence distance judge_clock decides on
+    flags: list[str]
+
+
+def judge_coordinates(declared_m: float, other_m: float, limit_m: float, pair_gap_m: float | None,
+                      declared: str, device_types: set[str]) -> CoordinateVerdict:
+    """The fence check cannot be moved ~550 m by the coordinate label alone (issue 19: a true WGS-84 reading
+    labelled gcj02 passes 545 m away; a GCJ-02 reading labelled wgs84 is refused 20 m inside).
+
+    declared_m: the reading's distance to the fence read as the declared type; other_m: read as the other type;
+    pair_gap_m: distance between this reading and the same moment's reading of the other type (both converted),
+    None when the phone sent only one. When the two readings of one reading disagree about inside/outside, the
+    label decides the verdict, so:
+    - a second reading that agrees (≤ COORD_AGREE_M) confirms the label: the declared reading is judged;
+    - one that disagrees: ``coord_mismatch``, the inside reading is let in and a person reviews it;
+    - no second reading: ``coord_unverified``, the same;
+    plus ``coord_type_changed`` when this device declared another type before (the mini-program asks one).
     """
-    flags = []
-    if pair_gap_m is not None and pair_gap_m > COORD_AGREE_M:
-        flags.append("coord_mismatch")
-    if device_types and declared not in device_types:
-        flags.append("coord_type_changed")
-    return flags
+    flags = ["coord_type_changed"] if device_types and declared not in device_types else []
+    inside_declared, inside_other = declared_m <= limit_m, other_m <= limit_m
+    if inside_declared == inside_other:
+        mismatch = pair_gap_m is not None and pair_gap_m > COORD_AGREE_M
+        return CoordinateVerdict(declared_m, flags + (["coord_mismatch"] if mismatch else []))
+    if pair_gap_m is not None and pair_gap_m <= COORD_AGREE_M:
+        return CoordinateVerdict(declared_m, flags)
+    return CoordinateVerdict(min(declared_m, other_m), flags + ["coord_mismatch" if pair_gap_m is not None else "coord_unverified"])
 
 
 def clock_flags(*, offline: bool, outside_tolerance: bool, before_entry: bool, selfie_reused: bool,
@@ -150,7 +170,7 @@ def clock_flags(*, offline: bool, outside_tolerance: bool, before_entry: bool, s
     offline: sent more than CLOCK_SKEW after it was made (up to OFFLINE_LIMIT); outside_tolerance: beyond the
     fence tolerance, let in only by the reading's own accuracy; before_entry: dated before the roster stint began
     (先签合同后进场, 建市〔2019〕18号 per shared/domain/standards.md §4.1: no day on site before the entry); selfie_reused: the picture proved
-    another worker's clock or another day's; coordinates: ``coordinate_flags``.
+    another worker's clock or another day's; coordinates: ``judge_coordinates``.
     """
     flags = [name for name, on in (("offline", offline), ("outside_tolerance", outside_tolerance),
                                    ("before_entry", before_entry), ("selfie_reused", selfie_reused)) if on]

@@ -177,6 +177,11 @@ class ClockOut(Schema):
     coord_type: str = "gcj02"  # lng/lat above are GCJ-02 (converted from the declared type)
 
 
+class ClockReviewIn(Schema):
+    accept: bool
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
 class TeamIn(Schema):
     project_id: UUID
     enterprise_id: UUID  # the labour subcontractor (or the GC) the team belongs to

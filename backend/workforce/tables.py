@@ -174,8 +174,30 @@ class PayrollLine(Table, tablename="payroll_lines"):
     amount_fen = BigInt(default=0)
     paid_fen = BigInt(default=0)
     note = Varchar(length=200, default="")
+    kind = Varchar(length=16, default="regular")  # regular | back_pay (days of earlier months not paid before: 补发)
+    work_days = Array(base_column=Date(), default=list)  # the local dates this line pays (attendance basis)
+    attendance_fen = BigInt(null=True, default=None)  # entered basis: what attendance gives for the same worker
+    difference_fen = BigInt(default=0)  # entered − attendance: non-zero needs a reason at approval
 
-    unique_payroll_lines_payroll_worker = Unique(["payroll", "worker"])
+    unique_payroll_lines_payroll_worker_kind = Unique(["payroll", "worker", "kind"])
+
+
+class PayrollDay(Table, tablename="payroll_days"):
+    """A worker's day on a project settled by an approved payroll: the ledger that pays each day exactly once.
+
+    Written when a payroll is approved; a day with a payable clock-in and no row here is still owed and is
+    counted by the next payroll (as back pay when its month is over), so nothing owed falls out of every payroll.
+    """
+
+    id = UUID(primary_key=True)
+    payroll = ForeignKey(references=Payroll, on_delete=OnDelete.restrict, index=True)
+    worker = ForeignKey(references=Worker, on_delete=OnDelete.restrict)
+    project = ForeignKey(references=Project, on_delete=OnDelete.restrict)
+    day = Date()
+    kind = Varchar(length=16, default="regular")
+    rate_fen = BigInt(default=0)
+
+    unique_payroll_days_worker_project_day = Unique(["worker", "project", "day"])
 
 
 class PayrollEvent(Table, tablename="payroll_events"):
@@ -200,4 +222,17 @@ class QualityHoldEvent(Table, tablename="quality_hold_events"):
     action = Varchar(length=32)
     actor = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     detail = JSONB(default={})
+    at = Timestamptz(default=TimestamptzNow())
+
+
+class ClockReviewEvent(Table, tablename="worker_clock_review_events"):
+    """Every step of a flagged clock's review (flagged, accepted, rejected): who, when, why."""
+
+    id = UUID(primary_key=True)
+    clock = ForeignKey(references=Clock, on_delete=OnDelete.cascade, index=True)
+    action = Varchar(length=16)
+    from_status = Varchar(length=16, default="")
+    to_status = Varchar(length=16)
+    actor = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    reason = Varchar(length=500, default="")
     at = Timestamptz(default=TimestamptzNow())

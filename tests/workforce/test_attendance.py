@@ -10,7 +10,7 @@ import pytest
 from stdnum.cn import ric
 
 from backend.accounts.tables import User
-from backend.geo.coords import gcj02_to_wgs84
+from backend.geo.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from backend.geo.distance import haversine_m
 from backend.media.tables import Media
 from tests.support.api import STAFF_PASSWORD, bearer, mp_login, new_permit, new_uscc, staff_token
@@ -74,10 +74,22 @@ async def _selfie(api, headers, seed: int | None = None) -> str:
     return up.json()["id"]
 
 
-async def _clock_post(api, body, headers):
-    """POST a clock; with a fresh selfie of the caller unless the body names one (the selfie is required)."""
+def _honest_pair(body: dict) -> dict:
+    """What the mini-program sends: the reading in the declared type and the same moment's in the other type."""
+    if body.get("coord_type", "wgs84") == "gcj02":
+        alt = gcj02_to_wgs84(body["lng"], body["lat"])
+    else:
+        alt = wgs84_to_gcj02(body["lng"], body["lat"])
+    return {**body, "alt_lng": alt[0], "alt_lat": alt[1]}
+
+
+async def _clock_post(api, body, headers, *, pair: bool = True):
+    """POST a clock as the mini-program does: a fresh selfie of the caller unless the body names one (the
+    selfie is required), and the other coordinate type's reading unless ``pair`` is False or one is given."""
     if "selfie_media_id" not in body:
         body = {**body, "selfie_media_id": await _selfie(api, headers)}
+    if pair and "alt_lng" not in body and "lng" in body:
+        body = _honest_pair(body)
     return await api.post("/mp/v1/workforce/clocks", json=body, headers=headers)
 
 

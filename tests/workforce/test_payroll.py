@@ -106,7 +106,12 @@ async def test_entered_amounts_edit_in_draft_and_the_normal_flow(api, admin):
     assert_error(await api.post(f"{url}/pay", headers=sub), 409, "PAYROLL_BAD_STATE")
     assert (await api.post(f"{url}/submit", headers=sub)).json()["status"] == "submitted"
     assert_error(await api.put(f"{url}/lines", json={"lines": [{"worker_id": a, "amount_fen": 1}]}, headers=sub), 409, "PAYROLL_NOT_DRAFT")
-    assert (await api.post(f"{url}/approve", headers=gc)).json()["status"] == "approved"
+    # No clock-in backs the 5 200 元 (attendance gives 0): the difference is shown and approved only with a reason.
+    line = (await api.get(url, headers=gc)).json()["lines"][0]
+    assert (line["attendance_fen"], line["difference_fen"]) == (0, 520000)
+    assert_error(await api.post(f"{url}/approve", headers=gc), 400, "PAYROLL_DIFFERENCES_NEED_REASON")
+    approved = await api.post(f"{url}/approve", json={"reason": "计件工资，按班组验收量结算"}, headers=gc)
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
     paid = (await api.post(f"{url}/pay", headers=sub)).json()
     assert paid["status"] == "paid" and paid["paid_by"] == "subcontractor" and paid["payer_id"] == labour
     assert paid["hold_id"] is None and paid["lines"][0]["paid_fen"] == 520000
