@@ -247,6 +247,7 @@ MESSAGES.update(
         "CREDIT_APPEAL_LIMIT": "每个名单只能申诉一次；如有新证据，须经主管部门受理后方可再次申诉",
         "CREDIT_SUSPEND_NOT_APPLICABLE": "只有申诉中且已生效的黑名单可以暂停限制措施",
         "CREDIT_BONUS_CAP": "本期人工加分已达上限",
+        "WORKER_BIND_CODE_INVALID": "绑定码无效或已过期，请向用工单位索取新的绑定码",
         "PAYROLL_STALE": "部分出勤日已由其他工资单结算，请重新计算后再审批",
         "PAYROLL_DIFFERENCES_NEED_REASON": "填报金额与考勤核算不一致，审批须填写理由",
     }

@@ -11,7 +11,9 @@ least two years: no job deletes rows of worker_clocks (see docs/ARCHITECTURE.md)
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import secrets
 from datetime import datetime, time, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -22,7 +24,9 @@ import shapely
 from asyncpg.exceptions import UniqueViolationError
 from shapely.geometry import Polygon
 
-from backend import db
+from redis.asyncio import Redis
+
+from backend import db, ratelimit
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
 from backend.auth.service import issue_tokens
@@ -34,7 +38,7 @@ from backend.geo.districts import distance_to_polygon_m, parse_polygon
 from backend.media import service as media_service
 from backend.media.schemas import Purpose
 from backend.settings import Settings
-from backend.workforce import roster
+from backend.workforce import registry, roster
 from backend.workforce.pii import PiiCipher
 from backend.workforce.rules import (
     ClockAttempt,
@@ -44,7 +48,7 @@ from backend.workforce.rules import (
     judge_clock,
     judge_coordinates,
 )
-from backend.workforce.schemas import ClockIn, ClockOut, LinkIn, LinkOut
+from backend.workforce.schemas import BindCodeOut, ClockIn, ClockOut, LinkIn, LinkOut
 from backend.workforce.tables import Clock, ProjectWorker, Worker
 
 # One round trip: the caller's worker, the project, the current roster stint, the last clock, a retried
@@ -132,28 +136,57 @@ def out(row: dict[str, Any]) -> ClockOut:
     )
 
 
-async def link(settings: Settings, actor: Principal, data: LinkIn) -> LinkOut:
-    """Bind this WeChat user to their registry record by ID number + name (+ phone if on file); role → worker."""
+BIND_CODE_TTL = timedelta(hours=72)
+BIND_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud or copied from paper
+LINK_TRIES_PER_USER = 5  # per hour, per WeChat account
+LINK_TRIES_PER_ID = 5  # per day, per ID number: guessing a code for one worker from many accounts
+
+
+async def bind_code(settings: Settings, actor: Principal, worker_id: UUID) -> BindCodeOut:
+    """The employer (or the GC, or a regulator admin) issues a one-time bind code for a worker, 72 h; a new one
+    replaces the old. The worker proves they hold it when linking their WeChat account."""
+    row = await registry.worker_row(worker_id)
+    await registry.may_manage(actor, row["employer"])
+    code = "".join(secrets.choice(BIND_CODE_ALPHABET) for _ in range(8))
+    expires = utcnow() + BIND_CODE_TTL
+    await Worker.update({Worker.bind_code_hash: PiiCipher(settings.PII_KEY).lookup(code, "bind_code"),
+                         Worker.bind_code_expires_at: expires}).where(Worker.id == worker_id)
+    return BindCodeOut(worker_id=worker_id, code=code, expires_at=expires)
+
+
+async def link(settings: Settings, redis: Redis, actor: Principal, data: LinkIn) -> LinkOut:
+    """Bind this WeChat user to their registry record: ID number + name + a factor the worker holds (the
+    employer's one-time bind code); rate limited per account and per ID number. Role → worker."""
     if actor.kind != "user" or actor.role not in (Role.CITIZEN, Role.WORKER):
         raise Forbidden("FORBIDDEN_ROLE")
     c = PiiCipher(settings.PII_KEY)
-    row = await Worker.select().where(Worker.id_number_hash == c.lookup(data.id_number.strip().upper(), "id_number")).first()
+    id_hash = c.lookup(data.id_number.strip().upper(), "id_number")
+    await ratelimit.hit_many(redis, [(f"link:user:{actor.id}", LINK_TRIES_PER_USER, 3600),
+                                     (f"link:id:{id_hash}", LINK_TRIES_PER_ID, 86400)])
+    row = await Worker.select().where(Worker.id_number_hash == id_hash).first()
     if row is None or row["name"] != data.name.strip():
         raise BadRequest("WORKER_LINK_MISMATCH")
-    if row["phone_hash"] and (not data.phone or c.lookup(data.phone, "phone") != row["phone_hash"]):
+    if row["phone_hash"] and data.phone and c.lookup(data.phone, "phone") != row["phone_hash"]:
         raise BadRequest("WORKER_LINK_MISMATCH")
+    code = data.bind_code.strip().upper()
+    if not code or not row["bind_code_hash"] or row["bind_code_expires_at"] is None or row["bind_code_expires_at"] < utcnow() \
+            or not hmac.compare_digest(c.lookup(code, "bind_code"), row["bind_code_hash"]):
+        raise BadRequest("WORKER_BIND_CODE_INVALID")
     if row["user"] is not None and row["user"] != actor.id:
         raise Conflict("WORKER_ALREADY_LINKED")
     other = await Worker.select(Worker.id).where((Worker.user == actor.id) & (Worker.id != row["id"])).first()
     if other is not None:
         raise Conflict("USER_ALREADY_WORKER")
     async with Worker._meta.db.transaction():
-        done = await Worker.update({Worker.user: actor.id}).where(
+        done = await Worker.update({Worker.user: actor.id, Worker.bind_code_hash: "", Worker.bind_code_expires_at: None}).where(
             (Worker.id == row["id"]) & (Worker.user.is_null() | (Worker.user == actor.id))
+            & (Worker.bind_code_hash == row["bind_code_hash"])
         ).returning(Worker.id)
         if not done:
             raise Conflict("WORKER_ALREADY_LINKED")
         await User.update({User.role: Role.WORKER.value}).where(User.id == actor.id)
+    await ratelimit.reset(redis, f"link:user:{actor.id}")
+    await ratelimit.reset(redis, f"link:id:{id_hash}")
     user = await User.select().where(User.id == actor.id).first()
     pair = await issue_tokens(settings, user, utcnow())
     return LinkOut(worker_id=row["id"], access_token=pair.access_token, refresh_token=pair.refresh_token)

@@ -11,6 +11,7 @@ from backend.deps import ArqDep, PrincipalDep, SettingsDep
 from backend.workforce import attendance as attendance_service
 from backend.workforce import clock_review, holds, registry, roster, spotchecks, teams
 from backend.workforce.schemas import (
+    BindCodeOut,
     ClockOut,
     ClockReviewIn,
     HoldEventOut,
@@ -79,6 +80,11 @@ class WorkerController(Controller):
     @get("/{worker_id:uuid}")
     async def get_worker(self, principal: PrincipalDep, settings: SettingsDep, worker_id: FromPath[UUID]) -> WorkerOut:
         return await registry.get(settings, principal, worker_id)
+
+    @post("/{worker_id:uuid}/bind-code", status_code=201,
+          summary="A one-time code (72 h) the worker uses to link their WeChat account (employer, GC, regulator admin)")
+    async def bind_code(self, principal: PrincipalDep, settings: SettingsDep, worker_id: FromPath[UUID]) -> BindCodeOut:
+        return await attendance_service.bind_code(settings, principal, worker_id)
 
     @get("/{worker_id:uuid}/pii", summary="Unmasked ID number, phone and bank card (payroll, audits; logged)")
     async def pii(self, principal: PrincipalDep, settings: SettingsDep, worker_id: FromPath[UUID]) -> WorkerPii:

@@ -132,6 +132,13 @@ class LinkIn(Schema):
     id_number: Annotated[str, msgspec.Meta(min_length=15, max_length=18)]
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
     phone: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+    bind_code: Annotated[str, msgspec.Meta(max_length=16)] = ""  # the one-time code the employer gave the worker
+
+
+class BindCodeOut(Schema):
+    worker_id: UUID
+    code: str  # shown once: the employer hands it to the worker
+    expires_at: datetime
 
 
 class LinkOut(Schema):

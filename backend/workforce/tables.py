@@ -42,6 +42,8 @@ class Worker(Table, tablename="workers"):
     contract_signed = Boolean(default=False)
     face_media_id = UUID(null=True, default=None)
     user = ForeignKey(references=User, null=True, on_delete=OnDelete.restrict, index=True)  # the clock-in looks it up
+    bind_code_hash = Varchar(length=64, default="")  # the employer's one-time bind code (keyed hash), "" when none
+    bind_code_expires_at = Timestamptz(null=True, default=None)
     registered_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())
 

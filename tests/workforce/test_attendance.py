@@ -54,13 +54,15 @@ async def _worker(api, admin, labour, contract=True, phone=None) -> dict:
         body["phone"] = phone
     resp = await api.post("/api/v1/workers", json=body, headers=admin)
     assert resp.status_code == 201, resp.text
-    return {**resp.json(), "id_number": number, "phone": phone}
+    code = await api.post(f"/api/v1/workers/{resp.json()['id']}/bind-code", headers=admin)  # handed to the worker
+    assert code.status_code == 201, code.text
+    return {**resp.json(), "id_number": number, "phone": phone, "bind_code": code.json()["code"]}
 
 
 async def _linked(api, worker) -> dict[str, str]:
     pair = await mp_login(api)
     resp = await api.post("/mp/v1/workforce/link", json={"id_number": worker["id_number"], "name": "赵六",
-                                                         "phone": worker["phone"]}, headers=bearer(pair))
+                                                         "bind_code": worker["bind_code"]}, headers=bearer(pair))
     assert resp.status_code == 200, resp.text
     return bearer(resp.json())
 
@@ -139,27 +141,50 @@ async def test_roster_entry_exit_history_and_refusals(api, admin):
 
 
 async def test_linking_good_and_bad(api, admin):
+    """Issue 19: name + ID number are known to many people; linking needs a factor the worker holds (the
+    employer's one-time bind code) and is rate limited per account and per ID number."""
     site = await _site(api, admin)
     w = await _worker(api, admin, site["labour"], phone="13912345678")
+    link = "/mp/v1/workforce/link"
+    good = {"id_number": w["id_number"], "name": "赵六", "bind_code": w["bind_code"]}
     pair = await mp_login(api)
-    assert_error(await api.post("/mp/v1/workforce/link", json={"id_number": w["id_number"], "name": "钱七", "phone": "13912345678"},
-                                headers=bearer(pair)), 400, "WORKER_LINK_MISMATCH")
-    assert_error(await api.post("/mp/v1/workforce/link", json={"id_number": w["id_number"], "name": "赵六"},
-                                headers=bearer(pair)), 400, "WORKER_LINK_MISMATCH")  # the phone on file is required
-    ok = await api.post("/mp/v1/workforce/link", json={"id_number": w["id_number"], "name": "赵六", "phone": "13912345678"},
-                        headers=bearer(pair))
-    assert ok.status_code == 200 and ok.json()["worker_id"] == w["id"]
+    assert_error(await api.post(link, json={**good, "name": "钱七"}, headers=bearer(pair)), 400, "WORKER_LINK_MISMATCH")
+    assert_error(await api.post(link, json={**good, "bind_code": ""}, headers=bearer(pair)), 400, "WORKER_BIND_CODE_INVALID")
+    assert_error(await api.post(link, json={**good, "bind_code": "ABCDEFGH"}, headers=bearer(pair)), 400,
+                 "WORKER_BIND_CODE_INVALID")
+    assert_error(await api.post(link, json={**good, "phone": "13900000000"}, headers=bearer(pair)), 400, "WORKER_LINK_MISMATCH")
+    ok = await api.post(link, json={**good, "bind_code": w["bind_code"].lower()}, headers=bearer(pair))
+    assert ok.status_code == 200 and ok.json()["worker_id"] == w["id"], ok.text
     me = (await api.get("/mp/v1/me", headers=bearer(ok.json()))).json()
     assert me["role"] == "worker"
+    # The code is single-use: someone else with it gets nowhere.
     someone = await mp_login(api)
-    assert_error(await api.post("/mp/v1/workforce/link", json={"id_number": w["id_number"], "name": "赵六", "phone": "13912345678"},
-                                headers=bearer(someone)), 409, "WORKER_ALREADY_LINKED")
+    assert_error(await api.post(link, json=good, headers=bearer(someone)), 400, "WORKER_BIND_CODE_INVALID")
     w2 = await _worker(api, admin, site["labour"])
-    assert_error(await api.post("/mp/v1/workforce/link", json={"id_number": w2["id_number"], "name": "赵六"},
+    assert_error(await api.post(link, json={"id_number": w2["id_number"], "name": "赵六", "bind_code": w2["bind_code"]},
                                 headers=bearer(ok.json())), 409, "USER_ALREADY_WORKER")
+    # Only the employer's side issues codes; a new code replaces the old one.
+    assert_error(await api.post(f"/api/v1/workers/{w2['id']}/bind-code", headers=bearer(someone)), 403, "FORBIDDEN_ROLE")
+    assert_error(await api.post(f"/api/v1/workers/{w2['id']}/bind-code", headers=await staff_token(api, "lc_inspector")),
+                 403, "FORBIDDEN_ROLE")
+    fresh = (await api.post(f"/api/v1/workers/{w2['id']}/bind-code", headers=await staff_token(api, "lead_wang"))).json()["code"]
+    assert fresh != w2["bind_code"]
+    # Guessing: five tries per account an hour and per ID number a day, then RATE_LIMITED even with the right code.
+    w3 = await _worker(api, admin, site["labour"])
+    guesser = bearer(await mp_login(api))
+    for _ in range(5):
+        assert_error(await api.post(link, json={"id_number": w3["id_number"], "name": "赵六", "bind_code": "WRONG234"},
+                                    headers=guesser), 400, "WORKER_BIND_CODE_INVALID")
+    right = {"id_number": w3["id_number"], "name": "赵六", "bind_code": w3["bind_code"]}
+    assert_error(await api.post(link, json=right, headers=guesser), 429, "RATE_LIMITED")
+    for _ in range(3):  # other accounts do not get five more tries at the same worker
+        assert_error(await api.post(link, json=right, headers=bearer(await mp_login(api))), 429, "RATE_LIMITED")
+    # Another worker is not affected by w3's limit; a success clears the account's counter.
+    assert (await api.post(link, json={"id_number": w2["id_number"], "name": "赵六", "bind_code": fresh},
+                           headers=bearer(await mp_login(api)))).status_code == 200
     # A citizen who is not a worker cannot clock.
     assert_error(await _clock_post(api, {"kind": "in", "project_id": site["project"], "lng": site["lng"],
-                                                                 "lat": site["lat"], "at": _now()}, headers=bearer(someone)), 403, "FORBIDDEN_ROLE")
+                                         "lat": site["lat"], "at": _now()}, bearer(someone)), 403, "FORBIDDEN_ROLE")
 
 
 async def test_clock_in_out_refusals_offline_idempotent(api, admin):
