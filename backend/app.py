@@ -24,6 +24,7 @@ from backend.cameras.controller import CameraController
 from backend.complaints.controller import ComplaintController
 from backend.complaints.open311_controller import open311_router
 from backend.credit.controller import ConsoleController, CreditController, OpenCreditController, admin_console
+from backend.credit.controller import PublicCreditController  # feat/workforce: the public lists
 from backend.deps import DEPENDENCIES
 from backend.districts.controller import DistrictController
 from backend.enterprises.controller import EnterpriseController, PartnerEnterpriseController
@@ -75,6 +76,7 @@ REGULATOR_CONTROLLERS = [
     MonitoringController,
     CreditController,
     OpenCreditController,
+    PublicCreditController,
     ConsoleController,
     admin_console,
     CameraController,

@@ -22,9 +22,8 @@ from zoneinfo import ZoneInfo
 import msgspec
 import shapely
 from asyncpg.exceptions import UniqueViolationError
-from shapely.geometry import Polygon
-
 from redis.asyncio import Redis
+from shapely.geometry import Polygon
 
 from backend import db, ratelimit
 from backend.accounts.tables import User

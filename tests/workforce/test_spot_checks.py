@@ -73,7 +73,7 @@ async def test_second_failure_running_starts_the_hold_and_lifting_ends_it(api, a
     lifted = await api.post(lift, json={"reason": "复查合格，整改到位"}, headers=station_admin)  # the inspector re-inspected
     assert lifted.status_code == 200 and lifted.json()["status"] == "lifted"
     trail = (await api.get(f"/api/v1/quality-holds/{holds[0]['id']}/events", headers=insp)).json()
-    done = [e for e in trail if e["action"] == "lifted"][0]["detail"]
+    done = next(e for e in trail if e["action"] == "lifted")["detail"]
     me = {t: (await api.get("/api/v1/me", headers=h)).json()["id"] for t, h in (("insp", insp), ("admin", station_admin))}
     assert done["reinspected_by"] == me["insp"] and done["approved_by"] == me["admin"]
     assert_error(await api.post(lift, json={"reason": "再次解除"}, headers=station_admin), 409, "HOLD_NOT_ACTIVE")
