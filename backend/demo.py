@@ -15,6 +15,7 @@ from backend.districts.tables import District
 from backend.enterprises.service import normalize_uscc
 from backend.enterprises.tables import Enterprise
 from backend.geo.districts import default_geojson_path, load_geojson
+from backend.demo_workforce import seed_workforce
 from backend.projects.tables import Project, ProjectLead, ProjectParty
 from backend.settings import Settings
 
@@ -149,7 +150,10 @@ async def seed(settings: Settings) -> list[str]:
         for username in leads:
             await ProjectLead.insert(ProjectLead(project=project.id, user=user_ids[username]))
 
+    workforce = await seed_workforce(settings)  # feat/workforce: roster, a month of clocks, a paid payroll
+
     return [
+        *workforce,
         f"districts: {len(features)} with stations",
         f"enterprises: {len(ENTERPRISES)}, users: {len(USERS)}, projects: {len(PROJECTS)}",
         f"staff sign-in: admin / {ADMIN_PASSWORD} (city-wide); lc_inspector, lw_inspector / {STAFF_PASSWORD}",

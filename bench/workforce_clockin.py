@@ -91,9 +91,14 @@ async def prepare(n: int) -> tuple[str, list[tuple[str, str, str]], tuple[float,
 def bodies(project_id: str, workers: list[tuple[str, str, str]], site: tuple[float, float], kind: str,
            port: int) -> list[bytes]:
     """Whole HTTP/1.1 requests made before the clock starts, so the load generator spends its CPU on sending."""
+    from backend.geo.coords import wgs84_to_gcj02
+
     out = []
     for token, selfie_in, selfie_out in workers:
+        # The mini-program sends the same moment's GCJ-02 reading too (alt_*): the label is confirmed, no review.
+        alt = wgs84_to_gcj02(*site)
         body = json.dumps({"kind": kind, "project_id": project_id, "lng": site[0], "lat": site[1], "coord_type": "wgs84",
+                           "alt_lng": alt[0], "alt_lat": alt[1],
                            "accuracy_m": 15, "device_id": "bench", "selfie_media_id": selfie_in if kind == "in" else selfie_out,
                            "at": datetime.now(UTC).isoformat(), "request_id": uuid.uuid4().hex}).encode()
         head = (f"POST /mp/v1/workforce/clocks HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"

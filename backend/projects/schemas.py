@@ -95,6 +95,7 @@ class ProjectBrief(Schema):
     district_adcode: int
     status: ProjectStatus
     location: tuple[float, float]
+    coord_type: str = "gcj02"  # the system of location (issue 19: every location the API returns says it)
 
 
 class ProjectOut(Schema):
@@ -110,6 +111,7 @@ class ProjectOut(Schema):
     leads: list[LeadOut]
     created_at: datetime
     updated_at: datetime
+    coord_type: str = "gcj02"  # the system of location and geofence (issue 19: every location says it)
 
 
 class NearbyProject(Schema):
