@@ -10,12 +10,12 @@ from shapely.geometry import shape
 from backend.accounts.tables import User
 from backend.auth.passwords import hash_password
 from backend.auth.principal import Role
+from backend.demo_workforce import seed_workforce
 from backend.districts import service as districts_service
 from backend.districts.tables import District
 from backend.enterprises.service import normalize_uscc
 from backend.enterprises.tables import Enterprise
 from backend.geo.districts import default_geojson_path, load_geojson
-from backend.demo_workforce import seed_workforce
 from backend.projects.tables import Project, ProjectLead, ProjectParty
 from backend.settings import Settings
 
