@@ -123,8 +123,8 @@ def judge_clock(attempt: ClockAttempt, previous: PreviousClock | None, tolerance
 
 
 # Two readings of one place (wx.getLocation asked once per type) differ by GPS drift between the two calls,
-# tens of metres; a mislabelled pair differs by the GCJ-02 offset, some 100-700 m in mainland China
-# (GB/T 35764-2017 does not publish it; measured from backend.geo.coords). 100 m parts the two.
+# tens of metres; a mislabelled pair differs by the GCJ-02 offset (about 500-600 m around Wenzhou,
+# backend.geo.coords). 100 m parts the two; it is our bound, not a published value.
 COORD_AGREE_M = 100.0
 
 
