@@ -71,15 +71,19 @@ LEFT JOIN LATERAL (SELECT id, body_hash FROM worker_clocks d WHERE d.request_id 
 WHERE w."user" = $3
 """
 
-# The same selfie (same sha256, or a perceptual hash within SELFIE_PHASH_BITS) already proved another worker's
-# clock, or this worker's clock on another local day. $1 sha256, $2 phash, $3 worker, $4 the clock's time,
-# $5 the time zone, $6 the Hamming distance allowed.
+# The same selfie already proved another worker's clock, or this worker's clock on another local day: the same
+# sha256 anywhere (indexed), or a perceptual hash within SELFIE_PHASH_BITS on the same project in
+# the last SELFIE_NEAR_WINDOW (a bounded scan: comparing hashes cannot use an index).
+# $1 sha256, $2 dHash, $3 worker, $4 the clock's time, $5 the time zone, $6 the Hamming distance allowed, $7 the project, $8 the window start.
 _SELFIE_REUSED_SQL = """
 SELECT EXISTS (
   SELECT 1 FROM worker_clocks r
-  WHERE ((r.selfie_sha256 = $1 AND $1 <> '')
-         OR ($2 <> '' AND r.selfie_phash <> ''
-             AND length(replace(((('x' || r.selfie_phash)::bit(64)) # (('x' || $2)::bit(64)))::text, '0', '')) <= $6))
+  WHERE r.selfie_sha256 = $1 AND $1 <> ''
+    AND (r.worker <> $3 OR (r.at AT TIME ZONE $5)::date <> ($4::timestamptz AT TIME ZONE $5)::date)
+) OR EXISTS (
+  SELECT 1 FROM worker_clocks r
+  WHERE $2 <> '' AND r.project = $7 AND r.at >= $8 AND r.selfie_phash <> ''
+    AND length(replace(((('x' || r.selfie_phash)::bit(64)) # (('x' || $2)::bit(64)))::text, '0', '')) <= $6
     AND (r.worker <> $3 OR (r.at AT TIME ZONE $5)::date <> ($4::timestamptz AT TIME ZONE $5)::date))
 """
 
@@ -103,6 +107,7 @@ WHERE EXISTS (SELECT 1 FROM selfie)
 RETURNING id
 """
 SELFIE_PHASH_BITS = 6  # of 64: a re-encoded or slightly cropped copy of one photo stays within a few bits
+SELFIE_NEAR_WINDOW = timedelta(hours=36)  # how far back near-same (not identical) selfies are looked for on the project
 
 
 # project id -> (the fence as stored, its polygon parsed and prepared): a shift start asks the same fence
@@ -259,7 +264,8 @@ async def clock(settings: Settings, actor: Principal, data: ClockIn) -> tuple[Cl
                 raise BadRequest(verdict.code or "CLOCK_REFUSED", detail=detail)
             sha, dh = ctx["selfie_sha256"] or "", ctx["selfie_dhash"] or ""
             reused = bool(sha or dh) and await conn.fetchval(
-                _SELFIE_REUSED_SQL, sha, dh, ctx["worker_id"], data.at, settings.TIMEZONE, SELFIE_PHASH_BITS)
+                _SELFIE_REUSED_SQL, sha, dh, ctx["worker_id"], data.at, settings.TIMEZONE, SELFIE_PHASH_BITS,
+                data.project_id, data.at - SELFIE_NEAR_WINDOW)
             flags = clock_flags(
                 offline=verdict.offline, outside_tolerance=distance > settings.CLOCK_FENCE_TOLERANCE_M,
                 before_entry=data.at < ctx["entered_at"], selfie_reused=reused,
