@@ -8,10 +8,11 @@ import pytest
 
 pytestmark = pytest.mark.asyncio
 
-# Public on purpose: health, docs, metrics, sign-in flows, Open311 discovery (its own api_key rules).
+# Public on purpose: health, docs, metrics, sign-in flows, Open311 discovery (its own api_key rules), the public
+# credit lists (公示, issue 19: nothing personal).
 PUBLIC = re.compile(
     r"^/(healthz|readyz|metrics|schema.*|api/v1/auth/(login|refresh|logout)|mp/v1/auth/(login|bind|refresh|logout)"
-    r"|open311/v2/.*)$"
+    r"|open311/v2/.*|public/credit/lists(\.json)?)$"
 )
 
 
