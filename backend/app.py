@@ -25,6 +25,7 @@ from backend.complaints.controller import ComplaintController
 from backend.complaints.open311_controller import open311_router
 from backend.content_security.controller import ContentReviewController, WechatPushController
 from backend.credit.controller import ConsoleController, CreditController, OpenCreditController, admin_console
+from backend.credit.controller import PublicCreditController  # feat/workforce: the public lists
 from backend.deps import DEPENDENCIES
 from backend.districts.controller import DistrictController
 from backend.enterprises.controller import EnterpriseController, PartnerEnterpriseController
@@ -86,6 +87,7 @@ REGULATOR_CONTROLLERS = [
     MonitoringController,
     CreditController,
     OpenCreditController,
+    PublicCreditController,
     ConsoleController,
     admin_console,
     CameraController,

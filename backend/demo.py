@@ -10,6 +10,7 @@ from shapely.geometry import shape
 from backend.accounts.tables import User
 from backend.auth.passwords import hash_password
 from backend.auth.principal import Role
+from backend.demo_workforce import seed_workforce
 from backend.districts import service as districts_service
 from backend.districts.tables import District
 from backend.enterprises.service import normalize_uscc
@@ -152,8 +153,10 @@ async def seed(settings: Settings) -> list[str]:
     from backend.lifecycle.demo import STAGED, seed_stages  # issue 20: a demo project at each stage
 
     await seed_stages(user_ids, enterprise_ids)
+    workforce = await seed_workforce(settings)  # feat/workforce: roster, a month of clocks, a paid payroll
 
     return [
+        *workforce,
         f"districts: {len(features)} with stations",
         f"staged projects (立项 … 备案): {len(STAGED)}",
         f"enterprises: {len(ENTERPRISES)}, users: {len(USERS)}, projects: {len(PROJECTS)}",

@@ -11,11 +11,12 @@ with the demo logins of backend/demo.py (staff passwords; mini-program codes 'de
     (a devices.csv of ``python -m iot.credentials``) each sensor publishes with its own login, after
     ``mqtt_provision`` (a command) has given the broker the new sensors' credentials — scripts/run.sh
     passes both, so its demo goes through the broker's passwords and topic ACL;
-  * credit: manual events that put one enterprise on the black list and one on the red list.
+  * credit: manual events that put one enterprise on the black list and one on the red list;
+  * workforce: this month's payroll (with last month's late clock as a back-pay line: the roster, a month
+    of clocks and last month's paid payroll are seed-demo's) and two failed spot checks → a quality hold.
 
 Idempotent: every section first looks up its marker (a known description, batch number, work name or
 event reason) through the API and skips when it is there. Prints one line per thing it made.
-Workforce (workers, roster, clocks, payroll, spot checks) is deliberately absent: see `_workforce`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 import cv2
 import httpx
@@ -44,6 +46,7 @@ MANUFACTURER_USCC = "91330300MA2LM1N2PN"
 LAB_USCC = "91330302MA2NP3Q4RA"
 BLACK_USCC = "91330382MA2JK9L0M1"  # 温州东海劳务分包有限公司
 RED_USCC = "91330302MA2AB1C2DL"  # 温州城建开发有限公司
+LABOUR_USCC = "91330304MA2EF5G6HY"  # 温州安居劳务有限公司, the T05 project's labour subcontractor
 QUICK_CATEGORY = "demo_quick"  # a category with a seconds-long SLA, so one case is handled late for real
 GOOD_SPECIMEN = {"yield_strength": 450, "tensile_strength": 600, "max_force_elongation": 12.0}
 GOOD_CEMENT = {"compressive_3d": 25, "compressive_28d": 48, "flexural_3d": 5, "flexural_28d": 8,
@@ -375,7 +378,30 @@ class Demo:
 
     # --- workforce ------------------------------------------------------------------------------------
     def _workforce(self) -> None:
-        """Workers, roster, clock-ins, payroll and spot checks go here once their endpoints are merged."""
+        """This month's payroll with last month's late clock as a back-pay line, and two failed spot checks → a hold.
+
+        The roster, last month's clocks and its paid payroll are seed-demo's (backend/demo_workforce.py): the API
+        refuses clocks more than 24 h old, so history cannot be made through it.
+        """
+        lead, insp = self.staff("lead_wang"), self.staff("lc_inspector")
+        project = self.project()
+        labour = self.enterprise_id(LABOUR_USCC)
+        month = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+        if self.call("GET", "/api/v1/payrolls", lead, params={"project_id": project["id"], "month": month}):
+            self.skip_line("workforce")
+            return
+        made = self.call("POST", "/api/v1/payrolls", lead, json={
+            "project_id": project["id"], "enterprise_id": labour, "month": month})
+        back = [line for line in made["lines"] if line["kind"] == "back_pay"]
+        self.made_line(f"payroll {month} for 温州安居劳务: {len(made['lines'])} lines, "
+                       f"{len(back)} back pay ({sum(line['amount_fen'] for line in back) / 100:.2f} 元)")
+        items = [{"name": f"{MARK}钢筋保护层厚度", "passed": False, "note": "实测 12 mm，设计 25 mm"},
+                 {"name": "模板支撑间距", "passed": True}]
+        first = self.call("POST", "/api/v1/spot-checks", insp, json={
+            "project_id": project["id"], "items": items, "responsible_ids": [labour]})
+        second = self.call("POST", "/api/v1/spot-checks", insp, json={
+            "project_id": project["id"], "items": items, "responsible_ids": [labour], "reinspection_of": first["id"]})
+        self.made_line(f"two failed spot checks running → {len(second['holds_started'])} quality hold on 温州安居劳务")
 
     def run(self) -> int:
         self.complaints()

@@ -294,3 +294,24 @@ MESSAGES.update(
         "DOCUMENT_INVALID": "文件无效：仅接受 PDF、JPEG、PNG，且不超过 10 MB",
     }
 )
+
+# workforce (issue 19: wages, clocks, holds, credit lists)
+MESSAGES.update(
+    {
+        "SELFIE_REQUIRED": "打卡须上传本人现场自拍照",
+        "REQUEST_ID_REUSED": "该请求编号已用于另一次内容不同的打卡",
+        "CLOCK_NOT_FOUND": "打卡记录不存在",
+        "CLOCK_NOT_FLAGGED": "该打卡记录无需审核或已审核",
+        "REVIEW_REASON_REQUIRED": "审核须填写理由",
+        "HOLD_LIFT_NOT_REQUESTED": "解除质量暂停须先由复查人员提出解除，再由另一名监管人员批准",
+        "HOLD_LIFT_SAME_PERSON": "提出解除的人员不能批准自己的解除申请",
+        "HOLD_LIFT_PENDING": "该质量暂停已有待批准的解除申请",
+        "HOLD_REINSPECTOR_CANNOT_APPROVE": "复查人员不能批准解除，须由另一名监管人员批准",
+        "CREDIT_APPEAL_LIMIT": "每个名单只能申诉一次；如有新证据，须经主管部门受理后方可再次申诉",
+        "CREDIT_SUSPEND_NOT_APPLICABLE": "只有申诉中且已生效的黑名单可以暂停限制措施",
+        "CREDIT_BONUS_CAP": "本期人工加分已达上限",
+        "WORKER_BIND_CODE_INVALID": "绑定码无效或已过期，请向用工单位索取新的绑定码",
+        "PAYROLL_STALE": "部分出勤日已由其他工资单结算，请重新计算后再审批",
+        "PAYROLL_DIFFERENCES_NEED_REASON": "填报金额与考勤核算不一致，审批须填写理由",
+    }
+)

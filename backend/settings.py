@@ -118,6 +118,8 @@ class Settings:
 
     CREDIT_NOTICE_DAYS: float = 7.0  # 公示期: a red/black listing takes effect this long after it is proposed
     CREDIT_OPEN_RATE_PER_MIN: int = 60  # department queries per API key per minute (bulk check counts once)
+    CREDIT_BONUS_CAP: int = 10  # manual bonus points per enterprise per rolling 12 months (feat/workforce)
+    CREDIT_PUBLIC_CACHE_S: int = 60  # the public list page and feed are cached this long (feat/workforce)
     CREDIT_CONSOLE_TICKET_S: int = 60  # one-time ticket that opens the dashboard page in a browser
 
     # Lifecycle (issue 20): inspection requests (工序报验) are answered within this time, else reminded and escalated.

@@ -81,6 +81,7 @@ class ComplaintCitizenView(Schema):
     can_rate: bool
     can_reopen: bool
     can_confirm: bool
+    coord_type: str = "gcj02"  # the system of location (issue 19: every location the API returns says it)
 
 
 class ComplaintStaffView(Schema):
@@ -115,6 +116,7 @@ class ComplaintStaffView(Schema):
     photos: list[PhotoOut]
     result_photos: list[PhotoOut]
     timeline: list[TimelineEntry]
+    coord_type: str = "gcj02"  # the system of location (issue 19: every location the API returns says it)
 
 
 class ComplaintCreated(Schema):

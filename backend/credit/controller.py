@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any, Literal
 from uuid import UUID
 
+import msgspec
 from litestar import Controller, Response, asgi, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.types import Receive, Scope, Send
 
 from backend.auth.guards import roles, scope
 from backend.auth.principal import Role
-from backend.credit import dashboard, open_api, service
+from backend.credit import dashboard, open_api, public, service
 from backend.credit.admin import build_admin
 from backend.credit.schemas import (
     AppealDecision,
@@ -26,6 +27,7 @@ from backend.credit.schemas import (
     ListingDetail,
     ListingOut,
     ManualEventIn,
+    ReasonIn,
 )
 from backend.deps import ArqDep, Limit, Offset, PrincipalDep, RedisDep, SettingsDep
 from backend.materials.schemas import CreditEventOut
@@ -61,6 +63,18 @@ class CreditController(Controller):
     async def appeal(self, listing_id: FromPath[UUID], data: JSONBody[AppealIn], principal: PrincipalDep,
                      settings: SettingsDep, arq: ArqDep) -> AppealOut:
         return await service.submit_appeal(settings, arq, principal, listing_id, data.reason)
+
+    @post("/listings/{listing_id:uuid}/suspend", status_code=200, guards=[roles(Role.REGULATOR_ADMIN)],
+          summary="Suspend an appealed black listing's restrictions until the appeal is decided, with a reason")
+    async def suspend(self, listing_id: FromPath[UUID], data: JSONBody[ReasonIn], principal: PrincipalDep,
+                      settings: SettingsDep, arq: ArqDep) -> ListingOut:
+        return await service.suspend_restrictions(settings, arq, principal, listing_id, data.reason)
+
+    @post("/listings/{listing_id:uuid}/new-evidence", status_code=200, guards=[roles(Role.REGULATOR_ADMIN)],
+          summary="Accept new evidence after a rejected appeal: one more appeal is allowed")
+    async def new_evidence(self, listing_id: FromPath[UUID], data: JSONBody[ReasonIn], principal: PrincipalDep,
+                           settings: SettingsDep, arq: ArqDep) -> ListingOut:
+        return await service.accept_new_evidence(settings, arq, principal, listing_id, data.reason)
 
     @post("/appeals/{appeal_id:uuid}/decision", status_code=200, guards=[roles(Role.REGULATOR_ADMIN)],
           summary="Decide an appeal: upheld withdraws the listing")
@@ -98,6 +112,25 @@ class ConsoleController(Controller):
         body = dashboard.render_html(await dashboard.figures(settings, principal))
         return Response(body, media_type="text/html; charset=utf-8",
                         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+class PublicCreditController(Controller):
+    """The public lists (公示): no sign-in, nothing personal, cached (backend.credit.public)."""
+
+    path = "/public/credit"
+    tags = ["public-credit"]
+
+    @get("/lists.json", exclude_from_auth=True, summary="Listings in notice and in force (Open311-style JSON array)")
+    async def feed(self, settings: SettingsDep, redis: RedisDep) -> Response[bytes]:
+        body = await public.public_lists(settings, redis)
+        return Response(body, media_type="application/json",
+                        headers={"Cache-Control": f"public, max-age={settings.CREDIT_PUBLIC_CACHE_S}"})
+
+    @get("/lists", exclude_from_auth=True, summary="The public page of the red and black lists")
+    async def page(self, settings: SettingsDep, redis: RedisDep) -> Response[str]:
+        entries = msgspec.json.decode(await public.public_lists(settings, redis))
+        return Response(public.render_html(entries), media_type="text/html; charset=utf-8",
+                        headers={"Cache-Control": f"public, max-age={settings.CREDIT_PUBLIC_CACHE_S}"})
 
 
 class OpenCreditController(Controller):

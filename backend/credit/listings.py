@@ -9,9 +9,14 @@
                  ▼
              withdrawn            (notice or appealed, when the rule no longer holds: withdraw)
 
-Only an ``active`` listing restricts (or rewards) the enterprise; ``notice`` and ``appealed`` are
-public but not yet in effect. Every transition writes a credit_listing_events row, an audit row,
-and a signed webhook (template ``credit_list_changed``) to every department that subscribed.
+An ``active`` listing restricts (or rewards) the enterprise; a listing in force stays in force while
+it is appealed (``appealed`` with an ``effective_at``) unless a regulator admin suspends its restrictions
+with a reason (``suspend``, kept until the appeal is decided) — an appeal alone lifts nothing (the
+project's rule, issue 19 build 5: otherwise re-appeals keep a black-listed firm unrestricted for ever; no
+text in shared/domain states a national clause for it). One appeal per listing; a regulator who
+accepts new evidence allows one more (``accept_new_evidence``). ``notice`` is public but not yet in effect.
+Every transition writes a credit_listing_events row, an audit row, and a signed webhook (template
+``credit_list_changed``) to every department that subscribed.
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "uphold_appeal": (frozenset({"appealed"}), "withdrawn"),
     "withdraw": (frozenset({"notice", "appealed"}), "withdrawn"),
     "remove": (frozenset({"active"}), "removed"),
+    # steps that keep the status ("="): written to the timeline like every other
+    "suspend": (frozenset({"appealed"}), "="),
+    "accept_new_evidence": (frozenset({"notice", "active"}), "="),
 }
 LIST_NAMES = {"red": "诚信红名单", "black": "失信黑名单"}
 STATUS_NAMES = {
@@ -52,6 +60,8 @@ def target_status(action: str, current: str, row: dict[str, Any], now: datetime)
     allowed, target = TRANSITIONS[action]
     if current not in allowed:
         raise Conflict("CREDIT_LISTING_STATE", detail={"action": action, "status": current})
+    if target == "=":
+        return current
     if target is None:  # an appeal turned down: back in effect, or back to the notice if it has not ended
         return "active" if row["effective_at"] is not None or row["notice_ends_at"] <= now else "notice"
     return target
@@ -77,12 +87,23 @@ async def propose(settings: Settings, arq: ArqRedis | None, enterprise_id: UUID,
     return row
 
 
+def restricting(row: dict[str, Any]) -> bool:
+    """Does this listing restrict (or reward) now? In force: active, or appealed after it took effect and not
+    suspended by a regulator. An appeal alone never lifts a listing in force."""
+    if row["status"] == "active":
+        return True
+    return row["status"] == "appealed" and row["effective_at"] is not None and row["suspended_at"] is None
+
+
 async def transition(settings: Settings, arq: ArqRedis | None, row: dict[str, Any], action: str,
-                     actor: Principal | None, note: str, now: datetime) -> dict[str, Any]:
+                     actor: Principal | None, note: str, now: datetime,
+                     extra: dict[Any, Any] | None = None) -> dict[str, Any]:
     """Move a listing by one allowed action; writes its event, the audit row and the webhook."""
     current = row["status"]
     target = target_status(action, current, row, now)
-    changes: dict[Any, Any] = {CreditListing.status: target, CreditListing.updated_at: now}
+    changes: dict[Any, Any] = {CreditListing.status: target, CreditListing.updated_at: now, **(extra or {})}
+    if current == "appealed" and target != "appealed":  # the appeal is decided: a suspension ends with it
+        changes.update({CreditListing.suspended_at: None, CreditListing.suspended_by: None})
     if target == "active" and row["effective_at"] is None:
         changes[CreditListing.effective_at] = now
     if target in ("withdrawn", "removed"):
@@ -110,7 +131,7 @@ async def _log(settings: Settings, arq: ArqRedis | None, row: dict[str, Any], ac
         {
             "enterprise": ent["name"], "uscc": ent["uscc"], "list": row["list_kind"],
             "list_name": LIST_NAMES[row["list_kind"]], "action": action, "status": after,
-            "status_name": STATUS_NAMES[after], "reason": note, "listing_id": str(row["id"]),
+            "status_name": STATUS_NAMES[after], "reason": note, "in_force": restricting(row), "listing_id": str(row["id"]),
             "notice_ends_at": row["notice_ends_at"].isoformat(),
             "effective_at": row["effective_at"].isoformat() if row["effective_at"] else None,
             "time": now,

@@ -39,6 +39,10 @@ class ListingOut(Schema):
     notice_ends_at: datetime
     effective_at: datetime | None
     ended_at: datetime | None
+    in_force: bool = False  # restricts now: active, or appealed after taking effect and not suspended
+    suspended_at: datetime | None = None  # a regulator suspended its restrictions pending the appeal
+    suspension_reason: str = ""
+    appeals_allowed: int = 1
 
 
 class ListingEventOut(Schema):
@@ -57,6 +61,27 @@ class ListingDetail(Schema):
 
 class AppealIn(Schema):
     reason: Reason
+
+
+class ReasonIn(Schema):
+    reason: Reason
+
+
+class PublicListing(Schema):
+    """One entry of the public list (公示): the firm, the list, why and when — nothing personal."""
+
+    id: UUID
+    enterprise_name: str
+    uscc: str
+    list_kind: str
+    list_name: str
+    status: str
+    status_name: str
+    in_force: bool
+    reason: str
+    proposed_at: datetime
+    notice_ends_at: datetime
+    effective_at: datetime | None
 
 
 class AppealDecision(Schema):

@@ -6,7 +6,8 @@
   longer count. score = clamp(BASE + Σ points × weight, 0, MAX_SCORE), rounded to 0.1.
 - Bands: A ≥ 95, B ≥ 80, C ≥ 60, D < 60.
 - Black list (失信黑名单): enters when score < 60, or on any serious violation in the last 12 months;
-  leaves when score ≥ 70 and no serious violation is left within 12 months (hysteresis of 10).
+  leaves when score ≥ 70 — counted without manual bonuses — and no serious violation is left within 12
+  months (hysteresis of 10). Manual bonuses are capped per rolling 12 months (settings.CREDIT_BONUS_CAP).
 - Red list (诚信红名单): enters when score ≥ 103 and no deduction in the last 12 months; leaves on any
   deduction or when the score drops below 100.
 """
@@ -41,6 +42,7 @@ KIND_POINTS.update({
 })
 MANUAL_KINDS = frozenset({"serious_violation", "manual_deduction", "manual_bonus"})
 SERIOUS_KINDS = frozenset({"serious_violation"})
+BONUS_KINDS = frozenset({"manual_bonus"})
 
 BLACK_ENTER_BELOW = 60.0
 BLACK_EXIT_AT = 70.0
@@ -98,11 +100,25 @@ def _recent(events: Iterable[ScoredEvent], now: datetime) -> list[ScoredEvent]:
 
 
 def black_due(value: float, events: Iterable[ScoredEvent], now: datetime, listed: bool) -> bool:
-    """Should the enterprise be (or stay) on the black list?"""
+    """Should the enterprise be (or stay) on the black list?
+
+    A listed firm leaves only when its score WITHOUT manual bonuses reaches BLACK_EXIT_AT: bonuses count in
+    the score but cannot move a firm off the black list on their own (issue 19 build 5).
+    """
+    events = list(events)
     serious = any(e.kind in SERIOUS_KINDS for e in _recent(events, now))
     if serious:
         return True
-    return value < (BLACK_EXIT_AT if listed else BLACK_ENTER_BELOW)
+    if listed:
+        earned = score([e for e in events if e.kind not in BONUS_KINDS], now)
+        return min(value, earned) < BLACK_EXIT_AT
+    return value < BLACK_ENTER_BELOW
+
+
+def bonus_room(events: Iterable[ScoredEvent], now: datetime, cap: int) -> int:
+    """How many manual bonus points may still be given in the rolling window (DECAY_DAYS) under the cap."""
+    given = sum(e.points for e in events if e.kind in BONUS_KINDS and now - e.occurred_at < timedelta(days=DECAY_DAYS))
+    return max(0, cap - given)
 
 
 def red_due(value: float, events: Iterable[ScoredEvent], now: datetime, listed: bool) -> bool:

@@ -182,6 +182,8 @@ async def manual_event(settings: Settings, arq: ArqRedis | None, actor: Principa
         raise Forbidden("FORBIDDEN_ROLE", detail={"kind": data.kind})
     if data.points is not None and (data.points <= 0 if data.kind == "manual_bonus" else data.points >= 0):
         raise BadRequest("CREDIT_POINTS_SIGN", detail={"kind": data.kind, "points": data.points})
+    if data.kind == "manual_bonus":
+        await _check_bonus_cap(settings, data)
     evidence = data.evidence or f"manual:{utcnow().isoformat()}"
     event_id = await record_event(
         data.enterprise_id, data.kind, evidence, settings=settings, arq=arq, project_id=data.project_id,
@@ -191,6 +193,15 @@ async def manual_event(settings: Settings, arq: ArqRedis | None, actor: Principa
         raise Conflict("CREDIT_EVENT_DUPLICATE")
     row = await CreditEvent.select().where(CreditEvent.id == event_id).first()
     return _event_out(row)
+
+
+async def _check_bonus_cap(settings: Settings, data: ManualEventIn) -> None:
+    """Manual bonuses are capped per enterprise per rolling 12 months (settings.CREDIT_BONUS_CAP)."""
+    now = utcnow()
+    room = scoring.bonus_room(await _events(data.enterprise_id, now), now, settings.CREDIT_BONUS_CAP)
+    points = scoring.default_points("manual_bonus") if data.points is None else data.points
+    if points > room:
+        raise Conflict("CREDIT_BONUS_CAP", detail={"cap": settings.CREDIT_BONUS_CAP, "room": room, "points": points})
 
 
 def _event_out(r: dict[str, Any]) -> CreditEventOut:
@@ -204,7 +215,9 @@ def _event_out(r: dict[str, Any]) -> CreditEventOut:
 def listing_out(r: dict[str, Any]) -> ListingOut:
     return ListingOut(id=r["id"], enterprise_id=r["enterprise"], list_kind=r["list_kind"], status=r["status"],
                       reason=r["reason"], proposed_at=r["proposed_at"], notice_ends_at=r["notice_ends_at"],
-                      effective_at=r["effective_at"], ended_at=r["ended_at"])
+                      effective_at=r["effective_at"], ended_at=r["ended_at"], in_force=listings.restricting(r),
+                      suspended_at=r["suspended_at"], suspension_reason=r["suspension_reason"],
+                      appeals_allowed=r["appeals_allowed"])
 
 
 async def status_of(ent: dict[str, Any]) -> CreditStatus:
@@ -213,7 +226,7 @@ async def status_of(ent: dict[str, Any]) -> CreditStatus:
     rows = await CreditListing.select().where(
         (CreditListing.enterprise == ent["id"]) & CreditListing.status.is_in(list(listings.OPEN_STATUSES))
     ).order_by(CreditListing.proposed_at)
-    active = [r for r in rows if r["status"] == "active"]
+    active = [r for r in rows if listings.restricting(r)]
     restrictions = [Restriction(**x) for r in active for x in scoring.RESTRICTIONS[r["list_kind"]]]
     value = score["score"] if score else scoring.BASE
     return CreditStatus(
@@ -308,6 +321,10 @@ async def submit_appeal(settings: Settings, arq: ArqRedis | None, actor: Princip
         raise Forbidden("FORBIDDEN_OWNER")
     now = utcnow()
     async with CreditListing._meta.db.transaction():
+        listings.target_status("appeal", row["status"], row, now)  # the state first: appealed twice at once is a state error
+        made = await CreditAppeal.count().where(CreditAppeal.listing == listing_id)
+        if made >= row["appeals_allowed"]:
+            raise Conflict("CREDIT_APPEAL_LIMIT", detail={"appeals": made, "allowed": row["appeals_allowed"]})
         row = await listings.transition(settings, arq, row, "appeal", actor, reason, now)
         appeal = CreditAppeal(listing=listing_id, submitted_by=actor.id, reason=reason, submitted_at=now)
         await appeal.save()
@@ -335,6 +352,35 @@ async def decide_appeal(settings: Settings, arq: ArqRedis | None, actor: Princip
             CreditAppeal.id == appeal_id)
         await audit(actor, "appeal.decided", row["enterprise"], {"appeal": str(appeal_id), "outcome": outcome})
     return _appeal_out(await CreditAppeal.select().where(CreditAppeal.id == appeal_id).first())
+
+
+async def suspend_restrictions(settings: Settings, arq: ArqRedis | None, actor: Principal, listing_id: UUID,
+                               reason: str) -> ListingOut:
+    """A regulator admin suspends an appealed black listing's restrictions, with a reason, until the appeal is
+    decided (an appeal alone lifts nothing)."""
+    row = await _listing(listing_id)
+    _require_admin_for(actor, await _enterprise(row["enterprise"]))
+    if row["list_kind"] != "black" or row["status"] != "appealed" or row["effective_at"] is None or row["suspended_at"]:
+        raise Conflict("CREDIT_SUSPEND_NOT_APPLICABLE", detail={"status": row["status"], "list": row["list_kind"]})
+    now = utcnow()
+    async with CreditListing._meta.db.transaction():
+        row = await listings.transition(settings, arq, row, "suspend", actor, reason, now, extra={
+            CreditListing.suspended_at: now, CreditListing.suspended_by: actor.id,
+            CreditListing.suspension_reason: reason})
+    return listing_out(row)
+
+
+async def accept_new_evidence(settings: Settings, arq: ArqRedis | None, actor: Principal, listing_id: UUID,
+                              reason: str) -> ListingOut:
+    """A regulator admin accepts new evidence after an appeal was turned down: one more appeal is allowed."""
+    row = await _listing(listing_id)
+    _require_admin_for(actor, await _enterprise(row["enterprise"]))
+    if not await CreditAppeal.exists().where((CreditAppeal.listing == listing_id) & (CreditAppeal.status == "rejected")):
+        raise Conflict("CREDIT_LISTING_STATE", detail={"action": "accept_new_evidence", "status": row["status"]})
+    async with CreditListing._meta.db.transaction():
+        row = await listings.transition(settings, arq, row, "accept_new_evidence", actor, reason, utcnow(), extra={
+            CreditListing.appeals_allowed: row["appeals_allowed"] + 1})
+    return listing_out(row)
 
 
 async def recompute_now(settings: Settings, arq: ArqRedis | None, actor: Principal) -> dict[str, int]:

@@ -5,7 +5,7 @@ first); ``backend.credit.service.record_event`` is its only writer.
 """
 
 from piccolo.apps.user.tables import BaseUser
-from piccolo.columns import JSONB, UUID, Float, ForeignKey, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, UUID, Float, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 from piccolo_api.session_auth.tables import SessionsBase
@@ -46,6 +46,11 @@ class CreditListing(Table, tablename="credit_listings"):
     effective_at = Timestamptz(null=True, default=None)
     ended_at = Timestamptz(null=True, default=None)
     updated_at = Timestamptz(default=TimestamptzNow())
+    # An appeal does not lift a listing in force; only a regulator's suspension, with a reason, does (until decided).
+    suspended_at = Timestamptz(null=True, default=None)
+    suspended_by = UUID(null=True, default=None)
+    suspension_reason = Text(default="")
+    appeals_allowed = Integer(default=1)  # one appeal per listing; +1 each time a regulator accepts new evidence
 
 
 class CreditListingEvent(Table, tablename="credit_listing_events"):

@@ -26,6 +26,7 @@ class DistrictOut(Schema):
     boundary_source: str
     station: StationOut | None
     boundary: dict[str, Any] | None = None
+    coord_type: str = "gcj02"  # the system of center and boundary (issue 19: every location says it)
 
 
 class StationUpdate(Schema):

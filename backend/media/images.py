@@ -38,6 +38,18 @@ class VerifiedImage:
     sha256: str  # of the uploaded bytes
     jpeg: bytes  # re-encoded, metadata-free
     thumbnail: bytes
+    dhash: str = ""  # 64-bit difference hash (16 hex): near-same pictures differ in a few bits
+
+
+def dhash(image: np.ndarray) -> str:
+    """The difference hash of a picture (Krawetz's dHash): 9x8 grey, one bit per left<right neighbour pair.
+
+    Survives re-encoding, rescaling and small crops, so one selfie re-uploaded under another name is found.
+    """
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    small = cv2.resize(grey, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
+    bits = (small[:, 1:] > small[:, :-1]).flatten()
+    return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
 
 
 def sniff(data: bytes) -> str | None:
@@ -133,4 +145,5 @@ def verify_image(data: bytes, max_bytes: int = MAX_BYTES) -> VerifiedImage:
         sha256=hashlib.sha256(data).hexdigest(),
         jpeg=_encode(image),
         thumbnail=_encode(thumb),
+        dhash=dhash(image),
     )

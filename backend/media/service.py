@@ -76,6 +76,7 @@ async def _store_verified(s3: S3Client, media_id: UUID, purpose: Purpose, data: 
             Media.height: image.height,
             Media.bytes: len(image.jpeg),
             Media.sha256: image.sha256,
+            Media.dhash: image.dhash,
             Media.verified_at: utcnow(),
         }
     ).where(Media.id == media_id).returning(*Media.all_columns())

@@ -23,6 +23,7 @@ class Media(Table, tablename="media"):
     height = Integer(default=0)
     bytes = Integer(default=0)
     sha256 = Varchar(length=64, default="", index=True)
+    dhash = Varchar(length=16, default="")  # perceptual hash of the verified picture (images.dhash)
     reject_reason = Varchar(length=64, default="")
     attached_type = Varchar(length=32, default="")
     attached_id = Varchar(length=64, default="")

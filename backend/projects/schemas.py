@@ -96,6 +96,7 @@ class ProjectBrief(Schema):
     status: ProjectStatus
     location: tuple[float, float]
     stage: str = "started"  # backend.lifecycle.rules.Stage (项目阶段; moved by /api/v1/projects/{id}/stage)
+    coord_type: str = "gcj02"  # the system of location (issue 19: every location the API returns says it)
 
 
 class ProjectOut(Schema):
@@ -112,6 +113,7 @@ class ProjectOut(Schema):
     created_at: datetime
     updated_at: datetime
     stage: str = "started"  # backend.lifecycle.rules.Stage (项目阶段; moved by /api/v1/projects/{id}/stage)
+    coord_type: str = "gcj02"  # the system of location and geofence (issue 19: every location says it)
 
 
 class NearbyProject(Schema):

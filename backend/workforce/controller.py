@@ -9,9 +9,11 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.deps import ArqDep, PrincipalDep, SettingsDep
 from backend.workforce import attendance as attendance_service
-from backend.workforce import holds, registry, roster, spotchecks, teams
+from backend.workforce import clock_review, holds, registry, roster, spotchecks, teams
 from backend.workforce.schemas import (
+    BindCodeOut,
     ClockOut,
+    ClockReviewIn,
     HoldEventOut,
     HoldOut,
     LiftIn,
@@ -79,6 +81,11 @@ class WorkerController(Controller):
     async def get_worker(self, principal: PrincipalDep, settings: SettingsDep, worker_id: FromPath[UUID]) -> WorkerOut:
         return await registry.get(settings, principal, worker_id)
 
+    @post("/{worker_id:uuid}/bind-code", status_code=201,
+          summary="A one-time code (72 h) the worker uses to link their WeChat account (employer, GC, regulator admin)")
+    async def bind_code(self, principal: PrincipalDep, settings: SettingsDep, worker_id: FromPath[UUID]) -> BindCodeOut:
+        return await attendance_service.bind_code(settings, principal, worker_id)
+
     @get("/{worker_id:uuid}/pii", summary="Unmasked ID number, phone and bank card (payroll, audits; logged)")
     async def pii(self, principal: PrincipalDep, settings: SettingsDep, worker_id: FromPath[UUID]) -> WorkerPii:
         return await registry.pii(settings, principal, worker_id)
@@ -104,6 +111,17 @@ class RosterController(Controller):
     async def history(self, principal: PrincipalDep, project_id: FromQuery[UUID | None] = None,
                       worker_id: FromQuery[UUID | None] = None) -> list[StintOut]:
         return await roster.history(principal, project_id, worker_id)
+
+    @get("/attendance/flagged", summary="A project's flagged clocks by review status (employer, GC, district staff)")
+    async def flagged_clocks(self, principal: PrincipalDep, project_id: FromQuery[UUID],
+                             status: FromQuery[str] = "pending") -> list[ClockOut]:
+        return await clock_review.flagged(principal, project_id, status)
+
+    @post("/attendance/{clock_id:uuid}/review", status_code=200,
+          summary="Accept (paid) or reject a flagged clock, with a reason (the employer's or the GC's lead)")
+    async def review_clock(self, principal: PrincipalDep, clock_id: FromPath[UUID],
+                           data: JSONBody[ClockReviewIn]) -> ClockOut:
+        return await clock_review.review(principal, clock_id, data)
 
     @get("/attendance", summary="A project's clock-ins/outs on one local day (YYYY-MM-DD)")
     async def attendance(self, principal: PrincipalDep, settings: SettingsDep, project_id: FromQuery[UUID],

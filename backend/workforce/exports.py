@@ -148,7 +148,7 @@ async def export(settings: Settings, actor: Principal, project_id: UUID, month: 
         out["WorkerAttendance"].append({
             "projectCode": code, "teamSysNo": str(team_id) if team_id else "", "workerName": w["name"],
             "idCardType": ID_CARD_TYPE, "idCardNumber": pii.id_number(w), "date": local.t(c["at"]),
-            "direction": "01" if c["kind"] == "in" else "02", "lng": c["lng"], "lat": c["lat"],
+            "direction": "01" if c["kind"] == "in" else "02", "lng": c["lng"], "lat": c["lat"], "coordType": "gcj02",
         })
     for p in payrolls:
         corp = ents.get(p["enterprise"], {})
@@ -167,7 +167,11 @@ async def export(settings: Settings, actor: Principal, project_id: UUID, month: 
                 "corpCode": corp.get("uscc", ""), "workerName": w["name"], "idCardType": ID_CARD_TYPE,
                 "idCardNumber": pii.id_number(w), "days": line["days"], "totalPayAmount": f"{line['amount_fen'] / 100:.2f}",
                 "actualAmount": f"{line['paid_fen'] / 100:.2f}", "payRollBankCardNumber": pii.card(w),
-                "isBackPay": 0, "balanceDate": local.d(p["updated_at"]) if p["status"] == "paid" else "",
+                # 补发: owed days of earlier months this payroll pays (payroll_days), with the months they belong to
+                "isBackPay": 1 if line["kind"] == "back_pay" else 0,
+                "backPayMonth": ",".join(sorted({d.strftime("%Y-%m") for d in line["work_days"] or []}))
+                if line["kind"] == "back_pay" else "",
+                "balanceDate": local.d(p["updated_at"]) if p["status"] == "paid" else "",
             })
     return out
 

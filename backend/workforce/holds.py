@@ -160,24 +160,35 @@ async def started(settings: Settings, arq: ArqRedis | None, actor: Principal, ho
 
 
 async def lift(settings: Settings, arq: ArqRedis | None, actor: Principal, hold_id: UUID, reason: str) -> HoldOut:
-    """A regulator of the district lifts the hold, after a passing re-inspection of one of its failed checks."""
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
+    """Two people lift a hold: one re-inspects and passes, ANOTHER with the regulator role approves (四眼原则).
+
+    The approver is a regulator admin (主管部门) of the project's district who did not make the passing
+    re-inspection; the re-inspection is by the station (an inspector or admin). Issue 19 build 6.
+    """
+    actor.require_role(Role.REGULATOR_ADMIN)
     row = await hold_row(hold_id)
     actor.require_district(row["district"])
     if row["status"] != "active":
         raise Conflict("HOLD_NOT_ACTIVE")
-    reinspection = await SpotCheck.select(SpotCheck.id).where(
+    passing = await SpotCheck.select(SpotCheck.id, SpotCheck.inspector).where(
         SpotCheck.reinspection_of.is_in(list(row["evidence"])) & SpotCheck.passed.eq(True)
         & (SpotCheck.project == row["project"])
-    ).order_by(SpotCheck.checked_at, ascending=False).first()
-    if reinspection is None:
+    ).order_by(SpotCheck.checked_at, ascending=False)
+    if not passing:
         await audit(hold_id, "refused", actor.id, {"attempt": "lift", "code": "HOLD_NEEDS_REINSPECTION"})
         raise Conflict("HOLD_NEEDS_REINSPECTION", detail={"evidence": [str(e) for e in row["evidence"]]})
+    by_another = [r for r in passing if r["inspector"] != actor.id]
+    if not by_another:
+        await audit(hold_id, "refused", actor.id, {"attempt": "lift", "code": "HOLD_REINSPECTOR_CANNOT_APPROVE"})
+        raise Conflict("HOLD_REINSPECTOR_CANNOT_APPROVE")
+    reinspection = by_another[0]
     full_reason = f"{reason}（复查 {reinspection['id']}）"
     async with QualityHold._meta.db.transaction():
-        await transition("lift", actor.id, {"reason": reason, "reinspection": reinspection["id"]}, hold_id=hold_id, values={
+        await transition("lift", actor.id, {"reason": reason, "reinspection": reinspection["id"],
+                                            "reinspected_by": reinspection["inspector"], "approved_by": actor.id},
+                         hold_id=hold_id, values={
             QualityHold.lifted_at: utcnow(), QualityHold.lifted_by: actor.id, QualityHold.lift_reason: full_reason})
-    await announce(settings, arq, actor.id, hold_id, "解除", full_reason)
+        await announce(settings, arq, actor.id, hold_id, "解除", full_reason)
     return hold_out(await hold_row(hold_id))
 
 

@@ -32,15 +32,16 @@ from backend.notifications import service as notifications
 from backend.projects import service as projects_service
 from backend.projects.tables import ProjectParty
 from backend.settings import Settings
-from backend.workforce import holds
+from backend.workforce import holds, payroll_days
 from backend.workforce.payroll_schemas import (
     EnteredLine,
+    MyPayrollLine,
     PayrollCreate,
     PayrollEventOut,
     PayrollLineOut,
     PayrollOut,
 )
-from backend.workforce.tables import Payroll, PayrollEvent, PayrollLine, ProjectWorker
+from backend.workforce.tables import Payroll, PayrollEvent, PayrollLine, ProjectWorker, Worker
 
 # action -> (from status, to status)
 TRANSITIONS: dict[str, tuple[str, str]] = {
@@ -89,29 +90,28 @@ async def _audit(payroll_id: UUID, action: str, actor: Principal, detail: dict[s
 
 
 async def _attendance_lines(project_id: UUID, enterprise_id: UUID, month: str, timezone: str) -> list[dict[str, Any]]:
-    """Days = distinct local dates (settings.TIMEZONE) with an accepted clock-in on the project within the stint."""
+    """Owed, unsettled days up to the month's end: the month's regular lines and earlier days' back pay."""
     start, end = month_bounds(month, timezone)
-    rows = await Payroll.raw(
-        """
-        SELECT pw.worker, pw.daily_rate_fen AS rate, pw.entered_at,
-               COUNT(DISTINCT (c.at AT TIME ZONE {})::date) AS days
-        FROM project_workers pw
-        LEFT JOIN worker_clocks c
-          ON c.worker = pw.worker AND c.project = pw.project AND c.kind = 'in'
-         AND c.at >= pw.entered_at AND (pw.exited_at IS NULL OR c.at <= pw.exited_at)
-         AND c.at >= {} AND c.at < {}
-        WHERE pw.project = {} AND pw.enterprise = {}
-          AND pw.entered_at < {} AND (pw.exited_at IS NULL OR pw.exited_at >= {})
-        GROUP BY pw.id, pw.worker, pw.daily_rate_fen, pw.entered_at
-        ORDER BY pw.entered_at
-        """, timezone, start, end, project_id, enterprise_id, end, start)
-    lines: dict[UUID, dict[str, Any]] = {}
-    for r in rows:  # a re-entry is a new stint: its days at its own rate
-        line = lines.setdefault(r["worker"], {"worker": r["worker"], "days": 0, "daily_rate_fen": 0, "amount_fen": 0})
-        line["days"] += int(r["days"])
-        line["amount_fen"] += int(r["days"]) * int(r["rate"])
-        line["daily_rate_fen"] = int(r["rate"])
-    return list(lines.values())
+    return await payroll_days.owed_lines(project_id, enterprise_id, start.date(), end, timezone)
+
+
+def _compare(entered: list[dict[str, Any]], attendance: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entered amounts checked against attendance: each line carries attendance_fen and difference_fen; a worker
+    attendance owes but nobody entered gets a 0 line with the difference, so the approver sees it."""
+    owed = payroll_days.by_worker(attendance)
+    days: dict[UUID, list[Any]] = {}
+    for line in attendance:
+        days.setdefault(line["worker"], []).extend(line["work_days"])
+    out = []
+    for line in entered:
+        fen = owed.get(line["worker"], 0)
+        out.append({**line, "attendance_fen": fen, "difference_fen": line["amount_fen"] - fen,
+                    "work_days": sorted(days.get(line["worker"], []))})
+    for worker, fen in owed.items():
+        if worker not in {line["worker"] for line in entered}:
+            out.append({"worker": worker, "days": 0, "daily_rate_fen": 0, "amount_fen": 0, "attendance_fen": fen,
+                        "difference_fen": -fen, "work_days": sorted(days[worker]), "note": "考勤应发未填报"})
+    return out
 
 
 async def _entered_lines(project_id: UUID, enterprise_id: UUID, entered: list[EnteredLine]) -> list[dict[str, Any]]:
@@ -138,13 +138,14 @@ async def _row(payroll_id: UUID) -> dict[str, Any]:
 async def _out(payroll_id: UUID) -> PayrollOut:
     row = await _row(payroll_id)
     lines = await PayrollLine.select(*PayrollLine.all_columns(), PayrollLine.worker.name.as_alias("worker_name")).where(
-        PayrollLine.payroll == payroll_id).order_by(PayrollLine.worker.name)
+        PayrollLine.payroll == payroll_id).order_by(PayrollLine.worker.name).order_by(PayrollLine.kind, ascending=False)
     return PayrollOut(
         id=row["id"], project_id=row["project"], enterprise_id=row["enterprise"], month=row["month"], basis=row["basis"],
         status=row["status"], paid_by=row["paid_by"], payer_id=row["payer"], hold_id=row["hold"], total_fen=row["total_fen"],
         lines=[PayrollLineOut(worker_id=r["worker"], worker_name=r["worker_name"], days=r["days"],
                               daily_rate_fen=r["daily_rate_fen"], amount_fen=r["amount_fen"], paid_fen=r["paid_fen"],
-                              note=r["note"]) for r in lines],
+                              note=r["note"], kind=r["kind"], work_days=[d.isoformat() for d in r["work_days"] or []],
+                              attendance_fen=r["attendance_fen"], difference_fen=r["difference_fen"]) for r in lines],
         created_at=row["created_at"], updated_at=row["updated_at"],
     )
 
@@ -152,12 +153,51 @@ async def _out(payroll_id: UUID) -> PayrollOut:
 async def _write_lines(payroll_id: UUID, lines: list[dict[str, Any]]) -> int:
     await PayrollLine.delete().where(PayrollLine.payroll == payroll_id)
     if lines:
-        await PayrollLine.insert(*[PayrollLine(payroll=payroll_id, worker=line["worker"], days=line["days"],
-                                               daily_rate_fen=line["daily_rate_fen"], amount_fen=line["amount_fen"],
-                                               note=line.get("note", "")) for line in lines])
+        await PayrollLine.insert(*[PayrollLine(
+            payroll=payroll_id, worker=line["worker"], days=line["days"], daily_rate_fen=line["daily_rate_fen"],
+            amount_fen=line["amount_fen"], note=line.get("note", ""), kind=line.get("kind", "regular"),
+            work_days=line.get("work_days", []), attendance_fen=line.get("attendance_fen"),
+            difference_fen=line.get("difference_fen", 0)) for line in lines])
     total = sum(line["amount_fen"] for line in lines)
     await Payroll.update({Payroll.total_fen: total, Payroll.updated_at: utcnow()}).where(Payroll.id == payroll_id)
     return total
+
+
+async def _computed(settings: Settings, project_id: UUID, enterprise_id: UUID, month: str, basis: str,
+                    entered: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    attendance = await _attendance_lines(project_id, enterprise_id, month, settings.TIMEZONE)
+    return attendance if basis == "attendance" else _compare(entered, attendance)
+
+
+async def recompute(settings: Settings, actor: Principal, payroll_id: UUID) -> PayrollOut:
+    """Compute a draft or submitted payroll again from attendance (until it is approved): late clocks, accepted
+    reviews and corrections are in; an entered payroll's amounts are compared again."""
+    row = await _row(payroll_id)
+    project = await projects_service.get_project_row(row["project"])
+    side = await _side(actor, project, row["enterprise"])
+    if side == STAFF:
+        raise Forbidden("FORBIDDEN_ROLE")
+    await _refuse_if_held(actor, row, side, "recompute")
+    async with Payroll._meta.db.transaction():
+        locked = await Payroll.raw("SELECT status FROM payrolls WHERE id = {} FOR UPDATE", payroll_id)
+        if locked[0]["status"] not in ("draft", "submitted"):
+            raise Conflict("PAYROLL_BAD_STATE", detail={"status": locked[0]["status"], "action": "recompute"})
+        entered = await _entered_of(payroll_id) if row["basis"] == "entered" else []
+        lines = await _computed(settings, row["project"], row["enterprise"], row["month"], row["basis"], entered)
+        before = row["total_fen"]
+        total = await _write_lines(payroll_id, lines)
+        await _audit(payroll_id, "recomputed", actor, {"by": side, "from_fen": before, "total_fen": total})
+    return await _out(payroll_id)
+
+
+async def _entered_of(payroll_id: UUID) -> list[dict[str, Any]]:
+    rows = await PayrollLine.select().where((PayrollLine.payroll == payroll_id) & (PayrollLine.note != "考勤应发未填报"))
+    return [{"worker": r["worker"], "days": r["days"], "daily_rate_fen": 0, "amount_fen": r["amount_fen"],
+             "note": r["note"]} for r in rows]
+
+
+async def _line_rows(payroll_id: UUID) -> list[dict[str, Any]]:
+    return await PayrollLine.select().where(PayrollLine.payroll == payroll_id)
 
 
 async def create(settings: Settings, actor: Principal, data: PayrollCreate) -> PayrollOut:
@@ -177,9 +217,10 @@ async def create(settings: Settings, actor: Principal, data: PayrollCreate) -> P
     if data.basis == "attendance":
         if data.lines:
             raise BadRequest("VALIDATION_ERROR", detail="lines are computed from attendance")
-        lines = await _attendance_lines(data.project_id, data.enterprise_id, data.month, settings.TIMEZONE)
+        lines = await _computed(settings, data.project_id, data.enterprise_id, data.month, "attendance", [])
     else:
-        lines = await _entered_lines(data.project_id, data.enterprise_id, data.lines)
+        lines = await _computed(settings, data.project_id, data.enterprise_id, data.month, "entered",
+                                await _entered_lines(data.project_id, data.enterprise_id, data.lines))
     payroll_id = uuid4()
     try:
         async with Payroll._meta.db.transaction():
@@ -193,7 +234,7 @@ async def create(settings: Settings, actor: Principal, data: PayrollCreate) -> P
     return await _out(payroll_id)
 
 
-async def edit_lines(actor: Principal, payroll_id: UUID, entered: list[EnteredLine]) -> PayrollOut:
+async def edit_lines(settings: Settings, actor: Principal, payroll_id: UUID, entered: list[EnteredLine]) -> PayrollOut:
     """Replace the lines of a draft (amounts entered); the subcontractor (not held) or the GC."""
     row = await _row(payroll_id)
     project = await projects_service.get_project_row(row["project"])
@@ -207,6 +248,7 @@ async def edit_lines(actor: Principal, payroll_id: UUID, entered: list[EnteredLi
         if locked[0]["status"] != "draft":
             raise Conflict("PAYROLL_NOT_DRAFT")
         await Payroll.update({Payroll.basis: "entered"}).where(Payroll.id == payroll_id)
+        lines = await _computed(settings, row["project"], row["enterprise"], row["month"], "entered", lines)
         total = await _write_lines(payroll_id, lines)
         await _audit(payroll_id, "edited", actor, {"by": side, "total_fen": total})
     return await _out(payroll_id)
@@ -221,8 +263,13 @@ async def _refuse_if_held(actor: Principal, row: dict[str, Any], side: str, atte
     return hold
 
 
-async def transition(settings: Settings, arq: ArqRedis | None, actor: Principal, payroll_id: UUID, action: str) -> PayrollOut:
-    """The one way a payroll's status changes; every step (and every refusal for a hold) is a PayrollEvent."""
+async def transition(settings: Settings, arq: ArqRedis | None, actor: Principal, payroll_id: UUID, action: str,
+                     reason: str = "") -> PayrollOut:
+    """The one way a payroll's status changes; every step (and every refusal for a hold) is a PayrollEvent.
+
+    Approving settles the days the payroll pays (``payroll_days.claim``); entered amounts that differ from
+    attendance are approved only with a reason, which the trail keeps.
+    """
     if action not in TRANSITIONS:
         raise BadRequest("VALIDATION_ERROR", detail={"action": action})
     row = await _row(payroll_id)
@@ -253,6 +300,14 @@ async def transition(settings: Settings, arq: ArqRedis | None, actor: Principal,
                 (Payroll.id == payroll_id) & (Payroll.status == source)).returning(Payroll.id)
             if not updated:
                 raise Conflict("PAYROLL_BAD_STATE", detail={"status": row["status"], "action": action})
+            if action == "approve":
+                lines = await _line_rows(payroll_id)
+                differences = [line for line in lines if line["difference_fen"]]
+                if differences and not reason.strip():
+                    raise BadRequest("PAYROLL_DIFFERENCES_NEED_REASON", detail={
+                        "workers": [str(line["worker"]) for line in differences]})
+                settled = await payroll_days.claim(payroll_id, row["project"], lines)
+                detail.update({"days_settled": settled, "differences": len(differences), "reason": reason.strip()})
             if action == "pay":
                 await PayrollLine.raw("UPDATE payroll_lines SET paid_fen = amount_fen WHERE payroll = {}", payroll_id)
             await _audit(payroll_id, action, actor, detail)
@@ -312,3 +367,21 @@ async def list_for(actor: Principal, project_id: UUID, month: str | None) -> lis
     return [await _out(r["id"]) for r in await query.order_by(Payroll.month)]
 
 
+
+
+async def my_lines(actor: Principal, limit: int = 60) -> list[MyPayrollLine]:
+    """A worker's own payroll lines (regular and back pay), newest month first: the mini-program's wage page."""
+    actor.require_role(Role.WORKER)
+    worker = await Worker.select(Worker.id).where(Worker.user == actor.id).first()
+    if worker is None:
+        raise Forbidden("NOT_A_WORKER")
+    rows = await PayrollLine.select(
+        *PayrollLine.all_columns(), PayrollLine.payroll.month.as_alias("month"),
+        PayrollLine.payroll.status.as_alias("status"), PayrollLine.payroll.project.as_alias("project"),
+        PayrollLine.payroll.project.name.as_alias("project_name"),
+    ).where(PayrollLine.worker == worker["id"]).order_by(PayrollLine.payroll.month, ascending=False).limit(
+        min(max(limit, 1), 200))
+    return [MyPayrollLine(payroll_id=r["payroll"], project_id=r["project"], project_name=r["project_name"],
+                          month=r["month"], status=r["status"], kind=r["kind"], days=r["days"],
+                          work_days=[d.isoformat() for d in r["work_days"] or []], amount_fen=r["amount_fen"],
+                          paid_fen=r["paid_fen"], note=r["note"]) for r in rows]

@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.deps import ArqDep, PrincipalDep, SettingsDep
 from backend.workforce import exports, payroll
-from backend.workforce.payroll_schemas import LinesIn, PayrollCreate, PayrollEventOut, PayrollOut
+from backend.workforce.payroll_schemas import ApproveIn, LinesIn, PayrollCreate, PayrollEventOut, PayrollOut
 
 
 class PayrollController(Controller):
@@ -32,16 +32,22 @@ class PayrollController(Controller):
         return await payroll.get(principal, payroll_id)
 
     @put("/{payroll_id:uuid}/lines", summary="Replace a draft's lines (amounts entered)")
-    async def edit_lines(self, principal: PrincipalDep, payroll_id: FromPath[UUID], data: JSONBody[LinesIn]) -> PayrollOut:
-        return await payroll.edit_lines(principal, payroll_id, data.lines)
+    async def edit_lines(self, principal: PrincipalDep, settings: SettingsDep, payroll_id: FromPath[UUID], data: JSONBody[LinesIn]) -> PayrollOut:
+        return await payroll.edit_lines(settings, principal, payroll_id, data.lines)
+
+    @post("/{payroll_id:uuid}/recompute", status_code=200,
+          summary="Compute a draft or submitted payroll again from attendance (the subcontractor, or the GC)")
+    async def recompute(self, principal: PrincipalDep, settings: SettingsDep, payroll_id: FromPath[UUID]) -> PayrollOut:
+        return await payroll.recompute(settings, principal, payroll_id)
 
     @post("/{payroll_id:uuid}/submit", status_code=200, summary="Submit a draft (the subcontractor; the GC during a hold)")
     async def submit(self, principal: PrincipalDep, settings: SettingsDep, arq: ArqDep, payroll_id: FromPath[UUID]) -> PayrollOut:
         return await payroll.transition(settings, arq, principal, payroll_id, "submit")
 
     @post("/{payroll_id:uuid}/approve", status_code=200, summary="Approve a submitted payroll (the general contractor)")
-    async def approve(self, principal: PrincipalDep, settings: SettingsDep, arq: ArqDep, payroll_id: FromPath[UUID]) -> PayrollOut:
-        return await payroll.transition(settings, arq, principal, payroll_id, "approve")
+    async def approve(self, principal: PrincipalDep, settings: SettingsDep, arq: ArqDep, payroll_id: FromPath[UUID],
+                      data: JSONBody[ApproveIn | None] = None) -> PayrollOut:
+        return await payroll.transition(settings, arq, principal, payroll_id, "approve", data.reason if data else "")
 
     @post("/{payroll_id:uuid}/pay", status_code=200, summary="Release the wages (the subcontractor, or the GC: 总包代发)")
     async def pay(self, principal: PrincipalDep, settings: SettingsDep, arq: ArqDep, payroll_id: FromPath[UUID]) -> PayrollOut:

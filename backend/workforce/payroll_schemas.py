@@ -33,6 +33,26 @@ class LinesIn(Schema):
     lines: Annotated[list[EnteredLine], msgspec.Meta(min_length=1, max_length=5000)]
 
 
+class ApproveIn(Schema):
+    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""  # required when entered amounts differ from attendance
+
+
+class MyPayrollLine(Schema):
+    """A worker's own line, as the mini-program shows it."""
+
+    payroll_id: UUID
+    project_id: UUID
+    project_name: str
+    month: str
+    status: str
+    kind: str
+    days: int
+    work_days: list[str]
+    amount_fen: int
+    paid_fen: int
+    note: str
+
+
 class PayrollLineOut(Schema):
     worker_id: UUID
     worker_name: str
@@ -41,6 +61,10 @@ class PayrollLineOut(Schema):
     amount_fen: int
     paid_fen: int
     note: str
+    kind: str = "regular"  # regular | back_pay (补发: owed days of earlier months)
+    work_days: list[str] = []  # the local dates (YYYY-MM-DD) this line pays
+    attendance_fen: int | None = None  # entered basis: what attendance gives
+    difference_fen: int = 0  # entered − attendance; approval needs a reason when non-zero
 
 
 class PayrollOut(Schema):

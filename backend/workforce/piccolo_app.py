@@ -6,7 +6,9 @@ from piccolo.conf.apps import AppConfig
 
 from backend.workforce.tables import (
     Clock,
+    ClockReviewEvent,
     Payroll,
+    PayrollDay,
     PayrollEvent,
     PayrollLine,
     ProjectWorker,
@@ -22,7 +24,8 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "workforce"
 APP_CONFIG = AppConfig(
     app_name="workforce",
     migrations_folder_path=str(MIGRATIONS),
-    table_classes=[Worker, SpotCheck, QualityHold, QualityHoldEvent, Team, ProjectWorker, Clock, Payroll, PayrollLine, PayrollEvent],
+    table_classes=[Worker, SpotCheck, QualityHold, QualityHoldEvent, Team, ProjectWorker, Clock, Payroll, PayrollLine, PayrollEvent,
+                   ClockReviewEvent, PayrollDay],
     migration_dependencies=["backend.projects.piccolo_app", "backend.accounts.piccolo_app", "backend.enterprises.piccolo_app"],
     commands=[],
 )

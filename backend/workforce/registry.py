@@ -41,11 +41,11 @@ def _out(settings: Settings, row: dict[str, Any]) -> WorkerOut:
         id=row["id"], name=row["name"], id_number_masked=mask_id_number(c.decrypt(row["id_number_enc"], "id_number")),
         sex=row["sex"], birth_date=row["birth_date"].isoformat(), phone_masked=mask_phone(phone) if phone else "",
         bank_card_masked=mask_bank_card(card) if card else "", trade=row["trade"], employer_id=row["employer"],
-        contract_signed=row["contract_signed"], has_face_photo=row["face_media_id"] is not None, created_at=row["created_at"],
+        contract_signed=row["contract_signed"], id_region_known=row["id_region_known"], has_face_photo=row["face_media_id"] is not None, created_at=row["created_at"],
     )
 
 
-async def _may_manage(actor: Principal, employer_id: UUID) -> None:
+async def may_manage(actor: Principal, employer_id: UUID) -> None:
     if actor.has_role(Role.REGULATOR_ADMIN):
         return
     if actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None:
@@ -59,7 +59,7 @@ async def _may_manage(actor: Principal, employer_id: UUID) -> None:
 
 async def register(settings: Settings, actor: Principal, data: WorkerCreate) -> WorkerOut:
     """Register a worker; the same ID number twice is refused."""
-    await _may_manage(actor, data.employer_id)
+    await may_manage(actor, data.employer_id)
     info = check_id_number(data.id_number, utcnow().date())
     kinds = await enterprises_service.kinds_of([data.employer_id])
     if data.employer_id not in kinds:
@@ -75,6 +75,7 @@ async def register(settings: Settings, actor: Principal, data: WorkerCreate) -> 
             await Worker.insert(Worker(
                 id=worker_id, name=data.name.strip(), id_number_enc=c.encrypt(info.number, "id_number"),
                 id_number_hash=c.lookup(info.number, "id_number"), sex=info.sex, birth_date=info.birth_date,
+                id_region_known=info.region_known,
                 phone_enc=c.encrypt(data.phone, "phone") if data.phone else "",
                 phone_hash=c.lookup(data.phone, "phone") if data.phone else "",
                 bank_card_enc=c.encrypt(data.bank_card, "bank_card") if data.bank_card else "",
@@ -86,7 +87,7 @@ async def register(settings: Settings, actor: Principal, data: WorkerCreate) -> 
     return _out(settings, await Worker.select().where(Worker.id == worker_id).first())
 
 
-async def _row(worker_id: UUID) -> dict[str, Any]:
+async def worker_row(worker_id: UUID) -> dict[str, Any]:
     row = await Worker.select().where(Worker.id == worker_id).first()
     if row is None:
         raise NotFound("WORKER_NOT_FOUND")
@@ -94,9 +95,9 @@ async def _row(worker_id: UUID) -> dict[str, Any]:
 
 
 async def get(settings: Settings, actor: Principal, worker_id: UUID) -> WorkerOut:
-    row = await _row(worker_id)
+    row = await worker_row(worker_id)
     if not actor.is_staff:
-        await _may_manage(actor, row["employer"])
+        await may_manage(actor, row["employer"])
     return _out(settings, row)
 
 
@@ -111,8 +112,8 @@ async def find_by_id_number(settings: Settings, actor: Principal, id_number: str
 
 async def pii(settings: Settings, actor: Principal, worker_id: UUID) -> WorkerPii:
     """The unmasked values, for payroll and audits only; every read is logged."""
-    row = await _row(worker_id)
-    await _may_manage(actor, row["employer"])
+    row = await worker_row(worker_id)
+    await may_manage(actor, row["employer"])
     log.info("worker_pii_read", worker=str(worker_id), by=str(actor.id), role=actor.role.value if actor.role else None)
     c = _cipher(settings)
     return WorkerPii(

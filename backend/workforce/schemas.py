@@ -93,6 +93,7 @@ class WorkerOut(Schema):
     trade: str
     employer_id: UUID
     contract_signed: bool
+    id_region_known: bool  # False: the ID's region code is not in GB/T 2260 for the birth year (accepted, noted)
     has_face_photo: bool
     created_at: datetime
 
@@ -131,6 +132,13 @@ class LinkIn(Schema):
     id_number: Annotated[str, msgspec.Meta(min_length=15, max_length=18)]
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
     phone: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+    bind_code: Annotated[str, msgspec.Meta(max_length=16)] = ""  # the one-time code the employer gave the worker
+
+
+class BindCodeOut(Schema):
+    worker_id: UUID
+    code: str  # shown once: the employer hands it to the worker
+    expires_at: datetime
 
 
 class LinkOut(Schema):
@@ -148,8 +156,12 @@ class ClockIn(Schema):
     coord_type: str = "wgs84"  # wx.getLocation's default; converted to GCJ-02
     accuracy_m: Annotated[float, msgspec.Meta(ge=0.0, le=10000.0)] = 0.0
     device_id: Annotated[str, msgspec.Meta(max_length=128)] = ""
-    selfie_media_id: UUID | None = None
+    selfie_media_id: UUID | None = None  # required: SELFIE_REQUIRED without it
     request_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    # The same moment's reading in the other coordinate type (wx.getLocation asked once more): a label that
+    # contradicts it is flagged coord_mismatch.
+    alt_lng: float | None = None
+    alt_lat: float | None = None
 
 
 class ClockOut(Schema):
@@ -165,6 +177,16 @@ class ClockOut(Schema):
     fence_distance_m: float
     offline: bool
     selfie_media_id: UUID | None
+    declared_coord_type: str  # the label the phone sent its reading with
+    flags: list[str]  # why it waits for review: offline, outside_tolerance, before_entry, selfie_reused, coord_*
+    review_status: str  # none | pending | accepted | rejected; pending and rejected clocks are not paid
+    review_reason: str = ""
+    coord_type: str = "gcj02"  # lng/lat above are GCJ-02 (converted from the declared type)
+
+
+class ClockReviewIn(Schema):
+    accept: bool
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 
 class TeamIn(Schema):

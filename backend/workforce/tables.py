@@ -33,6 +33,7 @@ class Worker(Table, tablename="workers"):
     id_number_hash = Varchar(length=64, unique=True)
     sex = Varchar(length=8)
     birth_date = Date()
+    id_region_known = Boolean(default=True)  # False: a region code not in GB/T 2260 for the birth year, accepted and noted
     phone_enc = Varchar(length=200, default="")
     phone_hash = Varchar(length=64, default="", index=True)
     bank_card_enc = Varchar(length=200, default="")
@@ -41,6 +42,8 @@ class Worker(Table, tablename="workers"):
     contract_signed = Boolean(default=False)
     face_media_id = UUID(null=True, default=None)
     user = ForeignKey(references=User, null=True, on_delete=OnDelete.restrict, index=True)  # the clock-in looks it up
+    bind_code_hash = Varchar(length=64, default="")  # the employer's one-time bind code (keyed hash), "" when none
+    bind_code_expires_at = Timestamptz(null=True, default=None)
     registered_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())
 
@@ -121,8 +124,19 @@ class Clock(Table, tablename="worker_clocks"):
     kind = Varchar(length=4)  # in | out
     at = Timestamptz(index=True)  # when the worker clocked (original phone time for offline clocks)
     received_at = Timestamptz(default=TimestamptzNow())
-    lng = DoublePrecision()  # GCJ-02
+    lng = DoublePrecision()  # GCJ-02 (converted from what the phone sent)
     lat = DoublePrecision()
+    coord_type = Varchar(length=8, default="gcj02")  # the label the phone declared: wgs84 | gcj02
+    raw_lng = DoublePrecision(null=True, default=None)  # the reading exactly as sent
+    raw_lat = DoublePrecision(null=True, default=None)
+    flags = Array(base_column=Varchar(length=32), default=list)  # why it needs review: offline, coord_mismatch, selfie_reused…
+    review_status = Varchar(length=16, default="none", index=True)  # none | pending | accepted | rejected
+    reviewed_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    reviewed_at = Timestamptz(null=True, default=None)
+    review_reason = Varchar(length=500, default="")
+    selfie_sha256 = Varchar(length=64, default="", index=True)
+    selfie_phash = Varchar(length=16, default="")
+    body_hash = Varchar(length=64, default="")  # sha256 of the request: a reused request_id with another body conflicts
     accuracy_m = DoublePrecision(default=0.0)
     fence_distance_m = DoublePrecision(default=0.0)
     device_id = Varchar(length=128, default="")
@@ -162,8 +176,30 @@ class PayrollLine(Table, tablename="payroll_lines"):
     amount_fen = BigInt(default=0)
     paid_fen = BigInt(default=0)
     note = Varchar(length=200, default="")
+    kind = Varchar(length=16, default="regular")  # regular | back_pay (days of earlier months not paid before: 补发)
+    work_days = Array(base_column=Date(), default=list)  # the local dates this line pays (attendance basis)
+    attendance_fen = BigInt(null=True, default=None)  # entered basis: what attendance gives for the same worker
+    difference_fen = BigInt(default=0)  # entered − attendance: non-zero needs a reason at approval
 
-    unique_payroll_lines_payroll_worker = Unique(["payroll", "worker"])
+    unique_payroll_lines_payroll_worker_kind = Unique(["payroll", "worker", "kind"])
+
+
+class PayrollDay(Table, tablename="payroll_days"):
+    """A worker's day on a project settled by an approved payroll: the ledger that pays each day exactly once.
+
+    Written when a payroll is approved; a day with a payable clock-in and no row here is still owed and is
+    counted by the next payroll (as back pay when its month is over), so nothing owed falls out of every payroll.
+    """
+
+    id = UUID(primary_key=True)
+    payroll = ForeignKey(references=Payroll, on_delete=OnDelete.restrict, index=True)
+    worker = ForeignKey(references=Worker, on_delete=OnDelete.restrict)
+    project = ForeignKey(references=Project, on_delete=OnDelete.restrict)
+    day = Date()
+    kind = Varchar(length=16, default="regular")
+    rate_fen = BigInt(default=0)
+
+    unique_payroll_days_worker_project_day = Unique(["worker", "project", "day"])
 
 
 class PayrollEvent(Table, tablename="payroll_events"):
@@ -188,4 +224,17 @@ class QualityHoldEvent(Table, tablename="quality_hold_events"):
     action = Varchar(length=32)
     actor = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     detail = JSONB(default={})
+    at = Timestamptz(default=TimestamptzNow())
+
+
+class ClockReviewEvent(Table, tablename="worker_clock_review_events"):
+    """Every step of a flagged clock's review (flagged, accepted, rejected): who, when, why."""
+
+    id = UUID(primary_key=True)
+    clock = ForeignKey(references=Clock, on_delete=OnDelete.cascade, index=True)
+    action = Varchar(length=16)
+    from_status = Varchar(length=16, default="")
+    to_status = Varchar(length=16)
+    actor = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    reason = Varchar(length=500, default="")
     at = Timestamptz(default=TimestamptzNow())

@@ -65,3 +65,31 @@ def test_serious_violation_black_lists_for_twelve_months_whatever_the_score():
 ])
 def test_red_list(value, listed, events, due):
     assert scoring.red_due(value, events, NOW, listed) is due
+
+
+@pytest.mark.parametrize(
+    ("events", "listed", "due"),
+    [
+        # Issue 19 build 5: a listed firm leaves only when its score without manual bonuses reaches 70.
+        ([("manual_deduction", -45), ("manual_bonus", 10)], True, True),  # 65 with, 55 without: stays
+        ([("manual_deduction", -45), ("manual_bonus", 10), ("manual_bonus", 10)], True, True),  # 75 by bonuses: stays
+        ([("manual_deduction", -30)], True, False),  # 70 earned: leaves
+        ([("manual_deduction", -31), ("manual_bonus", 10)], True, True),  # 79 with, 69 without: stays
+        ([("manual_deduction", -45), ("manual_bonus", 10)], False, False),  # entry is by the score: 65 is not < 60
+        ([("manual_deduction", -41)], False, True),  # 59 enters
+    ],
+)
+def test_bonuses_alone_cannot_lift_a_black_listing(events, listed, due):
+    scored = [scoring.ScoredEvent(kind, points, NOW) for kind, points in events]
+    assert scoring.black_due(scoring.score(scored, NOW), scored, NOW, listed=listed) is due
+
+
+def test_bonus_room_in_the_rolling_year():
+    year = timedelta(days=scoring.DECAY_DAYS)
+    given = [scoring.ScoredEvent("manual_bonus", 6, NOW - timedelta(days=10)),
+             scoring.ScoredEvent("manual_bonus", 3, NOW - year + timedelta(days=1)),  # still inside the window
+             scoring.ScoredEvent("manual_bonus", 5, NOW - year),  # a year old: out
+             scoring.ScoredEvent("manual_deduction", -5, NOW)]
+    assert scoring.bonus_room(given, NOW, 10) == 1
+    assert scoring.bonus_room(given, NOW, 5) == 0
+    assert scoring.bonus_room([], NOW, 10) == 10

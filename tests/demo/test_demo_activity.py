@@ -96,6 +96,9 @@ async def test_demo_activity_fills_the_console_once(api, admin, live_server, iot
         == (1, 1)
     assert f["materials"]["reports"] - before["materials"]["reports"] == 3
     assert f["materials"]["failed"] - before["materials"]["failed"] == 1
+    assert "back pay" in first.stdout and "→ 1 quality hold on 温州安居劳务" in first.stdout, first.stdout
+    lines = first.stdout.split("payroll ")[1].split("\n")[0]
+    assert "1 back pay" in lines, lines  # last month's late clock, accepted after payment (demo_workforce)
     listed = {(r["list"], r["name"]) for r in f["credit"]["listed"]}
     assert ("black", "温州东海劳务分包有限公司") in listed and ("red", "温州城建开发有限公司") in listed
     counts = (await Complaint.count(), await LabReport.count(), await Alarm.count())

@@ -46,3 +46,18 @@ def png_claiming(width: int, height: int) -> bytes:
     """A PNG whose header claims these dimensions (a decompression bomb shape)."""
     real = encode(picture(64, 64), ".png")
     return real[:16] + struct.pack(">II", width, height) + real[24:]
+
+
+def scene(seed: int, width: int = 480, height: int = 640) -> np.ndarray:
+    """A picture whose layout depends on the seed (shapes, places, colours): two seeds look different, the way
+    two people's selfies do, so perceptual hashes of different scenes are far apart."""
+    rng = np.random.default_rng(seed)
+    image = np.full((height, width, 3), rng.integers(60, 200, size=3), dtype=np.uint8)
+    for _ in range(12):
+        colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        if rng.random() < 0.5:
+            cv2.circle(image, (x, y), int(rng.integers(20, 160)), colour, -1)
+        else:
+            cv2.rectangle(image, (x, y), (x + int(rng.integers(30, 240)), y + int(rng.integers(30, 240))), colour, -1)
+    return cv2.add(image, rng.integers(0, 12, size=image.shape, dtype=np.uint8))

@@ -9,10 +9,11 @@ import pytest
 pytestmark = pytest.mark.asyncio
 
 # Public on purpose: health, docs, metrics, sign-in flows, Open311 discovery (its own api_key rules),
-# WeChat's message push (WeChat's signature instead of a token: refused with 403, checked below).
+# WeChat's message push (WeChat's signature instead of a token: refused with 403, checked below), the public
+# credit lists (公示, issue 19: nothing personal).
 PUBLIC = re.compile(
     r"^/(healthz|readyz|metrics|schema.*|api/v1/auth/(login|refresh|logout)|mp/v1/auth/(login|bind|refresh|logout)"
-    r"|open311/v2/.*|wechat/push)$"
+    r"|open311/v2/.*|wechat/push|public/credit/lists(\.json)?)$"
 )
 
 

@@ -10,12 +10,12 @@ import pytest
 from stdnum.cn import ric
 
 from backend.accounts.tables import User
-from backend.geo.coords import gcj02_to_wgs84
+from backend.geo.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from backend.geo.distance import haversine_m
 from backend.media.tables import Media
 from tests.support.api import STAFF_PASSWORD, bearer, mp_login, new_permit, new_uscc, staff_token
 from tests.support.asserts import assert_error
-from tests.support.images import jpeg_with_gps
+from tests.support.images import encode, jpeg_with_gps, scene
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -54,15 +54,45 @@ async def _worker(api, admin, labour, contract=True, phone=None) -> dict:
         body["phone"] = phone
     resp = await api.post("/api/v1/workers", json=body, headers=admin)
     assert resp.status_code == 201, resp.text
-    return {**resp.json(), "id_number": number, "phone": phone}
+    code = await api.post(f"/api/v1/workers/{resp.json()['id']}/bind-code", headers=admin)  # handed to the worker
+    assert code.status_code == 201, code.text
+    return {**resp.json(), "id_number": number, "phone": phone, "bind_code": code.json()["code"]}
 
 
 async def _linked(api, worker) -> dict[str, str]:
     pair = await mp_login(api)
     resp = await api.post("/mp/v1/workforce/link", json={"id_number": worker["id_number"], "name": "赵六",
-                                                         "phone": worker["phone"]}, headers=bearer(pair))
+                                                         "bind_code": worker["bind_code"]}, headers=bearer(pair))
     assert resp.status_code == 200, resp.text
     return bearer(resp.json())
+
+
+async def _selfie(api, headers, seed: int | None = None) -> str:
+    """Upload a selfie of its own (a scene no other test picture shares) and return its media id."""
+    data = encode(scene(random.randrange(1 << 30) if seed is None else seed), ".jpg")
+    up = await api.post("/mp/v1/media", data={"purpose": "selfie"}, files={"file": ("s.jpg", data, "image/jpeg")},
+                        headers=headers)
+    assert up.status_code == 201, up.text
+    return up.json()["id"]
+
+
+def _honest_pair(body: dict) -> dict:
+    """What the mini-program sends: the reading in the declared type and the same moment's in the other type."""
+    if body.get("coord_type", "wgs84") == "gcj02":
+        alt = gcj02_to_wgs84(body["lng"], body["lat"])
+    else:
+        alt = wgs84_to_gcj02(body["lng"], body["lat"])
+    return {**body, "alt_lng": alt[0], "alt_lat": alt[1]}
+
+
+async def _clock_post(api, body, headers, *, pair: bool = True):
+    """POST a clock as the mini-program does: a fresh selfie of the caller unless the body names one (the
+    selfie is required), and the other coordinate type's reading unless ``pair`` is False or one is given."""
+    if "selfie_media_id" not in body:
+        body = {**body, "selfie_media_id": await _selfie(api, headers)}
+    if pair and "alt_lng" not in body and "lng" in body:
+        body = _honest_pair(body)
+    return await api.post("/mp/v1/workforce/clocks", json=body, headers=headers)
 
 
 def _now() -> str:
@@ -111,27 +141,50 @@ async def test_roster_entry_exit_history_and_refusals(api, admin):
 
 
 async def test_linking_good_and_bad(api, admin):
+    """Issue 19: name + ID number are known to many people; linking needs a factor the worker holds (the
+    employer's one-time bind code) and is rate limited per account and per ID number."""
     site = await _site(api, admin)
     w = await _worker(api, admin, site["labour"], phone="13912345678")
+    link = "/mp/v1/workforce/link"
+    good = {"id_number": w["id_number"], "name": "赵六", "bind_code": w["bind_code"]}
     pair = await mp_login(api)
-    assert_error(await api.post("/mp/v1/workforce/link", json={"id_number": w["id_number"], "name": "钱七", "phone": "13912345678"},
-                                headers=bearer(pair)), 400, "WORKER_LINK_MISMATCH")
-    assert_error(await api.post("/mp/v1/workforce/link", json={"id_number": w["id_number"], "name": "赵六"},
-                                headers=bearer(pair)), 400, "WORKER_LINK_MISMATCH")  # the phone on file is required
-    ok = await api.post("/mp/v1/workforce/link", json={"id_number": w["id_number"], "name": "赵六", "phone": "13912345678"},
-                        headers=bearer(pair))
-    assert ok.status_code == 200 and ok.json()["worker_id"] == w["id"]
+    assert_error(await api.post(link, json={**good, "name": "钱七"}, headers=bearer(pair)), 400, "WORKER_LINK_MISMATCH")
+    assert_error(await api.post(link, json={**good, "bind_code": ""}, headers=bearer(pair)), 400, "WORKER_BIND_CODE_INVALID")
+    assert_error(await api.post(link, json={**good, "bind_code": "ABCDEFGH"}, headers=bearer(pair)), 400,
+                 "WORKER_BIND_CODE_INVALID")
+    assert_error(await api.post(link, json={**good, "phone": "13900000000"}, headers=bearer(pair)), 400, "WORKER_LINK_MISMATCH")
+    ok = await api.post(link, json={**good, "bind_code": w["bind_code"].lower()}, headers=bearer(pair))
+    assert ok.status_code == 200 and ok.json()["worker_id"] == w["id"], ok.text
     me = (await api.get("/mp/v1/me", headers=bearer(ok.json()))).json()
     assert me["role"] == "worker"
+    # The code is single-use: someone else with it gets nowhere.
     someone = await mp_login(api)
-    assert_error(await api.post("/mp/v1/workforce/link", json={"id_number": w["id_number"], "name": "赵六", "phone": "13912345678"},
-                                headers=bearer(someone)), 409, "WORKER_ALREADY_LINKED")
+    assert_error(await api.post(link, json=good, headers=bearer(someone)), 400, "WORKER_BIND_CODE_INVALID")
     w2 = await _worker(api, admin, site["labour"])
-    assert_error(await api.post("/mp/v1/workforce/link", json={"id_number": w2["id_number"], "name": "赵六"},
+    assert_error(await api.post(link, json={"id_number": w2["id_number"], "name": "赵六", "bind_code": w2["bind_code"]},
                                 headers=bearer(ok.json())), 409, "USER_ALREADY_WORKER")
+    # Only the employer's side issues codes; a new code replaces the old one.
+    assert_error(await api.post(f"/api/v1/workers/{w2['id']}/bind-code", headers=bearer(someone)), 403, "FORBIDDEN_ROLE")
+    assert_error(await api.post(f"/api/v1/workers/{w2['id']}/bind-code", headers=await staff_token(api, "lc_inspector")),
+                 403, "FORBIDDEN_ROLE")
+    fresh = (await api.post(f"/api/v1/workers/{w2['id']}/bind-code", headers=await staff_token(api, "lead_wang"))).json()["code"]
+    assert fresh != w2["bind_code"]
+    # Guessing: five tries per account an hour and per ID number a day, then RATE_LIMITED even with the right code.
+    w3 = await _worker(api, admin, site["labour"])
+    guesser = bearer(await mp_login(api))
+    for _ in range(5):
+        assert_error(await api.post(link, json={"id_number": w3["id_number"], "name": "赵六", "bind_code": "WRONG234"},
+                                    headers=guesser), 400, "WORKER_BIND_CODE_INVALID")
+    right = {"id_number": w3["id_number"], "name": "赵六", "bind_code": w3["bind_code"]}
+    assert_error(await api.post(link, json=right, headers=guesser), 429, "RATE_LIMITED")
+    for _ in range(3):  # other accounts do not get five more tries at the same worker
+        assert_error(await api.post(link, json=right, headers=bearer(await mp_login(api))), 429, "RATE_LIMITED")
+    # Another worker is not affected by w3's limit; a success clears the account's counter.
+    assert (await api.post(link, json={"id_number": w2["id_number"], "name": "赵六", "bind_code": fresh},
+                           headers=bearer(await mp_login(api)))).status_code == 200
     # A citizen who is not a worker cannot clock.
-    assert_error(await api.post("/mp/v1/workforce/clocks", json={"kind": "in", "project_id": site["project"], "lng": site["lng"],
-                                                                 "lat": site["lat"], "at": _now()}, headers=bearer(someone)), 403, "FORBIDDEN_ROLE")
+    assert_error(await _clock_post(api, {"kind": "in", "project_id": site["project"], "lng": site["lng"],
+                                         "lat": site["lat"], "at": _now()}, bearer(someone)), 403, "FORBIDDEN_ROLE")
 
 
 async def test_clock_in_out_refusals_offline_idempotent(api, admin):
@@ -140,35 +193,46 @@ async def test_clock_in_out_refusals_offline_idempotent(api, admin):
     me = await _linked(api, w)
     wgs = gcj02_to_wgs84(site["lng"], site["lat"])
     base = {"project_id": site["project"], "lng": wgs[0], "lat": wgs[1], "coord_type": "wgs84", "accuracy_m": 10, "device_id": "dev-1"}
-    assert_error(await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "in", "at": _now()}, headers=me), 403, "NOT_ON_ROSTER")
+    assert_error(await _clock_post(api, {**base, "kind": "in", "at": _now()}, headers=me), 403, "NOT_ON_ROSTER")
     entered = await api.post("/api/v1/roster", json={"project_id": site["project"], "worker_id": w["id"], "enterprise_id": site["labour"]},
                              headers=admin)
     assert entered.status_code == 201, entered.text
     t0 = datetime.now(UTC) - timedelta(hours=3)
     rid = uuid.uuid4().hex
-    first = await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "in", "at": t0.isoformat(), "request_id": rid}, headers=me)
+    selfie = await _selfie(api, me)
+    first = await _clock_post(api, {**base, "kind": "in", "at": t0.isoformat(), "request_id": rid, "selfie_media_id": selfie},
+                              headers=me)
     assert first.status_code == 201, first.text
     got = first.json()
     assert got["offline"] is True and got["fence_distance_m"] == 0.0  # 3 h late: kept its time, flagged
     assert abs(got["lng"] - site["lng"]) < 1e-5 and abs(got["lat"] - site["lat"]) < 1e-5  # stored in GCJ-02
-    retry = await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "in", "at": t0.isoformat(), "request_id": rid}, headers=me)
+    retry = await _clock_post(api, {**base, "kind": "in", "at": t0.isoformat(), "request_id": rid, "selfie_media_id": selfie},
+                              headers=me)
     assert retry.status_code == 200 and retry.json()["id"] == got["id"]
-    assert_error(await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "in", "at": (t0 + timedelta(minutes=1)).isoformat()},
+    # The same request_id with another body is not a retry: a clear conflict, nothing stored.
+    assert_error(await _clock_post(api, {**base, "kind": "out", "at": _now(), "request_id": rid, "selfie_media_id": selfie},
+                                   headers=me), 409, "REQUEST_ID_REUSED")
+    # 3 h late, and dated before the roster entry made a moment ago (先签合同后进场): waits for review.
+    assert got["flags"] == ["offline", "before_entry"] and got["review_status"] == "pending"
+    assert got["declared_coord_type"] == "wgs84" and got["coord_type"] == "gcj02"
+    assert_error(await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "out", "at": _now()}, headers=me),
+                 400, "SELFIE_REQUIRED")
+    assert_error(await _clock_post(api, {**base, "kind": "in", "at": (t0 + timedelta(minutes=1)).isoformat()},
                                 headers=me), 400, "DUPLICATE_CLOCK")
-    out = await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "out", "at": _now()}, headers=me)
+    out = await _clock_post(api, {**base, "kind": "out", "at": _now()}, headers=me)
     assert out.status_code == 201 and out.json()["offline"] is False
-    assert_error(await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "in", "at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()},
+    assert_error(await _clock_post(api, {**base, "kind": "in", "at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()},
                                 headers=me), 400, "CLOCK_IN_FUTURE")
-    assert_error(await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "in", "at": (datetime.now(UTC) - timedelta(hours=25)).isoformat()},
+    assert_error(await _clock_post(api, {**base, "kind": "in", "at": (datetime.now(UTC) - timedelta(hours=25)).isoformat()},
                                 headers=me), 400, "CLOCK_TOO_LATE")
     far = {**base, "coord_type": "gcj02", "lng": site["lng"] + D + 0.01, "lat": site["lat"]}  # ~1 km outside
-    assert_error(await api.post("/mp/v1/workforce/clocks", json={**far, "kind": "in", "at": _now()}, headers=me), 400, "OUTSIDE_FENCE")
+    assert_error(await _clock_post(api, {**far, "kind": "in", "at": _now()}, headers=me), 400, "OUTSIDE_FENCE")
     # Someone else's selfie is refused.
     other = await mp_login(api)
     up = await api.post("/mp/v1/media", data={"purpose": "selfie"}, files={"file": ("s.jpg", jpeg_with_gps(), "image/jpeg")},
                         headers=bearer(other))
     assert up.status_code == 201, up.text
-    assert_error(await api.post("/mp/v1/workforce/clocks", json={**base, "kind": "in", "at": _now(), "selfie_media_id": up.json()["id"]},
+    assert_error(await _clock_post(api, {**base, "kind": "in", "at": _now(), "selfie_media_id": up.json()["id"]},
                                 headers=me), 403, "FORBIDDEN_OWNER")
     mine = (await api.get("/mp/v1/workforce/clocks", headers=me)).json()
     assert [c["kind"] for c in mine] == ["out", "in"]
@@ -200,15 +264,15 @@ async def test_impossible_travel_between_sites(api, admin):
     me = await _linked(api, w)
     await _on_roster(api, admin, here, w)
     await _on_roster(api, admin, there, w)
-    assert (await api.post("/mp/v1/workforce/clocks", json=_at(here, 6), headers=me)).status_code == 201
-    assert_error(await api.post("/mp/v1/workforce/clocks", json=_at(there, 0), headers=me), 400, "IMPOSSIBLE_TRAVEL")
+    assert (await _clock_post(api, _at(here, 6), headers=me)).status_code == 201
+    assert_error(await _clock_post(api, _at(there, 0), headers=me), 400, "IMPOSSIBLE_TRAVEL")
     # With hours between the two clocks the same trip is fine.
     w2 = await _worker(api, admin, here["labour"])
     me2 = await _linked(api, w2)
     await _on_roster(api, admin, here, w2)
     await _on_roster(api, admin, there, w2)
-    assert (await api.post("/mp/v1/workforce/clocks", json=_at(here, 180), headers=me2)).status_code == 201
-    assert (await api.post("/mp/v1/workforce/clocks", json=_at(there, 0), headers=me2)).status_code == 201
+    assert (await _clock_post(api, _at(here, 180), headers=me2)).status_code == 201
+    assert (await _clock_post(api, _at(there, 0), headers=me2)).status_code == 201
 
 
 async def test_project_without_geofence_and_other_refusals(api, admin):
@@ -223,25 +287,25 @@ async def test_project_without_geofence_and_other_refusals(api, admin):
     w = await _worker(api, admin, site["labour"])
     me = await _linked(api, w)
     await _on_roster(api, admin, nofence, w)
-    assert_error(await api.post("/mp/v1/workforce/clocks", json=_at(nofence, 0), headers=me), 409, "PROJECT_NO_GEOFENCE")
-    assert_error(await api.post("/mp/v1/workforce/clocks", json={**_at(site, 0), "project_id": str(uuid.uuid4())}, headers=me),
+    assert_error(await _clock_post(api, _at(nofence, 0), headers=me), 409, "PROJECT_NO_GEOFENCE")
+    assert_error(await _clock_post(api, {**_at(site, 0), "project_id": str(uuid.uuid4())}, headers=me),
                  404, "PROJECT_NOT_FOUND")
     naive = {**_at(site, 0), "at": datetime.now(UTC).replace(tzinfo=None).isoformat()}
-    assert_error(await api.post("/mp/v1/workforce/clocks", json=naive, headers=me), 400, "VALIDATION_ERROR")
+    assert_error(await _clock_post(api, naive, headers=me), 400, "VALIDATION_ERROR")
     # Another worker's request_id is not this worker's retry.
     await _on_roster(api, admin, site, w)
     other = await _worker(api, admin, site["labour"])
     other_me = await _linked(api, other)
     await _on_roster(api, admin, site, other)
     rid = uuid.uuid4().hex
-    assert (await api.post("/mp/v1/workforce/clocks", json={**_at(site, 0), "request_id": rid}, headers=other_me)).status_code == 201
-    assert_error(await api.post("/mp/v1/workforce/clocks", json={**_at(site, 0), "request_id": rid}, headers=me), 409, "REQUEST_ID_TAKEN")
+    assert (await _clock_post(api, {**_at(site, 0), "request_id": rid}, headers=other_me)).status_code == 201
+    assert_error(await _clock_post(api, {**_at(site, 0), "request_id": rid}, headers=me), 409, "REQUEST_ID_TAKEN")
     # A worker-role account with no registry record behind it.
     pair = await mp_login(api)
     user = (await api.get("/mp/v1/me", headers=bearer(pair))).json()
     await User.update({User.role: "worker"}).where(User.id == user["id"])
     unbound = bearer((await api.post("/mp/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})).json())
-    assert_error(await api.post("/mp/v1/workforce/clocks", json=_at(site, 0), headers=unbound), 403, "NOT_A_WORKER")
+    assert_error(await _clock_post(api, _at(site, 0), headers=unbound), 403, "NOT_A_WORKER")
 
 
 async def test_own_selfie_is_bound_to_the_clock_once(api, admin):
@@ -253,11 +317,11 @@ async def test_own_selfie_is_bound_to_the_clock_once(api, admin):
                         headers=me)
     assert up.status_code == 201, up.text
     selfie = up.json()["id"]
-    first = await api.post("/mp/v1/workforce/clocks", json={**_at(site, 0), "selfie_media_id": selfie}, headers=me)
+    first = await _clock_post(api, {**_at(site, 0), "selfie_media_id": selfie}, headers=me)
     assert first.status_code == 201 and first.json()["selfie_media_id"] == selfie, first.text
     bound = await Media.select(Media.attached_type, Media.attached_id).where(Media.id == selfie).first()
     assert bound == {"attached_type": "clock", "attached_id": first.json()["id"]}
     # The same selfie cannot prove a second clock; nothing is stored for the refused one.
-    assert_error(await api.post("/mp/v1/workforce/clocks", json={**_at(site, 0), "kind": "out", "selfie_media_id": selfie},
+    assert_error(await _clock_post(api, {**_at(site, 0), "kind": "out", "selfie_media_id": selfie},
                                 headers=me), 409, "MEDIA_ALREADY_USED")
     assert [c["kind"] for c in (await api.get("/mp/v1/workforce/clocks", headers=me)).json()] == ["in"]

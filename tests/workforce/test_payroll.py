@@ -106,7 +106,12 @@ async def test_entered_amounts_edit_in_draft_and_the_normal_flow(api, admin):
     assert_error(await api.post(f"{url}/pay", headers=sub), 409, "PAYROLL_BAD_STATE")
     assert (await api.post(f"{url}/submit", headers=sub)).json()["status"] == "submitted"
     assert_error(await api.put(f"{url}/lines", json={"lines": [{"worker_id": a, "amount_fen": 1}]}, headers=sub), 409, "PAYROLL_NOT_DRAFT")
-    assert (await api.post(f"{url}/approve", headers=gc)).json()["status"] == "approved"
+    # No clock-in backs the 5 200 元 (attendance gives 0): the difference is shown and approved only with a reason.
+    line = (await api.get(url, headers=gc)).json()["lines"][0]
+    assert (line["attendance_fen"], line["difference_fen"]) == (0, 520000)
+    assert_error(await api.post(f"{url}/approve", headers=gc), 400, "PAYROLL_DIFFERENCES_NEED_REASON")
+    approved = await api.post(f"{url}/approve", json={"reason": "计件工资，按班组验收量结算"}, headers=gc)
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
     paid = (await api.post(f"{url}/pay", headers=sub)).json()
     assert paid["status"] == "paid" and paid["paid_by"] == "subcontractor" and paid["payer_id"] == labour
     assert paid["hold_id"] is None and paid["lines"][0]["paid_fen"] == 520000
@@ -151,17 +156,25 @@ async def test_during_a_hold_the_gc_pays_the_subcontractor_is_refused_and_liftin
                                 headers=sub), 403, "PAYROLL_HELD")
     # Lifting: a regulator alone is not enough — a passing re-inspection is needed first.
     lift = f"/api/v1/quality-holds/{hold_id}/lift"
-    assert_error(await api.post(lift, json={"reason": "整改完成"}, headers=insp), 409, "HOLD_NEEDS_REINSPECTION")
+    assert_error(await api.post(lift, json={"reason": "整改完成"}, headers=await staff_token(api, "lc_admin")), 409,
+                 "HOLD_NEEDS_REINSPECTION")
     await _check(api, insp, pid, passed=False, reinspection_of=first["id"])  # a failed re-inspection does not count
-    assert_error(await api.post(lift, json={"reason": "整改完成"}, headers=insp), 409, "HOLD_NEEDS_REINSPECTION")
+    assert_error(await api.post(lift, json={"reason": "整改完成"}, headers=await staff_token(api, "lc_admin")), 409,
+                 "HOLD_NEEDS_REINSPECTION")
     ask = f"/api/v1/quality-holds/{hold_id}/request-lift"
     other_firm = await _sub_lead(api, admin, await _enterprise(api, admin, "91330382MA2JK9L0M1"))
     assert_error(await api.post(ask, json={"note": "已整改"}, headers=other_firm), 403, "FORBIDDEN_OWNER")  # not the held firm
     assert (await api.post(ask, json={"note": "钢筋保护层已整改"}, headers=sub)).status_code == 200
     assert (await _check(api, insp, pid, passed=True, reinspection_of=second["id"])).status_code == 201
     assert_error(await api.post(lift, json={"reason": "整改完成"}, headers=sub), 403, "FORBIDDEN_ROLE")
-    assert_error(await api.post(lift, json={"reason": "整改完成"}, headers=await staff_token(api, "lw_inspector")), 403, "FORBIDDEN_DISTRICT")
-    lifted = await api.post(lift, json={"reason": "整改完成"}, headers=insp)
+    lw_admin = f"lw_admin_{uuid.uuid4().hex[:6]}"
+    made = await api.post("/api/v1/users", json={"role": "regulator_admin", "display_name": "龙湾站站长", "username": lw_admin,
+                                                 "password": "Lw-admin-2026", "district_adcode": 330303}, headers=admin)
+    assert made.status_code == 201, made.text
+    assert_error(await api.post(lift, json={"reason": "整改完成"}, headers=await staff_token(api, lw_admin, "Lw-admin-2026")),
+                 403, "FORBIDDEN_DISTRICT")
+    assert_error(await api.post(lift, json={"reason": "整改完成"}, headers=insp), 403, "FORBIDDEN_ROLE")  # approval: another, a regulator admin
+    lifted = await api.post(lift, json={"reason": "整改完成"}, headers=await staff_token(api, "lc_admin"))
     assert lifted.status_code == 200 and lifted.json()["status"] == "lifted"
     assert_error(await api.post(ask, json={"note": "再次申请"}, headers=sub), 409, "HOLD_NOT_ACTIVE")
     # Every step is on the hold's trail, in order, for the station, the GC and the held subcontractor.
@@ -175,7 +188,9 @@ async def test_during_a_hold_the_gc_pays_the_subcontractor_is_refused_and_liftin
     ]
     assert trail[0]["detail"]["evidence"] == [first["id"], second["id"]] and trail[0]["actor_id"] is not None
     assert trail[2]["detail"]["recipients"] == 1 and trail[8]["detail"]["payroll"] == draft["id"]
-    assert trail[-2]["detail"] == {"from": "active", "to": "lifted", "reason": "整改完成", "reinspection": trail[-3]["detail"]["spot_check"]}
+    assert {k: v for k, v in trail[-2]["detail"].items() if k not in ("reinspected_by", "approved_by")} == {
+        "from": "active", "to": "lifted", "reason": "整改完成", "reinspection": trail[-3]["detail"]["spot_check"]}
+    assert trail[-2]["detail"]["reinspected_by"] != trail[-2]["detail"]["approved_by"]
     assert [e["action"] for e in (await api.get(f"/api/v1/quality-holds/{hold_id}/events", headers=gc)).json()] == [e["action"] for e in trail]
     assert len((await api.get(f"/api/v1/quality-holds/{hold_id}/events", headers=insp)).json()) == len(trail)
     assert_error(await api.get(f"/api/v1/quality-holds/{hold_id}/events", headers=await staff_token(api, "lw_inspector")), 403, "FORBIDDEN_DISTRICT")

@@ -33,7 +33,11 @@ def test_gb_example_and_derived_fields():
     [
         ("11010519491231002", "ID_NUMBER_INVALID", "format"),
         ("110105194912310021", "ID_NUMBER_INVALID", "checksum"),
-        (_id("330302", "19901301", "123"), "ID_NUMBER_INVALID", "birth_date_or_region"),
+        (_id("330302", "19901301", "123"), "ID_NUMBER_INVALID", "birth_date"),  # month 13
+        (_id("330302", "19900230", "123"), "ID_NUMBER_INVALID", "birth_date"),  # 30 February
+        (_id("990302", "19900101", "123"), "ID_NUMBER_INVALID", "province"),  # 99: no province in GB/T 2260
+        (_id("100302", "19900101", "123"), "ID_NUMBER_INVALID", "province"),
+        ("33030219820415951X", "ID_NUMBER_INVALID", "checksum"),
         (_id("330302", "20271201", "123"), "ID_NUMBER_INVALID", None),
         (_id("330302", "20101125", "123"), "WORKER_UNDERAGE", None),  # turns 16 tomorrow: still 15 today
     ],
@@ -44,6 +48,23 @@ def test_id_refusals(value, code, reason):
     assert err.value.code == code
     if reason:
         assert err.value.detail["reason"] == reason
+
+
+@pytest.mark.parametrize(
+    ("value", "region_known"),
+    [
+        # GB 11643-1999 §5: the region code is where the number was issued; GB/T 2260 codes change over the
+        # decades, so a code python-stdnum does not list for the birth year is accepted and noted, not refused.
+        ("330302198204159518", False),  # issue 19's refused example (温州鹿城 in a year stdnum does not list)
+        ("330302198306011231", True),
+        (_id("469099", "19750505", "321"), False),  # a Hainan code nobody lists: province known, region not
+        (_id("110105", "19491231", "002"), True),
+        (_id("810000", "19880808", "456"), False),  # Hong Kong permit numbers: province 81 (国办发〔2018〕81号)
+    ],
+)
+def test_unfamiliar_region_is_accepted_and_noted(value, region_known):
+    info = check_id_number(value, TODAY)
+    assert info.region_known is region_known and info.region_code == value[:6]
 
 
 def test_working_age_boundary():

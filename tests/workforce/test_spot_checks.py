@@ -60,11 +60,23 @@ async def test_second_failure_running_starts_the_hold_and_lifting_ends_it(api, a
     lead = await staff_token(api, "lead_wang")
     assert len((await api.get("/api/v1/quality-holds", params={"project_id": project["id"]}, headers=lead)).json()) == 1
     # Lifting needs a passing re-inspection of one of the hold's failed checks, then a regulator's approval.
-    assert_error(await api.post(f"/api/v1/quality-holds/{holds[0]['id']}/lift", json={"reason": "整改到位"}, headers=insp), 409, "HOLD_NEEDS_REINSPECTION")
+    # Issue 19 build 6 (four eyes): the re-inspector passes, ANOTHER person with the regulator role approves.
+    lift = f"/api/v1/quality-holds/{holds[0]['id']}/lift"
+    station_admin = await staff_token(api, "lc_admin")
+    assert_error(await api.post(lift, json={"reason": "整改到位"}, headers=station_admin), 409, "HOLD_NEEDS_REINSPECTION")
+    assert (await _check(api, station_admin, project["id"], passed=True, reinspection_of=second["id"])).status_code == 201
+    assert_error(await api.post(lift, json={"reason": "复查合格，整改到位"}, headers=insp), 403, "FORBIDDEN_ROLE")  # not a regulator admin
+    assert_error(await api.post(lift, json={"reason": "自己复查自己批准"}, headers=station_admin), 409,
+                 "HOLD_REINSPECTOR_CANNOT_APPROVE")
+    assert (await api.get("/api/v1/quality-holds", params={"project_id": project["id"]}, headers=insp)).json()[0]["status"] == "active"
     assert (await _check(api, insp, project["id"], passed=True, reinspection_of=second["id"])).status_code == 201
-    lifted = await api.post(f"/api/v1/quality-holds/{holds[0]['id']}/lift", json={"reason": "复查合格，整改到位"}, headers=insp)
+    lifted = await api.post(lift, json={"reason": "复查合格，整改到位"}, headers=station_admin)  # the inspector re-inspected
     assert lifted.status_code == 200 and lifted.json()["status"] == "lifted"
-    assert_error(await api.post(f"/api/v1/quality-holds/{holds[0]['id']}/lift", json={"reason": "再次解除"}, headers=insp), 409, "HOLD_NOT_ACTIVE")
+    trail = (await api.get(f"/api/v1/quality-holds/{holds[0]['id']}/events", headers=insp)).json()
+    done = next(e for e in trail if e["action"] == "lifted")["detail"]
+    me = {t: (await api.get("/api/v1/me", headers=h)).json()["id"] for t, h in (("insp", insp), ("admin", station_admin))}
+    assert done["reinspected_by"] == me["insp"] and done["approved_by"] == me["admin"]
+    assert_error(await api.post(lift, json={"reason": "再次解除"}, headers=station_admin), 409, "HOLD_NOT_ACTIVE")
 
 
 async def test_fail_pass_fail_starts_no_hold(api, admin):
