@@ -1,4 +1,4 @@
-"""A bare Litestar endpoint: the yardstick that complaint create is compared with."""
+"""A bare Litestar endpoint: the yardstick that the HTTP paths are compared with (same server, same client)."""
 
 from litestar import Litestar, post
 
@@ -8,4 +8,9 @@ async def bare(data: dict) -> dict:
     return {"ok": True, "n": len(data)}
 
 
-app = Litestar(route_handlers=[bare], openapi_config=None, logging_config=None)
+@post("/bare/ok", status_code=200)
+async def bare_ok(data: dict) -> dict:
+    return {"ok": True, "n": len(data)}
+
+
+app = Litestar(route_handlers=[bare, bare_ok], openapi_config=None, logging_config=None)

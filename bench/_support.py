@@ -70,3 +70,36 @@ def percentile(values: list[float], p: float) -> float:
         return float("nan")
     k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
     return ordered[k]
+
+
+def emit(bench: str, figures: list[dict]) -> None:
+    """Hand this bench's figures to bench/run_all.py: one JSON line per figure appended to $BENCH_RESULTS.
+
+    A figure is {"name", "value", "unit"} and, where it is a relation, "anchor" (its value), "anchor_name",
+    "ratio" (value / anchor), "goal" (words) and "met" (bool). Without $BENCH_RESULTS nothing is written.
+    """
+    import json
+
+    path = os.environ.get("BENCH_RESULTS")
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as out:
+        for fig in figures:
+            out.write(json.dumps({"bench": bench, **fig}, ensure_ascii=False) + "\n")
+
+
+def relation(name: str, value: float, unit: str, anchor_name: str, anchor: float, goal: float) -> dict:
+    """A figure measured beside its anchor in the same run; met when value / anchor >= goal."""
+    ratio = value / anchor if anchor else float("nan")
+    return {"name": name, "value": value, "unit": unit, "anchor_name": anchor_name, "anchor": anchor,
+            "ratio": ratio, "goal": f"≥ {goal:.0%} of the anchor", "met": bool(ratio >= goal)}
+
+
+def bound(name: str, value: float, unit: str, limit: float, words: str) -> dict:
+    """A figure with an upper bound (latency, lateness, memory); met when value < limit."""
+    return {"name": name, "value": value, "unit": unit, "goal": words, "met": bool(value < limit)}
+
+
+def loadavg() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
