@@ -123,6 +123,30 @@ async def create_admin(username: str, display_name: str) -> int:
     return 0
 
 
+async def pii_rotate() -> int:
+    """Re-encrypt every personal value not under the current PII key; prints what was done and what is left."""
+    from backend import db
+    from backend.settings import get_settings
+    from backend.workforce import pii_rotation
+
+    settings = get_settings()
+    await db.open_pool(settings)
+    try:
+        done = await pii_rotation.reencrypt(settings)
+        left = await pii_rotation.remaining(settings)
+        for _ in range(120):  # rows another run holds (SKIP LOCKED) are done when it commits: wait for it
+            if left == 0:
+                break
+            await asyncio.sleep(0.5)
+            for table, n in (await pii_rotation.reencrypt(settings)).items():
+                done[table] = done.get(table, 0) + n
+            left = await pii_rotation.remaining(settings)
+    finally:
+        await db.close_pool()
+    print(f"re-encrypted under key {settings.PII_KEY_ID}: {done}; values under another key left: {left}")
+    return 0 if left == 0 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m backend.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -139,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("path")
     imp.add_argument("--source", default="")
     imp.add_argument("--approximate", action="store_true")
+    sub.add_parser("pii-rotate", help="re-encrypt personal data under the current PII key (after a key change)")
     adm = sub.add_parser("create-admin", help="create a city-wide regulator admin")
     adm.add_argument("username")
     adm.add_argument("--name", default="系统管理员")
@@ -153,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         coro = seed_demo()
     elif args.command == "import-districts":
         coro = import_districts(args.path, args.source or args.path, args.approximate)
+    elif args.command == "pii-rotate":
+        coro = pii_rotate()
     else:
         coro = create_admin(args.username, args.name)
     return asyncio.run(coro)

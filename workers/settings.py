@@ -21,6 +21,7 @@ from backend.materials.jobs import flush_material_scans
 from backend.monitoring.jobs import alarm_ack_overdue
 from backend.notifications.jobs import deliver_notifications, escalation_step, reconcile_notifications
 from backend.settings import get_settings
+from backend.workforce.jobs import pii_reencrypt
 
 log = structlog.get_logger("zhijian.worker")
 HEARTBEAT_KEY = "zhijian:heartbeat:arq"
@@ -62,6 +63,7 @@ class WorkerSettings:
         flush_material_scans,
         credit_recompute,
         alarm_ack_overdue,
+        pii_reencrypt,
     ]
     cron_jobs = [
         cron(heartbeat, second={0, 30}, run_at_startup=False),
@@ -69,6 +71,7 @@ class WorkerSettings:
         cron(purge_expired_tokens, hour={19}, minute={5}),  # 03:05 Asia/Shanghai
         cron(credit_recompute, minute={7}, run_at_startup=False, unique=True),  # hourly: decay, notice periods over
         cron(alarm_ack_overdue, second={50}, run_at_startup=False, unique=True),  # alarms past the ack deadline
+        cron(pii_reencrypt, minute={23}, run_at_startup=True, unique=True),  # values under a retired PII key
         cron(
             reconcile_complaint_timers,
             second=set(range(0, 60, get_settings().RECONCILE_EVERY_S)),

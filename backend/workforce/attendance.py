@@ -33,7 +33,7 @@ from backend.media import service as media_service
 from backend.media.schemas import Purpose
 from backend.settings import Settings
 from backend.workforce import roster
-from backend.workforce.pii import PiiCipher
+from backend.workforce.pii import cipher
 from backend.workforce.rules import ClockAttempt, PreviousClock, judge_clock
 from backend.workforce.schemas import ClockIn, ClockOut, LinkIn, LinkOut
 from backend.workforce.tables import Clock, ProjectWorker, Worker
@@ -103,7 +103,7 @@ async def link(settings: Settings, actor: Principal, data: LinkIn) -> LinkOut:
     """Bind this WeChat user to their registry record by ID number + name (+ phone if on file); role → worker."""
     if actor.kind != "user" or actor.role not in (Role.CITIZEN, Role.WORKER):
         raise Forbidden("FORBIDDEN_ROLE")
-    c = PiiCipher(settings.PII_KEY)
+    c = cipher(settings)
     row = await Worker.select().where(Worker.id_number_hash == c.lookup(data.id_number.strip().upper(), "id_number")).first()
     if row is None or row["name"] != data.name.strip():
         raise BadRequest("WORKER_LINK_MISMATCH")

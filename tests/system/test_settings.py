@@ -31,4 +31,6 @@ def test_production_needs_a_real_jwt_secret():
     prod = {"ZHIJIAN_ENV": "production", "ZHIJIAN_JWT_SECRET": "x" * 40, "ZHIJIAN_MATERIAL_QR_KEY": "q" * 40}
     with pytest.raises(ValueError, match="PII_KEY"):
         load_settings(prod)
-    assert load_settings({**prod, "ZHIJIAN_PII_KEY": "p" * 40}).ENV == "production"
+    with pytest.raises(ValueError, match="PII_LOOKUP_KEY"):
+        load_settings({**prod, "ZHIJIAN_PII_KEY": "p" * 40})
+    assert load_settings({**prod, "ZHIJIAN_PII_KEY": "p" * 40, "ZHIJIAN_PII_LOOKUP_KEY": "l" * 40}).ENV == "production"
