@@ -152,6 +152,54 @@ async def project_file(project_id: str, start: str, end: str, out: str) -> int:
     return 0
 
 
+async def pii_rotate() -> int:
+    """Re-encrypt every personal value not under the current PII key; prints what was done and what is left."""
+    from backend import db
+    from backend.settings import get_settings
+    from backend.workforce import pii_rotation
+
+    settings = get_settings()
+    await db.open_pool(settings)
+    try:
+        done = await pii_rotation.reencrypt(settings)
+        left = await pii_rotation.remaining(settings)
+        for _ in range(120):  # rows another run holds (SKIP LOCKED) are done when it commits: wait for it
+            if left == 0:
+                break
+            await asyncio.sleep(0.5)
+            for table, n in (await pii_rotation.reencrypt(settings)).items():
+                done[table] = done.get(table, 0) + n
+            left = await pii_rotation.remaining(settings)
+    finally:
+        await db.close_pool()
+    print(f"re-encrypted under key {settings.PII_KEY_ID}: {done}; values under another key left: {left}")
+    return 0 if left == 0 else 1
+
+
+def data_map(check_only: bool) -> int:
+    """Write docs/PERSONAL_DATA.md from the annotations (or, with --check, fail when it is stale or incomplete)."""
+    from pathlib import Path
+
+    from piccolo.conf.apps import Finder
+
+    from backend.privacy import datamap
+
+    tables = Finder().get_table_classes()
+    problems = datamap.check(tables)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    page = Path(__file__).resolve().parents[1] / "docs" / "PERSONAL_DATA.md"
+    text = datamap.render(tables)
+    if check_only:
+        stale = not page.exists() or page.read_text() != text
+        if stale:
+            print(f"{page} is out of date: run python -m backend.cli data-map", file=sys.stderr)
+        return 1 if problems or stale else 0
+    page.write_text(text)
+    print(f"wrote {page}")
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m backend.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("path")
     imp.add_argument("--source", default="")
     imp.add_argument("--approximate", action="store_true")
+    dm = sub.add_parser("data-map", help="write docs/PERSONAL_DATA.md from the personal-data annotations")
+    dm.add_argument("--check", action="store_true", help="only check that it is complete and up to date")
+    sub.add_parser("pii-rotate", help="re-encrypt personal data under the current PII key (after a key change)")
     adm = sub.add_parser("create-admin", help="create a city-wide regulator admin")
     adm.add_argument("username")
     adm.add_argument("--name", default="系统管理员")
@@ -189,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         coro = seed_demo()
     elif args.command == "import-districts":
         coro = import_districts(args.path, args.source or args.path, args.approximate)
+    elif args.command == "data-map":
+        return data_map(args.check)
+    elif args.command == "pii-rotate":
+        coro = pii_rotate()
     else:
         coro = create_admin(args.username, args.name)
     return asyncio.run(coro)

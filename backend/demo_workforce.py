@@ -22,7 +22,7 @@ from backend.projects.tables import Project
 from backend.settings import Settings
 from backend.workforce import payroll_days
 from backend.workforce.payroll import month_bounds
-from backend.workforce.pii import PiiCipher
+from backend.workforce.pii import cipher
 from backend.workforce.rules import check_id_number
 from backend.workforce.tables import (
     Clock,
@@ -52,7 +52,7 @@ def _at(day: datetime, hour: int, minute: int, tz: ZoneInfo) -> datetime:
 
 async def seed_workforce(settings: Settings) -> list[str]:
     """Write the demo's workforce history once; return summary lines."""
-    c = PiiCipher(settings.PII_KEY)
+    c = cipher(settings)
     if await Worker.exists().where(Worker.id_number_hash == c.lookup(WORKERS[0][1], "id_number")):
         return []
     project = await Project.select(Project.id).where(Project.permit_no == PROJECT_PERMIT).first()

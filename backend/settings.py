@@ -84,6 +84,9 @@ class Settings:
     MATERIAL_TRACE_CACHE_S: int = 300  # trace view cache (dropped on every change of the batch)
 
     PII_KEY: str = "dev-only-pii-key-change-me-0123456789abcdef"  # encrypts ID numbers, phones, bank cards
+    PII_KEY_ID: int = 1  # stored beside every encrypted value; bump it with a new PII_KEY to rotate
+    PII_OLD_KEYS: tuple[str, ...] = ()  # "id:secret,…": retired keys, readable until the rotation job is done
+    PII_LOOKUP_KEY: str = "dev-only-pii-lookup-key-change-me-0123456789"  # equality-index hashes; never rotates
 
     # Monitoring (issue 7): ingest batching, escalation timing, silence checks, the broker session.
     MONITORING_ESCALATE_AFTER_S: float = 600.0  # unacknowledged this long: the next group is told
@@ -135,6 +138,8 @@ class Settings:
             raise ValueError("ZHIJIAN_PII_KEY must be set in production")
         if self.ENV == "production" and self.WECHAT_PUSH_TOKEN == "demo-push-token":  # feat/wechat
             raise ValueError("ZHIJIAN_WECHAT_PUSH_TOKEN must be set in production")
+        if self.ENV == "production" and self.PII_LOOKUP_KEY.startswith("dev-only-"):
+            raise ValueError("ZHIJIAN_PII_LOOKUP_KEY must be set in production")
         if self.RECONCILE_EVERY_S < 1 or 60 % self.RECONCILE_EVERY_S:
             raise ValueError("ZHIJIAN_RECONCILE_EVERY_S must divide 60")
         if len(self.JWT_SECRET.encode()) < 32:

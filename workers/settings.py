@@ -24,6 +24,7 @@ from backend.materials.jobs import flush_material_scans
 from backend.monitoring.jobs import alarm_ack_overdue
 from backend.notifications.jobs import deliver_notifications, escalation_step, reconcile_notifications
 from backend.settings import get_settings
+from backend.workforce.jobs import pii_reencrypt
 
 log = structlog.get_logger("zhijian.worker")
 HEARTBEAT_KEY = "zhijian:heartbeat:arq"
@@ -67,6 +68,7 @@ class WorkerSettings:
         alarm_ack_overdue,
         purge_camera_labels,
         inspection_overdue,
+        pii_reencrypt,
     ]
     functions += [reconcile_content_checks]  # feat/wechat: content security
     cron_jobs = [
@@ -77,6 +79,7 @@ class WorkerSettings:
         cron(alarm_ack_overdue, second={50}, run_at_startup=False, unique=True),  # alarms past the ack deadline
         cron(purge_camera_labels, hour={19}, minute={20}, unique=True),  # 03:20 Asia/Shanghai: label retention
         cron(inspection_overdue, second={40}, run_at_startup=False, unique=True),  # 工序报验 answers past due
+        cron(pii_reencrypt, minute={23}, run_at_startup=True, unique=True),  # values under a retired PII key
         cron(
             reconcile_complaint_timers,
             second=set(range(0, 60, get_settings().RECONCILE_EVERY_S)),

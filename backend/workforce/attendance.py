@@ -39,7 +39,7 @@ from backend.media.schemas import Purpose
 from backend.projects import service as projects_service
 from backend.settings import Settings
 from backend.workforce import registry, roster
-from backend.workforce.pii import PiiCipher
+from backend.workforce.pii import cipher
 from backend.workforce.rules import (
     ClockAttempt,
     PreviousClock,
@@ -154,7 +154,7 @@ async def bind_code(settings: Settings, actor: Principal, worker_id: UUID) -> Bi
     await registry.may_manage(actor, row["employer"])
     code = "".join(secrets.choice(BIND_CODE_ALPHABET) for _ in range(8))
     expires = utcnow() + BIND_CODE_TTL
-    await Worker.update({Worker.bind_code_hash: PiiCipher(settings.PII_KEY).lookup(code, "bind_code"),
+    await Worker.update({Worker.bind_code_hash: cipher(settings).lookup(code, "bind_code"),
                          Worker.bind_code_expires_at: expires}).where(Worker.id == worker_id)
     return BindCodeOut(worker_id=worker_id, code=code, expires_at=expires)
 
@@ -164,7 +164,7 @@ async def link(settings: Settings, redis: Redis, actor: Principal, data: LinkIn)
     employer's one-time bind code); rate limited per account and per ID number. Role → worker."""
     if actor.kind != "user" or actor.role not in (Role.CITIZEN, Role.WORKER):
         raise Forbidden("FORBIDDEN_ROLE")
-    c = PiiCipher(settings.PII_KEY)
+    c = cipher(settings)
     id_hash = c.lookup(data.id_number.strip().upper(), "id_number")
     await ratelimit.hit_many(redis, [(f"link:user:{actor.id}", LINK_TRIES_PER_USER, 3600),
                                      (f"link:id:{id_hash}", LINK_TRIES_PER_ID, 86400)])

@@ -24,7 +24,7 @@ from backend.errors import BadRequest, Forbidden
 from backend.projects import service as projects_service
 from backend.settings import Settings
 from backend.workforce.payroll import _gc_of, month_bounds
-from backend.workforce.pii import PiiCipher, mask_bank_card, mask_id_number
+from backend.workforce.pii import cipher, mask_bank_card, mask_id_number
 from backend.workforce.tables import Clock, Payroll, PayrollLine, ProjectWorker, Team, Worker
 
 OBJECTS = ("WorkerMaster", "TeamMaster", "ProjectWorker", "EntryExitHistory", "WorkerAttendance", "PayRoll", "PayRollDetail")
@@ -44,7 +44,7 @@ async def _may_see_pii(actor: Principal, project: dict[str, Any]) -> bool:
 
 class _Pii:
     def __init__(self, settings: Settings, unmasked: bool) -> None:
-        self.c, self.unmasked = PiiCipher(settings.PII_KEY), unmasked
+        self.c, self.unmasked = cipher(settings), unmasked
 
     def id_number(self, row: dict[str, Any]) -> str:
         plain = self.c.decrypt(row["id_number_enc"], "id_number")

@@ -21,7 +21,7 @@ from backend.errors import BadRequest, Conflict, Forbidden, NotFound
 from backend.media import service as media_service
 from backend.media.schemas import Purpose
 from backend.settings import Settings
-from backend.workforce.pii import PiiCipher, mask_bank_card, mask_id_number
+from backend.workforce.pii import PiiCipher, cipher, mask_bank_card, mask_id_number
 from backend.workforce.rules import check_id_number
 from backend.workforce.schemas import WorkerCreate, WorkerOut, WorkerPii
 from backend.workforce.tables import Worker
@@ -30,7 +30,7 @@ log = structlog.get_logger("zhijian.workforce.registry")
 
 
 def _cipher(settings: Settings) -> PiiCipher:
-    return PiiCipher(settings.PII_KEY)
+    return cipher(settings)
 
 
 def _out(settings: Settings, row: dict[str, Any]) -> WorkerOut:

@@ -33,4 +33,7 @@ def test_production_needs_a_real_jwt_secret():
         load_settings(prod)
     with pytest.raises(ValueError, match="WECHAT_PUSH_TOKEN"):
         load_settings({**prod, "ZHIJIAN_PII_KEY": "p" * 40})
-    assert load_settings({**prod, "ZHIJIAN_PII_KEY": "p" * 40, "ZHIJIAN_WECHAT_PUSH_TOKEN": "t" * 32}).ENV == "production"
+    with pytest.raises(ValueError, match="PII_LOOKUP_KEY"):
+        load_settings({**prod, "ZHIJIAN_PII_KEY": "p" * 40, "ZHIJIAN_WECHAT_PUSH_TOKEN": "t" * 32})
+    assert load_settings({**prod, "ZHIJIAN_PII_KEY": "p" * 40, "ZHIJIAN_WECHAT_PUSH_TOKEN": "t" * 32,
+                          "ZHIJIAN_PII_LOOKUP_KEY": "l" * 40}).ENV == "production"

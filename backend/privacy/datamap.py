@@ -1,0 +1,284 @@
+"""The data map (个人信息处理记录): every personal field Zhijian holds, why, on what legal basis, who reads it, where it
+is copied and how long it is kept — the annotations beside the tables, checked against them.
+
+`check()` compares the annotations with the live table classes: a column whose name looks personal (``PERSONAL_NAME``)
+must be annotated, either `Personal(...)` or `NotPersonal(why)`, and an annotation must name a column that exists —
+so a new personal column without an annotation fails the test run. References to people (foreign keys to users and
+workers) are listed from the tables themselves. `render()` writes docs/PERSONAL_DATA.md (``python -m backend.cli
+data-map``); a test checks the committed page against a fresh render, so the page cannot drift from the tables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from piccolo.columns import ForeignKey
+from piccolo.table import Table
+
+# Legal bases (PIPL = 《中华人民共和国个人信息保护法》, 2021).
+CONSENT = ("PIPL 第13条第1项 同意 — the acceptance is not yet recorded by the mini-program API (issue #23, part 3): "
+           "until it is, this field rests on the citizen choosing to fill it in")
+COMPLAINT_DUTY = ("PIPL 第13条第3项 履行法定职责: 《建设工程质量管理条例》第53条 (任何单位和个人有权对建设工程的质量"
+                  "事故、质量缺陷检举、控告、投诉) — the station must handle the report")
+REAL_NAME = ("PIPL 第13条第3项 履行法定义务: 《保障农民工工资支付条例》(国务院令第724号) 第28条 (用工实名登记); "
+             "建市〔2019〕18号《建筑工人实名制管理办法（试行）》")
+WAGE_LEDGER = "《保障农民工工资支付条例》第15条 (工资支付台账, kept at least 3 years); 第28条"
+ACCOUNT = "PIPL 第13条第2项 (necessary to provide the service the person asked for: sign-in, messages to them)"
+STAFF = "PIPL 第13条第2项 人力资源管理 / 第3项 履行法定职责 (regulators' and enterprises' acts are on record)"
+
+# Retention rules (PIPL 第19条: no longer than the purpose needs). Enforcement: see `enforced` of each field.
+KEEP_CASE = "the complaint's file: identity and exact location anonymised 3 years after the case is closed"
+KEEP_WAGES = "3 years after the worker's last payroll is paid (工资支付台账, 条例第15条), then deleted"
+KEEP_ATTENDANCE = "3 years after the clock (attendance record), then deleted; selfies 90 days after the clock"
+KEEP_ACCOUNT = "while the account is open; on closing: deleted or anonymised (what the law keeps excepted)"
+KEEP_STAFF = "while the person holds the role, then 3 years with the records they signed"
+
+NOT_ENFORCED = "not yet: the retention job is still to come (issue #23, part 2)"
+
+
+@dataclass(frozen=True)
+class Personal:
+    """A personal field: whose, what, how sensitive, why, on what basis, read by whom, copied where, kept how long."""
+
+    subject: str  # citizen | worker | staff | any user
+    what: str
+    category: str  # general | sensitive (PIPL 第28条: 生物识别、金融账户、行踪轨迹、特定身份 …)
+    purpose: str
+    basis: str
+    readers: str  # in the words of docs/ACCESS.md
+    copies: str  # exports, webhooks, logs, S3, messages
+    retention: str
+    enforced: str = NOT_ENFORCED
+
+
+@dataclass(frozen=True)
+class NotPersonal:
+    """A column whose name looks personal but holds no personal information (and why)."""
+
+    why: str
+
+
+# A column whose name matches this must be annotated below.
+PERSONAL_NAME = re.compile(
+    r"(^|_)(name|username|phone|id_number|openid|unionid|lng|lat|address|photo|selfie|face|bank|card|birth|sex"
+    r"|contact|email|device|description|comment|body|accuracy)(_|$)|_media_id$"
+)
+
+_ORG = NotPersonal("an organisation's or a place's public particulars, not a person's")
+_OBJECT = NotPersonal("names a thing (project, camera, point, team, category, key), not a person")
+
+FIELDS: dict[str, Personal | NotPersonal] = {
+    # --- accounts: every user (citizens, workers, staff) ---
+    "users.display_name": Personal(
+        "any user", "display name (WeChat nickname or the name staff are created with)", "general",
+        "shown on what the user did (case timeline, sign-offs)", ACCOUNT, "the user; staff of the cases they act on",
+        "no exports; never in webhooks", KEEP_ACCOUNT),
+    "users.openid": Personal(
+        "any user", "WeChat openid of this mini-program", "general", "sign-in and subscribe messages", ACCOUNT,
+        "no one through the API (server use only)", "sent to WeChat with each message", KEEP_ACCOUNT),
+    "users.unionid": Personal(
+        "any user", "WeChat unionid (when WeChat gives it)", "general", "sign-in across the city's mini-programs",
+        ACCOUNT, "no one through the API", "none", KEEP_ACCOUNT),
+    "users.username": Personal(
+        "staff", "staff sign-in name", "general", "password sign-in", STAFF, "the user; admins of their district",
+        "audit logs", KEEP_STAFF),
+    "users.phone": Personal(
+        "any user", "mobile phone number", "general", "contact by the station about the user's case or account",
+        ACCOUNT, "the user; admins", "masked in every list; never in webhooks or logs", KEEP_ACCOUNT),
+    "wechat_bindings.openid": Personal(
+        "any user", "openid bound to a pre-created account", "general", "binding a staff or lead account to WeChat",
+        ACCOUNT, "no one through the API", "none", KEEP_ACCOUNT),
+    "console_users.username": Personal(
+        "staff", "admin console sign-in name (mirrors the staff account)", "general", "the admin console", STAFF,
+        "city admins", "none", KEEP_STAFF),
+    "console_users.first_name": Personal(
+        "staff", "admin console first name", "general", "the admin console", STAFF, "city admins", "none",
+        KEEP_STAFF),
+    "console_users.last_name": Personal(
+        "staff", "admin console last name", "general", "the admin console", STAFF, "city admins", "none",
+        KEEP_STAFF),
+    "console_users.email": Personal(
+        "staff", "admin console e-mail (usually empty)", "general", "the admin console", STAFF, "city admins",
+        "none", KEEP_STAFF),
+    "credit_audit.actor_name": Personal(
+        "staff", "name of the regulator who changed a credit record", "general", "accountability of credit decisions",
+        STAFF, "regulators", "none", KEEP_STAFF),
+    # --- complaints: citizens ---
+    "complaints.description": Personal(
+        "citizen", "the report's text (may name people or a home)", "general", "handling the report",
+        COMPLAINT_DUTY, "the reporter, joiners, the assigned district's staff", "the Open311 GeoReport feed; "
+        "webhooks of complaint events; WeChat message fields (cut); not in the CSV export", KEEP_CASE),
+    "complaints.address": Personal(
+        "citizen", "where the problem is (often the reporter's home)", "general", "sending the inspector",
+        COMPLAINT_DUTY, "the reporter, the assigned district's staff", "the Open311 feed; not in the CSV export",
+        KEEP_CASE),
+    "complaints.lng": Personal(
+        "citizen", "exact location longitude (GCJ-02)", "sensitive", "routing to the district, sending the "
+        "inspector (PIPL 第28条: 行踪轨迹 when it is where the person is)", COMPLAINT_DUTY,
+        "the reporter, the assigned district's staff", "the Open311 feed (WGS-84)", KEEP_CASE),
+    "complaints.lat": Personal(
+        "citizen", "exact location latitude (GCJ-02)", "sensitive", "as longitude", COMPLAINT_DUTY,
+        "the reporter, the assigned district's staff", "the Open311 feed (WGS-84)", KEEP_CASE),
+    "complaints.contact": Personal(
+        "citizen", "contact details the citizen chose to leave", "general", "call-back verification (回访)",
+        CONSENT, "the reporter, the assigned district's staff", "never in Open311, webhooks or exports", KEEP_CASE),
+    "complaints.satisfaction_comment": Personal(
+        "citizen", "the citizen's comment on the handling", "general", "satisfaction figures", CONSENT,
+        "the reporter, the district's staff", "dashboard (counts only)", KEEP_CASE),
+    "complaints.resolution_notes": NotPersonal("the station's account of the work done on the site"),
+    "complaint_categories.name": _OBJECT,
+    "complaint_categories.description": _OBJECT,
+    "material_scans.lng": Personal(
+        "any user", "where a label was scanned (GCJ-02)", "sensitive", "detecting diverted material (行踪轨迹)",
+        "PIPL 第13条第3项 (材料质量追溯, the station's duty)", "district staff of the batch's project",
+        "none", "1 year after the scan, then the point is dropped"),
+    "material_scans.lat": Personal(
+        "any user", "as longitude", "sensitive", "as longitude", "PIPL 第13条第3项", "as longitude", "none",
+        "1 year after the scan, then the point is dropped"),
+    # --- workers (实名制) ---
+    "workers.name": Personal(
+        "worker", "real name", "general", "real-name registration, attendance, wages", REAL_NAME,
+        "the worker; the employer and GC of a project the worker is on; district staff",
+        "national-platform exports (WorkerMaster …)", KEEP_WAGES),
+    "workers.id_number_enc": Personal(
+        "worker", "resident ID number, encrypted (AES-GCM, key id beside it)", "sensitive",
+        "real-name registration (特定身份; GB/T 35273-2020 附录B lists ID numbers as sensitive)", REAL_NAME,
+        "masked to all; unmasked only to the employer and GC of the worker's current projects, each read audited",
+        "exports (masked unless the caller may unmask, then audited)", KEEP_WAGES),
+    "workers.id_number_hash": Personal(
+        "worker", "keyed hash of the ID number (finds a record; not reversible without the key)", "sensitive",
+        "duplicate check, look-up by inspectors", REAL_NAME, "no one through the API", "none", KEEP_WAGES),
+    "workers.sex": Personal(
+        "worker", "sex (from the ID number)", "general", "national-platform fields", REAL_NAME,
+        "as the name", "exports", KEEP_WAGES),
+    "workers.birth_date": Personal(
+        "worker", "birth date (from the ID number)", "general", "age checks (16 or older)", REAL_NAME,
+        "as the name", "exports", KEEP_WAGES),
+    "workers.phone_enc": Personal(
+        "worker", "mobile phone, encrypted", "general", "contact about wages; a sign-in factor", REAL_NAME,
+        "masked; unmasked as the ID number", "exports (masked as the ID number)", KEEP_WAGES),
+    "workers.phone_hash": Personal(
+        "worker", "keyed hash of the phone", "general", "linking a WeChat account", REAL_NAME,
+        "no one through the API", "none", KEEP_WAGES),
+    "workers.bank_card_enc": Personal(
+        "worker", "wage bank card number, encrypted", "sensitive", "paying wages (金融账户)",
+        WAGE_LEDGER, "masked; unmasked as the ID number", "payroll exports (masked as the ID number)", KEEP_WAGES),
+    "workers.face_media_id": Personal(
+        "worker", "registration face photo (the S3 object it names)", "sensitive",
+        "identity at registration (生物识别 when used to recognise the face)", REAL_NAME + "; PIPL 第29条",
+        "the worker; the employer and GC; district staff", "S3 (private bucket, signed URLs)", KEEP_WAGES),
+    "worker_clocks.lng": Personal(
+        "worker", "where the worker clocked in (GCJ-02)", "sensitive", "attendance on the site (行踪轨迹)",
+        REAL_NAME, "the worker; the employer and GC of the project; district staff", "attendance exports",
+        KEEP_ATTENDANCE),
+    "worker_clocks.lat": Personal(
+        "worker", "as longitude", "sensitive", "as longitude", REAL_NAME, "as longitude", "attendance exports",
+        KEEP_ATTENDANCE),
+    "worker_clocks.accuracy_m": Personal(
+        "worker", "GPS accuracy of the clock", "general", "judging the geofence fairly", REAL_NAME,
+        "as the location", "none", KEEP_ATTENDANCE),
+    "worker_clocks.device_id": Personal(
+        "worker", "the phone's device id as the mini-program reports it", "general", "spotting shared phones",
+        REAL_NAME, "the employer and GC; district staff", "none", KEEP_ATTENDANCE),
+    "worker_clocks.selfie_media_id": Personal(
+        "worker", "the clock-in selfie (the S3 object it names)", "sensitive",
+        "proving who clocked in (生物识别 when compared with the face photo)", REAL_NAME + "; PIPL 第29条",
+        "the worker; the employer and GC of the project; district staff", "S3 (private bucket)", KEEP_ATTENDANCE),
+    "worker_teams.name": _OBJECT,
+    # --- media: every photo a person uploads ---
+    "media.key": Personal(
+        "any user", "S3 key of an uploaded photo (complaint photo, selfie, face, evidence)", "general",
+        "the purpose of the record it is attached to", "that record's basis",
+        "whoever may read the record it is attached to (signed URLs, minutes)", "S3", "that record's retention"),
+    # --- organisations and things ---
+    "api_keys.name": _OBJECT,
+    "cameras.name": _OBJECT,
+    "dangerous_works.name": _OBJECT,
+    "districts.name": _ORG,
+    "districts.center_lng": _ORG,
+    "districts.center_lat": _ORG,
+    "enterprises.name": _ORG,
+    "enterprises.address": _ORG,
+    "enterprises.phone": _ORG,
+    "stations.name": _ORG,
+    "stations.address": _ORG,
+    "stations.phone": _ORG,
+    "projects.name": _ORG,
+    "projects.address": _ORG,
+    "projects.lng": _ORG,
+    "projects.lat": _ORG,
+    "monitoring_points.name": _OBJECT,
+    "notifications.body": Personal(
+        "any user", "text of a message to the person (may name their case)", "general", "the inbox",
+        ACCOUNT, "the recipient", "WeChat (subscribe message fields), webhooks", KEEP_ACCOUNT),
+    "webhooks.name": _OBJECT,
+}
+
+PEOPLE_TABLES = {"users": "any user", "workers": "worker"}
+
+
+def _columns(tables: Iterable[type[Table]]) -> dict[str, object]:
+    return {f"{t._meta.tablename}.{c._meta.name}": c for t in tables for c in t._meta.columns}
+
+
+def references(tables: Iterable[type[Table]]) -> list[tuple[str, str]]:
+    """Every column that points at a person (a foreign key to users or workers): (table.column, whose)."""
+    out = []
+    for key, column in sorted(_columns(tables).items()):
+        if isinstance(column, ForeignKey):
+            target = column._foreign_key_meta.resolved_references._meta.tablename
+            if target in PEOPLE_TABLES:
+                out.append((key, PEOPLE_TABLES[target]))
+    return out
+
+
+def check(tables: Iterable[type[Table]]) -> list[str]:
+    """What is wrong with the annotations: unannotated personal-looking columns, annotations of missing columns."""
+    columns = _columns(list(tables))
+    problems = [f"{key}: looks personal but has no annotation in backend/privacy/datamap.py FIELDS "
+                "(add Personal(...) or NotPersonal(why))"
+                for key, column in sorted(columns.items())
+                if PERSONAL_NAME.search(key.split(".", 1)[1]) and not isinstance(column, ForeignKey)
+                and key not in FIELDS]
+    problems += [f"{key}: annotated in FIELDS but no such column" for key in sorted(FIELDS) if key not in columns]
+    return problems
+
+
+def render(tables: Iterable[type[Table]]) -> str:
+    """docs/PERSONAL_DATA.md."""
+    tables = list(tables)
+    personal = {k: v for k, v in FIELDS.items() if isinstance(v, Personal)}
+    lines = [
+        "# Personal data map (个人信息处理记录)",
+        "",
+        "Generated by `python -m backend.cli data-map` from `backend/privacy/datamap.py` and the table classes; do",
+        "not edit by hand. A test fails when a column that looks personal has no annotation, when an annotation names",
+        "a column that does not exist, or when this page differs from a fresh render.",
+        "",
+        "Categories follow PIPL 第28条 (sensitive: biometrics, financial accounts, whereabouts, specific identity …)",
+        "and GB/T 35273-2020. Readers are said in the words of the access policy (docs/ACCESS.md).",
+        "",
+    ]
+    for subject in ("citizen", "worker", "any user", "staff"):
+        rows = [(k, v) for k, v in personal.items() if v.subject == subject]
+        if not rows:
+            continue
+        lines += [f"## {subject.capitalize()}", "",
+                  "| field | what | category | purpose | legal basis | who may read | copied to | retention | "
+                  "retention enforced |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for key, f in rows:
+            cells = (f"`{key}`", f.what, f.category, f.purpose, f.basis, f.readers, f.copies, f.retention, f.enforced)
+            lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+        lines.append("")
+    lines += ["## References to a person", "",
+              "Columns that point at a user or a worker (foreign keys): the person is found through them, so they",
+              "follow the retention of the record they sit in and are cleared or anonymised with the person.", "",
+              "| column | points at |", "|---|---|"]
+    lines += [f"| `{key}` | {whose} |" for key, whose in references(tables)]
+    lines += ["", "## Looked at and not personal", "", "| column | why |", "|---|---|"]
+    lines += [f"| `{k}` | {v.why} |" for k, v in sorted(FIELDS.items()) if isinstance(v, NotPersonal)]
+    lines.append("")
+    return "\n".join(lines)
