@@ -186,7 +186,39 @@ FIELDS: dict[str, Personal | NotPersonal] = {
         "worker", "the clock-in selfie (the S3 object it names)", "sensitive",
         "proving who clocked in (生物识别 when compared with the face photo)", REAL_NAME + "; PIPL 第29条",
         "the worker; the employer and GC of the project; district staff", "S3 (private bucket)", KEEP_ATTENDANCE),
+    "worker_clocks.raw_lng": Personal(
+        "worker", "the reading as the phone sent it, before conversion (its coordinate type kept beside it)",
+        "sensitive", "judging the geofence under the declared and the other coordinate system (行踪轨迹)",
+        REAL_NAME, "as the location", "none", KEEP_ATTENDANCE),
+    "worker_clocks.raw_lat": Personal(
+        "worker", "as raw_lng", "sensitive", "as raw_lng", REAL_NAME, "as the location", "none", KEEP_ATTENDANCE),
+    "worker_clocks.selfie_sha256": Personal(
+        "worker", "sha256 of the clock-in selfie", "general", "flagging one photo reused across workers or days",
+        REAL_NAME, "no one through the API", "none", KEEP_ATTENDANCE),
+    "worker_clocks.selfie_phash": Personal(
+        "worker", "perceptual hash (dHash) of the selfie: finds near-same images, cannot rebuild the face",
+        "general", "flagging a resized or re-saved copy of a selfie", REAL_NAME, "no one through the API", "none",
+        KEEP_ATTENDANCE),
+    "worker_clocks.body_hash": NotPersonal("sha256 of the clock request, for idempotency (no value is recoverable)"),
     "worker_teams.name": _OBJECT,
+    # --- project life (issue 20) ---
+    "project_key_personnel.name": Personal(
+        "staff", "a key person's name (项目经理, 总监理工程师, 专职安全员 …)", "general",
+        "checking that key posts are filled by certified people", STAFF + "; 《建设工程质量管理条例》第26、37条",
+        "readers of the project", "the project file (PDF)", KEEP_STAFF),
+    "project_key_personnel.certificate_no": Personal(
+        "staff", "the key person's registration certificate number", "general", "checking the certificate",
+        STAFF, "readers of the project", "the project file (PDF)", KEEP_STAFF),
+    "inspection_requests.description": NotPersonal("the contractor's description of the work to inspect"),
+    "inspection_documents.name": NotPersonal("a document's file name (inspection records)"),
+    "material_use_decisions.decider_name": Personal(
+        "staff", "name of the supervisor who allowed a batch's use", "general", "accountability of the decision",
+        STAFF, "readers of the project", "the batch trail", KEEP_STAFF),
+    # --- content security (WeChat) ---
+    "content_checks.openid": Personal(
+        "citizen", "the reporter's openid, sent to WeChat's msgSecCheck / mediaCheckAsync", "general",
+        "WeChat's content security check of what the citizen publishes", ACCOUNT,
+        "no one through the API", "WeChat (the check)", KEEP_CASE),
     # --- media: every photo a person uploads ---
     "media.key": Personal(
         "any user", "S3 key of an uploaded photo (complaint photo, selfie, face, evidence)", "general",
