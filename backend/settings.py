@@ -109,6 +109,13 @@ class Settings:
     CREDIT_OPEN_RATE_PER_MIN: int = 60  # department queries per API key per minute (bulk check counts once)
     CREDIT_CONSOLE_TICKET_S: int = 60  # one-time ticket that opens the dashboard page in a browser
 
+    # Outbox (issue 16): delivery of external side effects by workers holding short, renewed leases.
+    OUTBOX_LEASE_S: float = 15.0  # a dead worker's rows are claimed again this long after its last renewal
+    OUTBOX_BATCH: int = 16  # rows claimed at once (a SIGKILL may repeat at most the calls in flight)
+    OUTBOX_BATCHES: int = 4  # batches worked on at once per worker
+    OUTBOX_POLL_S: float = 1.0  # look for due rows this often besides the commit-time pg_notify wake-up
+    OUTBOX_MAX_ATTEMPTS: int = 12  # a task or a row whose handler keeps failing is marked dead after this many
+
     def __post_init__(self) -> None:
         if self.ENV == "production" and self.JWT_SECRET == _DEV_JWT_SECRET:
             raise ValueError("ZHIJIAN_JWT_SECRET must be set in production")

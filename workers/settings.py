@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -19,7 +20,9 @@ from backend.credit.jobs import credit_recompute
 from backend.logging import configure_logging
 from backend.materials.jobs import flush_material_scans
 from backend.monitoring.jobs import alarm_ack_overdue
-from backend.notifications.jobs import deliver_notifications, escalation_step, reconcile_notifications
+from backend.notifications.delivery import handle_webhooks, handle_wechat
+from backend.notifications.jobs import escalation_step, reconcile_notifications
+from backend.outbox import dispatcher as outbox
 from backend.settings import get_settings
 
 log = structlog.get_logger("zhijian.worker")
@@ -34,14 +37,24 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["s3"] = S3Client(settings)
     ctx["wechat"] = WeChatClient(settings, max_threads=settings.NOTIFY_CONCURRENCY)
     ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=3.0), follow_redirects=False)
-    # Rebuild what Redis may have lost while no worker ran (timers, queued deliveries).
+    # Rebuild what Redis may have lost while no worker ran (timers, escalation steps).
     await reconcile_notifications(ctx)
     await reconcile_complaint_timers(ctx)
+    # The outbox: every external side effect committed by anyone, delivered under renewed leases.
+    outbox.register("wechat", handle_wechat)
+    outbox.register("webhook", handle_webhooks)
+    outbox.register_task("complaint_created", complaint_created)
+    outbox.register_task("escalation_step", escalation_step)
+    ctx["outbox"] = outbox.Dispatcher(ctx, settings)
+    ctx["outbox_task"] = asyncio.create_task(ctx["outbox"].run())
     log.info("arq_worker_started", functions=[f.__name__ for f in WorkerSettings.functions])
     await heartbeat(ctx)  # after start-up: the first heartbeat means "started and reconciled"
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "outbox" in ctx:
+        await ctx["outbox"].stop()
+        ctx["outbox_task"].cancel()
     if "wechat" in ctx:
         ctx["wechat"].close()
     if "http" in ctx:
@@ -57,7 +70,7 @@ async def heartbeat(ctx: dict[str, Any]) -> None:
 
 class WorkerSettings:
     functions = [
-        purge_expired_tokens, deliver_notifications, escalation_step, reconcile_notifications,
+        purge_expired_tokens, escalation_step, reconcile_notifications,
         complaint_timer, reconcile_complaint_timers, complaint_created,
         flush_material_scans,
         credit_recompute,

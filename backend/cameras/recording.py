@@ -127,8 +127,8 @@ async def record_analysis(
                 last_seen_at=now, last_frame=frame_id,
             ))
             raised.append(alert_id)
-    for alert_id in raised:
-        await _announce(settings, arq, alert_id)
+        for alert_id in raised:  # outbox rows of the alerts' own transaction
+            await _announce(settings, arq, alert_id)
     return raised
 
 

@@ -2,7 +2,8 @@
 
 Every change goes through ``_transition`` (the state table in rules.py), which writes the new status
 only if nobody changed it meanwhile and records an event row: the timeline and the audit trail.
-Side effects (timers, pushes) run after the transaction commits.
+Pushes are outbox rows written in the transaction of the change they report (delivered after its commit);
+SLA timer jobs go to Redis only after the commit (the timer rows in PostgreSQL are the truth).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from backend.geo.distance import bbox, haversine_m
 from backend.media import service as media_service
 from backend.media.schemas import Purpose
 from backend.notifications import service as notifications
+from backend.outbox import service as outbox
 from backend.projects import service as projects_service
 from backend.projects.tables import Project
 from backend.settings import Settings
@@ -61,6 +63,11 @@ log = structlog.get_logger("zhijian.complaints")
 
 SIMILAR_RADIUS_M = 50.0
 SIMILAR_WINDOW = timedelta(days=7)
+# What people are told (plain words; the template fields are short).
+UNASSIGNED_NOTE = "无值班检查员，请即派人"
+CITIZEN_BREACH_NOTE = "处理已超时限，已上报监督站督办"
+CITIZEN_AUTOCLOSE_NOTE = "7日内未确认，已自动办结"
+
 STATUS_PHRASE = {
     Status.SUBMITTED: "已提交",
     Status.DISPATCHED: "已分派",
@@ -244,6 +251,19 @@ async def _tell_assignee(settings: Settings, arq: ArqRedis | None, row: dict[str
     )
 
 
+async def _tell_station_unassigned(settings: Settings, arq: ArqRedis | None, row: dict[str, Any]) -> None:
+    """No inspector on duty took the case: the station's admins (city admins if none) hear of it at once."""
+    people = await dispatch.station_chiefs(row["district"])
+    if not people:
+        return
+    await notifications.notify(
+        people, "sla_reminder",
+        {"number": row["number"], "reminder": UNASSIGNED_NOTE, "deadline": row["deadline_at"]},
+        dedup_key=f"complaint:{row['id']}:unassigned", settings=settings, arq=arq,
+        subject=("complaint", str(row["id"])), urgency=notifications.Urgency.HIGH,
+    )
+
+
 # --- intake -------------------------------------------------------------------------------------
 
 
@@ -348,6 +368,8 @@ async def create(
         if row.pop("photos_bound") != len(photos):
             # Say which photo is wrong and why; raising rolls the whole report back.
             await media_service.attach(actor.id, photos, Purpose.COMPLAINT, ("complaint", str(complaint_id)))
+        # The pushes to the assignee and the citizen: a task row committed with the report, run by a worker.
+        await outbox.enqueue_task(CREATED_JOB, [str(complaint_id)])
         first_stage, first_at = schedule[0].stage, schedule[0].at
     await _enqueue_created(arq, complaint_id, (first_stage, first_at, row["sla_version"]))
     return row
@@ -357,10 +379,10 @@ CREATED_JOB = "complaint_created"
 
 
 async def _enqueue_created(arq: ArqRedis | None, complaint_id: UUID, first_timer: tuple[str, Any, int]) -> None:
-    """One Redis round trip: the first SLA timer's job and the job that sends the pushes.
+    """After the commit, the first SLA timer's deferred job (the fast path).
 
     If Redis is unreachable the case is still routed and timed: the reconciler re-creates the timer
-    job from PostgreSQL (the first pushes are then skipped; the assignee sees the case in the queue).
+    job from PostgreSQL; the pushes are an outbox task of the creating transaction and do not need Redis.
     """
     if arq is None:
         return
@@ -370,7 +392,6 @@ async def _enqueue_created(arq: ArqRedis | None, complaint_id: UUID, first_timer
             arq,
             [
                 (sla.job_id(complaint_id, stage, version), sla.TIMER_JOB, (str(complaint_id), stage, version), due_at.timestamp()),
-                (f"complaint-created:{complaint_id}", CREATED_JOB, (str(complaint_id),), 0.0),
             ],
             check_existing=False,
         )
@@ -379,10 +400,14 @@ async def _enqueue_created(arq: ArqRedis | None, complaint_id: UUID, first_timer
 
 
 async def announce_created(settings: Settings, arq: ArqRedis | None, complaint_id: UUID) -> None:
-    """Tell the assignee (or nobody yet: the station queue) and the citizen that the case is routed."""
-    row = await _row(complaint_id)
-    await _tell_assignee(settings, arq, row, "assigned:1")
-    await _tell_citizens(settings, arq, row, "已分派至监督站处理", "dispatched")
+    """Tell the assignee and the citizen that the case is routed; with nobody on duty, the station's admins at once."""
+    async with Complaint._meta.db.transaction():
+        row = await _row(complaint_id)
+        if row["assignee"] is not None:
+            await _tell_assignee(settings, arq, row, "assigned:1")
+        else:
+            await _tell_station_unassigned(settings, arq, row)
+        await _tell_citizens(settings, arq, row, "已分派至监督站处理", "dispatched")
 
 
 async def join(settings: Settings, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
@@ -412,7 +437,7 @@ async def accept(settings: Settings, arq: ArqRedis | None, actor: Principal, com
         if row["assignee"] is None:
             changes["assignee"] = actor.id
         row = await _transition(row, "accept", actor.id, changes=changes)
-    await _tell_citizens(settings, arq, row, "监督站已受理", f"accepted:{row['reopen_count']}")
+        await _tell_citizens(settings, arq, row, "监督站已受理", f"accepted:{row['reopen_count']}")
     return row
 
 
@@ -421,7 +446,7 @@ async def start(settings: Settings, arq: ArqRedis | None, actor: Principal, comp
         row = await _row(complaint_id, lock=True)
         _require_handler(actor, row)
         row = await _transition(row, "start", actor.id)
-    await _tell_citizens(settings, arq, row, "正在现场核查处理", f"started:{row['reopen_count']}")
+        await _tell_citizens(settings, arq, row, "正在现场核查处理", f"started:{row['reopen_count']}")
     return row
 
 
@@ -440,8 +465,8 @@ async def request_info(
             changes={"paused_at": utcnow(), "paused_from": row["status"]},
         )
         stale = await sla.cancel_timers(complaint_id, old_version)
+        await _tell_citizens(settings, arq, row, f"请补充材料：{reason}", f"info:{old_version}")
     await sla.drop_jobs(arq, stale)
-    await _tell_citizens(settings, arq, row, f"请补充材料：{reason}", f"info:{old_version}")
     return row
 
 
@@ -453,8 +478,8 @@ async def provide_info(
         row = await _row(complaint_id, lock=True)
         _require_citizen(actor, row)
         row = await _resume(row, actor.id, message)
+        await _tell_assignee(settings, arq, row, f"info:{row['sla_version']}")
     await sla.queue_next(arq, complaint_id)
-    await _tell_assignee(settings, arq, row, f"info:{row['sla_version']}")
     return row
 
 
@@ -497,15 +522,15 @@ async def resolve(
         stale = await sla.cancel_timers(complaint_id, row["sla_version"])
         await sla.create_autoclose(row, now + timedelta(seconds=settings.COMPLAINT_CONFIRM_WINDOW_S))
         await credit_service.complaint_substantiated(row, actor.id, settings=settings, arq=arq)
+        await _tell_citizens(settings, arq, row, "已处理，请确认或评价", f"resolved:{row['reopen_count']}")
     await sla.drop_jobs(arq, stale)
     await sla.queue_next(arq, complaint_id)
-    await _tell_citizens(settings, arq, row, "已处理，请确认或评价", f"resolved:{row['reopen_count']}")
     return row
 
 
-async def _close_out(arq: ArqRedis | None, row: dict[str, Any]) -> None:
-    stale = await sla.cancel_timers(row["id"], row["sla_version"])
-    await sla.drop_jobs(arq, stale)
+async def _cancel_all(row: dict[str, Any]) -> list[str]:
+    """In the closing transaction: the case's live timers are cancelled; returns their job ids to drop after commit."""
+    return await sla.cancel_timers(row["id"], row["sla_version"])
 
 
 async def reject(settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID, reason: str) -> dict[str, Any]:
@@ -514,8 +539,9 @@ async def reject(settings: Settings, arq: ArqRedis | None, actor: Principal, com
         row = await _row(complaint_id, lock=True)
         _require_handler(actor, row)
         row = await _transition(row, "reject", actor.id, reason, changes={"reject_reason": reason, "closed_at": utcnow()})
-    await _close_out(arq, row)
-    await _tell_citizens(settings, arq, row, f"不予受理：{reason}", "rejected")
+        stale = await _cancel_all(row)
+        await _tell_citizens(settings, arq, row, f"不予受理：{reason}", "rejected")
+    await sla.drop_jobs(arq, stale)
     return row
 
 
@@ -543,8 +569,9 @@ async def merge(
                     " ON CONFLICT (complaint, \"user\") DO NOTHING",
                     into_id, user_id,
                 )
-    await _close_out(arq, row)
-    await _tell_citizens(settings, arq, row, f"已与投诉 {target['number']} 合并处理", "merged")
+        stale = await _cancel_all(row)
+        await _tell_citizens(settings, arq, row, f"已与投诉 {target['number']} 合并处理", "merged")
+    await sla.drop_jobs(arq, stale)
     return row
 
 
@@ -581,7 +608,7 @@ async def transfer(
                   "from_assignee": str(row["assignee"]) if row["assignee"] else None,
                   "to_assignee": str(assignee) if assignee else None},
         )
-    await _tell_assignee(settings, arq, row, f"assigned:{kind}:{uuid4().hex[:8]}")
+        await _tell_assignee(settings, arq, row, f"assigned:{kind}:{uuid4().hex[:8]}")
     return row
 
 
@@ -591,7 +618,8 @@ async def confirm(settings: Settings, arq: ArqRedis | None, actor: Principal, co
         _require_citizen(actor, row)
         now = utcnow()
         row = await _transition(row, "confirm", actor.id, changes={"closed_at": now, "citizen_feedback_at": now})
-    await _close_out(arq, row)
+        stale = await _cancel_all(row)
+    await sla.drop_jobs(arq, stale)
     return row
 
 
@@ -612,9 +640,9 @@ async def reopen(settings: Settings, arq: ArqRedis | None, actor: Principal, com
                      "citizen_feedback_at": now},
         )
         await sla.create_timers(row)
+        await _tell_assignee(settings, arq, row, f"reopened:{row['reopen_count']}")
     await sla.drop_jobs(arq, stale)
     await sla.queue_next(arq, complaint_id)
-    await _tell_assignee(settings, arq, row, f"reopened:{row['reopen_count']}")
     return row
 
 
@@ -672,8 +700,13 @@ async def fire_timer(settings: Settings, arq: ArqRedis | None, complaint_id: UUI
                 await _event(complaint_id, "sla_breached", None, "已超过处理时限", row["status"], row["status"], public=False)
             else:
                 await _event(complaint_id, f"sla_{stage}", None, "", row["status"], row["status"], public=False)
-    if outcome in ("remind_1", "remind_2", "warning", "breach"):
-        await _sla_notify(settings, arq, row, stage, version)
+        # In the transaction that marks the timer fired: the reminder exists if and only if the firing commits.
+        if outcome in ("remind_1", "remind_2", "warning", "breach"):
+            await _sla_notify(settings, arq, row, stage, version)
+        if outcome == "breach":
+            await _tell_citizens(settings, arq, row, CITIZEN_BREACH_NOTE, f"breach:{version}")
+        elif outcome == "closed":
+            await _tell_citizens(settings, arq, {**row, "status": Status.CLOSED.value}, CITIZEN_AUTOCLOSE_NOTE, "autoclosed")
     await sla.queue_next(arq, complaint_id)
     return outcome
 

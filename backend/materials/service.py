@@ -398,11 +398,11 @@ async def record_report(settings: Settings, redis: Redis, arq: ArqRedis | None, 
                     note=f"{row['grade']} {row['production_batch_no']}: "
                          + "、".join(sorted({f.name_zh for f in result.failures})),
                 )
+                # Outbox rows of this transaction: told if and only if the failure is recorded.
+                await notify_failure(settings, arq, row, report_id, result)
     except UniqueViolationError as exc:
         raise Conflict("REPORT_DUPLICATE") from exc
     await invalidate(redis, batch_id)
-    if verdict is judge.Verdict.FAIL:
-        await notify_failure(settings, arq, row, report_id, result)
     saved = await LabReport.select(*LabReport.all_columns(), LabReport.lab.name.as_alias("lab_name")).where(
         LabReport.id == report_id).output(load_json=True).first()
     return _report_out(saved, row["status"])

@@ -169,10 +169,10 @@ async def _alert(settings: Settings, redis: Redis, arq: ArqRedis | None, kind: s
             district=district if district is not None else scan["district"],
             detail=json.dumps({**detail, "scan_district": scan["district"], "lng": scan["lng"], "lat": scan["lat"]},
                               ensure_ascii=False)))
+        where = district if district is not None else scan["district"]
+        if where is not None:  # outbox rows of the alert's own transaction
+            await _notify_station(settings, arq, alert_id, kind, where, batch, detail)
     log.warning("material_alert", kind=kind, label=str(label) if label else None, batch=batch)
-    where = district if district is not None else scan["district"]
-    if where is not None:
-        await _notify_station(settings, arq, alert_id, kind, where, batch, detail)
     return {**alert, "id": str(alert_id), "repeat": False}
 
 
