@@ -62,36 +62,30 @@ def _retry_or_fail(settings: Settings, oid: UUID, attempt: int, errcode: int | N
 
 
 async def _record(table: type, channel: str, outcomes: list[Outcome], now: datetime) -> None:
-    """Write every outcome onto its receipt and into the attempt log, two statements for the batch."""
+    """Write every outcome onto its receipt and into the attempt log: one statement for the batch."""
     if not outcomes:
         return
     finished = [None if o.status == "retrying" else now for o in outcomes]
     await table.raw(
-        f"UPDATE {table._meta.tablename} d SET status = t.s, last_errcode = t.e, reason = t.r,"
+        f"WITH t AS (SELECT * FROM unnest({{}}::uuid[], {{}}::int[], {{}}::text[], {{}}::int[], {{}}::text[],"
+        " {}::timestamptz[], {}::timestamptz[], {}::text[]) AS t(i, a, s, e, r, n, f, x)),"
+        f" u AS (UPDATE {table._meta.tablename} d SET status = t.s, last_errcode = t.e, reason = t.r,"
         " next_attempt_at = t.n, finished_at = t.f, lease_until = NULL, updated_at = {}"
         + (", external_id = t.x" if table is Delivery else "")
-        + " FROM unnest({}::uuid[], {}::text[], {}::int[], {}::text[], {}::timestamptz[], {}::timestamptz[], {}::text[])"
-        " AS t(i, s, e, r, n, f, x) WHERE d.id = t.i",
-        now,
+        + " FROM t WHERE d.id = t.i RETURNING d.id)"
+        " INSERT INTO notification_attempts (delivery_id, channel, attempt, outcome, errcode, detail, at)"
+        " SELECT t.i, {}, t.a, t.s, t.e, left(t.r, 300), {} FROM t",
         [o.id for o in outcomes],
+        [o.attempt for o in outcomes],
         [o.status for o in outcomes],
         [o.errcode for o in outcomes],
         [o.reason for o in outcomes],
         [o.next_attempt_at for o in outcomes],
         finished,
         [o.external_id for o in outcomes],
-    )
-    await table.raw(
-        "INSERT INTO notification_attempts (delivery_id, channel, attempt, outcome, errcode, detail, at)"
-        " SELECT i, {}, a, s, e, r, {} FROM unnest({}::uuid[], {}::int[], {}::text[], {}::int[], {}::text[])"
-        " AS t(i, a, s, e, r)",
+        now,
         channel,
         now,
-        [o.id for o in outcomes],
-        [o.attempt for o in outcomes],
-        [o.status for o in outcomes],
-        [o.errcode for o in outcomes],
-        [o.reason[:300] for o in outcomes],
     )
 
 
