@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 
 import structlog
 from arq.connections import ArqRedis
+from piccolo.query import WhereRaw
 from redis.asyncio import Redis
 
 from backend import ratelimit
@@ -30,7 +31,9 @@ from backend.complaints.rules import (
     Status,
     TransitionRefused,
     deadline,
+    is_overdue,
     next_status,
+    overdue_sql,
     sla_schedule,
 )
 from backend.complaints.schemas import (
@@ -495,7 +498,7 @@ async def _resume(row: dict[str, Any], actor: UUID | None, reason: str) -> dict[
         },
         data={"paused_s": round(paused, 1)},
     )
-    await sla.create_timers(row)
+    await sla.create_timers(row, only_unfired=True)  # stages already fired in this clock are not sent again
     return row
 
 
@@ -695,8 +698,11 @@ async def fire_timer(settings: Settings, arq: ArqRedis | None, complaint_id: UUI
             outcome = "skipped"
         else:
             outcome = stage
-            if stage == "breach":
-                await Complaint.update({Complaint.overdue: True, Complaint.overdue_at: now}).where(Complaint.id == complaint_id)
+            if stage == "breach":  # breached_at is the first breach of any clock: a reopen does not hide it
+                await Complaint.raw(
+                    "UPDATE complaints SET overdue = true, overdue_at = {}, breached_at = COALESCE(breached_at, {})"
+                    " WHERE id = {}", now, now, complaint_id,
+                )
                 await _event(complaint_id, "sla_breached", None, "已超过处理时限", row["status"], row["status"], public=False)
             else:
                 await _event(complaint_id, f"sla_{stage}", None, "", row["status"], row["status"], public=False)
@@ -804,7 +810,7 @@ async def staff_view(s3: S3Client, actor: Principal, complaint_id: UUID) -> Comp
         assignee_name=assignee["display_name"] if assignee else None,
         citizen_name=citizen["display_name"] if citizen else None, source=row["source"],
         supporters=await Supporter.count().where(Supporter.complaint == row["id"]),
-        submitted_at=row["submitted_at"], deadline_at=row["deadline_at"], overdue=row["overdue"],
+        submitted_at=row["submitted_at"], deadline_at=row["deadline_at"], overdue=_overdue(row),
         paused=row["status"] == Status.WAITING_INFO.value, resolved_at=row["resolved_at"], closed_at=row["closed_at"],
         resolution_notes=row["resolution_notes"], reject_reason=row["reject_reason"], satisfaction=row["satisfaction"],
         satisfaction_comment=row["satisfaction_comment"], merged_into=row["merged_into"],
@@ -818,8 +824,12 @@ def brief(row: dict[str, Any]) -> ComplaintBrief:
     return ComplaintBrief(
         id=row["id"], number=row["number"], category=row["category"], status=Status(row["status"]),
         district_adcode=row["district"], assignee_id=row["assignee"], submitted_at=row["submitted_at"],
-        deadline_at=row["deadline_at"], overdue=row["overdue"], description=row["description"][:100],
+        deadline_at=row["deadline_at"], overdue=_overdue(row), description=row["description"][:100],
     )
+
+
+def _overdue(row: dict[str, Any]) -> bool:
+    return is_overdue(row["status"], row["deadline_at"], row["paused_at"], utcnow())
 
 
 async def mine(actor: Principal, limit: int, offset: int) -> tuple[int, list[ComplaintBrief]]:
@@ -853,8 +863,8 @@ async def queue(
         clauses.append(Complaint.status.not_in([s.value for s in FINAL]))
     if category:
         clauses.append(Complaint.category == category)
-    if overdue is not None:
-        clauses.append(Complaint.overdue.eq(overdue))
+    if overdue is not None:  # the one definition (rules.is_overdue), not the breach flag
+        clauses.append(WhereRaw(overdue_sql(overdue), utcnow()))
     if mine_only:
         clauses.append(Complaint.assignee == actor.id)
     query = Complaint.select()

@@ -28,19 +28,27 @@ def job_id(complaint_id: UUID | str, stage: str, version: int) -> str:
     return f"sla:{complaint_id}:{stage}:{version}"
 
 
-async def create_timers(row: dict[str, Any]) -> tuple[str, datetime]:
-    """The four SLA stages of the complaint's current version (one statement, in the caller's transaction).
+async def create_timers(row: dict[str, Any], only_unfired: bool = False) -> tuple[str, datetime] | None:
+    """The SLA stages of the complaint's current version (one statement, in the caller's transaction).
 
-    Returns the first stage and its time, so the caller can queue its job without reading it back.
+    ``only_unfired`` (a resume): stages that already fired in the current clock (since
+    ``clock_started_at``) are left out — a pause moves only what is still to come, so a reminder or a
+    breach is never sent twice. Returns the first stage created and its time.
     """
     schedule = sla_schedule(row["clock_started_at"], row["sla_seconds"], row["paused_total_s"])
-    await Timer.raw(
+    rows = await Timer.raw(
         "INSERT INTO complaint_timers (complaint, stage, version, due_at, cancelled)"
         " SELECT {}, s, {}, d, false FROM unnest({}::text[], {}::timestamptz[]) AS t(s, d)"
-        " ON CONFLICT (complaint, stage, version) DO NOTHING",
+        " WHERE NOT {} OR NOT EXISTS (SELECT 1 FROM complaint_timers f WHERE f.complaint = {} AND f.stage = t.s"
+        "  AND f.fired_at IS NOT NULL AND f.fired_at >= {})"
+        " ON CONFLICT (complaint, stage, version) DO NOTHING RETURNING stage, due_at",
         row["id"], row["sla_version"], [d.stage for d in schedule], [d.at for d in schedule],
+        only_unfired, row["id"], row["clock_started_at"],
     )
-    return schedule[0].stage, schedule[0].at
+    if not rows:
+        return None
+    first = min(rows, key=lambda r: r["due_at"])
+    return first["stage"], first["due_at"]
 
 
 async def queue(arq: ArqRedis | None, complaint_id: UUID, stage: str, due_at: datetime, version: int, fresh: bool) -> None:
