@@ -21,8 +21,11 @@ from backend.logging import configure_logging
 from backend.materials.jobs import flush_material_scans
 from backend.monitoring.jobs import alarm_ack_overdue
 from backend.notifications.delivery import handle_webhooks, handle_wechat
-from backend.notifications.jobs import escalation_step, reconcile_notifications
+from backend.notifications import escalation
+from backend.notifications.jobs import escalation_step
 from backend.outbox import dispatcher as outbox
+from backend.timers import service as timers
+from backend.timers.jobs import reconcile_timers, timer_fire
 from backend.settings import get_settings
 
 log = structlog.get_logger("zhijian.worker")
@@ -38,13 +41,14 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["wechat"] = WeChatClient(settings, max_threads=settings.NOTIFY_CONCURRENCY)
     ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=3.0), follow_redirects=False)
     # Rebuild what Redis may have lost while no worker ran (timers, escalation steps).
-    await reconcile_notifications(ctx)
+    timers.register(escalation.TIMER_KIND, escalation.on_timer)
+    await reconcile_timers(ctx)
     await reconcile_complaint_timers(ctx)
     # The outbox: every external side effect committed by anyone, delivered under renewed leases.
     outbox.register("wechat", handle_wechat)
     outbox.register("webhook", handle_webhooks)
     outbox.register_task("complaint_created", complaint_created)
-    outbox.register_task("escalation_step", escalation_step)
+    outbox.register_task(timers.ARM_TASK, timers.arm)
     ctx["outbox"] = outbox.Dispatcher(ctx, settings)
     ctx["outbox_task"] = asyncio.create_task(ctx["outbox"].run())
     log.info("arq_worker_started", functions=[f.__name__ for f in WorkerSettings.functions])
@@ -70,7 +74,7 @@ async def heartbeat(ctx: dict[str, Any]) -> None:
 
 class WorkerSettings:
     functions = [
-        purge_expired_tokens, escalation_step, reconcile_notifications,
+        purge_expired_tokens, escalation_step, timer_fire, reconcile_timers,
         complaint_timer, reconcile_complaint_timers, complaint_created,
         flush_material_scans,
         credit_recompute,
@@ -89,7 +93,7 @@ class WorkerSettings:
             unique=True,
         ),
         cron(
-            reconcile_notifications,
+            reconcile_timers,
             second=set(range(15 % get_settings().RECONCILE_EVERY_S, 60, get_settings().RECONCILE_EVERY_S)),
             run_at_startup=False,
             unique=True,

@@ -1,9 +1,9 @@
 """Escalation chains (升级提醒): notify group A now, B after X, C after Y — unless acknowledged first.
 
-The chain lives in PostgreSQL (the truth); each next step is an outbox task (backend/outbox/) due at
-its time, written in the same transaction as the step before it, so neither a Redis flush nor a killed
-worker loses it. A step re-reads the row and does nothing unless that step is still due, so a duplicate
-or late run is harmless; the reconciler runs steps whose time has passed as a second line.
+The chain lives in PostgreSQL (the truth); each next step is a durable timer (backend/timers/, kind
+``escalation``, key ``{chain}:{step}``) scheduled in the same transaction as the step before it, so
+neither a Redis flush nor a killed worker loses it. A step runs inside its timer's firing transaction,
+re-reads the row and does nothing unless that step is still due; stopping a chain cancels its timer.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from backend.errors import BadRequest
 from backend.notifications import service
 from backend.notifications.schemas import Urgency
 from backend.notifications.tables import Escalation
-from backend.outbox import service as outbox
+from backend.timers import service as timers
 from backend.settings import Settings
 
 log = structlog.get_logger("zhijian.escalation")
 
-STEP_JOB = "escalation_step"
+STEP_JOB = "escalation_step"  # the ARQ job of chains started before the timer service (still honoured)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +41,17 @@ def job_id(escalation_id: UUID | str, step: int) -> str:
     return f"esc:{escalation_id}:{step}"
 
 
+TIMER_KIND = "escalation"
+
+
 async def _enqueue_step(escalation_id: UUID, step: int, when: datetime) -> None:
-    """The step's outbox task, in the caller's transaction (runs at ``when``, after the commit)."""
-    await outbox.enqueue_task(STEP_JOB, [str(escalation_id), step], available_at=when)
+    """The step's timer, in the caller's transaction."""
+    await timers.schedule(TIMER_KIND, f"{escalation_id}:{step}", when, {"escalation": str(escalation_id), "step": step})
+
+
+async def on_timer(ctx: dict[str, Any], timer: timers.Timer) -> str:
+    """The timer service's handler for kind ``escalation`` (inside the firing transaction)."""
+    return await run_step(timer.payload["escalation"], int(timer.payload["step"]), settings=ctx["settings"], arq=ctx.get("redis"))
 
 
 async def start_escalation(
@@ -121,32 +129,13 @@ async def run_step(escalation_id: UUID | str, step: int, *, settings: Settings, 
 
 
 async def stop_escalations(subject: tuple[str, str], reason: str, *, arq: ArqRedis | None) -> int:
-    """The subject was acknowledged or resolved: stop its active chains and drop their queued jobs."""
+    """The subject was acknowledged or resolved: stop its active chains and cancel their timers."""
     rows = await Escalation.update(
         {Escalation.status: "stopped", Escalation.stop_reason: reason[:200], Escalation.next_at: None,
          Escalation.updated_at: utcnow()}
     ).where(
         (Escalation.subject_type == subject[0]) & (Escalation.subject_id == subject[1]) & (Escalation.status == "active")
     ).returning(Escalation.id, Escalation.next_step)
-    if arq is not None and rows:
-        try:
-            async with arq.pipeline(transaction=True) as pipe:
-                for r in rows:
-                    jid = job_id(r["id"], r["next_step"])
-                    pipe.zrem(arq.default_queue_name, jid)
-                    pipe.delete(f"arq:job:{jid}")
-                await pipe.execute()
-        except Exception as exc:  # noqa: BLE001 - a leftover job finds the chain stopped and does nothing
-            log.warning("escalation_job_cleanup_failed", error=str(exc))
+    for r in rows:
+        await timers.cancel(TIMER_KIND, prefix=f"{r['id']}:")
     return len(rows)
-
-
-async def reconcile(now: datetime, *, settings: Settings, arq: ArqRedis | None) -> dict[str, int]:
-    """Run steps whose time has passed (their outbox task normally has; a late run finds nothing due)."""
-    overdue = await Escalation.select(Escalation.id, Escalation.next_step).where(
-        (Escalation.status == "active") & (Escalation.next_at <= now - timedelta(seconds=settings.NOTIFY_RECONCILE_GRACE_S))
-    )
-    ran = 0
-    for row in overdue:
-        ran += await run_step(row["id"], row["next_step"], settings=settings, arq=arq) == "sent"
-    return {"overdue_run": ran}

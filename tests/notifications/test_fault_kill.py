@@ -1,7 +1,8 @@
 """The fault test (issue 16): workers SIGKILLed at random moments and Redis flushed while pushes and timers are in flight.
 
 N notifications are written in waves (each inside a transaction, as producers do) and M escalation
-chains with one timed step each (durable timers: outbox tasks due at their time). The ARQ worker is
+chains with one timed step each (durable timers: rows in ``timers``, ARQ deferred jobs as the fast
+path — the Redis flush drops those — and the one reconciler). The ARQ worker is
 SIGKILLed at random moments several times, Redis is flushed once, a new worker takes over each time.
 Afterwards every notification reached the fake WeChat server, every timer fired exactly once, and the
 only repeats are pushes that were in flight when a worker died (counted and printed).
@@ -22,6 +23,7 @@ from backend.notifications.escalation import EscalationStep
 from backend.notifications.tables import Delivery, Escalation, Notification
 from backend.outbox.tables import OutboxMessage
 from backend.settings import get_settings
+from backend.timers.tables import DueTimer
 from tests.support.api import mp_login
 from tests.support.workers import eventually
 
@@ -127,6 +129,8 @@ async def test_sigkill_and_redis_flush_lose_nothing(api, app, redis_db, wechat_r
     assert {r["status"] for r in rows} == {"completed"}
     for esc_id in chains:
         assert await Notification.count().where(Notification.dedup_key == f"esc:{esc_id}:0") == 1
+    fired = await DueTimer.select(DueTimer.status).where(DueTimer.key.is_in([f"{e}:0" for e in chains]))
+    assert [r["status"] for r in fired] == ["fired"] * len(chains)
     # Every receipt is closed as sent and no outbox row of ours is left pending.
     ids = [r["id"] for r in await Notification.select(Notification.id).where(Notification.dedup_key.like(f"fault:{run}-%"))]
     assert len(ids) == len(tags)
