@@ -15,7 +15,8 @@ from backend.accounts.jobs import purge_expired_tokens
 from backend.clients.redis import arq_redis_settings
 from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
-from backend.complaints.jobs import complaint_created, complaint_timer, reconcile_complaint_timers
+from backend.complaints import sla as complaint_sla
+from backend.complaints.jobs import complaint_created, on_sla_timer
 from backend.credit.jobs import credit_recompute
 from backend.logging import configure_logging
 from backend.materials.jobs import flush_material_scans
@@ -42,8 +43,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=3.0), follow_redirects=False)
     # Rebuild what Redis may have lost while no worker ran (timers, escalation steps).
     timers.register(escalation.TIMER_KIND, escalation.on_timer)
+    timers.register(complaint_sla.KIND, on_sla_timer)
     await reconcile_timers(ctx)
-    await reconcile_complaint_timers(ctx)
     # The outbox: every external side effect committed by anyone, delivered under renewed leases.
     outbox.register("wechat", handle_wechat)
     outbox.register("webhook", handle_webhooks)
@@ -75,7 +76,7 @@ async def heartbeat(ctx: dict[str, Any]) -> None:
 class WorkerSettings:
     functions = [
         purge_expired_tokens, escalation_step, timer_fire, reconcile_timers,
-        complaint_timer, reconcile_complaint_timers, complaint_created,
+        complaint_created,
         flush_material_scans,
         credit_recompute,
         alarm_ack_overdue,
@@ -86,12 +87,6 @@ class WorkerSettings:
         cron(purge_expired_tokens, hour={19}, minute={5}),  # 03:05 Asia/Shanghai
         cron(credit_recompute, minute={7}, run_at_startup=False, unique=True),  # hourly: decay, notice periods over
         cron(alarm_ack_overdue, second={50}, run_at_startup=False, unique=True),  # alarms past the ack deadline
-        cron(
-            reconcile_complaint_timers,
-            second=set(range(0, 60, get_settings().RECONCILE_EVERY_S)),
-            run_at_startup=False,
-            unique=True,
-        ),
         cron(
             reconcile_timers,
             second=set(range(15 % get_settings().RECONCILE_EVERY_S, 60, get_settings().RECONCILE_EVERY_S)),

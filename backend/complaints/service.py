@@ -22,7 +22,6 @@ from redis.asyncio import Redis
 from backend import ratelimit
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
-from backend.clients.redis import bulk_enqueue
 from backend.clients.s3 import S3Client
 from backend.complaints import dispatch, sla
 from backend.complaints.rules import (
@@ -47,7 +46,7 @@ from backend.complaints.schemas import (
     TimelineEntry,
     TransferIn,
 )
-from backend.complaints.tables import Category, Complaint, Event, Supporter, Timer
+from backend.complaints.tables import Category, Complaint, Event, Supporter
 from backend.credit import service as credit_service
 from backend.db import utcnow
 from backend.districts.tables import District, Station
@@ -339,9 +338,8 @@ async def create(
             # "fewest open cases" stays fair under load.
             assignee = await dispatch.pick_inspector(district, lock=True)
         reason = await dispatch.reason(district, why, assignee)
-        schedule = sla_schedule(now, sla_seconds, 0.0)
         photos = list(dict.fromkeys(data.photo_ids)) if actor.kind == "user" else []
-        # One statement: the complaint, its photos bound, its first two events and its four timers.
+        # One statement: the complaint, its photos bound and its first two events; then its four timers.
         rows = await Complaint.raw(
             "WITH c AS (INSERT INTO complaints (id, number, citizen, source, category, description, address, lng, lat,"
             " district, station, project, assignee, status, paused_from, submitted_at, clock_started_at, sla_seconds,"
@@ -355,9 +353,7 @@ async def create(
             " e AS (INSERT INTO complaint_events (complaint, kind, from_status, to_status, actor, reason, data, public, at)"
             "  SELECT c.id, k.kind, k.f, k.t, CASE WHEN k.kind = 'submitted' THEN c.citizen END, k.r, k.d::jsonb, true, {}"
             "  FROM c, (VALUES ('submitted', '', 'submitted', '', {}), ('dispatched', 'submitted', 'dispatched', {}, {}))"
-            "  AS k(kind, f, t, r, d)),"
-            " t AS (INSERT INTO complaint_timers (complaint, stage, version, due_at, cancelled)"
-            "  SELECT c.id, s, 1, d, false FROM c, unnest({}::text[], {}::timestamptz[]) AS x(s, d))"
+            "  AS k(kind, f, t, r, d))"
             " SELECT c.*, (SELECT count(*) FROM m) AS photos_bound FROM c",
             complaint_id, now, settings.TIMEZONE, actor.id if actor.kind == "user" else None, source, category["code"], data.description,
             data.address, lng, lat, district, station, data.project_id, assignee,
@@ -365,41 +361,18 @@ async def create(
             str(complaint_id), photos, actor.id,
             now, json.dumps({"source": source}), reason,
             json.dumps({"district": district, "assignee": str(assignee) if assignee else None}),
-            [d.stage for d in schedule], [d.at for d in schedule],
         )
         row = rows[0]
         if row.pop("photos_bound") != len(photos):
             # Say which photo is wrong and why; raising rolls the whole report back.
             await media_service.attach(actor.id, photos, Purpose.COMPLAINT, ("complaint", str(complaint_id)))
+        await sla.create_timers(row)  # durable timers; their deferred jobs are armed after the commit
         # The pushes to the assignee and the citizen: a task row committed with the report, run by a worker.
         await outbox.enqueue_task(CREATED_JOB, [str(complaint_id)])
-        first_stage, first_at = schedule[0].stage, schedule[0].at
-    await _enqueue_created(arq, complaint_id, (first_stage, first_at, row["sla_version"]))
     return row
 
 
 CREATED_JOB = "complaint_created"
-
-
-async def _enqueue_created(arq: ArqRedis | None, complaint_id: UUID, first_timer: tuple[str, Any, int]) -> None:
-    """After the commit, the first SLA timer's deferred job (the fast path).
-
-    If Redis is unreachable the case is still routed and timed: the reconciler re-creates the timer
-    job from PostgreSQL; the pushes are an outbox task of the creating transaction and do not need Redis.
-    """
-    if arq is None:
-        return
-    stage, due_at, version = first_timer
-    try:
-        await bulk_enqueue(
-            arq,
-            [
-                (sla.job_id(complaint_id, stage, version), sla.TIMER_JOB, (str(complaint_id), stage, version), due_at.timestamp()),
-            ],
-            check_existing=False,
-        )
-    except Exception as exc:  # noqa: BLE001 - see the docstring
-        log.warning("complaint_created_enqueue_failed", complaint=str(complaint_id), error=str(exc))
 
 
 async def announce_created(settings: Settings, arq: ArqRedis | None, complaint_id: UUID) -> None:
@@ -467,9 +440,8 @@ async def request_info(
             row, "request_info", actor.id, reason,
             changes={"paused_at": utcnow(), "paused_from": row["status"]},
         )
-        stale = await sla.cancel_timers(complaint_id, old_version)
+        await sla.cancel_timers(complaint_id)  # paused: the live stages wait for the resume
         await _tell_citizens(settings, arq, row, f"请补充材料：{reason}", f"info:{old_version}")
-    await sla.drop_jobs(arq, stale)
     return row
 
 
@@ -482,7 +454,6 @@ async def provide_info(
         _require_citizen(actor, row)
         row = await _resume(row, actor.id, message)
         await _tell_assignee(settings, arq, row, f"info:{row['sla_version']}")
-    await sla.queue_next(arq, complaint_id)
     return row
 
 
@@ -498,7 +469,7 @@ async def _resume(row: dict[str, Any], actor: UUID | None, reason: str) -> dict[
         },
         data={"paused_s": round(paused, 1)},
     )
-    await sla.create_timers(row, only_unfired=True)  # stages already fired in this clock are not sent again
+    await sla.create_timers(row)  # moved by the pause; stages already fired in this clock stay fired
     return row
 
 
@@ -508,7 +479,6 @@ async def resume(settings: Settings, arq: ArqRedis | None, actor: Principal, com
         row = await _row(complaint_id, lock=True)
         _require_handler(actor, row)
         row = await _resume(row, actor.id, reason)
-    await sla.queue_next(arq, complaint_id)
     return row
 
 
@@ -522,18 +492,16 @@ async def resolve(
         _require_handler(actor, row)
         await media_service.attach(actor.id, photo_ids, Purpose.COMPLAINT_RESULT, ("complaint_result", str(complaint_id)))
         row = await _transition(row, "resolve", actor.id, notes[:500], changes={"resolved_at": now, "resolution_notes": notes})
-        stale = await sla.cancel_timers(complaint_id, row["sla_version"])
+        await sla.cancel_timers(complaint_id)
         await sla.create_autoclose(row, now + timedelta(seconds=settings.COMPLAINT_CONFIRM_WINDOW_S))
         await credit_service.complaint_substantiated(row, actor.id, settings=settings, arq=arq)
         await _tell_citizens(settings, arq, row, "已处理，请确认或评价", f"resolved:{row['reopen_count']}")
-    await sla.drop_jobs(arq, stale)
-    await sla.queue_next(arq, complaint_id)
     return row
 
 
-async def _cancel_all(row: dict[str, Any]) -> list[str]:
-    """In the closing transaction: the case's live timers are cancelled; returns their job ids to drop after commit."""
-    return await sla.cancel_timers(row["id"], row["sla_version"])
+async def _cancel_all(row: dict[str, Any]) -> int:
+    """In the closing transaction: the case's live timers are cancelled."""
+    return await sla.cancel_timers(row["id"])
 
 
 async def reject(settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID, reason: str) -> dict[str, Any]:
@@ -542,9 +510,8 @@ async def reject(settings: Settings, arq: ArqRedis | None, actor: Principal, com
         row = await _row(complaint_id, lock=True)
         _require_handler(actor, row)
         row = await _transition(row, "reject", actor.id, reason, changes={"reject_reason": reason, "closed_at": utcnow()})
-        stale = await _cancel_all(row)
+        await _cancel_all(row)
         await _tell_citizens(settings, arq, row, f"不予受理：{reason}", "rejected")
-    await sla.drop_jobs(arq, stale)
     return row
 
 
@@ -572,9 +539,8 @@ async def merge(
                     " ON CONFLICT (complaint, \"user\") DO NOTHING",
                     into_id, user_id,
                 )
-        stale = await _cancel_all(row)
+        await _cancel_all(row)
         await _tell_citizens(settings, arq, row, f"已与投诉 {target['number']} 合并处理", "merged")
-    await sla.drop_jobs(arq, stale)
     return row
 
 
@@ -621,8 +587,7 @@ async def confirm(settings: Settings, arq: ArqRedis | None, actor: Principal, co
         _require_citizen(actor, row)
         now = utcnow()
         row = await _transition(row, "confirm", actor.id, changes={"closed_at": now, "citizen_feedback_at": now})
-        stale = await _cancel_all(row)
-    await sla.drop_jobs(arq, stale)
+        await _cancel_all(row)
     return row
 
 
@@ -634,7 +599,7 @@ async def reopen(settings: Settings, arq: ArqRedis | None, actor: Principal, com
         _require_citizen(actor, row)
         if row["resolved_at"] and now - row["resolved_at"] > timedelta(seconds=settings.COMPLAINT_CONFIRM_WINDOW_S):
             raise Conflict("REOPEN_WINDOW_PASSED")
-        stale = await sla.cancel_timers(complaint_id, row["sla_version"])
+        await sla.cancel_timers(complaint_id)  # the auto-close
         row = await _transition(
             row, "reopen", actor.id, reason,
             changes={"reopen_count": row["reopen_count"] + 1, "sla_version": row["sla_version"] + 1,
@@ -642,10 +607,8 @@ async def reopen(settings: Settings, arq: ArqRedis | None, actor: Principal, com
                      "deadline_at": deadline(now, row["sla_seconds"], 0), "resolved_at": None,
                      "citizen_feedback_at": now},
         )
-        await sla.create_timers(row)
+        await sla.create_timers(row)  # a new clock: new keys, all four stages
         await _tell_assignee(settings, arq, row, f"reopened:{row['reopen_count']}")
-    await sla.drop_jobs(arq, stale)
-    await sla.queue_next(arq, complaint_id)
     return row
 
 
@@ -673,23 +636,14 @@ async def comment(actor: Principal, complaint_id: UUID, text: str) -> None:
 # --- timers -------------------------------------------------------------------------------------
 
 
-async def fire_timer(settings: Settings, arq: ArqRedis | None, complaint_id: UUID, stage: str, version: int) -> str:
-    """Run one timer once: reminders, warning, breach (overdue + escalation), or auto-close."""
+async def fire_timer(settings: Settings, arq: ArqRedis | None, complaint_id: UUID, stage: str, clock: int) -> str:
+    """One SLA stage or the auto-close, run by the timer service inside the transaction that marks it fired."""
     now = utcnow()
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        timers = await Timer.raw(
-            "SELECT * FROM complaint_timers WHERE complaint = {} AND stage = {} AND version = {} FOR UPDATE",
-            complaint_id, stage, version,
-        )
-        if not timers:
-            return "missing"
-        timer = timers[0]
-        if timer["fired_at"] or timer["cancelled"] or version != row["sla_version"]:
-            return "stale"
-        if timer["due_at"] > now + timedelta(seconds=1):
-            return "early"
-        await Timer.update({Timer.fired_at: now}).where(Timer.id == timer["id"])
+        version = row["sla_version"]
+        if clock != row["reopen_count"]:
+            return "stale"  # a stage of an earlier clock (its timers are cancelled at the reopen)
         if stage == "autoclose":
             outcome = "closed" if row["status"] == Status.RESOLVED.value else "skipped"
             if outcome == "closed":
@@ -713,7 +667,6 @@ async def fire_timer(settings: Settings, arq: ArqRedis | None, complaint_id: UUI
             await _tell_citizens(settings, arq, row, CITIZEN_BREACH_NOTE, f"breach:{version}")
         elif outcome == "closed":
             await _tell_citizens(settings, arq, {**row, "status": Status.CLOSED.value}, CITIZEN_AUTOCLOSE_NOTE, "autoclosed")
-    await sla.queue_next(arq, complaint_id)
     return outcome
 
 

@@ -12,6 +12,6 @@ APP_CONFIG = AppConfig(
     app_name="timers",
     migrations_folder_path=str(MIGRATIONS),
     table_classes=[DueTimer],
-    migration_dependencies=["backend.outbox.piccolo_app"],
+    migration_dependencies=["backend.outbox.piccolo_app", "backend.complaints.piccolo_app"],
     commands=[],
 )

@@ -79,6 +79,26 @@ async def schedule(kind: str, key: str, due_at: datetime, payload: dict[str, Any
     return True
 
 
+async def schedule_many(kind: str, items: list[tuple[str, datetime, dict[str, Any]]]) -> int:
+    """``schedule`` for several (key, due_at, payload) of one kind: one statement, one arming task."""
+    if not items:
+        return 0
+    rows = await DueTimer.raw(
+        "INSERT INTO timers (id, kind, key, due_at, payload, status, version, created_at, updated_at)"
+        " SELECT gen_random_uuid(), {}, k, d, p::jsonb, 'scheduled', 1, now(), now()"
+        " FROM unnest({}::text[], {}::timestamptz[], {}::text[]) AS t(k, d, p)"
+        " ON CONFLICT (kind, key) DO UPDATE SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload,"
+        " status = 'scheduled', version = timers.version + 1, updated_at = now()"
+        " WHERE timers.status <> 'fired' RETURNING id, version, due_at",
+        kind, [k for k, _, _ in items], [d for _, d, _ in items],
+        [json.dumps(p, ensure_ascii=False, default=str) for _, _, p in items],
+    )
+    soon = [r for r in rows if r["due_at"] < utcnow() + HORIZON]
+    if soon:
+        await outbox.enqueue_task(ARM_TASK, [[str(r["id"]), r["version"], r["due_at"].timestamp()] for r in soon])
+    return len(rows)
+
+
 async def cancel(kind: str, key: str | None = None, *, prefix: str | None = None) -> int:
     """Cancel the scheduled timer (kind, key), or every one whose key starts with ``prefix``; fired ones stay."""
     if (key is None) == (prefix is None):
@@ -92,9 +112,13 @@ async def cancel(kind: str, key: str | None = None, *, prefix: str | None = None
     return len(rows)
 
 
-async def arm(ctx: dict[str, Any], timer_id: str, version: int, due_ts: float) -> None:
-    """Outbox task after a schedule's commit: the deferred ARQ job (stale versions simply do nothing)."""
-    await bulk_enqueue(ctx["redis"], [(job_id(timer_id, version), FIRE_JOB, (timer_id, version), due_ts)])
+async def arm(ctx: dict[str, Any], *args: Any) -> None:
+    """Outbox task after a schedule's commit: the deferred ARQ jobs (a stale version simply does nothing).
+
+    Args: ``timer_id, version, due_ts`` for one timer, or one list of such triples.
+    """
+    triples = args[0] if len(args) == 1 else [args]
+    await bulk_enqueue(ctx["redis"], [(job_id(t, v), FIRE_JOB, (t, v), ts) for t, v, ts in triples])
 
 
 def _timer(row: dict[str, Any]) -> Timer:

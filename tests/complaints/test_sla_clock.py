@@ -13,8 +13,9 @@ import pytest
 
 from backend.accounts.tables import User
 from backend.complaints.rules import SLA_STAGES, deadline, effective_deadline, is_overdue, sla_schedule
-from backend.complaints.tables import Complaint, Event, Timer
+from backend.complaints.tables import Complaint, Event
 from backend.notifications.tables import Notification
+from backend.timers.tables import DueTimer
 from tests.complaints.helpers import photo, report
 from tests.support.api import bearer
 from tests.support.workers import eventually
@@ -110,6 +111,11 @@ async def test_dashboard_queue_overdue_list_views_and_open311_agree(api, admin):
     assert datetime.fromisoformat(o311["expected_datetime"]) > datetime.fromisoformat(b["deadline_at"]) + timedelta(seconds=0.4)
 
 
+async def _timers(cid: str) -> list[dict]:
+    """The SLA timers of the complaint's first clock (clock 0)."""
+    return await DueTimer.select().where((DueTimer.kind == "complaint_sla") & DueTimer.key.like(f"{cid}:%:0"))
+
+
 async def _stage_events(cid: str) -> list[str]:
     rows = await Event.select(Event.kind).where(
         (Event.complaint == uuid.UUID(cid)) & Event.kind.like("sla_%")).order_by(Event.id)
@@ -125,8 +131,8 @@ async def test_pause_moves_only_unfired_stages_and_a_breach_stays_a_breach(api, 
     cid = complaint["id"]
     row = await Complaint.select().where(Complaint.id == uuid.UUID(cid)).first()
     # The stages of the first clock, pinned to the SLA's fractions of the clock start.
-    first = {t["stage"]: (t["due_at"] - row["clock_started_at"]).total_seconds()
-             for t in await Timer.select().where((Timer.complaint == uuid.UUID(cid)) & (Timer.version == 1))}
+    first = {t["key"].split(":")[1]: (t["due_at"] - row["clock_started_at"]).total_seconds()
+             for t in await _timers(cid)}
     assert first == pytest.approx({"remind_1": sla_s / 3, "remind_2": 2 * sla_s / 3, "warning": 66 / 72 * sla_s,
                                    "breach": sla_s}, abs=1e-3)
     await api.post(f"/api/v1/complaints/{cid}/accept", headers=admin)
@@ -141,12 +147,13 @@ async def test_pause_moves_only_unfired_stages_and_a_breach_stays_a_breach(api, 
     resp = await api.post(f"/mp/v1/complaints/{cid}/info", json={"message": "3号楼"}, headers=bearer(pair))
     assert resp.status_code == 200
     row = await Complaint.select().where(Complaint.id == uuid.UUID(cid)).first()
-    live = await Timer.select().where((Timer.complaint == uuid.UUID(cid)) & (Timer.version == row["sla_version"]))
-    # Only the stages still to come were moved, each by exactly the pause.
-    assert {t["stage"] for t in live} == {"remind_2", "warning", "breach"}
-    for t in live:
-        moved = (t["due_at"] - row["clock_started_at"]).total_seconds() - first[t["stage"]]
-        assert moved == pytest.approx(row["paused_total_s"], abs=1e-3) and moved >= 1.5
+    timers = {t["key"].split(":")[1]: t for t in await _timers(cid)}
+    # Only the stages still to come were moved, each by exactly the pause; the fired one stayed fired.
+    assert timers["remind_1"]["status"] == "fired" and timers["remind_1"]["version"] == 1
+    for stage in ("remind_2", "warning", "breach"):
+        t = timers[stage]
+        moved = (t["due_at"] - row["clock_started_at"]).total_seconds() - first[stage]
+        assert t["status"] == "scheduled" and moved == pytest.approx(row["paused_total_s"], abs=1e-3) and moved >= 1.5
 
     async def breached():
         return "sla_breached" in await _stage_events(cid)
@@ -180,8 +187,10 @@ async def test_pause_moves_only_unfired_stages_and_a_breach_stays_a_breach(api, 
     assert figures["due"] == 1 and figures["handled_on_time"] == 0
 
     # Auto-close (its time brought forward instead of waiting 7 days): the citizen is told.
-    await Timer.update({Timer.due_at: datetime.now(UTC)}).where(
-        (Timer.complaint == uuid.UUID(cid)) & (Timer.stage == "autoclose") & Timer.fired_at.is_null())
+    moved = await DueTimer.update({DueTimer.due_at: datetime.now(UTC)}).where(
+        (DueTimer.kind == "complaint_sla") & (DueTimer.key == f"{cid}:autoclose:1") & (DueTimer.status == "scheduled")
+    ).returning(DueTimer.id)
+    assert len(moved) == 1
 
     async def closed():
         r = await Complaint.select(Complaint.status).where(Complaint.id == uuid.UUID(cid)).first()
