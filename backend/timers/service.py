@@ -147,6 +147,16 @@ async def fire(ctx: dict[str, Any], timer_id: UUID | str, version: int | None = 
     return "fired"
 
 
+async def rebuild_jobs(arq: ArqRedis, now: datetime) -> int:
+    """Re-create the deferred job of every scheduled timer due within the horizon whose job Redis lacks."""
+    soon = await DueTimer.raw(
+        "SELECT id, version, due_at FROM timers WHERE status = 'scheduled' AND due_at > {} AND due_at <= {}",
+        now, now + HORIZON,
+    )
+    jobs = [(job_id(r["id"], r["version"]), FIRE_JOB, (str(r["id"]), r["version"]), r["due_at"].timestamp()) for r in soon]
+    return await bulk_enqueue(arq, jobs) if jobs else 0
+
+
 async def reconcile(ctx: dict[str, Any], limit: int = 1000) -> dict[str, int]:
     """The one reconciler: fire what is due (jobs Redis lost), re-create the jobs of timers in the horizon."""
     now = utcnow()
@@ -159,13 +169,7 @@ async def reconcile(ctx: dict[str, Any], limit: int = 1000) -> dict[str, int]:
             fired += await fire(ctx, row["id"]) == "fired"
         except Exception:  # noqa: BLE001 - one failing handler must not stop the others; retried next run
             log.exception("timer_fire_failed", timer=str(row["id"]))
-    soon = await DueTimer.raw(
-        "SELECT id, version, due_at FROM timers WHERE status = 'scheduled' AND due_at > {} AND due_at <= {}",
-        now, now + HORIZON,
-    )
-    rebuilt = await bulk_enqueue(
-        ctx["redis"], [(job_id(r["id"], r["version"]), FIRE_JOB, (str(r["id"]), r["version"]), r["due_at"].timestamp()) for r in soon]
-    ) if soon else 0
+    rebuilt = await rebuild_jobs(ctx["redis"], now)
     if fired or rebuilt:
         log.info("timers_reconciled", fired=fired, rebuilt=rebuilt)
     return {"fired": fired, "rebuilt": rebuilt}
