@@ -21,13 +21,13 @@ from backend.credit.jobs import credit_recompute
 from backend.logging import configure_logging
 from backend.materials.jobs import flush_material_scans
 from backend.monitoring.jobs import alarm_ack_overdue
-from backend.notifications.delivery import handle_webhooks, handle_wechat
 from backend.notifications import escalation
+from backend.notifications.delivery import handle_webhooks, handle_wechat
 from backend.notifications.jobs import escalation_step
 from backend.outbox import dispatcher as outbox
+from backend.settings import get_settings
 from backend.timers import service as timers
 from backend.timers.jobs import reconcile_timers, timer_fire
-from backend.settings import get_settings
 
 log = structlog.get_logger("zhijian.worker")
 HEARTBEAT_KEY = "zhijian:heartbeat:arq"

@@ -22,9 +22,9 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from backend.auth.principal import Principal, Role
 from piccolo.query import WhereRaw
 
+from backend.auth.principal import Principal, Role
 from backend.complaints.rules import OPEN, Status, handling_seconds, is_overdue, overdue_sql, percentile, rate
 from backend.complaints.schemas import DashboardOut
 from backend.complaints.tables import Complaint

@@ -23,8 +23,8 @@ from backend.complaints import service
 from backend.complaints.rules import OPEN, Status, effective_deadline
 from backend.complaints.schemas import ComplaintCreate
 from backend.complaints.tables import Category, Complaint
-from backend.districts.schemas import Location
 from backend.db import utcnow
+from backend.districts.schemas import Location
 from backend.districts.tables import Station
 from backend.errors import AppError
 from backend.geo.coords import CoordType, gcj02_to_wgs84

@@ -33,7 +33,6 @@ from backend.complaints.rules import (
     is_overdue,
     next_status,
     overdue_sql,
-    sla_schedule,
 )
 from backend.complaints.schemas import (
     CategoryOut,

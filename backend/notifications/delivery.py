@@ -26,9 +26,9 @@ import structlog
 
 from backend.clients.wechat import NETWORK_ERROR, WeChatClient, WeChatError
 from backend.db import utcnow
-from backend.outbox.dispatcher import Message, Retry
 from backend.notifications.tables import Delivery, WebhookDelivery
 from backend.notifications.templates import get_template, wechat_template_id
+from backend.outbox.dispatcher import Message, Retry
 from backend.settings import Settings
 
 log = structlog.get_logger("zhijian.notifications.delivery")

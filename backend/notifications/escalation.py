@@ -23,8 +23,8 @@ from backend.errors import BadRequest
 from backend.notifications import service
 from backend.notifications.schemas import Urgency
 from backend.notifications.tables import Escalation
-from backend.timers import service as timers
 from backend.settings import Settings
+from backend.timers import service as timers
 
 log = structlog.get_logger("zhijian.escalation")
 

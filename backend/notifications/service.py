@@ -43,7 +43,6 @@ from backend.notifications.tables import (
     WebhookDelivery,
     WechatBinding,
 )
-from backend.outbox import service as outbox
 from backend.notifications.templates import (
     TEMPLATES,
     UnknownTemplate,
@@ -51,6 +50,7 @@ from backend.notifications.templates import (
     render,
     wechat_template_id,
 )
+from backend.outbox import service as outbox
 from backend.settings import Settings
 
 log = structlog.get_logger("zhijian.notifications")

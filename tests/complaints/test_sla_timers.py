@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from backend.complaints.tables import Complaint, Event
-from backend.timers.tables import DueTimer
 from backend.notifications.tables import Notification
+from backend.timers.tables import DueTimer
 from tests.complaints.helpers import photo, report
 from tests.support.workers import eventually
 

@@ -10,7 +10,6 @@ only repeats are pushes that were in flight when a worker died (counted and prin
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 import uuid
