@@ -1,8 +1,9 @@
 """The fault test (issue 16): workers SIGKILLed at random moments and Redis flushed while pushes and timers are in flight.
 
-N notifications are written in waves (each inside a transaction, as producers do) and M escalation
-chains with one timed step each (durable timers: rows in ``timers``, ARQ deferred jobs as the fast
-path — the Redis flush drops those — and the one reconciler). The ARQ worker is
+N notifications are written in waves (each inside a transaction, as producers do); M timers run meanwhile:
+escalation chains with one timed step each and the four SLA stages of complaints filed with a short SLA
+(durable timers: rows in ``timers``, ARQ deferred jobs as the fast path — the Redis flush drops those —
+and the one reconciler). The ARQ worker is
 SIGKILLed at random moments several times, Redis is flushed once, a new worker takes over each time.
 Afterwards every notification reached the fake WeChat server, every timer fired exactly once, and the
 only repeats are pushes that were in flight when a worker died (counted and printed).
@@ -17,12 +18,14 @@ from collections import Counter
 
 import pytest
 
+from backend.complaints.tables import Event
 from backend.notifications import escalation, service
 from backend.notifications.escalation import EscalationStep
 from backend.notifications.tables import Delivery, Escalation, Notification
 from backend.outbox.tables import OutboxMessage
 from backend.settings import get_settings
 from backend.timers.tables import DueTimer
+from tests.complaints.helpers import report
 from tests.support.api import mp_login
 from tests.support.workers import eventually
 
@@ -40,7 +43,9 @@ ENV = {
     "ZHIJIAN_RECONCILE_EVERY_S": "2",
 }
 N_WAVES, PER_WAVE = 4, 60  # N = 240 notifications
-M_TIMERS = 24
+M_TIMERS = 24  # escalation steps, plus 4 SLA stages per complaint
+COMPLAINTS = 4
+STAGES = ("remind_1", "remind_2", "warning", "breach")
 KILLS = 4
 
 
@@ -58,10 +63,11 @@ async def _wave(users: list[uuid.UUID], run: str, wave: int) -> list[str]:
 
 
 def _tag(message: dict) -> str:
-    return message["data"]["thing2"]["value"]
+    """Our pushes carry their tag in thing2 (other templates, e.g. the complaints' own, have none)."""
+    return message["data"].get("thing2", {}).get("value", "")
 
 
-async def test_sigkill_and_redis_flush_lose_nothing(api, app, redis_db, wechat_reset, start_worker):
+async def test_sigkill_and_redis_flush_lose_nothing(api, app, admin, redis_db, wechat_reset, start_worker):
     rng = random.Random(16)
     run = uuid.uuid4().hex[:6]
     users = [uuid.UUID((await mp_login(api, f"o_fault_{run}_{k}"))["user"]["id"]) for k in range(6)]
@@ -76,6 +82,13 @@ async def test_sigkill_and_redis_flush_lose_nothing(api, app, redis_db, wechat_r
             [EscalationStep(rng.uniform(1, 12), [users[j % len(users)]])], settings=get_settings(), arq=app.state.arq,
         )
         chains[esc_id] = tag
+
+    # More timers: complaints with a 14 s SLA (stages at ~4.7, 9.3, 12.8 and 14 s), filed through the API.
+    code = f"fault_{run}"
+    resp = await api.put(f"/api/v1/complaints/categories/{code}", json={"name": "故障演练", "sla_hours": 14 / 3600},
+                         headers=admin)
+    assert resp.status_code == 200, resp.text
+    complaints = [(await report(api, admin, 330302, category=code))[1]["id"] for _ in range(COMPLAINTS)]
 
     tags: list[str] = []
     kills: list[float] = []
@@ -104,6 +117,12 @@ async def test_sigkill_and_redis_flush_lose_nothing(api, app, redis_db, wechat_r
         return expected <= seen
 
     assert await eventually(all_delivered, timeout=120, interval=0.5), worker.log()[-3000:]
+
+    async def all_stages_fired() -> bool:
+        keys = [f"{c}:{stage}:0" for c in complaints for stage in STAGES]
+        return await DueTimer.count().where(DueTimer.key.is_in(keys) & (DueTimer.status == "fired")) == len(keys)
+
+    assert await eventually(all_stages_fired, timeout=60, interval=0.5), worker.log()[-3000:]
     worker.stop()
 
     pushes = Counter(_tag(m) for m in wechat_reset.messages() if _tag(m).startswith(run))
@@ -115,7 +134,8 @@ async def test_sigkill_and_redis_flush_lose_nothing(api, app, redis_db, wechat_r
     # A repeat is a call in flight when a worker was killed: WeChat accepted it (the fake records it when it
     # answers, up to the 120 ms delay after the kill) and the dead worker never wrote the outcome.
     gaps = [min(abs(first_at[t] - kt) for kt in kills) for t in repeats]
-    print(f"\nfault test: {len(expected)} pushes ({len(tags)} notifications, {len(chains)} timers), {KILLS} SIGKILLs,"
+    print(f"\nfault test: {len(expected)} pushes ({len(tags)} notifications, {len(chains)} escalation timers;"
+          f" and {4 * len(complaints)} SLA timers), {KILLS} SIGKILLs,"
           f" 1 Redis flush; delivered {len(expected) - len(missing)}, repeated {sum(n - 1 for n in repeats.values())}"
           f" ({len(repeats)} messages, at most {BATCH * BATCHES} in flight per kill); first push of each repeat"
           f" from its kill: max {max(gaps, default=0):.3f} s")
@@ -130,6 +150,10 @@ async def test_sigkill_and_redis_flush_lose_nothing(api, app, redis_db, wechat_r
         assert await Notification.count().where(Notification.dedup_key == f"esc:{esc_id}:0") == 1
     fired = await DueTimer.select(DueTimer.status).where(DueTimer.key.is_in([f"{e}:0" for e in chains]))
     assert [r["status"] for r in fired] == ["fired"] * len(chains)
+    for cid in complaints:  # each SLA stage fired exactly once: one timeline event, one reminder
+        events = [r["kind"] for r in await Event.select(Event.kind).where(
+            (Event.complaint == uuid.UUID(cid)) & Event.kind.like("sla_%")).order_by(Event.id)]
+        assert events == ["sla_remind_1", "sla_remind_2", "sla_warning", "sla_breached"], (cid, events)
     # Every receipt is closed as sent and no outbox row of ours is left pending.
     ids = [r["id"] for r in await Notification.select(Notification.id).where(Notification.dedup_key.like(f"fault:{run}-%"))]
     assert len(ids) == len(tags)
