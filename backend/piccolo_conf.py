@@ -8,7 +8,7 @@ from backend.settings import get_settings
 DB = PostgresEngine(config={"dsn": get_settings().DATABASE_URL})
 
 # Order matters only for readability; cross-app order is declared by migration_dependencies.
-APP_NAMES = ["districts", "enterprises", "accounts", "projects", "notifications", "media", "complaints", "materials", "workforce", "monitoring", "credit", "cameras"]
+APP_NAMES = ["districts", "enterprises", "accounts", "projects", "notifications", "media", "complaints", "materials", "workforce", "monitoring", "credit", "cameras", "outbox", "timers"]
 APP_NAMES += ["content_security"]  # feat/wechat: WeChat content security
 APP_NAMES += ["lifecycle"]  # issue 20: stages and inspection requests
 

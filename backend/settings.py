@@ -128,6 +128,12 @@ class Settings:
     # Lifecycle (issue 20): inspection requests (工序报验) are answered within this time, else reminded and escalated.
     INSPECTION_ANSWER_S: float = 24 * 3600.0  # submitted → answer due
     INSPECTION_ESCALATE_AFTER_S: float = 24 * 3600.0  # still unanswered this long after due: the station is told
+    # Outbox (issue 16): delivery of external side effects by workers holding short, renewed leases.
+    OUTBOX_LEASE_S: float = 15.0  # a dead worker's rows are claimed again this long after its last renewal
+    OUTBOX_BATCH: int = 16  # rows claimed at once (a SIGKILL may repeat at most the calls in flight)
+    OUTBOX_BATCHES: int = 4  # batches worked on at once per worker
+    OUTBOX_POLL_S: float = 1.0  # look for due rows this often besides the commit-time pg_notify wake-up
+    OUTBOX_MAX_ATTEMPTS: int = 12  # a task or a row whose handler keeps failing is marked dead after this many
 
     def __post_init__(self) -> None:
         if self.ENV == "production" and self.JWT_SECRET == _DEV_JWT_SECRET:

@@ -1,11 +1,21 @@
-"""Notifications delivered per second through one real ARQ worker to the fake WeChat server.
+"""Outbox delivery beside a bare HTTP client posting the same messages to the same fake WeChat server.
 
-    .venv/bin/python bench/notifications_throughput.py [--count 5000] [--batch 100]
+    .venv/bin/python bench/notifications_throughput.py [--count 2000] [--batch 100] [--concurrency 32]
+                                                       [--steady-s 6]
 
-End to end: from notify() (the row written) to the recorded 'sent' receipt, measured from the
-database timestamps. Prints the rate and the p50/p99 delay. Target (issue 3): ≥ 500/s on 2 cores.
-With --rate the load is offered steadily (e.g. --rate 400 --batch 10) and the delay shows what one
-alarm waits; without it all notifications arrive in one burst and the delay is mostly queueing.
+Three phases in one run, on one scratch database and one fake WeChat server (scripts/fake_wechat.py):
+
+1. anchor — a bare client: httpx.AsyncClient, ``--concurrency`` requests in flight, posts the N subscribe
+   messages notify() would produce (same openids, template id and rendered data) straight to
+   ``/cgi-bin/message/subscribe/send``. Nothing is stored. Its rate is the ceiling for this fake here.
+2. outbox burst — N notifications written by notify() in transactions of ``--batch`` recipients; one real
+   ARQ worker's outbox dispatcher delivers them. Rate = N / (first notify → last receipt written), from the
+   database timestamps. Printed as a share of the anchor (goal: >= 70 %).
+3. steady — notifications offered one by one (by 8 concurrent producers) at half the anchor's rate for ``--steady-s`` seconds; the delay
+   is notify's commit → the receipt written 'sent'; p50 / p99 printed.
+
+The machine is shared: the load average and CPU count are printed beside the figures; take them as
+relative (the anchor is measured in the same run, on the same machine, at the same moment).
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import platform
 import signal
 import sys
 import time
@@ -21,81 +32,153 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._support import BIN, bench_env, create_database, drop_database, percentile, start, wait_http  # noqa: E402
 
+TEMPLATE = "alarm_raised"
+LANES = 8  # steady phase: producers writing notifications at once
 
-async def run(count: int, batch: int, rate: float) -> None:
-    from backend import db
-    from backend.clients.redis import create_arq_pool
-    from backend.notifications import service
+
+def _data(i: int) -> dict[str, str]:
+    return {"project": "基准测试项目", "point": f"CX-{i}", "level": "报警", "time": "现在", "detail": "累计变化超过报警值"}
+
+
+async def bare(base: str, openids: list[str], concurrency: int) -> float:
+    """The anchor: the same messages posted as fast as the fake answers; returns messages/s."""
+    import httpx
+
+    from backend.notifications.templates import get_template, render, wechat_template_id
+    from backend.settings import get_settings
+
+    settings = get_settings()
+    tpl = get_template(TEMPLATE)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=concurrency)) as http:
+        token = (await http.post("/cgi-bin/stable_token", json={
+            "grant_type": "client_credential", "appid": settings.WECHAT_APPID, "secret": settings.WECHAT_SECRET,
+        })).json()["access_token"]
+        bodies = []
+        for i, openid in enumerate(openids):
+            _, _, page, wechat = render(tpl, _data(i))
+            bodies.append({"touser": openid, "template_id": wechat_template_id(settings, tpl), "page": page,
+                           "data": wechat, "miniprogram_state": settings.WECHAT_MINIPROGRAM_STATE})
+        queue: asyncio.Queue[dict] = asyncio.Queue()
+        for b in bodies:
+            queue.put_nowait(b)
+        failures = 0
+
+        async def lane() -> None:
+            nonlocal failures
+            while not queue.empty():
+                body = queue.get_nowait()
+                answer = (await http.post("/cgi-bin/message/subscribe/send", params={"access_token": token}, json=body)).json()
+                failures += answer.get("errcode", 0) != 0
+
+        started = time.perf_counter()
+        await asyncio.gather(*(lane() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    if failures:
+        print(f"bare client: {failures} refused")
+    return len(bodies) / elapsed
+
+
+async def _wait_sent(dedup_like: str, count: int, timeout: float) -> None:
     from backend.notifications.tables import Delivery
+
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        rows = await Delivery.raw(
+            "SELECT count(*) AS n FROM notification_deliveries d JOIN notifications n ON n.id = d.notification"
+            " WHERE d.channel = 'wechat' AND d.status = 'sent' AND n.dedup_key LIKE {}", dedup_like,
+        )
+        if rows[0]["n"] >= count:
+            return
+        await asyncio.sleep(0.1)
+    print(f"timeout: fewer than {count} of {dedup_like} sent")
+
+
+async def _delays(dedup_like: str) -> tuple[list[float], float]:
+    from backend.notifications.tables import Delivery
+
+    rows = await Delivery.raw(
+        "SELECT EXTRACT(EPOCH FROM (d.finished_at - n.created_at)) AS delay,"
+        " EXTRACT(EPOCH FROM d.finished_at) AS done, EXTRACT(EPOCH FROM n.created_at) AS created"
+        " FROM notification_deliveries d JOIN notifications n ON n.id = d.notification"
+        " WHERE d.channel = 'wechat' AND d.status = 'sent' AND n.dedup_key LIKE {}", dedup_like,
+    )
+    span = max(float(r["done"]) for r in rows) - min(float(r["created"]) for r in rows)
+    return [float(r["delay"]) * 1000 for r in rows], span
+
+
+async def run(count: int, batch: int, concurrency: int, steady_s: float, base: str) -> None:
+    import httpx
+
+    from backend import db
+    from backend.notifications import service
+    from backend.notifications.tables import Notification
     from backend.settings import get_settings
 
     settings = get_settings()
     await db.open_pool(settings)
-    arq = await create_arq_pool(settings)
-    await arq.flushdb()
-    users = await Delivery.raw(
+    users = await Notification.raw(
         "INSERT INTO users (id, role, display_name, openid, phone, is_active, created_at)"
         " SELECT gen_random_uuid(), 'project_lead', 'bench', 'o_bench_' || g, '', true, now()"
-        " FROM generate_series(1, {}) g RETURNING id",
+        " FROM generate_series(1, {}) g RETURNING id, openid",
         count,
     )
-    ids = [u["id"] for u in users]
+    ids, openids = [u["id"] for u in users], [u["openid"] for u in users]
+    print(f"machine: {platform.machine()} {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+          f" (shared; figures taken under contention)")
+
+    anchor = await bare(base, openids, concurrency)
+    print(f"anchor  bare httpx client, {concurrency} in flight: {anchor:.0f} messages/s")
+    httpx.post(base + "/__fake__/reset")
+
     started = time.perf_counter()
     for i in range(0, count, batch):
-        if rate:  # a steady offered load instead of one burst
-            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
-        await service.notify(
-            ids[i : i + batch], "alarm_raised",
-            {"project": "基准测试项目", "point": f"CX-{i}", "level": "报警", "time": "现在", "detail": "累计变化超过报警值"},
-            dedup_key=f"bench:{i}", settings=settings, arq=arq,
-        )
-    enqueued = time.perf_counter() - started
-    while True:
-        left = await Delivery.count().where((Delivery.channel == "wechat") & Delivery.status.is_in(["pending", "sending", "retrying"]))
-        if left == 0:
-            break
-        if time.perf_counter() - started > 300:
-            print(f"timeout: {left} receipts still pending")
-            break
-        await asyncio.sleep(0.2)
-    rows = await Delivery.raw(
-        "SELECT EXTRACT(EPOCH FROM (d.finished_at - n.created_at)) AS delay, d.status,"
-        " EXTRACT(EPOCH FROM d.finished_at) AS done, EXTRACT(EPOCH FROM n.created_at) AS created"
-        " FROM notification_deliveries d JOIN notifications n ON n.id = d.notification WHERE d.channel = 'wechat'"
-    )
-    sent = [r for r in rows if r["status"] == "sent"]
-    span = max(float(r["done"]) for r in sent) - min(float(r["created"]) for r in rows)
-    delays = [float(r["delay"]) * 1000 for r in sent]
-    load = f"offered at {rate:.0f}/s" if rate else "one burst"
-    print(f"notifications: {count} ({load}, notify() calls of {batch} recipients; enqueue took {enqueued:.2f} s)")
-    print(f"sent: {len(sent)}   other: {len(rows) - len(sent)}")
-    print(f"throughput: {len(sent) / span:.0f} notifications/s end to end (first notify → last receipt, {span:.2f} s)")
-    print(f"delay notify→receipt: p50 {percentile(delays, 50):.0f} ms   p99 {percentile(delays, 99):.0f} ms")
-    await arq.flushdb()
-    await arq.aclose()
+        async with Notification._meta.db.transaction():
+            await service.notify(ids[i : i + batch], TEMPLATE, _data(i), dedup_key=f"burst:{i}", settings=settings, arq=None)
+    written = time.perf_counter() - started
+    await _wait_sent("burst:%", count, 300)
+    delays, span = await _delays("burst:%")
+    rate = len(delays) / span
+    print(f"outbox  burst of {count} (notify() of {batch} recipients, written in {written:.2f} s): {rate:.0f}"
+          f" notifications/s end to end = {rate / anchor:.0%} of the anchor (goal >= 70 %)")
+
+    offered = anchor / 2
+    n = max(1, int(offered * steady_s))
+    started = time.perf_counter()
+
+    async def producer(lane: int) -> None:  # LANES producers share the schedule, as concurrent API requests would
+        for i in range(lane, n, LANES):
+            await asyncio.sleep(max(0.0, started + i / offered - time.perf_counter()))
+            await service.notify([ids[i % count]], TEMPLATE, _data(i), dedup_key=f"steady:{i}", settings=settings, arq=None)
+
+    await asyncio.gather(*(producer(k) for k in range(LANES)))
+    late = time.perf_counter() - started - n / offered
+    await _wait_sent("steady:%", n, 120)
+    delays, _ = await _delays("steady:%")
+    print(f"outbox  steady {offered:.0f}/s offered (half the anchor) for {steady_s:.0f} s, {n} notifications"
+          f" (offering ran {late:+.2f} s behind schedule): delay commit→sent p50 {percentile(delays, 50):.0f} ms"
+          f"  p99 {percentile(delays, 99):.0f} ms  max {max(delays):.0f} ms")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     await db.close_pool()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--rate", type=float, default=0.0, help="offered notifications/s (0: one burst)")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--steady-s", type=float, default=6.0)
     args = parser.parse_args()
     env = bench_env()
     os.environ.update(env)
     create_database(env)
-    port = env["ZHIJIAN_WECHAT_API_BASE_URL"].rsplit(":", 1)[1]
+    base = env["ZHIJIAN_WECHAT_API_BASE_URL"]
+    port = base.rsplit(":", 1)[1]
     fake = start([sys.executable, "scripts/fake_wechat.py", "--port", port], env, "/tmp/bench_fake_wechat.log")
     worker = start([str(BIN / "arq"), "workers.settings.WorkerSettings"], env, "/tmp/bench_worker.log")
     try:
-        wait_http(env["ZHIJIAN_WECHAT_API_BASE_URL"] + "/__fake__/stats")
-        time.sleep(2.5)  # worker start-up
-        asyncio.run(run(args.count, args.batch, args.rate))
-        import httpx
-
-        stats = httpx.get(env["ZHIJIAN_WECHAT_API_BASE_URL"] + "/__fake__/stats").json()
-        print(f"fake WeChat received {stats.get('messages', 0)} messages, {stats.get('token_fetches', 0)} token fetch(es)")
+        wait_http(base + "/__fake__/stats")
+        time.sleep(3)  # worker start-up
+        asyncio.run(run(args.count, args.batch, args.concurrency, args.steady_s, base))
     finally:
         for proc in (worker, fake):
             proc.send_signal(signal.SIGTERM)

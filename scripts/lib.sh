@@ -13,6 +13,8 @@
 #   start_s3                    moto's S3 server at ZHIJIAN_S3_ENDPOINT unless something answers there
 #   start_fake_wechat           scripts/fake_wechat.py at ZHIJIAN_WECHAT_API_BASE_URL unless something answers
 #   start_bg NAME CMD...        run CMD in the background, log to .run/NAME.log, stopped by cleanup
+#   start_restartable NAME CMD...   start_bg, and supervise_children restarts it when it dies
+#   supervise_children          restart dead restartable processes with back-off (logged); 1 if another died
 #   wait_http URL TIMEOUT [STATUS]   wait until URL answers (with STATUS when given)
 #   install_cleanup             trap EXIT INT TERM: stop every background process started by start_bg
 #
@@ -43,6 +45,10 @@ DEFAULT_WECHAT_API_BASE_URL="http://127.0.0.1:8990"
 _BG_PIDS=()
 _BG_NAMES=()
 declare -gA BG_STATUS=() # name -> exit status of each background process that ended
+declare -gA _BG_CMDS=()         # restartable name -> its command (printf %q words)
+declare -gA _BG_STARTED_AT=()   # restartable name -> $SECONDS when it was last started
+declare -gA _BG_RESTARTS=()     # restartable name -> restarts in a row (reset once it has run RESTART_STABLE_S)
+declare -gA _BG_RESTART_AT=()   # restartable name -> $SECONDS when it is due to be started again
 _APT_UPDATED=""
 _CLEANED_UP=""
 
@@ -667,6 +673,56 @@ stop_children() {
     done
     _BG_PIDS=()
     _BG_NAMES=()
+}
+
+# start_restartable NAME CMD...: start_bg, remembering CMD so that supervise_children can start it again.
+start_restartable() {
+    local name="$1"
+    shift
+    _BG_CMDS["$name"]="$(printf '%q ' "$@")"
+    _BG_STARTED_AT["$name"]=$SECONDS
+    : "${_BG_RESTARTS[$name]:=0}"
+    start_bg "$name" "$@"
+}
+
+# supervise_children: like check_children, but a restartable process that died is started again after
+# a back-off of RESTART_BACKOFF_S (1 s), doubled per restart in a row up to RESTART_BACKOFF_MAX_S (60 s);
+# the count resets once it has run RESTART_STABLE_S (60 s). Every death and restart is logged. Returns 1
+# only when a process that is not restartable died (the caller then stops the rest).
+supervise_children() {
+    local i pid name status delay ran
+    local base="${RESTART_BACKOFF_S:-1}" cap="${RESTART_BACKOFF_MAX_S:-60}" stable="${RESTART_STABLE_S:-60}"
+    for i in "${!_BG_PIDS[@]}"; do
+        pid="${_BG_PIDS[$i]}"
+        name="${_BG_NAMES[$i]}"
+        kill -0 "$pid" 2>/dev/null && continue
+        status=0
+        wait "$pid" 2>/dev/null || status=$?
+        BG_STATUS["$name"]="$status"
+        unset '_BG_PIDS[i]' '_BG_NAMES[i]'
+        if [[ -z "${_BG_CMDS[$name]:-}" ]]; then
+            error "$name (pid $pid) exited with status $status; last lines of .run/$name.log:"
+            tail -n 20 "$RUN_DIR/$name.log" | sed 's/^/    /' >&2
+            return 1
+        fi
+        ran=$((SECONDS - ${_BG_STARTED_AT[$name]:-$SECONDS}))
+        ((ran >= stable)) && _BG_RESTARTS["$name"]=0
+        delay=$((base * (1 << ${_BG_RESTARTS[$name]:-0})))
+        ((delay > cap)) && delay=$cap
+        _BG_RESTARTS["$name"]=$((${_BG_RESTARTS[$name]:-0} + 1))
+        _BG_RESTART_AT["$name"]=$((SECONDS + delay))
+        warn "$name (pid $pid) died with status $status after ${ran}s: restart ${_BG_RESTARTS[$name]} in ${delay}s"
+        printf '\n--- %s: died with status %s; restart %s in %ss\n' "$(date -Is)" "$status" "${_BG_RESTARTS[$name]}" \
+            "$delay" >>"$RUN_DIR/$name.log"
+    done
+    for name in "${!_BG_RESTART_AT[@]}"; do
+        ((SECONDS >= _BG_RESTART_AT[$name])) || continue
+        unset '_BG_RESTART_AT[$name]'
+        log "restarting $name (restart ${_BG_RESTARTS[$name]})"
+        _BG_STARTED_AT["$name"]=$SECONDS
+        eval "start_bg $(printf '%q' "$name") ${_BG_CMDS[$name]}"
+    done
+    return 0
 }
 
 # bg_status NAME: exit status of a background process once it has ended (empty before).

@@ -82,9 +82,11 @@ dev_mqtt_auth
 start_dev_mosquitto # exports ZHIJIAN_MQTT_URL with the workers' login for everything started below
 
 start_bg api .venv/bin/uvicorn backend.app:create_app --factory --host "$API_HOST" --port "$API_PORT"
-start_bg arq-worker .venv/bin/arq workers.settings.WorkerSettings
-start_bg iot-worker .venv/bin/python -m iot.worker
-start_bg vision-worker .venv/bin/python -m vision.worker
+# The workers are restarted when they die (with back-off, logged): their work is in PostgreSQL (outbox,
+# timers, MQTT sessions), so a restart loses nothing. Under --check a death still counts as a failure.
+start_restartable arq-worker .venv/bin/arq workers.settings.WorkerSettings
+start_restartable iot-worker .venv/bin/python -m iot.worker
+start_restartable vision-worker .venv/bin/python -m vision.worker
 
 log "waiting for $API_URL/readyz"
 if ! wait_http "$API_URL/readyz" 90 200; then
@@ -158,9 +160,10 @@ Try the demo mini-program login (a citizen; the code is "demo-<who>:<n>" on the 
 
 EOF
 
-# Stay in the foreground; `wait` returns at once when a trapped signal arrives.
+# Stay in the foreground; `wait` returns at once when a trapped signal arrives. A worker that dies is
+# started again (supervise_children); the API or a stand-in service dying stops everything.
 while :; do
-    if ! check_children; then
+    if ! supervise_children; then
         error "stopping the rest"
         exit 1
     fi

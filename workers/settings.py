@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -15,16 +16,22 @@ from backend.cameras.jobs import purge_camera_labels
 from backend.clients.redis import arq_redis_settings
 from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
-from backend.complaints.jobs import complaint_created, complaint_timer, reconcile_complaint_timers
+from backend.complaints import sla as complaint_sla
+from backend.complaints.jobs import complaint_created, on_sla_timer
 from backend.content_security.jobs import reconcile_content_checks  # feat/wechat
 from backend.credit.jobs import credit_recompute
 from backend.lifecycle.jobs import inspection_overdue
 from backend.logging import configure_logging
 from backend.materials.jobs import flush_material_scans
 from backend.monitoring.jobs import alarm_ack_overdue
-from backend.notifications.jobs import deliver_notifications, escalation_step, reconcile_notifications
+from backend.notifications import escalation
+from backend.notifications.delivery import handle_webhooks, handle_wechat
+from backend.notifications.jobs import escalation_step
+from backend.outbox import dispatcher as outbox
 from backend.settings import get_settings
 from backend.workforce.jobs import pii_reencrypt
+from backend.timers import service as timers
+from backend.timers.jobs import reconcile_timers, timer_fire
 
 log = structlog.get_logger("zhijian.worker")
 HEARTBEAT_KEY = "zhijian:heartbeat:arq"
@@ -38,14 +45,25 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["s3"] = S3Client(settings)
     ctx["wechat"] = WeChatClient(settings, max_threads=settings.NOTIFY_CONCURRENCY)
     ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=3.0), follow_redirects=False)
-    # Rebuild what Redis may have lost while no worker ran (timers, queued deliveries).
-    await reconcile_notifications(ctx)
-    await reconcile_complaint_timers(ctx)
+    # Rebuild what Redis may have lost while no worker ran (timers, escalation steps).
+    timers.register(escalation.TIMER_KIND, escalation.on_timer)
+    timers.register(complaint_sla.KIND, on_sla_timer)
+    await reconcile_timers(ctx)
+    # The outbox: every external side effect committed by anyone, delivered under renewed leases.
+    outbox.register("wechat", handle_wechat)
+    outbox.register("webhook", handle_webhooks)
+    outbox.register_task("complaint_created", complaint_created)
+    outbox.register_task(timers.ARM_TASK, timers.arm)
+    ctx["outbox"] = outbox.Dispatcher(ctx, settings)
+    ctx["outbox_task"] = asyncio.create_task(ctx["outbox"].run())
     log.info("arq_worker_started", functions=[f.__name__ for f in WorkerSettings.functions])
     await heartbeat(ctx)  # after start-up: the first heartbeat means "started and reconciled"
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "outbox" in ctx:
+        await ctx["outbox"].stop()
+        ctx["outbox_task"].cancel()
     if "wechat" in ctx:
         ctx["wechat"].close()
     if "http" in ctx:
@@ -61,8 +79,8 @@ async def heartbeat(ctx: dict[str, Any]) -> None:
 
 class WorkerSettings:
     functions = [
-        purge_expired_tokens, deliver_notifications, escalation_step, reconcile_notifications,
-        complaint_timer, reconcile_complaint_timers, complaint_created,
+        purge_expired_tokens, escalation_step, timer_fire, reconcile_timers,
+        complaint_created,
         flush_material_scans,
         credit_recompute,
         alarm_ack_overdue,
@@ -81,13 +99,7 @@ class WorkerSettings:
         cron(inspection_overdue, second={40}, run_at_startup=False, unique=True),  # 工序报验 answers past due
         cron(pii_reencrypt, minute={23}, run_at_startup=True, unique=True),  # values under a retired PII key
         cron(
-            reconcile_complaint_timers,
-            second=set(range(0, 60, get_settings().RECONCILE_EVERY_S)),
-            run_at_startup=False,
-            unique=True,
-        ),
-        cron(
-            reconcile_notifications,
+            reconcile_timers,
             second=set(range(15 % get_settings().RECONCILE_EVERY_S, 60, get_settings().RECONCILE_EVERY_S)),
             run_at_startup=False,
             unique=True,

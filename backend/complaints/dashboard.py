@@ -2,13 +2,16 @@
 
 Definitions (also in docs/ARCHITECTURE.md):
 - due: complaints of the period whose deadline has passed, or that were handled or rejected already.
-- on-time handling (按时处置率): resolved or rejected no later than the deadline, over due.
+- on-time handling (按时处置率): resolved or rejected no later than the deadline and never breached
+  (``breached_at``: a breach of an earlier clock still counts after a reopen), over due.
 - on-time closure (按时办结率): closed no later than deadline + the confirmation window, over those
   closed or whose deadline + window has passed.
 - satisfaction (满意率): ratings of 4 or 5 over all ratings.
 - callback verification (回访核实率): handled complaints where the citizen answered (confirmed,
   rated or reopened), over handled complaints.
 - handling time: clock start to resolution, minus the time paused waiting for the citizen.
+- overdue: ``rules.is_overdue`` — open and past its deadline, paused time excluded (one definition for
+  this dashboard, the queue filter, the overdue list, the complaint views and Open311).
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from piccolo.query import WhereRaw
+
 from backend.auth.principal import Principal, Role
-from backend.complaints.rules import OPEN, Status, handling_seconds, percentile, rate
+from backend.complaints.rules import OPEN, Status, handling_seconds, is_overdue, overdue_sql, percentile, rate
 from backend.complaints.schemas import DashboardOut
 from backend.complaints.tables import Complaint
 from backend.db import utcnow
@@ -57,7 +62,7 @@ def compute(rows: list[dict[str, Any]], now: datetime, confirm_window_s: float) 
         finished = r["resolved_at"] or (r["closed_at"] if status == Status.REJECTED else None)
         if finished is not None or r["deadline_at"] <= now:
             due += 1
-            if finished is not None and finished <= r["deadline_at"]:
+            if finished is not None and finished <= r["deadline_at"] and r["breached_at"] is None:
                 handled_on_time += 1
         if r["closed_at"] is not None or r["deadline_at"] + window <= now:
             closure_due += 1
@@ -89,7 +94,7 @@ def compute(rows: list[dict[str, Any]], now: datetime, confirm_window_s: float) 
         "mean_handling_hours": mean,
         "p90_handling_hours": round(p90, 3) if p90 is not None else None,
         "open": len(open_rows),
-        "overdue_open": sum(1 for r in open_rows if r["overdue"] or r["deadline_at"] <= now),
+        "overdue_open": sum(1 for r in open_rows if is_overdue(r["status"], r["deadline_at"], r["paused_at"], now)),
         "by_status": dict(Counter(r["status"] for r in rows)),
     }
 
@@ -127,7 +132,7 @@ async def overdue(actor: Principal, district: int | None) -> list[dict[str, Any]
     query = Complaint.select(
         Complaint.id, Complaint.number, Complaint.status, Complaint.district, Complaint.assignee,
         Complaint.deadline_at, Complaint.category,
-    ).where(Complaint.status.is_in([s.value for s in OPEN]) & (Complaint.deadline_at <= utcnow()))
+    ).where(WhereRaw(overdue_sql(), utcnow()))
     if scope is not None:
         query = query.where(Complaint.district == scope)
     return await query.order_by(Complaint.deadline_at)

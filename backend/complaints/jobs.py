@@ -1,4 +1,4 @@
-"""ARQ jobs of complaints: SLA timers and the timer reconciler."""
+"""Complaint jobs: the SLA timer handler (run by backend/timers) and the outbox task that announces a new case."""
 
 from __future__ import annotations
 
@@ -7,29 +7,17 @@ from uuid import UUID
 
 import structlog
 
-from backend.complaints import service, sla
+from backend.complaints import service
 from backend.content_security import service as content_security
-from backend.db import utcnow
+from backend.timers.service import Timer
 
 log = structlog.get_logger("zhijian.complaints.jobs")
 
 
-async def complaint_timer(ctx: dict[str, Any], complaint_id: str, stage: str, version: int) -> str:
-    """One SLA timer (idempotent: re-reads the complaint; stale or early jobs do nothing)."""
-    return await service.fire_timer(ctx["settings"], ctx["redis"], UUID(complaint_id), stage, version)
-
-
-async def reconcile_complaint_timers(ctx: dict[str, Any]) -> dict[str, int]:
-    """Fire every timer whose time has passed; re-create the next job of complaints that lost theirs."""
-    now = utcnow()
-    fired = 0
-    for timer in await sla.due_timers(now):
-        outcome = await service.fire_timer(ctx["settings"], ctx["redis"], timer["complaint"], timer["stage"], timer["version"])
-        fired += outcome not in ("stale", "early", "missing")
-    rebuilt = await sla.rebuild_jobs(ctx["redis"], now)
-    if fired or rebuilt:
-        log.info("complaint_timers_reconciled", fired=fired, rebuilt=rebuilt)
-    return {"fired": fired, "rebuilt": rebuilt}
+async def on_sla_timer(ctx: dict[str, Any], timer: Timer) -> str:
+    """The timer service's handler for kind ``complaint_sla`` (inside the firing transaction)."""
+    p = timer.payload
+    return await service.fire_timer(ctx["settings"], ctx.get("redis"), UUID(p["complaint"]), p["stage"], int(p["clock"]))
 
 
 async def complaint_created(ctx: dict[str, Any], complaint_id: str) -> None:

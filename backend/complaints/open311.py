@@ -20,9 +20,10 @@ from backend import ratelimit
 from backend.auth.principal import Principal
 from backend.clients.s3 import S3Client
 from backend.complaints import service
-from backend.complaints.rules import OPEN, Status
+from backend.complaints.rules import OPEN, Status, effective_deadline
 from backend.complaints.schemas import ComplaintCreate
 from backend.complaints.tables import Category, Complaint
+from backend.db import utcnow
 from backend.districts.schemas import Location
 from backend.districts.tables import Station
 from backend.errors import AppError
@@ -105,7 +106,7 @@ async def _request(s3: S3Client, row: dict[str, Any], names: dict[str, str], sta
         "service_notice": f"编号 {row['number']}，须在时限内处理",
         "requested_datetime": _iso(row["submitted_at"]),
         "updated_datetime": _iso(row["updated_at"]),
-        "expected_datetime": _iso(row["deadline_at"]),
+        "expected_datetime": _iso(effective_deadline(row["deadline_at"], row["paused_at"], utcnow())),
         "address": row["address"] or None,
         "address_id": None,
         "zipcode": None,

@@ -84,6 +84,24 @@ def deadline(submitted_at: datetime, sla_seconds: float, paused_total_s: float) 
     return submitted_at + timedelta(seconds=sla_seconds + paused_total_s)
 
 
+def effective_deadline(deadline_at: datetime, paused_at: datetime | None, now: datetime) -> datetime:
+    """The deadline with the running pause added: time waiting on the citizen never counts against the SLA."""
+    return deadline_at + (now - paused_at) if paused_at is not None and now > paused_at else deadline_at
+
+
+def is_overdue(status: str, deadline_at: datetime, paused_at: datetime | None, now: datetime) -> bool:
+    """THE definition of overdue (dashboard, queue filter, overdue list, views, Open311): open and past its
+    deadline, paused time excluded — a paused case is overdue only if its deadline had passed before the pause."""
+    return Status(status) in OPEN and effective_deadline(deadline_at, paused_at, now) < now
+
+
+def overdue_sql(overdue: bool = True) -> str:
+    """``is_overdue`` as a SQL condition on ``complaints`` with one placeholder, now (Piccolo WhereRaw)."""
+    open_list = ", ".join(f"'{s.value}'" for s in sorted(OPEN, key=lambda s: s.value))
+    cond = f"(status IN ({open_list}) AND deadline_at < COALESCE(paused_at, {{}}))"
+    return cond if overdue else f"NOT {cond}"
+
+
 def handling_seconds(submitted_at: datetime, resolved_at: datetime, paused_total_s: float) -> float:
     """Working time to resolution, pauses excluded."""
     return max(0.0, (resolved_at - submitted_at).total_seconds() - paused_total_s)

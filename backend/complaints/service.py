@@ -2,7 +2,8 @@
 
 Every change goes through ``_transition`` (the state table in rules.py), which writes the new status
 only if nobody changed it meanwhile and records an event row: the timeline and the audit trail.
-Side effects (timers, pushes) run after the transaction commits.
+Pushes are outbox rows written in the transaction of the change they report (delivered after its commit);
+SLA timer jobs go to Redis only after the commit (the timer rows in PostgreSQL are the truth).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from uuid import UUID, uuid4
 
 import structlog
 from arq.connections import ArqRedis
+from piccolo.query import WhereRaw
 from redis.asyncio import Redis
 
 from backend import ratelimit
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
-from backend.clients.redis import bulk_enqueue
 from backend.clients.s3 import S3Client
 from backend.complaints import dispatch, sla
 from backend.complaints.rules import (
@@ -29,8 +30,9 @@ from backend.complaints.rules import (
     Status,
     TransitionRefused,
     deadline,
+    is_overdue,
     next_status,
-    sla_schedule,
+    overdue_sql,
 )
 from backend.complaints.schemas import (
     CategoryOut,
@@ -43,7 +45,7 @@ from backend.complaints.schemas import (
     TimelineEntry,
     TransferIn,
 )
-from backend.complaints.tables import Category, Complaint, Event, Supporter, Timer
+from backend.complaints.tables import Category, Complaint, Event, Supporter
 from backend.content_security import service as content_security
 from backend.credit import service as credit_service
 from backend.db import utcnow
@@ -55,6 +57,7 @@ from backend.geo.distance import bbox, haversine_m
 from backend.media import service as media_service
 from backend.media.schemas import Purpose
 from backend.notifications import service as notifications
+from backend.outbox import service as outbox
 from backend.projects import service as projects_service
 from backend.projects.tables import Project
 from backend.settings import Settings
@@ -63,6 +66,11 @@ log = structlog.get_logger("zhijian.complaints")
 
 SIMILAR_RADIUS_M = 50.0
 SIMILAR_WINDOW = timedelta(days=7)
+# What people are told (plain words; the template fields are short).
+UNASSIGNED_NOTE = "无值班检查员，请即派人"
+CITIZEN_BREACH_NOTE = "处理已超时限，已上报监督站督办"
+CITIZEN_AUTOCLOSE_NOTE = "7日内未确认，已自动办结"
+
 STATUS_PHRASE = {
     Status.SUBMITTED: "已提交",
     Status.DISPATCHED: "已分派",
@@ -246,6 +254,19 @@ async def _tell_assignee(settings: Settings, arq: ArqRedis | None, row: dict[str
     )
 
 
+async def _tell_station_unassigned(settings: Settings, arq: ArqRedis | None, row: dict[str, Any]) -> None:
+    """No inspector on duty took the case: the station's admins (city admins if none) hear of it at once."""
+    people = await dispatch.station_chiefs(row["district"])
+    if not people:
+        return
+    await notifications.notify(
+        people, "sla_reminder",
+        {"number": row["number"], "reminder": UNASSIGNED_NOTE, "deadline": row["deadline_at"]},
+        dedup_key=f"complaint:{row['id']}:unassigned", settings=settings, arq=arq,
+        subject=("complaint", str(row["id"])), urgency=notifications.Urgency.HIGH,
+    )
+
+
 # --- intake -------------------------------------------------------------------------------------
 
 
@@ -321,9 +342,8 @@ async def create(
             # "fewest open cases" stays fair under load.
             assignee = await dispatch.pick_inspector(district, lock=True)
         reason = await dispatch.reason(district, why, assignee)
-        schedule = sla_schedule(now, sla_seconds, 0.0)
         photos = list(dict.fromkeys(data.photo_ids)) if actor.kind == "user" else []
-        # One statement: the complaint, its photos bound, its first two events and its four timers.
+        # One statement: the complaint, its photos bound and its first two events; then its four timers.
         rows = await Complaint.raw(
             "WITH c AS (INSERT INTO complaints (id, number, citizen, source, category, description, address, lng, lat,"
             " district, station, project, assignee, status, paused_from, submitted_at, clock_started_at, sla_seconds,"
@@ -337,9 +357,7 @@ async def create(
             " e AS (INSERT INTO complaint_events (complaint, kind, from_status, to_status, actor, reason, data, public, at)"
             "  SELECT c.id, k.kind, k.f, k.t, CASE WHEN k.kind = 'submitted' THEN c.citizen END, k.r, k.d::jsonb, true, {}"
             "  FROM c, (VALUES ('submitted', '', 'submitted', '', {}), ('dispatched', 'submitted', 'dispatched', {}, {}))"
-            "  AS k(kind, f, t, r, d)),"
-            " t AS (INSERT INTO complaint_timers (complaint, stage, version, due_at, cancelled)"
-            "  SELECT c.id, s, 1, d, false FROM c, unnest({}::text[], {}::timestamptz[]) AS x(s, d))"
+            "  AS k(kind, f, t, r, d))"
             " SELECT c.*, (SELECT count(*) FROM m) AS photos_bound FROM c",
             complaint_id, now, settings.TIMEZONE, actor.id if actor.kind == "user" else None, source, category["code"], data.description,
             data.address, lng, lat, district, station, data.project_id, assignee,
@@ -347,47 +365,29 @@ async def create(
             str(complaint_id), photos, actor.id,
             now, json.dumps({"source": source}), reason,
             json.dumps({"district": district, "assignee": str(assignee) if assignee else None}),
-            [d.stage for d in schedule], [d.at for d in schedule],
         )
         row = rows[0]
         if row.pop("photos_bound") != len(photos):
             # Say which photo is wrong and why; raising rolls the whole report back.
             await media_service.attach(actor.id, photos, Purpose.COMPLAINT, ("complaint", str(complaint_id)))
-        first_stage, first_at = schedule[0].stage, schedule[0].at
-    await _enqueue_created(arq, complaint_id, (first_stage, first_at, row["sla_version"]))
+        await sla.create_timers(row)  # durable timers; their deferred jobs are armed after the commit
+        # The pushes to the assignee and the citizen: a task row committed with the report, run by a worker.
+        await outbox.enqueue_task(CREATED_JOB, [str(complaint_id)])
     return row
 
 
 CREATED_JOB = "complaint_created"
 
 
-async def _enqueue_created(arq: ArqRedis | None, complaint_id: UUID, first_timer: tuple[str, Any, int]) -> None:
-    """One Redis round trip: the first SLA timer's job and the job that sends the pushes.
-
-    If Redis is unreachable the case is still routed and timed: the reconciler re-creates the timer
-    job from PostgreSQL (the first pushes are then skipped; the assignee sees the case in the queue).
-    """
-    if arq is None:
-        return
-    stage, due_at, version = first_timer
-    try:
-        await bulk_enqueue(
-            arq,
-            [
-                (sla.job_id(complaint_id, stage, version), sla.TIMER_JOB, (str(complaint_id), stage, version), due_at.timestamp()),
-                (f"complaint-created:{complaint_id}", CREATED_JOB, (str(complaint_id),), 0.0),
-            ],
-            check_existing=False,
-        )
-    except Exception as exc:  # noqa: BLE001 - see the docstring
-        log.warning("complaint_created_enqueue_failed", complaint=str(complaint_id), error=str(exc))
-
-
 async def announce_created(settings: Settings, arq: ArqRedis | None, complaint_id: UUID) -> None:
-    """Tell the assignee (or nobody yet: the station queue) and the citizen that the case is routed."""
-    row = await _row(complaint_id)
-    await _tell_assignee(settings, arq, row, "assigned:1")
-    await _tell_citizens(settings, arq, row, "已分派至监督站处理", "dispatched")
+    """Tell the assignee and the citizen that the case is routed; with nobody on duty, the station's admins at once."""
+    async with Complaint._meta.db.transaction():
+        row = await _row(complaint_id)
+        if row["assignee"] is not None:
+            await _tell_assignee(settings, arq, row, "assigned:1")
+        else:
+            await _tell_station_unassigned(settings, arq, row)
+        await _tell_citizens(settings, arq, row, "已分派至监督站处理", "dispatched")
 
 
 async def join(settings: Settings, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
@@ -417,7 +417,7 @@ async def accept(settings: Settings, arq: ArqRedis | None, actor: Principal, com
         if row["assignee"] is None:
             changes["assignee"] = actor.id
         row = await _transition(row, "accept", actor.id, changes=changes)
-    await _tell_citizens(settings, arq, row, "监督站已受理", f"accepted:{row['reopen_count']}")
+        await _tell_citizens(settings, arq, row, "监督站已受理", f"accepted:{row['reopen_count']}")
     return row
 
 
@@ -426,7 +426,7 @@ async def start(settings: Settings, arq: ArqRedis | None, actor: Principal, comp
         row = await _row(complaint_id, lock=True)
         _require_handler(actor, row)
         row = await _transition(row, "start", actor.id)
-    await _tell_citizens(settings, arq, row, "正在现场核查处理", f"started:{row['reopen_count']}")
+        await _tell_citizens(settings, arq, row, "正在现场核查处理", f"started:{row['reopen_count']}")
     return row
 
 
@@ -444,9 +444,8 @@ async def request_info(
             row, "request_info", actor.id, reason,
             changes={"paused_at": utcnow(), "paused_from": row["status"]},
         )
-        stale = await sla.cancel_timers(complaint_id, old_version)
-    await sla.drop_jobs(arq, stale)
-    await _tell_citizens(settings, arq, row, f"请补充材料：{reason}", f"info:{old_version}")
+        await sla.cancel_timers(complaint_id)  # paused: the live stages wait for the resume
+        await _tell_citizens(settings, arq, row, f"请补充材料：{reason}", f"info:{old_version}")
     return row
 
 
@@ -458,8 +457,7 @@ async def provide_info(
         row = await _row(complaint_id, lock=True)
         _require_citizen(actor, row)
         row = await _resume(row, actor.id, message)
-    await sla.queue_next(arq, complaint_id)
-    await _tell_assignee(settings, arq, row, f"info:{row['sla_version']}")
+        await _tell_assignee(settings, arq, row, f"info:{row['sla_version']}")
     return row
 
 
@@ -475,7 +473,7 @@ async def _resume(row: dict[str, Any], actor: UUID | None, reason: str) -> dict[
         },
         data={"paused_s": round(paused, 1)},
     )
-    await sla.create_timers(row)
+    await sla.create_timers(row)  # moved by the pause; stages already fired in this clock stay fired
     return row
 
 
@@ -485,7 +483,6 @@ async def resume(settings: Settings, arq: ArqRedis | None, actor: Principal, com
         row = await _row(complaint_id, lock=True)
         _require_handler(actor, row)
         row = await _resume(row, actor.id, reason)
-    await sla.queue_next(arq, complaint_id)
     return row
 
 
@@ -499,18 +496,16 @@ async def resolve(
         _require_handler(actor, row)
         await media_service.attach(actor.id, photo_ids, Purpose.COMPLAINT_RESULT, ("complaint_result", str(complaint_id)))
         row = await _transition(row, "resolve", actor.id, notes[:500], changes={"resolved_at": now, "resolution_notes": notes})
-        stale = await sla.cancel_timers(complaint_id, row["sla_version"])
+        await sla.cancel_timers(complaint_id)
         await sla.create_autoclose(row, now + timedelta(seconds=settings.COMPLAINT_CONFIRM_WINDOW_S))
         await credit_service.complaint_substantiated(row, actor.id, settings=settings, arq=arq)
-    await sla.drop_jobs(arq, stale)
-    await sla.queue_next(arq, complaint_id)
-    await _tell_citizens(settings, arq, row, "已处理，请确认或评价", f"resolved:{row['reopen_count']}")
+        await _tell_citizens(settings, arq, row, "已处理，请确认或评价", f"resolved:{row['reopen_count']}")
     return row
 
 
-async def _close_out(arq: ArqRedis | None, row: dict[str, Any]) -> None:
-    stale = await sla.cancel_timers(row["id"], row["sla_version"])
-    await sla.drop_jobs(arq, stale)
+async def _cancel_all(row: dict[str, Any]) -> int:
+    """In the closing transaction: the case's live timers are cancelled."""
+    return await sla.cancel_timers(row["id"])
 
 
 async def reject(settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID, reason: str) -> dict[str, Any]:
@@ -519,8 +514,8 @@ async def reject(settings: Settings, arq: ArqRedis | None, actor: Principal, com
         row = await _row(complaint_id, lock=True)
         _require_handler(actor, row)
         row = await _transition(row, "reject", actor.id, reason, changes={"reject_reason": reason, "closed_at": utcnow()})
-    await _close_out(arq, row)
-    await _tell_citizens(settings, arq, row, f"不予受理：{reason}", "rejected")
+        await _cancel_all(row)
+        await _tell_citizens(settings, arq, row, f"不予受理：{reason}", "rejected")
     return row
 
 
@@ -548,8 +543,8 @@ async def merge(
                     " ON CONFLICT (complaint, \"user\") DO NOTHING",
                     into_id, user_id,
                 )
-    await _close_out(arq, row)
-    await _tell_citizens(settings, arq, row, f"已与投诉 {target['number']} 合并处理", "merged")
+        await _cancel_all(row)
+        await _tell_citizens(settings, arq, row, f"已与投诉 {target['number']} 合并处理", "merged")
     return row
 
 
@@ -586,7 +581,7 @@ async def transfer(
                   "from_assignee": str(row["assignee"]) if row["assignee"] else None,
                   "to_assignee": str(assignee) if assignee else None},
         )
-    await _tell_assignee(settings, arq, row, f"assigned:{kind}:{uuid4().hex[:8]}")
+        await _tell_assignee(settings, arq, row, f"assigned:{kind}:{uuid4().hex[:8]}")
     return row
 
 
@@ -596,7 +591,7 @@ async def confirm(settings: Settings, arq: ArqRedis | None, actor: Principal, co
         _require_citizen(actor, row)
         now = utcnow()
         row = await _transition(row, "confirm", actor.id, changes={"closed_at": now, "citizen_feedback_at": now})
-    await _close_out(arq, row)
+        await _cancel_all(row)
     return row
 
 
@@ -608,7 +603,7 @@ async def reopen(settings: Settings, arq: ArqRedis | None, actor: Principal, com
         _require_citizen(actor, row)
         if row["resolved_at"] and now - row["resolved_at"] > timedelta(seconds=settings.COMPLAINT_CONFIRM_WINDOW_S):
             raise Conflict("REOPEN_WINDOW_PASSED")
-        stale = await sla.cancel_timers(complaint_id, row["sla_version"])
+        await sla.cancel_timers(complaint_id)  # the auto-close
         row = await _transition(
             row, "reopen", actor.id, reason,
             changes={"reopen_count": row["reopen_count"] + 1, "sla_version": row["sla_version"] + 1,
@@ -616,10 +611,8 @@ async def reopen(settings: Settings, arq: ArqRedis | None, actor: Principal, com
                      "deadline_at": deadline(now, row["sla_seconds"], 0), "resolved_at": None,
                      "citizen_feedback_at": now},
         )
-        await sla.create_timers(row)
-    await sla.drop_jobs(arq, stale)
-    await sla.queue_next(arq, complaint_id)
-    await _tell_assignee(settings, arq, row, f"reopened:{row['reopen_count']}")
+        await sla.create_timers(row)  # a new clock: new keys, all four stages
+        await _tell_assignee(settings, arq, row, f"reopened:{row['reopen_count']}")
     return row
 
 
@@ -647,23 +640,14 @@ async def comment(actor: Principal, complaint_id: UUID, text: str) -> None:
 # --- timers -------------------------------------------------------------------------------------
 
 
-async def fire_timer(settings: Settings, arq: ArqRedis | None, complaint_id: UUID, stage: str, version: int) -> str:
-    """Run one timer once: reminders, warning, breach (overdue + escalation), or auto-close."""
+async def fire_timer(settings: Settings, arq: ArqRedis | None, complaint_id: UUID, stage: str, clock: int) -> str:
+    """One SLA stage or the auto-close, run by the timer service inside the transaction that marks it fired."""
     now = utcnow()
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        timers = await Timer.raw(
-            "SELECT * FROM complaint_timers WHERE complaint = {} AND stage = {} AND version = {} FOR UPDATE",
-            complaint_id, stage, version,
-        )
-        if not timers:
-            return "missing"
-        timer = timers[0]
-        if timer["fired_at"] or timer["cancelled"] or version != row["sla_version"]:
-            return "stale"
-        if timer["due_at"] > now + timedelta(seconds=1):
-            return "early"
-        await Timer.update({Timer.fired_at: now}).where(Timer.id == timer["id"])
+        version = row["sla_version"]
+        if clock != row["reopen_count"]:
+            return "stale"  # a stage of an earlier clock (its timers are cancelled at the reopen)
         if stage == "autoclose":
             outcome = "closed" if row["status"] == Status.RESOLVED.value else "skipped"
             if outcome == "closed":
@@ -672,14 +656,21 @@ async def fire_timer(settings: Settings, arq: ArqRedis | None, complaint_id: UUI
             outcome = "skipped"
         else:
             outcome = stage
-            if stage == "breach":
-                await Complaint.update({Complaint.overdue: True, Complaint.overdue_at: now}).where(Complaint.id == complaint_id)
+            if stage == "breach":  # breached_at is the first breach of any clock: a reopen does not hide it
+                await Complaint.raw(
+                    "UPDATE complaints SET overdue = true, overdue_at = {}, breached_at = COALESCE(breached_at, {})"
+                    " WHERE id = {}", now, now, complaint_id,
+                )
                 await _event(complaint_id, "sla_breached", None, "已超过处理时限", row["status"], row["status"], public=False)
             else:
                 await _event(complaint_id, f"sla_{stage}", None, "", row["status"], row["status"], public=False)
-    if outcome in ("remind_1", "remind_2", "warning", "breach"):
-        await _sla_notify(settings, arq, row, stage, version)
-    await sla.queue_next(arq, complaint_id)
+        # In the transaction that marks the timer fired: the reminder exists if and only if the firing commits.
+        if outcome in ("remind_1", "remind_2", "warning", "breach"):
+            await _sla_notify(settings, arq, row, stage, version)
+        if outcome == "breach":
+            await _tell_citizens(settings, arq, row, CITIZEN_BREACH_NOTE, f"breach:{version}")
+        elif outcome == "closed":
+            await _tell_citizens(settings, arq, {**row, "status": Status.CLOSED.value}, CITIZEN_AUTOCLOSE_NOTE, "autoclosed")
     return outcome
 
 
@@ -783,7 +774,7 @@ async def staff_view(s3: S3Client, actor: Principal, complaint_id: UUID) -> Comp
         assignee_name=assignee["display_name"] if assignee else None,
         citizen_name=citizen["display_name"] if citizen else None, source=row["source"],
         supporters=await Supporter.count().where(Supporter.complaint == row["id"]),
-        submitted_at=row["submitted_at"], deadline_at=row["deadline_at"], overdue=row["overdue"],
+        submitted_at=row["submitted_at"], deadline_at=row["deadline_at"], overdue=_overdue(row),
         paused=row["status"] == Status.WAITING_INFO.value, resolved_at=row["resolved_at"], closed_at=row["closed_at"],
         resolution_notes=row["resolution_notes"], reject_reason=row["reject_reason"], satisfaction=row["satisfaction"],
         satisfaction_comment=row["satisfaction_comment"], merged_into=row["merged_into"],
@@ -797,8 +788,12 @@ def brief(row: dict[str, Any]) -> ComplaintBrief:
     return ComplaintBrief(
         id=row["id"], number=row["number"], category=row["category"], status=Status(row["status"]),
         district_adcode=row["district"], assignee_id=row["assignee"], submitted_at=row["submitted_at"],
-        deadline_at=row["deadline_at"], overdue=row["overdue"], description=row["description"][:100],
+        deadline_at=row["deadline_at"], overdue=_overdue(row), description=row["description"][:100],
     )
+
+
+def _overdue(row: dict[str, Any]) -> bool:
+    return is_overdue(row["status"], row["deadline_at"], row["paused_at"], utcnow())
 
 
 async def mine(actor: Principal, limit: int, offset: int) -> tuple[int, list[ComplaintBrief]]:
@@ -832,8 +827,8 @@ async def queue(
         clauses.append(Complaint.status.not_in([s.value for s in FINAL]))
     if category:
         clauses.append(Complaint.category == category)
-    if overdue is not None:
-        clauses.append(Complaint.overdue.eq(overdue))
+    if overdue is not None:  # the one definition (rules.is_overdue), not the breach flag
+        clauses.append(WhereRaw(overdue_sql(overdue), utcnow()))
     if mine_only:
         clauses.append(Complaint.assignee == actor.id)
     query = Complaint.select()

@@ -61,6 +61,7 @@ class Complaint(Table, tablename="complaints"):
     sla_version = Integer(default=1)
     overdue = Boolean(default=False, index=True)
     overdue_at = Timestamptz(null=True, default=None)
+    breached_at = Timestamptz(null=True, default=None)  # the first breach of any clock; a reopen keeps it (rates)
     dispatched_at = Timestamptz(null=True, default=None)
     accepted_at = Timestamptz(null=True, default=None)
     resolved_at = Timestamptz(null=True, default=None)

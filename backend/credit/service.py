@@ -143,7 +143,8 @@ async def take_effect_due(settings: Settings, arq: ArqRedis | None, now: datetim
     rows = await CreditListing.select().where(
         (CreditListing.status == "notice") & (CreditListing.notice_ends_at <= now))
     for row in rows:
-        await listings.transition(settings, arq, row, "take_effect", None, "公示期满，正式生效", now)
+        async with CreditListing._meta.db.transaction():  # the change and its webhook rows commit together
+            await listings.transition(settings, arq, row, "take_effect", None, "公示期满，正式生效", now)
     return len(rows)
 
 

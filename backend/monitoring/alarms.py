@@ -205,11 +205,13 @@ async def send_pending(event_ids: list[UUID] | None, *, settings: Settings, arq:
     )
     for row in rows:
         try:
-            await _send(row, settings=settings, arq=arq)
+            # The pushes (outbox rows) and "notified" commit together: neither without the other.
+            async with AlarmEvent._meta.db.transaction():
+                await _send(row, settings=settings, arq=arq)
+                await AlarmEvent.update({AlarmEvent.notified_at: utcnow()}).where(AlarmEvent.id == row["event_id"])
         except Exception as exc:  # noqa: BLE001 - left pending: the next sweep retries it
             log.warning("alarm_notify_failed", event=str(row["event_id"]), error=str(exc))
             continue
-        await AlarmEvent.update({AlarmEvent.notified_at: utcnow()}).where(AlarmEvent.id == row["event_id"])
     return len(rows)
 
 

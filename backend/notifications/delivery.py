@@ -1,12 +1,14 @@
-"""Delivery of pending receipts (run by the ARQ worker): WeChat subscribe messages and signed webhooks.
+"""Delivery of receipts (the outbox's wechat and webhook handlers): WeChat subscribe messages and signed webhooks.
 
-A receipt is claimed (status 'sending' with a lease) before the outside call, so two workers never
-send the same one. WeChat's errcodes decide through backend/clients/wechat_rules.py: sent (errcode 0,
-with or without a msgid); retrying with backoff (network errors, -1, 45009; HTTP 5xx/429 for webhooks);
-skipped (no reported, unused wx.requestSubscribeMessage acceptance, or 43101 — the inbox copy stays);
-failed (40003 marks the binding bad; 40037 / 41030 / 47003: our request is wrong; attempts exhausted).
-A receipt found 'sending' after its lease expired was interrupted mid-call: its outcome is unknown,
-and it is closed as failed rather than risk a duplicate push.
+The outbox row holds the lease (backend/outbox/dispatcher.py); the receipt is marked 'sending' when its
+call starts and gets its outcome written the moment the call returns, one receipt at a time, so a
+worker killed mid-batch leaves only the calls then in flight unrecorded. Those, and the receipts it
+never tried, are taken over by the next worker once the outbox lease runs out: at least once, with a
+repeat possible only for a call that reached WeChat but whose answer was not yet written. WeChat's
+errcodes decide through backend/clients/wechat_rules.py: sent (errcode 0, with or without a msgid);
+retrying with backoff (network errors, -1, 45009; HTTP 5xx/429 for webhooks); skipped (no reported,
+unused wx.requestSubscribeMessage acceptance, or 43101 — the inbox copy stays); failed (40003 marks the
+binding bad; 40037 / 41030 / 47003: our request is wrong; attempts exhausted).
 """
 
 from __future__ import annotations
@@ -23,14 +25,13 @@ from uuid import UUID
 
 import httpx
 import structlog
-from arq.connections import ArqRedis
 
 from backend.clients import wechat_rules as rules
 from backend.clients.wechat import NETWORK_ERROR, WeChatClient, WeChatError
 from backend.db import utcnow
-from backend.notifications.service import enqueue_delivery
 from backend.notifications.tables import Delivery, WebhookDelivery
 from backend.notifications.templates import get_template, wechat_template_id
+from backend.outbox.dispatcher import Message, Retry
 from backend.settings import Settings
 
 log = structlog.get_logger("zhijian.notifications.delivery")
@@ -61,7 +62,7 @@ def _retry_or_fail(settings: Settings, oid: UUID, attempt: int, errcode: int | N
 
 
 async def _record(table: type, channel: str, outcomes: list[Outcome], now: datetime) -> None:
-    """Write every outcome onto its receipt and into the attempt log, two statements for the batch."""
+    """Write every outcome onto its receipt and into the attempt log: one statement for the batch."""
     if not outcomes:
         return
     # One transaction: a worker killed between the two statements must not leave a receipt whose
@@ -73,57 +74,46 @@ async def _record(table: type, channel: str, outcomes: list[Outcome], now: datet
 async def _record_in_transaction(table: type, channel: str, outcomes: list[Outcome], now: datetime) -> None:
     finished = [None if o.status == "retrying" else now for o in outcomes]
     await table.raw(
-        f"UPDATE {table._meta.tablename} d SET status = t.s, last_errcode = t.e, reason = t.r,"
+        f"WITH t AS (SELECT * FROM unnest({{}}::uuid[], {{}}::int[], {{}}::text[], {{}}::int[], {{}}::text[],"
+        " {}::timestamptz[], {}::timestamptz[], {}::text[]) AS t(i, a, s, e, r, n, f, x)),"
+        f" u AS (UPDATE {table._meta.tablename} d SET status = t.s, last_errcode = t.e, reason = t.r,"
         " next_attempt_at = t.n, finished_at = t.f, lease_until = NULL, updated_at = {}"
         + (", external_id = t.x" if table is Delivery else "")
-        + " FROM unnest({}::uuid[], {}::text[], {}::int[], {}::text[], {}::timestamptz[], {}::timestamptz[], {}::text[])"
-        " AS t(i, s, e, r, n, f, x) WHERE d.id = t.i",
-        now,
+        + " FROM t WHERE d.id = t.i RETURNING d.id)"
+        " INSERT INTO notification_attempts (delivery_id, channel, attempt, outcome, errcode, detail, at)"
+        " SELECT t.i, {}, t.a, t.s, t.e, left(t.r, 300), {} FROM t",
         [o.id for o in outcomes],
+        [o.attempt for o in outcomes],
         [o.status for o in outcomes],
         [o.errcode for o in outcomes],
         [o.reason for o in outcomes],
         [o.next_attempt_at for o in outcomes],
         finished,
         [o.external_id for o in outcomes],
-    )
-    await table.raw(
-        "INSERT INTO notification_attempts (delivery_id, channel, attempt, outcome, errcode, detail, at)"
-        " SELECT i, {}, a, s, e, r, {} FROM unnest({}::uuid[], {}::int[], {}::text[], {}::int[], {}::text[])"
-        " AS t(i, a, s, e, r)",
+        now,
         channel,
         now,
-        [o.id for o in outcomes],
-        [o.attempt for o in outcomes],
-        [o.status for o in outcomes],
-        [o.errcode for o in outcomes],
-        [o.reason[:300] for o in outcomes],
-    )
-
-
-async def _schedule_retries(arq: ArqRedis | None, outcomes: list[Outcome], webhook: bool) -> None:
-    retry = [o for o in outcomes if o.status == "retrying"]
-    if arq is None or not retry:
-        return
-    when = min(o.next_attempt_at for o in retry)
-    ids = [o.id for o in retry]
-    await enqueue_delivery(
-        arq, [] if webhook else ids, ids if webhook else [], job_key=f"retry:{ids[0]}:{retry[0].attempt}", defer_until=when
     )
 
 
 # --- WeChat ------------------------------------------------------------------------------------
 
 
-async def _claim_wechat(ids: list[UUID], now: datetime) -> list[dict[str, Any]]:
+# A due receipt; with ``takeover`` (the caller holds the outbox lease) also one left 'sending' by a dead worker.
+_CLAIMABLE = (
+    " AND (d.status IN ('pending', 'retrying') AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= {})"
+    " OR ({} AND d.status IN ('retrying', 'sending')))"
+)
+
+
+async def _claim_wechat(ids: list[UUID], now: datetime, takeover: bool = False) -> list[dict[str, Any]]:
     return await Delivery.raw(
         "UPDATE notification_deliveries d SET status = 'sending', attempts = d.attempts + 1, lease_until = {},"
         " updated_at = {}"
         " FROM notifications n JOIN users u ON u.id = n.recipient"
-        " WHERE d.id = ANY({}::uuid[]) AND d.notification = n.id AND d.channel = 'wechat'"
-        " AND d.status IN ('pending', 'retrying') AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= {})"
-        " RETURNING d.id, d.attempts, n.recipient, n.template, n.data, n.page, u.openid",
-        now + LEASE, now, ids, now + timedelta(seconds=1),
+        " WHERE d.id = ANY({}::uuid[]) AND d.notification = n.id AND d.channel = 'wechat'" + _CLAIMABLE
+        + " RETURNING d.id, d.attempts, n.recipient, n.template, n.data, n.page, u.openid",
+        now + LEASE, now, ids, now + timedelta(seconds=1), takeover,
     )
 
 
@@ -205,30 +195,57 @@ async def _send_one(settings: Settings, wechat: WeChatClient, row: dict[str, Any
     return Outcome(oid, attempt, "sent", 0, "", "" if msgid is None else str(msgid))
 
 
-async def deliver_wechat(ids: list[UUID], *, settings: Settings, wechat: WeChatClient, arq: ArqRedis | None) -> dict[str, int]:
-    """Claim and send these WeChat receipts; returns counts by outcome."""
+def _counts(outcomes: list[Outcome]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    return counts
+
+
+async def send_wechat(
+    ids: list[UUID], *, settings: Settings, wechat: WeChatClient, takeover: bool = False
+) -> list[Outcome]:
+    """Claim and send these WeChat receipts, writing each outcome as soon as its call returns."""
     now = utcnow()
-    rows = await _claim_wechat(ids, now)
+    rows = await _claim_wechat(ids, now, takeover)
     if not rows:
-        return {}
+        return []
     gate = asyncio.Semaphore(settings.NOTIFY_CONCURRENCY)
 
     async def guarded(row: dict[str, Any]) -> Outcome:
         async with gate:
             try:
-                return await _send_one(settings, wechat, row, now)
+                outcome = await _send_one(settings, wechat, row, now)
             except Exception as exc:  # noqa: BLE001 - one broken receipt must not sink the batch
                 log.exception("wechat_delivery_error", delivery=str(row["id"]))
-                return _retry_or_fail(settings, row["id"], row["attempts"], None, f"internal: {exc!r}", now)
+                outcome = _retry_or_fail(settings, row["id"], row["attempts"], None, f"internal: {exc!r}", now)
+            await _record(Delivery, "wechat", [outcome], utcnow())  # at once: the repeat window is this one call
+            return outcome
 
-    outcomes = await asyncio.gather(*(guarded(r) for r in rows))
-    done = utcnow()
-    await _record(Delivery, "wechat", outcomes, done)
-    await _schedule_retries(arq, outcomes, webhook=False)
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        counts[o.status] = counts.get(o.status, 0) + 1
-    return counts
+    return list(await asyncio.gather(*(guarded(r) for r in rows)))
+
+
+async def deliver_wechat(ids: list[UUID], *, settings: Settings, wechat: WeChatClient) -> dict[str, int]:
+    """Claim and send these due WeChat receipts; returns counts by outcome."""
+    return _counts(await send_wechat(ids, settings=settings, wechat=wechat))
+
+
+def _answers(messages: list[Message], outcomes: list[Outcome]) -> dict[UUID, Retry | None]:
+    """Outbox answers: a receipt left retrying is claimed again at its next attempt; anything else is done."""
+    by_ref = {o.id: o for o in outcomes}
+    answers: dict[UUID, Retry | None] = {}
+    for msg in messages:
+        o = by_ref.get(msg.ref)
+        answers[msg.id] = Retry(o.next_attempt_at or utcnow(), o.reason) if o and o.status == "retrying" else None
+    return answers
+
+
+async def handle_wechat(ctx: dict[str, Any], messages: list[Message]) -> dict[UUID, Retry | None]:
+    """Outbox handler for 'wechat' rows (a receipt already finished is simply done)."""
+    outcomes = await send_wechat(
+        [m.ref for m in messages if m.ref], settings=ctx["settings"], wechat=ctx["wechat"], takeover=True
+    )
+    return _answers(messages, outcomes)
 
 
 # --- webhooks ----------------------------------------------------------------------------------
@@ -239,13 +256,12 @@ def sign_webhook(secret: str, timestamp: str, body: bytes) -> str:
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-async def _claim_webhooks(ids: list[UUID], now: datetime) -> list[dict[str, Any]]:
+async def _claim_webhooks(ids: list[UUID], now: datetime, takeover: bool = False) -> list[dict[str, Any]]:
     return await WebhookDelivery.raw(
         "UPDATE webhook_deliveries d SET status = 'sending', attempts = d.attempts + 1, lease_until = {}, updated_at = {}"
-        " FROM webhooks w WHERE d.id = ANY({}::uuid[]) AND d.webhook = w.id"
-        " AND d.status IN ('pending', 'retrying') AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= {})"
-        " RETURNING d.id, d.attempts, d.template, d.payload, w.url, w.secret, w.active",
-        now + LEASE, now, ids, now + timedelta(seconds=1),
+        " FROM webhooks w WHERE d.id = ANY({}::uuid[]) AND d.webhook = w.id" + _CLAIMABLE
+        + " RETURNING d.id, d.attempts, d.template, d.payload, w.url, w.secret, w.active",
+        now + LEASE, now, ids, now + timedelta(seconds=1), takeover,
     )
 
 
@@ -274,47 +290,27 @@ async def _post_webhook(settings: Settings, http: httpx.AsyncClient, row: dict[s
     return Outcome(oid, attempt, "failed", resp.status_code, f"http {resp.status_code}: refused")
 
 
-async def deliver_webhooks(
-    ids: list[UUID], *, settings: Settings, http: httpx.AsyncClient, arq: ArqRedis | None
-) -> dict[str, int]:
+async def send_webhooks(
+    ids: list[UUID], *, settings: Settings, http: httpx.AsyncClient, takeover: bool = False
+) -> list[Outcome]:
+    """Claim and post these webhook receipts, writing each outcome as soon as its call returns."""
     now = utcnow()
-    rows = await _claim_webhooks(ids, now)
-    if not rows:
-        return {}
-    outcomes = await asyncio.gather(*(_post_webhook(settings, http, r, now) for r in rows))
-    await _record(WebhookDelivery, "webhook", outcomes, utcnow())
-    await _schedule_retries(arq, outcomes, webhook=True)
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        counts[o.status] = counts.get(o.status, 0) + 1
-    return counts
+    rows = await _claim_webhooks(ids, now, takeover)
+
+    async def one(row: dict[str, Any]) -> Outcome:
+        outcome = await _post_webhook(settings, http, row, now)
+        await _record(WebhookDelivery, "webhook", [outcome], utcnow())
+        return outcome
+
+    return list(await asyncio.gather(*(one(r) for r in rows)))
 
 
-# --- reconciliation -----------------------------------------------------------------------------
+async def deliver_webhooks(ids: list[UUID], *, settings: Settings, http: httpx.AsyncClient) -> dict[str, int]:
+    """Claim and post these due webhook receipts; returns counts by outcome."""
+    return _counts(await send_webhooks(ids, settings=settings, http=http))
 
 
-async def close_interrupted(now: datetime) -> int:
-    """Receipts left 'sending' past their lease: a worker died mid-call; never resend (no duplicates)."""
-    closed = 0
-    for table in (Delivery, WebhookDelivery):
-        rows = await table.raw(
-            f"UPDATE {table._meta.tablename} SET status = 'failed', finished_at = {{}}, updated_at = {{}},"
-            " reason = 'interrupted: worker stopped during the call; outcome unknown, not resent', lease_until = NULL"
-            " WHERE status = 'sending' AND lease_until < {} RETURNING id",
-            now, now, now,
-        )
-        closed += len(rows)
-    return closed
-
-
-async def due_receipts(now: datetime, grace: timedelta, limit: int = 5000) -> tuple[list[UUID], list[UUID]]:
-    """Pending or retrying receipts that should have been picked up by now (e.g. Redis lost the job)."""
-    result = []
-    for table in (Delivery, WebhookDelivery):
-        rows = await table.raw(
-            f"SELECT id FROM {table._meta.tablename} WHERE status IN ('pending', 'retrying')"
-            " AND COALESCE(next_attempt_at, created_at) <= {} ORDER BY created_at LIMIT {}",
-            now - grace, limit,
-        )
-        result.append([r["id"] for r in rows])
-    return result[0], result[1]
+async def handle_webhooks(ctx: dict[str, Any], messages: list[Message]) -> dict[UUID, Retry | None]:
+    """Outbox handler for 'webhook' rows."""
+    outcomes = await send_webhooks([m.ref for m in messages if m.ref], settings=ctx["settings"], http=ctx["http"], takeover=True)
+    return _answers(messages, outcomes)

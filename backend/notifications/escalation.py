@@ -1,9 +1,9 @@
 """Escalation chains (升级提醒): notify group A now, B after X, C after Y — unless acknowledged first.
 
-The chain lives in PostgreSQL (the truth); each next step is an ARQ job deferred to its time with a
-deterministic id ``esc:{id}:{step}``. A step job re-reads the row and does nothing unless that step is
-still due, so a duplicate or late job is harmless; the reconciler re-creates jobs Redis lost and runs
-steps whose time has passed.
+The chain lives in PostgreSQL (the truth); each next step is a durable timer (backend/timers/, kind
+``escalation``, key ``{chain}:{step}``) scheduled in the same transaction as the step before it, so
+neither a Redis flush nor a killed worker loses it. A step runs inside its timer's firing transaction,
+re-reads the row and does nothing unless that step is still due; stopping a chain cancels its timer.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from backend.notifications import service
 from backend.notifications.schemas import Urgency
 from backend.notifications.tables import Escalation
 from backend.settings import Settings
+from backend.timers import service as timers
 
 log = structlog.get_logger("zhijian.escalation")
 
-STEP_JOB = "escalation_step"
+STEP_JOB = "escalation_step"  # the ARQ job of chains started before the timer service (still honoured)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +41,17 @@ def job_id(escalation_id: UUID | str, step: int) -> str:
     return f"esc:{escalation_id}:{step}"
 
 
-async def _enqueue_step(arq: ArqRedis, escalation_id: UUID, step: int, when: datetime) -> None:
-    try:
-        await arq.enqueue_job(STEP_JOB, str(escalation_id), step, _job_id=job_id(escalation_id, step), _defer_until=when)
-    except Exception as exc:  # noqa: BLE001 - the reconciler re-creates it from the database
-        log.warning("escalation_enqueue_failed", escalation=str(escalation_id), step=step, error=str(exc))
+TIMER_KIND = "escalation"
+
+
+async def _enqueue_step(escalation_id: UUID, step: int, when: datetime) -> None:
+    """The step's timer, in the caller's transaction."""
+    await timers.schedule(TIMER_KIND, f"{escalation_id}:{step}", when, {"escalation": str(escalation_id), "step": step})
+
+
+async def on_timer(ctx: dict[str, Any], timer: timers.Timer) -> str:
+    """The timer service's handler for kind ``escalation`` (inside the firing transaction)."""
+    return await run_step(timer.payload["escalation"], int(timer.payload["step"]), settings=ctx["settings"], arq=ctx.get("redis"))
 
 
 async def start_escalation(
@@ -73,11 +80,12 @@ async def start_escalation(
         next_at=now + timedelta(seconds=ordered[0].after_s),
         created_at=now,
     )
-    await row.save()
-    if ordered[0].after_s <= 0:
-        await run_step(row.id, 0, settings=settings, arq=arq)
-    else:
-        await _enqueue_step(arq, row.id, 0, row.next_at)
+    async with Escalation._meta.db.transaction():
+        await row.save()
+        if ordered[0].after_s <= 0:
+            await run_step(row.id, 0, settings=settings, arq=arq)
+        else:
+            await _enqueue_step(row.id, 0, row.next_at)
     return row.id
 
 
@@ -94,8 +102,8 @@ async def run_step(escalation_id: UUID | str, step: int, *, settings: Settings, 
             return "not_due"
         steps = esc["steps"] if isinstance(esc["steps"], list) else json.loads(esc["steps"])
         data = esc["data"] if isinstance(esc["data"], dict) else json.loads(esc["data"])
-        # Queue the pushes only after this transaction commits, or the worker could not see them yet.
-        sent = await service.notify(
+        # The pushes are outbox rows of this transaction: delivered if and only if this step commits.
+        await service.notify(
             [UUID(r) for r in steps[step]["recipients"]],
             esc["template"],
             data,
@@ -111,55 +119,23 @@ async def run_step(escalation_id: UUID | str, step: int, *, settings: Settings, 
             await Escalation.update(
                 {Escalation.next_step: following, Escalation.next_at: next_at, Escalation.updated_at: utcnow()}
             ).where(Escalation.id == esc["id"])
+            await _enqueue_step(esc["id"], following, next_at)
         else:
             await Escalation.update(
                 {Escalation.next_step: following, Escalation.next_at: None, Escalation.status: "completed",
                  Escalation.updated_at: utcnow()}
             ).where(Escalation.id == esc["id"])
-    if arq is not None:
-        if sent.wechat_pending or sent.webhook_pending:
-            await service.enqueue_delivery(
-                arq, sent.wechat_pending, sent.webhook_pending, job_key=f"esc:{esc['id']}:{step}"
-            )
-        if following < len(steps):
-            await _enqueue_step(arq, esc["id"], following, next_at)
     return "sent"
 
 
 async def stop_escalations(subject: tuple[str, str], reason: str, *, arq: ArqRedis | None) -> int:
-    """The subject was acknowledged or resolved: stop its active chains and drop their queued jobs."""
+    """The subject was acknowledged or resolved: stop its active chains and cancel their timers."""
     rows = await Escalation.update(
         {Escalation.status: "stopped", Escalation.stop_reason: reason[:200], Escalation.next_at: None,
          Escalation.updated_at: utcnow()}
     ).where(
         (Escalation.subject_type == subject[0]) & (Escalation.subject_id == subject[1]) & (Escalation.status == "active")
     ).returning(Escalation.id, Escalation.next_step)
-    if arq is not None and rows:
-        try:
-            async with arq.pipeline(transaction=True) as pipe:
-                for r in rows:
-                    jid = job_id(r["id"], r["next_step"])
-                    pipe.zrem(arq.default_queue_name, jid)
-                    pipe.delete(f"arq:job:{jid}")
-                await pipe.execute()
-        except Exception as exc:  # noqa: BLE001 - a leftover job finds the chain stopped and does nothing
-            log.warning("escalation_job_cleanup_failed", error=str(exc))
+    for r in rows:
+        await timers.cancel(TIMER_KIND, prefix=f"{r['id']}:")
     return len(rows)
-
-
-async def reconcile(now: datetime, *, settings: Settings, arq: ArqRedis) -> dict[str, int]:
-    """Run overdue steps now; make sure every future step has its job in Redis."""
-    overdue = await Escalation.select(Escalation.id, Escalation.next_step).where(
-        (Escalation.status == "active") & (Escalation.next_at <= now)
-    )
-    for row in overdue:
-        await run_step(row["id"], row["next_step"], settings=settings, arq=arq)
-    future = await Escalation.select(Escalation.id, Escalation.next_step, Escalation.next_at).where(
-        (Escalation.status == "active") & (Escalation.next_at > now)
-    )
-    recreated = 0
-    for row in future:
-        if not await arq.exists(f"arq:job:{job_id(row['id'], row['next_step'])}"):
-            await _enqueue_step(arq, row["id"], row["next_step"], row["next_at"])
-            recreated += 1
-    return {"overdue_run": len(overdue), "jobs_recreated": recreated}

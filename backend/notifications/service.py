@@ -1,7 +1,8 @@
 """Notifications (通知): notify(), the inbox, subscription quotas, receipts and webhooks — rules, no HTTP.
 
-notify() writes one notification per recipient with its receipts in one transaction (the inbox copy
-is the always-written channel), then hands the pending pushes to the ARQ worker. The same dedup key
+notify() writes one notification per recipient with its receipts and their outbox rows (backend/outbox/)
+in the caller's transaction (the inbox copy is the always-written channel): the pushes exist if and only
+if the change that caused them commits, and a worker delivers them after that commit. The same dedup key
 never creates a second notification for the same recipient, so a retried caller pushes nothing twice.
 """
 
@@ -49,11 +50,10 @@ from backend.notifications.templates import (
     render,
     wechat_template_id,
 )
+from backend.outbox import service as outbox
 from backend.settings import Settings
 
 log = structlog.get_logger("zhijian.notifications")
-
-DELIVER_JOB = "deliver_notifications"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,11 @@ async def notify(
     subject: tuple[str, str] = ("", ""),
     webhooks: bool = True,
 ) -> NotifyResult:
-    """Store a notification per recipient (inbox always) and queue its WeChat push and webhooks."""
+    """Store a notification per recipient (inbox always) and its WeChat push and webhooks as outbox rows.
+
+    Call it inside the transaction that makes the change it reports. ``arq`` is no longer used (kept so
+    callers need not change): nothing is handed to Redis, the outbox dispatcher delivers after commit.
+    """
     try:
         tpl = get_template(template)
     except UnknownTemplate as exc:
@@ -109,8 +113,8 @@ async def notify(
                 wechat_pending = await _create_receipts(rows, now)
         if webhooks:
             webhook_pending = await _queue_webhooks(template, dedup_key, subject, data, now)
-    if arq is not None and (wechat_pending or webhook_pending):
-        await enqueue_delivery(arq, wechat_pending, webhook_pending, job_key=str((created or webhook_pending)[0]))
+        await outbox.enqueue("wechat", wechat_pending)
+        await outbox.enqueue("webhook", webhook_pending)
     return NotifyResult(created, wechat_pending, webhook_pending, duplicates=len(people) - len(created))
 
 
@@ -168,22 +172,6 @@ async def _queue_webhooks(
         dedup_key, template, payload, now, now, targets,
     )
     return [r["id"] for r in rows]
-
-
-async def enqueue_delivery(
-    arq: ArqRedis, wechat_ids: list[UUID], webhook_ids: list[UUID], job_key: str, defer_until: Any = None
-) -> None:
-    """Hand deliveries to the worker; if Redis is down the reconciler finds them in the database."""
-    try:
-        await arq.enqueue_job(
-            DELIVER_JOB,
-            [str(i) for i in wechat_ids],
-            [str(i) for i in webhook_ids],
-            _job_id=f"deliver:{job_key}",
-            _defer_until=defer_until,
-        )
-    except Exception as exc:  # noqa: BLE001 - the database is the truth; the reconciler re-queues
-        log.warning("deliver_enqueue_failed", error=str(exc), count=len(wechat_ids) + len(webhook_ids))
 
 
 # --- inbox ---------------------------------------------------------------------------------------

@@ -154,7 +154,7 @@ async def tell_workers(settings: Settings, arq: ArqRedis | None, actor_id: UUID 
 
 
 async def started(settings: Settings, arq: ArqRedis | None, actor: Principal, hold_id: UUID) -> None:
-    """After the placing transaction: everyone concerned is told (each telling audited)."""
+    """In the placing transaction: everyone concerned is told (outbox rows; each telling audited)."""
     await announce(settings, arq, actor.id, hold_id, "暂停", "连续两次抽查不合格")
     await tell_workers(settings, arq, actor.id, hold_id)
 
@@ -211,14 +211,15 @@ async def request_lift(settings: Settings, arq: ArqRedis | None, actor: Principa
     if row["status"] != "active":
         raise Conflict("HOLD_NOT_ACTIVE")
     event_id = uuid4()
-    await QualityHoldEvent.insert(QualityHoldEvent(
-        id=event_id, hold=hold_id, action="lift_requested", actor=actor.id,
-        detail=json.dumps({"by": side, "note": note}, ensure_ascii=False)))
-    await notifications.notify(
-        await _station(row["district"]), "quality_hold",
-        {"project": row["project_name"], "enterprise": row["enterprise_name"], "action": "申请复查", "reason": note},
-        dedup_key=f"hold:{hold_id}:lift_requested:{event_id}", settings=settings, arq=arq,
-        subject=("quality_hold", str(hold_id)))
+    async with QualityHoldEvent._meta.db.transaction():
+        await QualityHoldEvent.insert(QualityHoldEvent(
+            id=event_id, hold=hold_id, action="lift_requested", actor=actor.id,
+            detail=json.dumps({"by": side, "note": note}, ensure_ascii=False)))
+        await notifications.notify(
+            await _station(row["district"]), "quality_hold",
+            {"project": row["project_name"], "enterprise": row["enterprise_name"], "action": "申请复查", "reason": note},
+            dedup_key=f"hold:{hold_id}:lift_requested:{event_id}", settings=settings, arq=arq,
+            subject=("quality_hold", str(hold_id)))
     return hold_out(row)
 
 

@@ -313,10 +313,10 @@ async def transition(settings: Settings, arq: ArqRedis | None, actor: Principal,
             await _audit(payroll_id, action, actor, detail)
             if side == GC and hold is not None:  # the GC carrying a held subcontractor's payroll: on the hold's trail too
                 await holds.audit(hold, f"payroll_{action}", actor.id, {"payroll": payroll_id, "month": row["month"]})
+            if action == "pay":  # outbox rows of the paying transaction
+                await _tell_paid(settings, arq, payroll_id)
     if held_now:  # audited outside the transaction, so the refusal stays in the trail
         await _refuse_if_held(actor, row, side, action)
-    if action == "pay":
-        await _tell_paid(settings, arq, payroll_id)
     return await _out(payroll_id)
 
 

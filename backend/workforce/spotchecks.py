@@ -93,9 +93,9 @@ async def record(settings: Settings, arq: ArqRedis | None, actor: Principal, dat
                 hold_id = await holds.place(settings, arq, actor, data.project_id, enterprise_id, evidence)
                 if hold_id is not None:
                     started.append(hold_id)
+        for hold_id in started:  # outbox rows of the placing transaction: told if and only if the hold stands
+            await holds.started(settings, arq, actor, hold_id)  # told, workers too: wages not affected
     row = await SpotCheck.select().where(SpotCheck.id == check_id).first()
-    for hold_id in started:
-        await holds.started(settings, arq, actor, hold_id)  # told, workers too: wages not affected
     for batch_id in data.batch_ids:
         # Imported here: materials' trace view imports this module to list the checks.
         from backend.materials.service import invalidate

@@ -59,16 +59,19 @@ def test_compute_definitions():
     now = datetime(2026, 11, 24, 12, tzinfo=UTC)
     h = timedelta(hours=1)
     base = {"overdue": False, "satisfaction": None, "citizen_feedback_at": None, "closed_at": None, "resolved_at": None,
-            "paused_total_s": 0.0, "clock_started_at": now - 80 * h, "submitted_at": now - 80 * h}
+            "paused_total_s": 0.0, "clock_started_at": now - 80 * h, "submitted_at": now - 80 * h,
+            "breached_at": None, "paused_at": None}
     rows = [
         {**base, "status": "closed", "deadline_at": now - 8 * h, "resolved_at": now - 9 * h, "closed_at": now - 8.5 * h,
          "satisfaction": 4, "citizen_feedback_at": now - 8.5 * h},  # on time, closed on time, satisfied
         {**base, "status": "resolved", "deadline_at": now - 8 * h, "resolved_at": now - 7 * h},  # 1 h late
         {**base, "status": "rejected", "deadline_at": now + 10 * h, "closed_at": now - 1 * h},  # rejected in time
         {**base, "status": "dispatched", "deadline_at": now + 10 * h},  # not yet due
+        # Breached, reopened, then resolved within the new clock's deadline: still late for the rates.
+        {**base, "status": "resolved", "deadline_at": now - 1 * h, "resolved_at": now - 2 * h, "breached_at": now - 30 * h},
     ]
     f = compute(rows, now, confirm_window_s=7 * 24 * 3600)
-    assert (f["due"], f["handled_on_time"], f["on_time_handling_rate"]) == (3, 2, round(2 / 3, 4))
-    assert (f["rated"], f["satisfied"], f["resolved"], f["callback_verified"]) == (1, 1, 2, 1)
-    assert f["mean_handling_hours"] == round((71 + 73) / 2, 3) and f["p90_handling_hours"] == 73
+    assert (f["due"], f["handled_on_time"], f["on_time_handling_rate"]) == (4, 2, 0.5)
+    assert (f["rated"], f["satisfied"], f["resolved"], f["callback_verified"]) == (1, 1, 3, 1)
+    assert f["mean_handling_hours"] == round((71 + 73 + 78) / 3, 3) and f["p90_handling_hours"] == 78
     assert f["open"] == 1 and f["overdue_open"] == 0

@@ -162,10 +162,10 @@ async def test_black_list_by_score_with_notice_appeal_and_exit(api, admin, recei
     assert len(ids) == 5
     receiver.fail_first = 1
     async with httpx.AsyncClient() as http:
-        first = await delivery.deliver_webhooks(ids, settings=get_settings(), http=http, arq=None)
+        first = await delivery.deliver_webhooks(ids, settings=get_settings(), http=http)
         assert first == {"sent": 4, "retrying": 1}
         await WebhookDelivery.update({WebhookDelivery.next_attempt_at: None}).where(WebhookDelivery.id.is_in(ids))
-        assert await delivery.deliver_webhooks(ids, settings=get_settings(), http=http, arq=None) == {"sent": 1}
+        assert await delivery.deliver_webhooks(ids, settings=get_settings(), http=http) == {"sent": 1}
     ours = [(h, b) for h, b in receiver.received if json.loads(b)["data"]["uscc"] == ent["uscc"]]
     assert len(ours) == 6
     statuses = set()

@@ -108,7 +108,10 @@ async def test_alarm_ack_clear_comment_and_series(api, app, start_iot, publisher
     assert_error(await api.get(f"/api/v1/monitoring/alarms/{aid}", headers=toks["lw_inspector"]), 403, "FORBIDDEN_DISTRICT")
     assert_error(await api.post(f"/mp/v1/monitoring/alarms/{aid}/ack", json={}, headers=toks["lw_inspector"]), 403,
                  "FORBIDDEN_DISTRICT")
-    assert await Escalation.count().where((Escalation.subject_id == aid) & (Escalation.status == "active")) == 1
+    async def chain_running():  # the chain commits with the alarm's pushes, just after the alarm itself
+        return await Escalation.count().where((Escalation.subject_id == aid) & (Escalation.status == "active")) == 1
+
+    assert await eventually(chain_running, timeout=10)
     resp = await api.post(f"/mp/v1/monitoring/alarms/{aid}/ack", json={"note": "已到现场"}, headers=toks["lead_wang"])
     assert resp.status_code == 200 and resp.json()["alarm"]["status"] == "acknowledged"
     assert await Escalation.count().where((Escalation.subject_id == aid) & (Escalation.status == "active")) == 0

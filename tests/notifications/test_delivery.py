@@ -33,7 +33,7 @@ async def _notify(user_id, key=None, **data):
 
 
 async def _deliver(app, ids):
-    return await delivery.deliver_wechat(ids, settings=get_settings(), wechat=app.state.wechat, arq=None)
+    return await delivery.deliver_wechat(ids, settings=get_settings(), wechat=app.state.wechat)
 
 
 async def _receipt(notification_id, channel="wechat"):

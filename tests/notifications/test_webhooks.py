@@ -77,11 +77,11 @@ async def test_signed_retried_and_logged(api, app, admin, receiver):
     ours = [i for i in result.webhook_pending if (await WebhookDelivery.select(WebhookDelivery.webhook).where(WebhookDelivery.id == i).first())["webhook"] == uuid.UUID(hook_id)]
     receiver.fail_first = 1
     async with httpx.AsyncClient() as http:
-        first = await delivery.deliver_webhooks(ours, settings=get_settings(), http=http, arq=None)
+        first = await delivery.deliver_webhooks(ours, settings=get_settings(), http=http)
         assert first == {"retrying": 1}
         await WebhookDelivery.update({WebhookDelivery.next_attempt_at: None}).where(WebhookDelivery.id == ours[0])
-        assert await delivery.deliver_webhooks(ours, settings=get_settings(), http=http, arq=None) == {"sent": 1}
-        assert await delivery.deliver_webhooks(ours, settings=get_settings(), http=http, arq=None) == {}
+        assert await delivery.deliver_webhooks(ours, settings=get_settings(), http=http) == {"sent": 1}
+        assert await delivery.deliver_webhooks(ours, settings=get_settings(), http=http) == {}
 
     assert len(receiver.received) == 2
     headers, body = receiver.received[-1]
