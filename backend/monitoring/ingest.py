@@ -556,7 +556,8 @@ HISTORY_KEEP = 8  # batch-start states kept per sensor: how far back a late read
 
 def _push_history(history: list[list[Any]], state: RuleState) -> list[list[Any]]:
     """The state's scalars at the start of this batch, appended to the sensor's last HISTORY_KEEP."""
-    snap = [state.baseline, state.last_ts, state.last_value, state.consecutive_over, state.below_count, int(state.level)]
+    snap = [state.baseline, state.last_ts, state.last_value, state.consecutive_over, state.below_count, int(state.level),
+            state.over_counted_ts]
     if history and history[-1][1] == state.last_ts:
         return history
     return [*history[-(HISTORY_KEEP - 1):], snap]
@@ -564,7 +565,7 @@ def _push_history(history: list[list[Any]], state: RuleState) -> list[list[Any]]
 
 def _from_snapshot(snap: list[Any]) -> RuleState:
     return RuleState(baseline=snap[0], last_ts=snap[1], last_value=snap[2], consecutive_over=int(snap[3]),
-                     below_count=int(snap[4]), level=Level(int(snap[5])))
+                     below_count=int(snap[4]), level=Level(int(snap[5])), over_counted_ts=snap[6])
 
 
 async def _judge_late(conn: Any, w: _SensorWork, history: list[list[Any]], rows: Rows,
@@ -611,7 +612,7 @@ async def _judge_late(conn: Any, w: _SensorWork, history: list[list[Any]], rows:
         # the caller's state object is the cache's: move the replayed values into it
         state.baseline, state.last_ts, state.last_value = rewound.baseline, rewound.last_ts, rewound.last_value
         state.window, state.consecutive_over, state.below_count = rewound.window, rewound.consecutive_over, rewound.below_count
-        state.sums = None
+        state.sums, state.over_counted_ts = None, rewound.over_counted_ts
         w.rewound = _Replayed(rewound.level, ev.state.last_value, ev.state.last_ts, ev.cumulative, ev.rate_per_day,
                               ev.reasons)
         state.level = rewound.level

@@ -12,6 +12,7 @@ so every worker rebuilds the state).
 from __future__ import annotations
 
 import json
+from dataclasses import MISSING, fields
 from typing import Any
 from uuid import UUID
 
@@ -22,6 +23,7 @@ from backend.db import utcnow
 from backend.errors import BadRequest, Conflict, Forbidden
 from backend.monitoring import provisioning, service
 from backend.monitoring.classify import NoAlarmValue
+from backend.monitoring.rules import Thresholds
 from backend.monitoring.schemas import BaselineSet, SensorAction, SensorDetail, SensorEventOut, ThresholdEdit
 from backend.monitoring.tables import RuleStateRow, Sensor, SensorEvent
 from backend.settings import Settings
@@ -43,8 +45,15 @@ LOOSER_WHEN_SMALLER = ("hysteresis", "clear_after")
 EDITABLE = (*LOOSER_WHEN_LARGER, *LOOSER_WHEN_SMALLER, "consecutive_count", "rate_method")
 
 
+_RULE_DEFAULTS = {f.name: f.default for f in fields(Thresholds) if f.init and f.default is not MISSING}
+
+
 def loosened(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """The fields whose change lowers the protection (pure; table-tested)."""
+    """The fields whose change lowers the protection (pure; table-tested). A field the sensor does not
+    store has the rule's default (e.g. the count of 3 windows running)."""
+    before = {**_RULE_DEFAULTS, **{k: v for k, v in before.items() if v is not None}}
+    after = {**_RULE_DEFAULTS, **{k: v for k, v in after.items() if v is not None},
+             **{k: None for k, v in after.items() if v is None}}
     out = []
     for name in EDITABLE:
         old, new = before.get(name), after.get(name)

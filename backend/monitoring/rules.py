@@ -69,7 +69,7 @@ class Thresholds:
     warning_ratio: float = 0.7  # warning at this share of the alarm value (the plan's percentage)
     danger_ratio: float | None = None  # danger at this multiple of the alarm value (plan-defined), if any
     consecutive_rate_ratio: float = 0.7  # a rate above this share of its limit …
-    consecutive_count: int = 3  # … this many readings running also alarms (0: off)
+    consecutive_count: int = 3  # … this many rate windows (days) running also alarms (0: off); one count per window
     hysteresis: float = 0.1  # a level clears only below (1 − hysteresis) of its threshold …
     clear_after: int = 2  # … for this many readings running
     silent_after_s: float | None = None  # no reading for this long: the sensor is silent
@@ -108,13 +108,14 @@ class RuleState:
     consecutive_over: int = 0
     below_count: int = 0
     level: Level = Level.NORMAL
+    over_counted_ts: float | None = None  # when consecutive_over last rose (it rises at most once a rate window)
     # Running least-squares sums over the window [t0, v0, n, Σx, Σy, Σxx, Σxy] (x in days from t0, y from v0),
     # kept by ``step`` for long windows; None: recomputed from the window when next needed. Not state.
     sums: list[float] | None = field(default=None, compare=False, repr=False)
 
     def copy(self) -> RuleState:
         return RuleState(self.baseline, self.last_ts, self.last_value, deque(self.window), self.consecutive_over,
-                         self.below_count, self.level, None if self.sums is None else list(self.sums))
+                         self.below_count, self.level, self.over_counted_ts, None if self.sums is None else list(self.sums))
 
     def to_json(self) -> dict:
         """The durable scalars (the window is not in them: it is the sensor's stored readings)."""
@@ -125,6 +126,7 @@ class RuleState:
             "consecutive_over": self.consecutive_over,
             "below_count": self.below_count,
             "level": int(self.level),
+            "over_counted_ts": self.over_counted_ts,
         }
 
     @classmethod
@@ -142,6 +144,7 @@ class RuleState:
             consecutive_over=int(data.get("consecutive_over", 0)),
             below_count=int(data.get("below_count", 0)),
             level=Level(int(data.get("level", 0))),
+            over_counted_ts=data.get("over_counted_ts"),
         )
 
 
@@ -311,7 +314,15 @@ def step(state: RuleState, t: Thresholds, ts: float, value: float) -> Evaluation
     c, r = _ratios(t, cumulative, rate)
     rpd = t.rate_per_day
     over = rate is not None and rpd is not None and rate > t.consecutive_rate_ratio * rpd
-    consecutive = state.consecutive_over + 1 if over else 0
+    # GB 50497-2009 read the count as days running ("连续3天"): a frequent sensor's daily rate is counted
+    # once per rate window, not once per reading (30 readings in half an hour are not 3 days)
+    counted_at = state.over_counted_ts
+    if not over:
+        consecutive, counted_at = 0, None
+    elif counted_at is None or ts - counted_at >= t.rate_window_s:
+        consecutive, counted_at = state.consecutive_over + 1, ts
+    else:
+        consecutive = state.consecutive_over
     counted = t.consecutive_count > 0 and consecutive >= t.consecutive_count
     previous = state.level
     raw, reasons = _level(t, c, r, counted)
@@ -327,6 +338,7 @@ def step(state: RuleState, t: Thresholds, ts: float, value: float) -> Evaluation
         reasons = reasons or ("holding until below the clearing threshold",)
     state.last_ts, state.last_value, state.consecutive_over, state.below_count, state.level = (
         ts, value, consecutive, below, level)
+    state.over_counted_ts = counted_at
     return Evaluation(state, previous, level, cumulative, rate, reasons)
 
 
@@ -407,6 +419,7 @@ def step_quiet_run(state: RuleState, t: Thresholds, ts: np.ndarray, values: np.n
     state.sums = None
     state.last_ts, state.last_value = float(ts[-1]), float(values[-1])
     state.consecutive_over = state.below_count = 0
+    state.over_counted_ts = None
     return True
 
 

@@ -98,7 +98,7 @@ async def test_rate_above_70_percent_three_times_running_alarms(api, start_iot, 
     toks = await tokens(api)
     s = await make_sensor(api, toks, alarm_values={"wall_top_horizontal": {
         "cumulative_abs": 1000, "rate_per_day": 24, "warning_ratio": 0.8, "consecutive_rate_ratio": 0.7,
-        "consecutive_count": 3, "rate_min_span_s": 3600}})  # the plan lets an hour's span give a rate
+        "consecutive_count": 3, "rate_min_span_s": 3600, "rate_window_s": 3600}})  # the plan: hourly rates, counted hourly
     start_iot()
     # 0.75 mm/h = 18 mm/d: 75 % of the rate limit (below the 80 % warning), above 70 %.
     publisher.send(s["topic"], {"readings": [reading(i, 0.75 * i) for i in range(3)]})

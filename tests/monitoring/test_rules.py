@@ -339,3 +339,15 @@ def test_loosening_is_recognised_field_by_field():
     assert loosened(base, {**base, "clear_after": 1}) == ["clear_after"]
     assert loosened(base, {**base, "rate_min_span_s": 86400.0}) == ["rate_min_span_s"]
     assert loosened(base, {**base, "design_value": 900.0}) == []  # a new limit only tightens
+
+
+def test_a_frequent_sensor_counts_its_daily_rate_once_a_day():
+    # 3 mm/d limit, counted above 70 % (2.1 mm/d) three windows (days) running: a 10-minute sensor moving
+    # 2.4 mm/d is counted once a day, so the count alarms on day 3 of the movement, not after 30 minutes.
+    t = Thresholds(cumulative_abs=1000, rate_per_day=3, warning_ratio=0.9, consecutive_count=3)
+    state, first_alarm = RuleState(), None
+    for i in range(6 * 144):
+        e = step(state, t, i * 600.0, 2.4 * i / 144)
+        if e.level == Level.ALARM and first_alarm is None:
+            first_alarm = i * 600.0 / DAY_S
+    assert first_alarm is not None and 3.0 <= first_alarm < 3.1

@@ -77,9 +77,10 @@ def thresholds_for(metric: str, depth_m: float = 12.0, interval_s: float = 600.0
 
 def series(metric: str, *, days: float, interval_s: float, seed: int, start: float = 1.78e9,
            crossing_rate_per_day: float | None = None, crossing_after_days: float = 0.0,
-           realistic: bool = True) -> list[Report]:
+           realistic: bool = True, noise: bool = True) -> list[Report]:
     """One sensor's reports in arrival order. ``crossing_rate_per_day``: from ``crossing_after_days`` on the
-    structure really moves at this rate (an unsafe series); otherwise it stays safe."""
+    structure really moves at this rate (an unsafe series); otherwise it stays safe. ``realistic`` False: no
+    clock skew, gaps, bursts or duplicates; ``noise`` False: only the resolution's quantisation."""
     m = MODELS[metric]
     rng = random.Random(seed)
     start += rng.uniform(0.0, DAY_S)  # sensors start at any time of day
@@ -96,7 +97,7 @@ def series(metric: str, *, days: float, interval_s: float, seed: int, start: flo
         true = m.base + drift * elapsed + m.thermal_amp * math.sin(2 * math.pi * ((t + phase) / DAY_S - 14 / 24 + 0.25))
         if crossing_rate_per_day is not None and elapsed > crossing_after_days:
             true += crossing_rate_per_day * (elapsed - crossing_after_days)
-        measured = round((true + rng.gauss(0.0, m.noise_sd)) / m.resolution) * m.resolution
+        measured = round((true + (rng.gauss(0.0, m.noise_sd) if noise else 0.0)) / m.resolution) * m.resolution
         stamp = t + skew
         if realistic and rng.random() < 0.0005:
             stamp = t + HOUR  # a clock that jumped an hour ahead (refused: future stamp)
@@ -150,13 +151,17 @@ def judge(reports: list[Report], t: Thresholds, *, max_skew_s: float = 300.0) ->
     return out
 
 
-def first_true_crossing(reports: list[Report], t: Thresholds) -> int | None:
-    """Index of the first report whose noise-free cumulative change reaches the alarm value."""
+def first_true_crossing(reports: list[Report], t: Thresholds, resolution: float) -> int | None:
+    """Index of the first report at which a perfect instrument of this resolution (the noise-free value,
+    rounded to the resolution, from the same rounded baseline) reaches the alarm value."""
     if not reports or t.limit is None:
         return None
-    m_base = reports[0].true_value
-    base = 0.0 if t.design_value is not None else m_base
+
+    def q(x: float) -> float:
+        return round(x / resolution) * resolution
+
+    base = 0.0 if t.design_value is not None else q(reports[0].true_value)
     for i, r in enumerate(reports):
-        if abs(r.true_value - base) >= t.limit:
+        if abs(q(r.true_value) - base) >= t.limit - 1e-9:
             return i
     return None
