@@ -23,9 +23,9 @@ import paho.mqtt.client as mqtt
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from backend.clients.mqtt import BufferedClient  # noqa: E402
 
-# Hourly series from here: the phases start at hour 0, 50,000 and 100,000, so every stamp stays in the past
+# Hourly series from here: the phases start at hour 0, 50,000, 100,000 and 200,000, so every stamp stays in the past
 # (the worker refuses readings stamped ahead of their arrival, issue 18).
-T0 = datetime(2014, 1, 1, tzinfo=UTC)
+T0 = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def client(cid: str) -> mqtt.Client:

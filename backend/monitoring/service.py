@@ -23,7 +23,14 @@ from backend.db import utcnow
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound
 from backend.monitoring import alarms as flow
 from backend.monitoring import provisioning
-from backend.monitoring.classify import FORCE_METRICS, METRICS, Kind, NoAlarmValue, classify, resolve_thresholds
+from backend.monitoring.classify import (
+    FORCE_METRICS,
+    METRICS,
+    Kind,
+    NoAlarmValue,
+    classify,
+    resolve_thresholds,
+)
 from backend.monitoring.rules import LEVEL_ZH, Level
 from backend.monitoring.schemas import (
     AlarmDetail,

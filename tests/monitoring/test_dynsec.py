@@ -149,7 +149,7 @@ def test_live_provisioning_one_topic_per_device_without_files_or_sighup(dynsec_b
 
 @pytest.mark.asyncio
 async def test_sensor_created_gets_its_login_at_once_and_retiring_revokes_it(api, dynsec_broker, monkeypatch):
-    proc, port, url, _ = dynsec_broker
+    _, port, url, _ = dynsec_broker
     monkeypatch.setattr(api.app.state, "settings", dataclasses.replace(api.app.state.settings, MQTT_DYNSEC_URL=url))
     toks = await tokens(api)
     s = await make_sensor(api, toks)  # POST /points/{id}/sensors provisions the device
