@@ -351,3 +351,17 @@ def test_a_frequent_sensor_counts_its_daily_rate_once_a_day():
         if e.level == Level.ALARM and first_alarm is None:
             first_alarm = i * 600.0 / DAY_S
     assert first_alarm is not None and 3.0 <= first_alarm < 3.1
+
+
+def test_long_window_least_squares_by_running_sums_equals_the_direct_fit():
+    import random
+
+    rng = random.Random(50497)
+    t = Thresholds(cumulative_abs=1e6, rate_per_day=1e6, rate_method="lsq", rate_min_span_s=0.0, consecutive_count=0)
+    state, ts, v = RuleState(), 1.78e9, 0.0
+    for _ in range(6000):  # a 30-second sensor over two days: windows of ~2,880 readings, sums kept step by step
+        ts += rng.uniform(20.0, 40.0)
+        v += rng.gauss(0.001, 0.05)
+        e = step(state, t, ts, v)
+    direct = rate_over_window(list(state.window), 0.0, 0.0, "lsq")
+    assert len(state.window) > 2000 and e.rate_per_day == pytest.approx(direct, rel=1e-9, abs=1e-9)
