@@ -199,3 +199,27 @@ async def test_a_broker_that_cannot_be_told_leaves_the_sensor_active(api, monkey
     assert resp.status_code == 502 and resp.json()["code"] == "BROKER_UNAVAILABLE"
     detail = await api.get(f"/api/v1/monitoring/sensors/{s['id']}/lifecycle", headers=toks["lead_wang"])
     assert detail.json()["status"] == "active" and detail.json()["events"] == []
+
+
+def test_existing_sensors_and_the_worker_provisioned_live_in_one_go(dynsec_broker):
+    """`python -m iot.credentials --dynsec URL`'s step: every known device and the worker, live."""
+    from iot.credentials import devices_for, provision_live
+
+    proc, port, url, _ = dynsec_broker
+    project = str(uuid.uuid4())
+    devices = devices_for([(project, str(uuid.uuid4())), (project, str(uuid.uuid4()))], {})
+    provision_live(url, devices, "zhijian-iot", "worker-secret")
+    provision_live(url, devices, "zhijian-iot", "worker-secret")  # again: idempotent
+    worker = Client(port, "zhijian-iot", "worker-secret")
+    worker.subscribe("$share/zhijian/zhijian/v1/+/+/telemetry")
+    for d in devices:
+        dev = Client(port, d.username, d.password)
+        assert dev.ok
+        dev.publish(d.topic)
+        dev.close()
+    deadline = time.monotonic() + 5
+    while len(worker.messages) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(worker.messages) == sorted(d.topic for d in devices)
+    worker.close()
+    assert proc.poll() is None
