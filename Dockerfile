@@ -41,6 +41,9 @@ RUN pip install --no-deps -e . \
 
 RUN groupadd --system --gid 10001 zhijian \
     && useradd --system --uid 10001 --gid zhijian --home-dir /nonexistent --shell /usr/sbin/nologin zhijian
+# A fresh named volume mounted here takes this folder's owner: the mqtt-auth service (this user) can
+# write the broker's credentials into it (issue 18: it was root-owned, and nothing after it started).
+RUN mkdir -p /mosquitto/auth && chown 10001:10001 /mosquitto/auth
 USER 10001:10001
 
 EXPOSE 8000

@@ -315,3 +315,16 @@ MESSAGES.update(
         "PAYROLL_DIFFERENCES_NEED_REASON": "填报金额与考勤核算不一致，审批须填写理由",
     }
 )
+
+MESSAGES.update(
+    {  # monitoring: sensor lifecycle (issue 18)
+        "PLAN_REF_REQUIRED": "修改报警值或初始值须注明依据的专项方案（编号或版本）",
+        "THRESHOLD_LOOSENING_FORBIDDEN": "施工单位不能放宽报警值（调高报警值、取消报警项或减少判定），须由监理或监管人员修改",
+        "BASELINE_NEEDS_SUPERVISOR": "初始值须由监理或监管人员设置",
+        "ALARM_CLEAR_NEEDS_SUPERVISOR": "结构监测报警须由监理或监管人员解除",
+        "SENSOR_STATE": "传感器当前状态下不能执行该操作",
+        "THRESHOLD_FIELD_UNKNOWN": "未知的报警值字段",
+        "PROVISIONING_OFF": "未启用消息服务器动态授权，设备凭据由运维生成",
+        "BROKER_UNAVAILABLE": "消息服务器暂不可用，设备凭据未能下发或吊销，请稍后重试",
+    }
+)

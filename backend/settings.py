@@ -98,6 +98,9 @@ class Settings:
     MONITORING_PIPELINE: int = 2  # batches in flight at once per worker (sensor-disjoint; 1: one at a time)
     MONITORING_SILENCE_CHECK_S: float = 30.0  # how often the worker looks for silent sensors
     MONITORING_SENSOR_REFRESH_S: float = 60.0  # sensor thresholds are re-read this often
+    # Monitoring (issue 18): device clock sanity.
+    MONITORING_CLOCK_SKEW_S: float = 300.0  # a reading stamped further ahead of its arrival is refused (device clock)
+    MQTT_DYNSEC_URL: str = ""  # the dynamic-security admin's login (mqtt://admin:…@host:port); empty: no live provisioning
     MQTT_SESSION_EXPIRY_S: int = 7 * 86400  # the worker's persistent session outlives restarts this long
     MQTT_WORKER_CLIENT_ID: str = ""  # empty: {MQTT_CLIENT_PREFIX}-iot-{hostname}; must be stable per worker
     # Vision (issue 8): the runtime model (ONNX + its names sidecar), alert window, worker pacing.

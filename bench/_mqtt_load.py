@@ -23,7 +23,9 @@ import paho.mqtt.client as mqtt
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from backend.clients.mqtt import BufferedClient  # noqa: E402
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
+# Hourly series from here: the phases start at hour 0, 50,000, 100,000 and 200,000, so every stamp stays in the past
+# (the worker refuses readings stamped ahead of their arrival, issue 18).
+T0 = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def client(cid: str) -> mqtt.Client:

@@ -239,9 +239,13 @@ async def _latency(port: int, trip: list[str], quiet_file: str, rate: float, sec
     while await _count_readings() - stored_before < offered and time.time() < deadline:
         await asyncio.sleep(0.1)
     lat = [float(r["lat"]) * 1000 for r in rows if r["lat"] is not None]
+    # what was raised, to compare runs with 1 and N workers: (rule, level, max level, status) → alarms
+    shapes = await Alarm.raw("SELECT rule, level, max_level, status, count(*) AS n FROM monitoring_alarms"
+                             " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4")
     return {"phase": f"steady {rate:.0f}/s for {seconds:.0f}s", "autovacuum_wait_s": settled, "offered": offered,
             "stored": await _count_readings() - stored_before, "dead_lettered": await _count_dead() - dead_before,
             "alarms": len(rows), "pushed": len(lat),
+            "alarm_shapes": [f"{r['rule']}:{r['level']}/{r['max_level']}:{r['status']}×{r['n']}" for r in shapes],
             "p50_ms": round(percentile(lat, 50)), "p95_ms": round(percentile(lat, 95)), "p99_ms": round(percentile(lat, 99)),
             "max_ms": round(max(lat)) if lat else None}
 

@@ -9,7 +9,8 @@ Writes into DIR, from the active sensors in PostgreSQL:
   the worker may only *read* ``zhijian/v1/+/+/telemetry`` (its shared subscription);
 - ``devices.csv`` (mode 600): sensor id, username, password, topic — for whoever installs the devices.
   Passwords already in it are kept, so re-running after adding sensors rotates nothing.
-Send Mosquitto SIGHUP (or restart it) to load new files.
+Send Mosquitto SIGHUP (or restart it) to load new files. With ``--dynsec URL`` the same logins are also
+created live in a broker running Mosquitto's dynamic-security plugin (no SIGHUP needed there).
 """
 
 from __future__ import annotations
@@ -97,11 +98,28 @@ def devices_for(sensors: list[tuple[str, str]], known: dict[str, str]) -> list[D
                    topic=TOPIC.format(project_id=pid, sensor_id=sid)) for pid, sid in sensors]
 
 
+def provision_live(dynsec_url: str, devices: list[Device], worker_user: str, worker_password: str) -> None:
+    """The same logins, live in a broker running the dynamic-security plugin (issue 18): the worker's role and
+    login, and one client + one-topic role per device — no files for the broker, no SIGHUP."""
+    from backend.clients.dynsec import DynSecTarget, run_commands
+    from backend.monitoring import provisioning
+
+    target = DynSecTarget.from_url(dynsec_url)
+    run_commands(target, provisioning.worker_commands(worker_user, worker_password), tolerate=provisioning.EXISTS)
+    for d in devices:
+        project_id = d.topic.split("/")[2]
+        run_commands(target, provisioning.device_commands(d.username, project_id, d.password),
+                     tolerate=provisioning.EXISTS)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--worker-user", default="zhijian-iot")
     parser.add_argument("--worker-password-env", default="MQTT_WORKER_PASSWORD")
+    parser.add_argument("--dynsec", metavar="URL", default="",
+                        help="also provision every login live through the broker's dynamic-security plugin "
+                             "(mqtt://admin:…@host:port); devices.csv is still written for the installers")
     args = parser.parse_args()
     worker_password = os.environ.get(args.worker_password_env, "")
     if not worker_password:
@@ -109,6 +127,9 @@ def main() -> int:
     devices = devices_for(asyncio.run(_sensors()), _known_passwords(args.out))
     write_broker_auth(args.out, devices, args.worker_user, worker_password)
     print(f"wrote {len(devices)} device credentials and the worker's to {args.out}")
+    if args.dynsec:
+        provision_live(args.dynsec, devices, args.worker_user, worker_password)
+        print(f"provisioned {len(devices)} devices and the worker live through the dynamic-security plugin")
     return 0
 
 

@@ -231,7 +231,7 @@ class IotWorker:
         settings = self.settings
         await db.open_pool(settings)
         arq = await create_arq_pool(settings)
-        cache = SensorCache(settings.MONITORING_SENSOR_REFRESH_S)
+        cache = SensorCache(settings.MONITORING_SENSOR_REFRESH_S, clock_skew_s=settings.MONITORING_CLOCK_SKEW_S)
         await alarms.send_pending(None, settings=settings, arq=arq)  # left over by a crash
         notifier = asyncio.create_task(self._notifier(arq))
         params = mqtt_params(settings)

@@ -37,6 +37,7 @@ ACTIVE = "active_unacknowledged"
 ACKED = "acknowledged"
 CLEARED = "cleared"
 OPEN = (ACTIVE, ACKED)
+CLOCK = "clock"  # the rule of a device-clock fault (readings stamped in the future refused)
 
 # (status, action) → next status: the whole state machine.
 TRANSITIONS: dict[tuple[str, str], str] = {
@@ -68,6 +69,7 @@ class SensorInfo:
     work_id: UUID
     metric: str
     thresholds: Thresholds  # the alarm values, parsed once per refresh
+    status: str = "active"  # active | paused (readings kept as dead letters, not judged)
 
 
 def subject(alarm_id: UUID | str) -> tuple[str, str]:
@@ -119,8 +121,11 @@ async def on_level_change(sensor: SensorInfo, rule: str, previous: int, level: i
     if level > previous:
         if alarm is None:
             alarm_id = await _create(sensor, rule, level, value, cumulative, rate, reasons, reading_ts)
+            # a device-clock fault is the device's, not the structure's: told once, no escalation
             return await _event(alarm_id, "raised", from_level=int(previous), to_level=int(level), to_status=ACTIVE,
-                                note="；".join(reasons), notify="escalate", at=now)
+                                note="；".join(reasons), notify="inform" if rule == CLOCK else "escalate", at=now)
+        if rule == CLOCK:
+            return None
         new_status = TRANSITIONS[(alarm["status"], "raise")]
         await Alarm.raw(
             "UPDATE monitoring_alarms SET level = {}, max_level = GREATEST(max_level, {}), status = {},"
@@ -142,7 +147,8 @@ async def on_level_change(sensor: SensorInfo, rule: str, previous: int, level: i
             now, now, value, cumulative, rate, reading_ts, alarm["id"],
         )
         return await _event(alarm["id"], "cleared", from_level=int(previous), to_level=0, from_status=alarm["status"],
-                            to_status=CLEARED, note="auto: below the clearing threshold", notify="inform", at=now)
+                            to_status=CLEARED, note="auto: " + "；".join(reasons or ["below the clearing threshold"]),
+                            notify="" if rule == CLOCK else "inform", at=now)
     await Alarm.raw(
         "UPDATE monitoring_alarms SET level = {}, last_at = {}, value = {}, cumulative = {}, rate_per_day = {},"
         " reading_ts = {} WHERE id = {}", level, now, value, cumulative, rate, reading_ts, alarm["id"],
@@ -218,8 +224,10 @@ async def send_pending(event_ids: list[UUID] | None, *, settings: Settings, arq:
 async def _send(row: dict[str, Any], *, settings: Settings, arq: ArqRedis | None) -> None:
     level = int(row["to_level"] or 0)
     metric = METRIC_ZH.get(row["metric"], row["metric"])
-    what = "传感器无数据" if row["rule"] == "silent" else metric
-    if row["kind"] == "cleared":
+    what = {"silent": "传感器无数据", CLOCK: "设备时钟异常"}.get(row["rule"], metric)
+    if row["rule"] == CLOCK and row["kind"] == "raised":
+        level_text, detail = "设备故障", "设备时钟超前，未来时间的读数已拒收，请校准设备时钟"
+    elif row["kind"] == "cleared":
         level_text, detail = "已解除", f"{what}报警已解除"
     elif row["notify"] == "inform":
         level_text, detail = LEVEL_ZH[Level(level)], f"{what}降为{LEVEL_ZH[Level(level)]}"

@@ -89,7 +89,11 @@ METRICS: dict[str, str] = {
 
 # Defaults (only to fill gaps). Pit values: a typical approved plan quoted in standards.md (grade-1 pile
 # support: wall-top 30 mm / 0.3 %H / 3 mm/d, warning at 70 %); formwork: DBJ/T 15-197-2020 Table 8.0.4
-# (warning at 80 %). Forces have no default: they are a share of the design value, which only the plan knows.
+# (warning at 80 %). Forces have no default limit: they are a share of the design value (GB 50497-2019
+# Table 8.0.4), which only the plan knows; the share defaults to 70 % (the table's grade-1 60–70 %, upper end).
+# Every metric also gets its instrument resolution (the rate's dead band) and the minimum span of a rate
+# verdict; the sources and the reasoning are in docs/MONITORING_RULES.md.
+_DAY = 86_400.0
 DEFAULTS: dict[str, dict[str, float]] = {
     "wall_top_horizontal": {"cumulative_abs": 30.0, "cumulative_pct_of_depth": 0.3, "rate_per_day": 3.0, "warning_ratio": 0.7},
     "wall_top_vertical": {"cumulative_abs": 20.0, "cumulative_pct_of_depth": 0.2, "rate_per_day": 2.0, "warning_ratio": 0.7},
@@ -100,12 +104,25 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "formwork_horizontal": {"cumulative_abs": 12.0, "warning_ratio": 0.8, "consecutive_count": 0},
     "formwork_settlement": {"cumulative_abs": 8.0, "warning_ratio": 0.8, "consecutive_count": 0},
     "formwork_tilt": {"cumulative_abs": 4.0, "warning_ratio": 0.8, "consecutive_count": 0},
+    "support_axial_force": {"design_share": 0.7, "warning_ratio": 0.8, "consecutive_count": 0},
+    "upright_axial_force": {"design_share": 0.7, "warning_ratio": 0.8, "consecutive_count": 0},
 }
+RESOLUTION: dict[str, float] = {  # the reading's unit; docs/MONITORING_RULES.md
+    "wall_top_horizontal": 0.1, "wall_top_vertical": 0.1, "deep_horizontal": 0.1, "column_vertical": 0.1,
+    "ground_settlement": 0.1, "groundwater_level": 10.0, "support_axial_force": 1.0, "formwork_horizontal": 0.1,
+    "formwork_settlement": 0.1, "formwork_tilt": 0.01, "upright_axial_force": 0.1,
+}
+for _metric, _res in RESOLUTION.items():
+    DEFAULTS.setdefault(_metric, {}).update({"resolution": _res, "rate_min_span_s": _DAY})
+FORCE_METRICS = frozenset({"support_axial_force", "upright_axial_force"})  # the gauge reads the force: baseline 0
 
 ALARM_FIELDS = (
     "cumulative_abs", "cumulative_pct_of_depth", "rate_per_day", "rate_window_s", "warning_ratio", "danger_ratio",
     "consecutive_rate_ratio", "consecutive_count", "hysteresis", "clear_after",
+    "rate_min_span_s", "rate_method", "resolution", "dead_band_steps", "design_value", "design_share",
 )
+LIMIT_FIELDS = ("cumulative_abs", "cumulative_pct_of_depth", "rate_per_day", "design_value", "design_share",
+                "danger_ratio", "warning_ratio")  # the fields that say how much is too much (edited with care)
 
 
 class NoAlarmValue(ValueError):
@@ -124,7 +141,8 @@ def resolve_thresholds(metric: str, plan_values: dict[str, Any], design_depth_m:
             values[name], sources[name] = plan[name], "plan"
         elif name in defaults:
             values[name], sources[name] = defaults[name], "default"
-    if values.get("cumulative_abs") is None and values.get("rate_per_day") is None:
+    by_design = values.get("design_value") is not None and values.get("design_share") is not None
+    if values.get("cumulative_abs") is None and values.get("rate_per_day") is None and not by_design:
         raise NoAlarmValue(metric)
     if values.get("cumulative_pct_of_depth") is not None and design_depth_m:
         values["design_depth"] = design_depth_m * 1000.0  # %H is of the depth in the reading's unit (mm)

@@ -9,21 +9,25 @@ from uuid import UUID
 from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from backend.deps import ArqDep, Limit, Offset, PrincipalDep
-from backend.monitoring import service
+from backend.deps import ArqDep, Limit, Offset, PrincipalDep, SettingsDep
+from backend.monitoring import lifecycle, service
 from backend.monitoring.schemas import (
     AlarmDetail,
     AlarmNote,
     AlarmOut,
+    BaselineSet,
     CommentIn,
     DeadLetterOut,
     PlanApprove,
     PlanSubmit,
     PointCreate,
     PointOut,
+    SensorAction,
     SensorCreate,
+    SensorDetail,
     SensorOut,
     Series,
+    ThresholdEdit,
     WorkCreate,
     WorkOut,
     WorkUpdate,
@@ -74,9 +78,15 @@ class MonitoringController(Controller):
         return await service.list_points(principal, work_id)
 
     @post("/points/{point_id:uuid}/sensors", summary="Add a sensor (thresholds from the approved plan)")
-    async def create_sensor(self, principal: PrincipalDep, point_id: FromPath[UUID],
+    async def create_sensor(self, principal: PrincipalDep, settings: SettingsDep, point_id: FromPath[UUID],
                             data: JSONBody[SensorCreate]) -> SensorOut:
-        return await service.create_sensor(principal, point_id, data)
+        return await service.create_sensor(principal, point_id, data, settings)
+
+    @post("/sensors/{sensor_id:uuid}/credentials", status_code=200,
+          summary="Issue the device a new broker password (live provisioning; shown once)")
+    async def rotate_credentials(self, principal: PrincipalDep, settings: SettingsDep,
+                                 sensor_id: FromPath[UUID]) -> SensorOut:
+        return await service.rotate_device_password(principal, sensor_id, settings)
 
     @get("/points/{point_id:uuid}/sensors")
     async def list_sensors(self, principal: PrincipalDep, point_id: FromPath[UUID]) -> list[SensorOut]:
@@ -85,6 +95,36 @@ class MonitoringController(Controller):
     @get("/sensors/{sensor_id:uuid}")
     async def get_sensor(self, principal: PrincipalDep, sensor_id: FromPath[UUID]) -> SensorOut:
         return await service.get_sensor(principal, sensor_id)
+
+    # Sensor lifecycle (issue 18): readers see the audit trail; leads/staff/supervisors edit (lifecycle.py).
+    @get("/sensors/{sensor_id:uuid}/lifecycle", summary="A sensor's status and its audit trail")
+    async def sensor_lifecycle(self, principal: PrincipalDep, sensor_id: FromPath[UUID]) -> SensorDetail:
+        return await lifecycle.sensor_detail(principal, sensor_id)
+
+    @patch("/sensors/{sensor_id:uuid}/thresholds", summary="Edit alarm values (plan reference; the lead may only tighten)")
+    async def edit_thresholds(self, principal: PrincipalDep, sensor_id: FromPath[UUID],
+                              data: JSONBody[ThresholdEdit]) -> SensorDetail:
+        return await lifecycle.edit_thresholds(principal, sensor_id, data)
+
+    @post("/sensors/{sensor_id:uuid}/baseline", status_code=200, summary="Set the baseline (supervisor or staff)")
+    async def set_baseline(self, principal: PrincipalDep, sensor_id: FromPath[UUID],
+                           data: JSONBody[BaselineSet]) -> SensorDetail:
+        return await lifecycle.set_baseline(principal, sensor_id, data)
+
+    @post("/sensors/{sensor_id:uuid}/pause", status_code=200, summary="Pause for maintenance (no silence alarm)")
+    async def pause_sensor(self, principal: PrincipalDep, sensor_id: FromPath[UUID],
+                           data: JSONBody[SensorAction]) -> SensorDetail:
+        return await lifecycle.transition_sensor(principal, sensor_id, "pause", data)
+
+    @post("/sensors/{sensor_id:uuid}/resume", status_code=200, summary="Resume after maintenance")
+    async def resume_sensor(self, principal: PrincipalDep, sensor_id: FromPath[UUID],
+                            data: JSONBody[SensorAction]) -> SensorDetail:
+        return await lifecycle.transition_sensor(principal, sensor_id, "resume", data)
+
+    @post("/sensors/{sensor_id:uuid}/retire", status_code=200, summary="Retire (supervisor or staff)")
+    async def retire_sensor(self, principal: PrincipalDep, settings: SettingsDep, sensor_id: FromPath[UUID],
+                            data: JSONBody[SensorAction]) -> SensorDetail:
+        return await lifecycle.transition_sensor(principal, sensor_id, "retire", data, settings)
 
     @get("/sensors/{sensor_id:uuid}/series", summary="Readings downsampled into buckets for a chart")
     async def series(self, principal: PrincipalDep, sensor_id: FromPath[UUID], start: FromQuery[datetime | None] = None,

@@ -16,7 +16,7 @@ import json
 import math
 import struct
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
@@ -34,12 +34,11 @@ from backend.monitoring import alarms
 from backend.monitoring.alarms import SensorInfo
 from backend.monitoring.rules import (
     QUIET_RUN_MIN,
-    Duplicate,
     Level,
-    OutOfOrder,
     RuleState,
     Thresholds,
     is_silent,
+    level_for,
     step,
     step_quiet_run,
     window_start,
@@ -155,8 +154,9 @@ class SensorCache:
     ``max_states`` sensors are kept (least recently used dropped), which bounds the worker's memory.
     """
 
-    def __init__(self, refresh_s: float, max_states: int = 20_000) -> None:
+    def __init__(self, refresh_s: float, max_states: int = 20_000, clock_skew_s: float = 300.0) -> None:
         self.refresh_s = refresh_s
+        self.clock_skew_s = clock_skew_s  # a reading stamped further ahead of its arrival is refused
         self.sensors: dict[UUID, SensorInfo] = {}
         self.loaded_at = 0.0
         self.max_states = max_states
@@ -164,10 +164,10 @@ class SensorCache:
         self.rebuilt = 0  # states rebuilt from the database (a restart, another worker, an operator)
 
     async def _load(self, ids: list[UUID] | None) -> dict[UUID, SensorInfo]:
-        where = "s.status = 'active'" + (" AND s.id = ANY({}::uuid[])" if ids is not None else "")
+        where = "s.status IN ('active', 'paused')" + (" AND s.id = ANY({}::uuid[])" if ids is not None else "")
         rows = await Sensor.raw(
             "SELECT s.id, s.point, p.code AS point_code, s.project, pr.name AS project_name, pr.district, p.work,"
-            " s.metric, s.thresholds FROM monitoring_sensors s JOIN monitoring_points p ON p.id = s.point"
+            " s.metric, s.thresholds, s.status FROM monitoring_sensors s JOIN monitoring_points p ON p.id = s.point"
             f" JOIN projects pr ON pr.id = s.project WHERE {where}",
             *([ids] if ids is not None else []),
         )
@@ -177,7 +177,7 @@ class SensorCache:
             sensors[r["id"]] = SensorInfo(id=r["id"], point_id=r["point"], point_code=r["point_code"],
                                           project_id=r["project"], project_name=r["project_name"],
                                           district=r["district"], work_id=r["work"], metric=r["metric"],
-                                          thresholds=thresholds_of(th))
+                                          thresholds=thresholds_of(th), status=r["status"])
         return sensors
 
     async def get_many(self, ids: set[UUID]) -> dict[UUID, SensorInfo]:
@@ -204,30 +204,36 @@ class SensorCache:
 
 
 async def _lock_states(conn: Any, cache: SensorCache, known: dict[UUID, SensorInfo],
-                       sensor_ids: list[UUID]) -> dict[UUID, tuple[RuleState, int]]:
-    """Lock the sensors' state rows (one worker per sensor at a time) and return each state with its window."""
+                       sensor_ids: list[UUID]) -> dict[UUID, tuple[RuleState, int, int, list[list[Any]]]]:
+    """Lock the sensors' state rows (one worker per sensor at a time) and return each state with its window,
+    its silent and clock-fault flags and its batch-start history (for re-sequencing late readings)."""
     rows = await conn.fetch(
-        "SELECT sensor, state::text AS state, silent FROM monitoring_rule_states WHERE sensor = ANY($1::uuid[])"
-        " ORDER BY sensor FOR UPDATE", sensor_ids,
+        "SELECT sensor, state::text AS state, silent, clock_fault FROM monitoring_rule_states"
+        " WHERE sensor = ANY($1::uuid[]) ORDER BY sensor FOR UPDATE", sensor_ids,
     )
-    out: dict[UUID, tuple[RuleState, int]] = {}
+    out: dict[UUID, tuple[RuleState, int, int, list[list[Any]]]] = {}
     stale: dict[UUID, dict[str, Any]] = {}
     for r in rows:
         stored = _json_decode(r["state"]) if r["state"] else {}
         cached = cache.states.get(r["sensor"])
+        history = stored.get("history") or []
         if cached is not None and cached[0] == stored:
-            out[r["sensor"]] = (cached[1], r["silent"])
+            out[r["sensor"]] = (cached[1], r["silent"], r["clock_fault"], history)
         else:
             stale[r["sensor"]] = stored
-            out[r["sensor"]] = (RuleState.from_json(stored), r["silent"])
+            out[r["sensor"]] = (RuleState.from_json(stored), r["silent"], r["clock_fault"], history)
     starts = {sid: window_start(st, known[sid].thresholds) for sid, st in stale.items()}
     starts = {sid: start for sid, start in starts.items() if start is not None and not stale[sid].get("window")}
     if starts:
         cache.rebuilt += len(starts)
+        # the window: the readings since the edge, and the newest one at or before it (its anchor)
         readings = await conn.fetch(
-            "SELECT r.sensor, r.ts, r.value FROM monitoring_readings r JOIN unnest($1::uuid[], $2::timestamptz[])"
-            " AS w(s, start) ON r.sensor = w.s AND r.ts >= w.start ORDER BY r.sensor, r.ts",
+            "SELECT r.sensor, r.ts, r.value FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS w(s, start, stop)"
+            " JOIN monitoring_readings r ON r.sensor = w.s AND r.ts >= COALESCE((SELECT max(x.ts) FROM"
+            " monitoring_readings x WHERE x.sensor = w.s AND x.ts <= w.start), w.start)"
+            " AND r.ts <= w.stop ORDER BY r.sensor, r.ts",
             list(starts), [datetime.fromtimestamp(x, UTC) for x in starts.values()],
+            [datetime.fromtimestamp(float(stale[sid]["last_ts"]), UTC) for sid in starts],
         )
         for r in readings:
             out[r["sensor"]][0].window.append((r["ts"].timestamp(), r["value"]))
@@ -346,73 +352,139 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
         if info.project_id != project_id:
             dead.append((m.topic, sensor_id, "topic_mismatch", "the sensor belongs to another project", _text(m.payload)))
             continue
+        if info.status != "active":  # paused for maintenance: kept, not judged
+            dead.append((m.topic, sensor_id, "paused", "the sensor is paused for maintenance", _text(m.payload)))
+            continue
         per_sensor[sensor_id].append((readings, m, received))
 
     remembered: list[tuple[UUID, dict[str, Any], RuleState]] = []
+    skew = cache.clock_skew_s
     try:
         async with Sensor._meta.db.transaction() as tx:
             conn = tx.connection
             states = await _lock_states(conn, cache, known, list(per_sensor)) if per_sensor else {}
             rows = Rows()
-            late: list[tuple[UUID, datetime, float, Message]] = []
             s_sensor: list[UUID] = []
             s_state: list[str] = []
             s_last: list[datetime] = []
+            clock: list[tuple[UUID, int]] = []  # sensors whose device-clock fault opens (1) or clears (0)
             changes: list[tuple[SensorInfo, str, int, int, dict[str, Any]]] = []
+            # Pass 1, per sensor: time sanity, ts order, duplicates inside the batch, what is older than the state.
+            work: list[_SensorWork] = []
             for sensor_id, readings in per_sensor.items():
                 info = known[sensor_id]
-                state, silent = states.get(sensor_id) or (RuleState(), 0)
-                th = info.thresholds
+                state, silent, clock_fault, history = states.get(sensor_id) or (RuleState(), 0, 0, [])
+                w = _SensorWork(sensor_id, info, state, silent, clock_fault, history, readings[0][1].topic)
+                ts_l = [r.ts.timestamp() for rs, _, _ in readings for r in rs]
+                values_l = [r.value for rs, _, _ in readings for r in rs]
+                counts = [len(rs) for rs, _, _ in readings]
+                recv_s = np.repeat(np.array([m.received_at for _, m, _ in readings], np.float64), counts)
+                recv_us = np.repeat(np.array([rec for _, _, rec in readings], np.int64), counts)
+                ts_a, values_a = np.array(ts_l, np.float64), np.array(values_l, np.float64)
+                future = ts_a > recv_s + skew
+                if future.any():
+                    for i in np.flatnonzero(future).tolist():
+                        detail = (f"reading at {_iso(ts_l[i])} is {ts_l[i] - recv_s[i]:.0f} s ahead of its arrival"
+                                  f" (allowed {skew:g} s): the device clock is wrong")
+                        dead.append((w.topic, sensor_id, "future_timestamp", detail, _one(ts_l[i], values_l[i])))
+                    keep = ~future
+                    ts_a, values_a, recv_us = ts_a[keep], values_a[keep], recv_us[keep]
+                    if not clock_fault:
+                        w.clock_open = True
+                elif clock_fault and len(ts_a):
+                    w.clock_clear = True
+                if len(ts_a) > 1 and not (ts_a[1:] > ts_a[:-1]).all():
+                    order = np.argsort(ts_a, kind="stable")
+                    ts_a, values_a, recv_us = ts_a[order], values_a[order], recv_us[order]
+                    same = np.concatenate(([False], ts_a[1:] == ts_a[:-1]))
+                    for i in np.flatnonzero(same).tolist():
+                        reason = "duplicate" if values_a[i] == values_a[i - 1] else "conflict"
+                        dead.append((w.topic, sensor_id, reason, f"a second reading at {_iso(ts_a[i])} in one batch",
+                                     _one(ts_a[i], values_a[i])))
+                    ts_a, values_a, recv_us = ts_a[~same], values_a[~same], recv_us[~same]
+                w.ts, w.values, w.recv_us = ts_a, values_a, recv_us
+                last = state.last_ts
+                w.old = 0 if last is None else int(np.searchsorted(ts_a, last, side="right"))
+                work.append(w)
+            # Readings not newer than the state: a redelivery of a stored one is a duplicate, a different value
+            # at a stored time a conflict; the rest are late readings, stored and judged (never dropped).
+            older = [(w, i) for w in work for i in range(w.old)]
+            if older:
+                stored_rows = await conn.fetch(
+                    "SELECT sensor, ts, value FROM monitoring_readings r JOIN unnest($1::uuid[], $2::timestamptz[])"
+                    " AS t(s, t) ON r.sensor = t.s AND r.ts = t.t", [w.sensor_id for w, _ in older],
+                    [_dt(w.ts[i]) for w, i in older])
+                have = {(r["sensor"], r["ts"].timestamp()): r["value"] for r in stored_rows}
+                for w in work:
+                    if not w.old:
+                        continue
+                    late = []
+                    for i in range(w.old):
+                        t_i, v_i = float(w.ts[i]), float(w.values[i])
+                        was = have.get((w.sensor_id, t_i))
+                        if was is None:
+                            late.append(i)
+                            continue
+                        reason = "duplicate" if was == v_i else "conflict"
+                        dead.append((w.topic, w.sensor_id, reason, f"reading at {_iso(t_i)} already stored"
+                                     + ("" if reason == "duplicate" else f" with the value {was:g}"), _one(t_i, v_i)))
+                    w.late = late
+            # Pass 2: evaluate.
+            for w in work:
+                sensor_id, info, state, th = w.sensor_id, w.info, w.state, w.info.thresholds
                 raw_id = sensor_id.bytes
+                before_level = state.level
+                history = _push_history(w.history, state)
                 accepted = 0
-                # most often nothing happens: the run at once (only a normal state can stay quiet)
-                if state.level == Level.NORMAL and sum(len(r[0]) for r in readings) >= QUIET_RUN_MIN:
-                    ts_run = np.array([r.ts.timestamp() for rs, _, _ in readings for r in rs])
-                    values_run = np.array([r.value for rs, _, _ in readings for r in rs], np.float64)
-                    if step_quiet_run(state, th, ts_run, values_run):
-                        rows.add_run(raw_id, ts_run, values_run, np.repeat(
-                            np.array([rec for _, _, rec in readings], np.int64), [len(rs) for rs, _, _ in readings]))
-                        accepted, readings = len(ts_run), []
-                for readings_of_message, m, received in readings:
-                    for r in readings_of_message:
-                        ts, value = r.ts, r.value
-                        epoch = ts.timestamp()
-                        try:
-                            ev = step(state, th, epoch, value)
-                        except Duplicate:
-                            dead.append((m.topic, sensor_id, "duplicate", f"reading at {ts.isoformat()} already stored",
-                                         json.dumps({"ts": ts.isoformat(), "value": value})))
-                            continue
-                        except OutOfOrder:
-                            late.append((sensor_id, ts, value, m))
-                            continue
+                if w.late:
+                    history = await _judge_late(conn, w, history, rows, changes)
+                    accepted += len(w.late)
+                fresh = slice(w.old, len(w.ts))
+                ts_f, values_f, recv_f = w.ts[fresh], w.values[fresh], w.recv_us[fresh]
+                if w.rewound is not None:
+                    pass  # the replay has taken the fresh readings too
+                elif state.level == Level.NORMAL and len(ts_f) >= QUIET_RUN_MIN and step_quiet_run(state, th, ts_f, values_f):
+                    rows.add_run(raw_id, ts_f, values_f, recv_f)
+                    accepted += len(ts_f)
+                else:
+                    for x, v, rec in zip(ts_f.tolist(), values_f.tolist(), recv_f.tolist(), strict=True):
+                        ev = step(state, th, x, v)
                         accepted += 1
-                        rows.add(raw_id, _pg_us(epoch), value, received)
+                        rows.add(raw_id, _pg_us(x), v, rec)
                         if ev.level != ev.previous:
                             changes.append((info, "threshold", int(ev.previous), int(ev.level), {
-                                "value": value, "cumulative": ev.cumulative, "rate": ev.rate_per_day,
-                                "reasons": list(ev.reasons), "reading_ts": ts}))
-                stored = state.to_json()
+                                "value": v, "cumulative": ev.cumulative, "rate": ev.rate_per_day,
+                                "reasons": list(ev.reasons), "reading_ts": _dt(x)}))
+                if w.rewound is not None and w.rewound.level != before_level:
+                    ev = w.rewound
+                    changes.append((info, "threshold", int(before_level), int(ev.level), {
+                        "value": ev.value, "cumulative": ev.cumulative, "rate": ev.rate_per_day,
+                        "reasons": [*ev.reasons, "re-sequenced: a reading arrived after a newer one"],
+                        "reading_ts": _dt(ev.ts)}))
+                stored = {**state.to_json(), "history": history}
                 remembered.append((sensor_id, stored, state))
+                if w.clock_open:
+                    clock.append((sensor_id, 1))
+                    changes.append((info, "clock", int(Level.NORMAL), int(Level.WARNING), {
+                        "value": None, "cumulative": None, "rate": None,
+                        "reasons": ["device clock ahead: readings stamped in the future refused"], "reading_ts": None}))
+                elif w.clock_clear:
+                    clock.append((sensor_id, 0))
+                    changes.append((info, "clock", int(Level.WARNING), int(Level.NORMAL), {
+                        "value": None, "cumulative": None, "rate": None, "reasons": ["device clock right again"],
+                        "reading_ts": None}))
                 if accepted:
-                    if silent:
+                    if w.silent == 1:
                         changes.append((info, "silent", int(Level.ALARM), int(Level.NORMAL), {
                             "value": None, "cumulative": None, "rate": None, "reasons": ["readings resumed"],
                             "reading_ts": None}))
                     s_sensor.append(sensor_id)
                     s_state.append(_json_encode(stored).decode())
                     s_last.append(datetime.fromtimestamp(state.last_ts, UTC))
-            if late:
-                # Older than the last evaluated reading: a redelivery of a stored one is a duplicate, else out of order.
-                stored_rows = await conn.fetch(
-                    "SELECT sensor, ts, value FROM monitoring_readings r JOIN unnest($1::uuid[], $2::timestamptz[])"
-                    " AS t(s, t) ON r.sensor = t.s AND r.ts = t.t", [x[0] for x in late], [x[1] for x in late],
-                )
-                have = {(r["sensor"], r["ts"]): r["value"] for r in stored_rows}
-                for sensor_id, ts, value, m in late:
-                    reason = "duplicate" if have.get((sensor_id, ts)) == value else "out_of_order"
-                    dead.append((m.topic, sensor_id, reason, f"reading at {ts.isoformat()} is not newer than the last one",
-                                 json.dumps({"ts": ts.isoformat(), "value": value})))
+            if clock:
+                await conn.execute(
+                    "UPDATE monitoring_rule_states AS r SET clock_fault = t.c FROM unnest($1::uuid[], $2::int2[])"
+                    " AS t(s, c) WHERE r.sensor = t.s", [c[0] for c in clock], [c[1] for c in clock])
             stored_n = await _store_readings(conn, rows, careful=careful) if len(rows) else 0
             if s_sensor:
                 await conn.execute(
@@ -446,19 +518,152 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
     return result
 
 
+@dataclass(slots=True)
+class _SensorWork:
+    """One sensor's share of a batch while it is evaluated (readings in ts order, numpy columns)."""
+
+    sensor_id: UUID
+    info: SensorInfo
+    state: RuleState
+    silent: int
+    clock_fault: int
+    history: list[list[Any]]
+    topic: str
+    ts: np.ndarray = field(default_factory=lambda: np.empty(0))
+    values: np.ndarray = field(default_factory=lambda: np.empty(0))
+    recv_us: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    old: int = 0  # the first ``old`` readings are not newer than the state's last one
+    late: list[int] = field(default_factory=list)  # of those, the ones not stored yet (indexes)
+    clock_open: bool = False
+    clock_clear: bool = False
+    rewound: _Replayed | None = None
+
+
+@dataclass(slots=True)
+class _Replayed:
+    """The last evaluation of a re-sequenced replay (its level is the sensor's level after it)."""
+
+    level: Level
+    value: float
+    ts: float
+    cumulative: float
+    rate_per_day: float | None
+    reasons: tuple[str, ...]
+
+
+HISTORY_KEEP = 8  # batch-start states kept per sensor: how far back a late reading can be re-sequenced
+
+
+def _push_history(history: list[list[Any]], state: RuleState) -> list[list[Any]]:
+    """The state's scalars at the start of this batch, appended to the sensor's last HISTORY_KEEP."""
+    snap = [state.baseline, state.last_ts, state.last_value, state.consecutive_over, state.below_count, int(state.level),
+            state.over_counted_ts]
+    if history and history[-1][1] == state.last_ts:
+        return history
+    return [*history[-(HISTORY_KEEP - 1):], snap]
+
+
+def _from_snapshot(snap: list[Any]) -> RuleState:
+    return RuleState(baseline=snap[0], last_ts=snap[1], last_value=snap[2], consecutive_over=int(snap[3]),
+                     below_count=int(snap[4]), level=Level(int(snap[5])), over_counted_ts=snap[6])
+
+
+async def _judge_late(conn: Any, w: _SensorWork, history: list[list[Any]], rows: Rows,
+                      changes: list[tuple[SensorInfo, str, int, int, dict[str, Any]]]) -> list[list[Any]]:
+    """Store the sensor's late readings and judge them; returns the history to keep.
+
+    Re-sequencing: when a batch-start state older than the earliest late reading is still in the history
+    (another worker committed a newer reading of the sensor first), the state is rewound to it and every
+    reading since — stored ones and this batch's, late and fresh — is replayed in ts order, so the state
+    ends exactly as one worker stepping them in order would leave it; the caller records only the net
+    level change (what is already decided is not raised again). Older than the history: the reading is
+    stored and its cumulative value judged alone — it can raise the level, never repeat or lower it."""
+    th, state, info, raw_id = w.info.thresholds, w.state, w.info, w.sensor_id.bytes
+    first_late = float(w.ts[w.late[0]])
+    j = next((k for k in range(len(history) - 1, -1, -1)
+              if history[k][1] is None or history[k][1] < first_late), None)
+    for i in w.late:
+        rows.add(raw_id, _pg_us(float(w.ts[i])), float(w.values[i]), int(w.recv_us[i]))
+    if j is not None:
+        snap = history[j]
+        rewound = _from_snapshot(snap)
+        since = None if snap[1] is None else _dt(snap[1] - th.rate_window_s)
+        stored = await conn.fetch(
+            "SELECT ts, value FROM monitoring_readings WHERE sensor = $1 AND ts >= COALESCE((SELECT max(ts) FROM"
+            " monitoring_readings WHERE sensor = $1 AND ts <= $2), $2, '-infinity'::timestamptz) ORDER BY ts",
+            w.sensor_id, since)
+        replay: list[tuple[float, float]] = []
+        for r in stored:
+            x = r["ts"].timestamp()
+            if snap[1] is not None and x <= snap[1]:
+                rewound.window.append((x, r["value"]))
+            else:
+                replay.append((x, r["value"]))
+        replay.extend((float(w.ts[i]), float(w.values[i])) for i in w.late)
+        fresh = range(w.old, len(w.ts))
+        replay.extend((float(w.ts[i]), float(w.values[i])) for i in fresh)
+        for i in fresh:
+            rows.add(raw_id, _pg_us(float(w.ts[i])), float(w.values[i]), int(w.recv_us[i]))
+        replay.sort()
+        ev = None
+        for x, v in replay:
+            ev = step(rewound, th, x, v)
+        assert ev is not None
+        # the caller's state object is the cache's: move the replayed values into it
+        state.baseline, state.last_ts, state.last_value = rewound.baseline, rewound.last_ts, rewound.last_value
+        state.window, state.consecutive_over, state.below_count = rewound.window, rewound.consecutive_over, rewound.below_count
+        state.sums, state.over_counted_ts = None, rewound.over_counted_ts
+        w.rewound = _Replayed(rewound.level, ev.state.last_value, ev.state.last_ts, ev.cumulative, ev.rate_per_day,
+                              ev.reasons)
+        state.level = rewound.level
+        return history[: j + 1]
+    cutoff = (state.last_ts or 0.0) - th.rate_window_s
+    window = sorted([*state.window, *((float(w.ts[i]), float(w.values[i])) for i in w.late)])
+    while len(window) >= 2 and window[1][0] <= cutoff:
+        window.pop(0)
+    state.window, state.sums = deque(window), None
+    baseline = state.baseline if state.baseline is not None else float(w.values[w.late[0]])
+    for i in w.late:
+        v = float(w.values[i])
+        level, reasons = level_for(th, abs(v - baseline), None, 0)
+        if level > state.level:
+            changes.append((info, "threshold", int(state.level), int(level), {
+                "value": v, "cumulative": abs(v - baseline), "rate": None,
+                "reasons": [*reasons, "late reading"], "reading_ts": _dt(float(w.ts[i]))}))
+            state.level, state.below_count = level, 0
+    return history
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(float(epoch), UTC).isoformat()
+
+
+def _dt(epoch: float) -> datetime:
+    return datetime.fromtimestamp(float(epoch), UTC)
+
+
+def _one(ts: float, value: float) -> str:
+    return json.dumps({"ts": _iso(ts), "value": float(value)})
+
+
 def _text(payload: bytes) -> str:
     return payload[:PAYLOAD_KEEP].decode("utf-8", "replace")
 
 
 async def check_silence(cache: SensorCache, now: float | None = None) -> list[UUID]:
-    """Raise "sensor silent" for every sensor past its allowed gap (rules.is_silent); returns events to notify."""
+    """Raise "sensor silent" for every active sensor past its allowed gap; returns events to notify.
+
+    The gap counts from the last reading (``interval_s × silent_after_missed``, rules.is_silent), or — for a
+    sensor that never reported — from its creation, after one expected interval; a resumed sensor counts
+    from its resumption. A silent alarm cleared by hand (``silent`` = 2) stays cleared until a reading comes."""
     now = time.time() if now is None else now
     events: list[UUID] = []
     async with Sensor._meta.db.transaction():
         rows = await Sensor.raw(
-            "SELECT r.sensor, r.state FROM monitoring_rule_states r JOIN monitoring_sensors s ON s.id = r.sensor"
-            " WHERE r.silent = 0 AND s.status = 'active' AND r.last_ts IS NOT NULL"
-            " AND r.last_ts < {}::timestamptz - make_interval(secs => s.interval_s * s.silent_after_missed)"
+            "SELECT r.sensor, r.state, r.last_ts FROM monitoring_rule_states r JOIN monitoring_sensors s ON s.id = r.sensor"
+            " WHERE r.silent = 0 AND s.status = 'active' AND GREATEST(COALESCE(r.last_ts, s.created_at),"
+            " COALESCE(s.status_at, s.created_at)) < {}::timestamptz - make_interval(secs => s.interval_s *"
+            " CASE WHEN r.last_ts IS NULL THEN 1 ELSE s.silent_after_missed END)"
             " FOR UPDATE OF r SKIP LOCKED", datetime.fromtimestamp(now, UTC),
         )
         if not rows:
@@ -469,13 +674,14 @@ async def check_silence(cache: SensorCache, now: float | None = None) -> list[UU
             if info is None:
                 continue
             st = r["state"] if isinstance(r["state"], dict) else json.loads(r["state"])
-            if not is_silent(RuleState.from_json(st), info.thresholds, now):
+            never = r["last_ts"] is None
+            if not never and not is_silent(RuleState.from_json(st), info.thresholds, now):
                 continue
             await Sensor.raw("UPDATE monitoring_rule_states SET silent = 1, updated_at = {} WHERE sensor = {}",
                              utcnow(), info.id)
+            reason = "never reported within its first interval" if never else "no reading within the allowed gap"
             event = await alarms.on_level_change(info, "silent", int(Level.NORMAL), int(Level.ALARM), value=None,
-                                                 cumulative=None, rate=None, reasons=["no reading within the allowed gap"],
-                                                 reading_ts=None)
+                                                 cumulative=None, rate=None, reasons=[reason], reading_ts=None)
             if event is not None:
                 events.append(event)
     return events

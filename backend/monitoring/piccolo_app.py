@@ -13,6 +13,7 @@ from backend.monitoring.tables import (
     Reading,
     RuleStateRow,
     Sensor,
+    SensorEvent,
 )
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "monitoring"
@@ -20,7 +21,8 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "monitoring"
 APP_CONFIG = AppConfig(
     app_name="monitoring",
     migrations_folder_path=str(MIGRATIONS),
-    table_classes=[DangerousWork, MonitoringPoint, Sensor, Reading, RuleStateRow, Alarm, AlarmEvent, DeadLetter],
+    table_classes=[DangerousWork, MonitoringPoint, Sensor, Reading, RuleStateRow, Alarm, AlarmEvent, DeadLetter,
+                   SensorEvent],
     migration_dependencies=[
         "backend.accounts.piccolo_app",
         "backend.districts.piccolo_app",

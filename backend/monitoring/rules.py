@@ -13,6 +13,17 @@ is the sensor's own stored readings, so a restart rebuilds it from ``monitoring_
 baselines, windows and counters exactly where they were.
 ThingsBoard's gaps this closes: hysteresis on clearing, OR conditions, durable state, level changes
 only (no spam), and a "sensor silent" alarm.
+
+The rate (docs/MONITORING_RULES.md): the change per day between the first and the last reading of the rate
+window (``endpoints``, the default; or the least-squares slope, ``lsq``) — the window is every reading not
+older than ``rate_window_s`` before the newest, plus the newest one at or before that edge, so a sparse
+sensor is measured against its previous observation and a frequent one against the same time yesterday
+(which cancels the daily temperature cycle, see the simulator figures). No rate verdict at all
+while that span is shorter than ``rate_min_span_s`` (a reading two seconds after another says nothing
+about mm/d), and a fitted change within the dead band (``dead_band_steps`` × the sensor's resolution over
+the span) counts as no change. Cumulative values are measured from the baseline (the first reading, or
+the one set by hand, audited by the service); forces and stresses have their limit as a share of the
+design value (GB 50497-2019 Table 8.0.4: support axial force a percentage of the design value).
 """
 
 from __future__ import annotations
@@ -26,6 +37,8 @@ from enum import IntEnum
 import numpy as np
 
 DAY_S = 86_400.0
+DEFAULT_RATE_MIN_SPAN_S = DAY_S  # docs/MONITORING_RULES.md: why a whole day (the daily temperature cycle)
+LSQ_PURE_MAX = 48  # windows up to this many readings: the slope in plain Python (numpy's set-up costs more)
 
 
 class Level(IntEnum):
@@ -47,26 +60,40 @@ class Thresholds:
     design_depth: float | None = None  # H, same unit as cumulative_abs
     rate_per_day: float | None = None  # e.g. mm/d
     rate_window_s: float = DAY_S  # the rate is measured over this window
+    rate_min_span_s: float = DEFAULT_RATE_MIN_SPAN_S  # no rate verdict over a shorter span (capped at the window)
+    rate_method: str = "endpoints"  # endpoints (first and last reading of the window) | lsq (least-squares slope)
+    resolution: float | None = None  # the sensor's resolution, in the reading's unit
+    dead_band_steps: float = 2.0  # a fitted change within this many resolution steps is no change
+    design_value: float | None = None  # forces / stresses: the design value (e.g. kN) …
+    design_share: float | None = None  # … and the alarm value as its share (0.7 = 70 %)
     warning_ratio: float = 0.7  # warning at this share of the alarm value (the plan's percentage)
     danger_ratio: float | None = None  # danger at this multiple of the alarm value (plan-defined), if any
     consecutive_rate_ratio: float = 0.7  # a rate above this share of its limit …
-    consecutive_count: int = 3  # … this many readings running also alarms (0: off)
+    consecutive_count: int = 3  # … this many rate windows (days) running also alarms (0: off); one count per window
     hysteresis: float = 0.1  # a level clears only below (1 − hysteresis) of its threshold …
     clear_after: int = 2  # … for this many readings running
     silent_after_s: float | None = None  # no reading for this long: the sensor is silent
     source: str = "plan"  # plan | default
     # Derived once (not a setting): the cumulative limit, read for every reading.
     limit: float | None = field(init=False, repr=False, compare=False, default=None)
+    min_span: float = field(init=False, repr=False, compare=False, default=0.0)
+    dead_band: float = field(init=False, repr=False, compare=False, default=0.0)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "limit", self.cumulative_limit())
+        object.__setattr__(self, "min_span", min(self.rate_min_span_s, self.rate_window_s))
+        object.__setattr__(self, "dead_band", (self.resolution or 0.0) * self.dead_band_steps)
 
     def cumulative_limit(self) -> float | None:
-        """The smaller of the absolute value and the percentage of depth (GB 50497 Table 8.0.4)."""
+        """The smallest of the absolute value, the percentage of depth (GB 50497 Table 8.0.4: "the smaller
+        of the two") and, for forces, the share of the design value."""
         limit = self.cumulative_abs
         if self.cumulative_pct_of_depth is not None and self.design_depth is not None:
             by_depth = self.cumulative_pct_of_depth / 100.0 * self.design_depth
             limit = by_depth if limit is None else min(limit, by_depth)
+        if self.design_value is not None and self.design_share is not None:
+            by_design = self.design_share * abs(self.design_value)
+            limit = by_design if limit is None else min(limit, by_design)
         return limit
 
 
@@ -81,10 +108,14 @@ class RuleState:
     consecutive_over: int = 0
     below_count: int = 0
     level: Level = Level.NORMAL
+    over_counted_ts: float | None = None  # when consecutive_over last rose (it rises at most once a rate window)
+    # Running least-squares sums over the window [t0, v0, n, Σx, Σy, Σxx, Σxy] (x in days from t0, y from v0),
+    # kept by ``step`` for long windows; None: recomputed from the window when next needed. Not state.
+    sums: list[float] | None = field(default=None, compare=False, repr=False)
 
     def copy(self) -> RuleState:
         return RuleState(self.baseline, self.last_ts, self.last_value, deque(self.window), self.consecutive_over,
-                         self.below_count, self.level)
+                         self.below_count, self.level, self.over_counted_ts, None if self.sums is None else list(self.sums))
 
     def to_json(self) -> dict:
         """The durable scalars (the window is not in them: it is the sensor's stored readings)."""
@@ -95,6 +126,7 @@ class RuleState:
             "consecutive_over": self.consecutive_over,
             "below_count": self.below_count,
             "level": int(self.level),
+            "over_counted_ts": self.over_counted_ts,
         }
 
     @classmethod
@@ -112,6 +144,7 @@ class RuleState:
             consecutive_over=int(data.get("consecutive_over", 0)),
             below_count=int(data.get("below_count", 0)),
             level=Level(int(data.get("level", 0))),
+            over_counted_ts=data.get("over_counted_ts"),
         )
 
 
@@ -143,14 +176,73 @@ class Evaluation:
         return self.level != self.previous
 
 
-def rate_over_window(window: Sequence[tuple[float, float]]) -> float | None:
-    """|Δvalue| per day between the oldest and newest reading of the window (None: too little data)."""
-    if len(window) < 2:
+def rate_over_window(window: Sequence[tuple[float, float]], min_span: float = 0.0, dead_band: float = 0.0,
+                     method: str = "lsq") -> float | None:
+    """|change| per day over the window — between its first and last reading (``endpoints``) or the
+    least-squares slope (``lsq``); None: fewer than two readings or a span under ``min_span``; 0 when
+    the (fitted) change over the span is within ``dead_band``."""
+    n = len(window)
+    if n < 2:
         return None
-    (t0, v0), (t1, v1) = window[0], window[-1]
-    if t1 - t0 <= 0:
+    t0 = window[0][0]
+    span = window[-1][0] - t0
+    if span <= 0 or span < min_span:
         return None
-    return abs(v1 - v0) / ((t1 - t0) / DAY_S)
+    if n == 2 or method == "endpoints":
+        slope = (window[-1][1] - window[0][1]) / span
+    elif n <= LSQ_PURE_MAX:
+        v0 = window[0][1]
+        st = sv = stt = stv = 0.0
+        for t, v in window:
+            x, y = (t - t0) / DAY_S, v - v0
+            st += x
+            sv += y
+            stt += x * x
+            stv += x * y
+        den = n * stt - st * st
+        slope = (n * stv - st * sv) / den / DAY_S if den > 0 else 0.0
+    else:
+        arr = np.array(window, np.float64)
+        x = (arr[:, 0] - t0) / DAY_S
+        y = arr[:, 1] - arr[0, 1]
+        x -= x.mean()
+        den = float((x * x).sum())
+        slope = float((x * (y - y.mean())).sum()) / den / DAY_S if den > 0 else 0.0
+    if abs(slope) * span <= dead_band:
+        return 0.0
+    return abs(slope) * DAY_S
+
+
+def _sums_add(sums: list[float], ts: float, value: float, sign: float) -> None:
+    x, y = (ts - sums[0]) / DAY_S, value - sums[1]
+    sums[2] += sign
+    sums[3] += sign * x
+    sums[4] += sign * y
+    sums[5] += sign * x * x
+    sums[6] += sign * x * y
+
+
+def _rate_by_sums(state: RuleState, t: Thresholds) -> float | None:
+    """``rate_over_window`` for a long window from running sums (O(1) a reading; rebuilt when their origin
+    falls three windows behind, so the sums stay small numbers and lose no digits)."""
+    window = state.window
+    t0 = window[0][0]
+    span = window[-1][0] - t0
+    if span <= 0 or span < t.min_span:
+        return None
+    sums = state.sums
+    if sums is None or window[-1][0] - sums[0] > 3 * max(t.rate_window_s, span):
+        arr = np.array(window, np.float64)
+        x = (arr[:, 0] - t0) / DAY_S
+        y = arr[:, 1] - arr[0, 1]
+        sums = state.sums = [t0, float(arr[0, 1]), float(len(arr)), float(x.sum()), float(y.sum()),
+                             float((x * x).sum()), float((x * y).sum())]
+    _, _, n, sx, sy, sxx, sxy = sums
+    den = n * sxx - sx * sx
+    slope = (n * sxy - sx * sy) / den / DAY_S if den > 0 else 0.0
+    if abs(slope) * span <= t.dead_band:
+        return 0.0
+    return abs(slope) * DAY_S
 
 
 def _ratios(t: Thresholds, cumulative: float, rate: float | None) -> tuple[float, float]:
@@ -203,17 +295,34 @@ def step(state: RuleState, t: Thresholds, ts: float, value: float) -> Evaluation
     baseline = state.baseline
     if baseline is None:
         baseline = state.baseline = value
-    # The window is in ts order (readings only ever append newer ones), so the expired part is a prefix.
+    # The window is in ts order (readings only ever append newer ones), so the expired part is a prefix;
+    # the newest reading at or before the edge stays as the window's anchor.
     window, cutoff = state.window, ts - t.rate_window_s
-    while window and window[0][0] < cutoff:
-        window.popleft()
+    sums = state.sums
+    while len(window) >= 2 and window[1][0] <= cutoff:
+        old_t, old_v = window.popleft()
+        if sums is not None:
+            _sums_add(sums, old_t, old_v, -1.0)
     window.append((ts, value))
+    if sums is not None:
+        _sums_add(sums, ts, value, 1.0)
     cumulative = abs(value - baseline)
-    rate = rate_over_window(window)
+    if t.rate_method == "endpoints" or len(window) <= LSQ_PURE_MAX:
+        rate = rate_over_window(window, t.min_span, t.dead_band, t.rate_method)
+    else:
+        rate = _rate_by_sums(state, t)
     c, r = _ratios(t, cumulative, rate)
     rpd = t.rate_per_day
     over = rate is not None and rpd is not None and rate > t.consecutive_rate_ratio * rpd
-    consecutive = state.consecutive_over + 1 if over else 0
+    # GB 50497-2009 read the count as days running ("连续3天"): a frequent sensor's daily rate is counted
+    # once per rate window, not once per reading (30 readings in half an hour are not 3 days)
+    counted_at = state.over_counted_ts
+    if not over:
+        consecutive, counted_at = 0, None
+    elif counted_at is None or ts - counted_at >= t.rate_window_s:
+        consecutive, counted_at = state.consecutive_over + 1, ts
+    else:
+        consecutive = state.consecutive_over
     counted = t.consecutive_count > 0 and consecutive >= t.consecutive_count
     previous = state.level
     raw, reasons = _level(t, c, r, counted)
@@ -229,6 +338,7 @@ def step(state: RuleState, t: Thresholds, ts: float, value: float) -> Evaluation
         reasons = reasons or ("holding until below the clearing threshold",)
     state.last_ts, state.last_value, state.consecutive_over, state.below_count, state.level = (
         ts, value, consecutive, below, level)
+    state.over_counted_ts = counted_at
     return Evaluation(state, previous, level, cumulative, rate, reasons)
 
 
@@ -258,30 +368,58 @@ def step_quiet_run(state: RuleState, t: Thresholds, ts: np.ndarray, values: np.n
         vals = np.concatenate((np.fromiter((w[1] for w in window), np.float64, len(window)), values))
     else:
         times, vals = ts, values
-    # each new reading's window starts at the first reading not older than rate_window_s before it (as step pops)
-    first = np.searchsorted(times, ts - t.rate_window_s, side="left")
+    # each new reading's window starts at the newest reading at or before rate_window_s before it (as step pops)
+    k = len(times) - len(ts)  # index of the first new reading in times
+    first = np.maximum(np.searchsorted(times, ts - t.rate_window_s, side="right") - 1, 0)
+    first = np.minimum(first, np.arange(k, k + len(ts)))
     span = ts - times[first]
-    has_rate = span > 0  # step's rate_over_window: None for a one-reading window or no time between
+    # step's rate: None for a span under the minimum; a borderline span is counted (only ever refuses more)
+    has_rate = (span > 0) & (span >= t.min_span * (1 - 1e-12))
     lo = min(t.warning_ratio, 1.0, t.danger_ratio if t.danger_ratio is not None else math.inf)
     if lo <= 0:  # a zero ratio of a zero measure already reaches it: not quiet
         return False
-    if t.limit and (np.abs(values - baseline) / t.limit >= lo).any():
+    margin = 1.0 - 1e-9  # rounding between the two slope computations can never make a run wrongly quiet
+    if t.limit and (np.abs(values - baseline) / t.limit >= lo * margin).any():
         return False
-    if has_rate.any():
+    rpd = t.rate_per_day
+    if has_rate.any() and rpd is not None and t.rate_method == "endpoints":
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = np.abs(values - vals[first]) / (span / DAY_S)
         rate = rate[has_rate]
-        rpd = t.rate_per_day
-        if rpd and (rate / rpd >= lo).any():
+        if rpd and (rate / rpd >= lo * margin).any():
             return False
-        if rpd is not None and (rate > t.consecutive_rate_ratio * rpd).any():
+        if (rate > t.consecutive_rate_ratio * rpd * margin).any():
+            return False
+    elif has_rate.any() and rpd is not None:
+        # the least-squares slope of each window from prefix sums (times in days from the run's start: small
+        # numbers, no cancellation worth a digit); the dead band is left out, so this rate is ≥ step's
+        x = (times - times[0]) / DAY_S
+        y = vals - vals[0]
+        zero = np.zeros(1)
+        c1 = np.concatenate((zero, np.cumsum(np.ones_like(x))))
+        cx, cy = np.concatenate((zero, np.cumsum(x))), np.concatenate((zero, np.cumsum(y)))
+        cxx, cxy = np.concatenate((zero, np.cumsum(x * x))), np.concatenate((zero, np.cumsum(x * y)))
+        end = np.arange(k, k + len(ts)) + 1
+        n = c1[end] - c1[first]
+        sx, sy, sxx, sxy = cx[end] - cx[first], cy[end] - cy[first], cxx[end] - cxx[first], cxy[end] - cxy[first]
+        den = n * sxx - sx * sx
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.abs(np.where(den > 0, (n * sxy - sx * sy) / den, 0.0))
+        rate = rate[has_rate]
+        if not np.isfinite(rate).all():
+            return False
+        if rpd and (rate / rpd >= lo * margin).any():
+            return False
+        if (rate > t.consecutive_rate_ratio * rpd * margin).any():
             return False
     if state.baseline is None:
         state.baseline = float(baseline)
     tail = first[-1]
     state.window = deque(zip(times[tail:].tolist(), vals[tail:].tolist(), strict=True))
+    state.sums = None
     state.last_ts, state.last_value = float(ts[-1]), float(values[-1])
     state.consecutive_over = state.below_count = 0
+    state.over_counted_ts = None
     return True
 
 

@@ -54,6 +54,13 @@ class AlarmValues(Schema):
     consecutive_count: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
     hysteresis: Annotated[float, msgspec.Meta(ge=0, lt=1)] | None = None
     clear_after: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
+    # issue 18: the rate's minimum span and dead band, forces as a share of the design value
+    rate_min_span_s: Annotated[float, msgspec.Meta(ge=0, le=30 * 86400)] | None = None
+    rate_method: Literal["endpoints", "lsq"] | None = None
+    resolution: Annotated[float, msgspec.Meta(ge=0, le=1e6)] | None = None
+    dead_band_steps: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+    design_value: Annotated[float, msgspec.Meta(gt=0, le=1e9)] | None = None
+    design_share: Annotated[float, msgspec.Meta(gt=0, le=2)] | None = None
 
 
 class PlanSubmit(Schema):
@@ -116,6 +123,9 @@ class SensorOut(Schema):
     silent_after_missed: int
     topic: str
     created_at: datetime
+    status: str = "active"  # active | paused | retired
+    # the device's broker password, only in the answer that issued it (live provisioning, issue 18)
+    device_password: str | None = None
 
 
 class SeriesPoint(Schema):
@@ -196,3 +206,42 @@ class DeadLetterOut(Schema):
     detail: str
     payload: str
     received_at: datetime
+
+
+# --- sensor lifecycle (issue 18) ---------------------------------------------------------------------
+
+
+class ThresholdEdit(AlarmValues):
+    """New values for some of a sensor's alarm fields (left out: unchanged), with the plan they come from."""
+
+    plan_ref: Text64 = ""  # the special plan / its revision (e.g. "FA-2026-01 第2版"); required
+    note: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+class BaselineSet(Schema):
+    """The value cumulative changes are measured from (null: the next reading becomes the baseline)."""
+
+    value: Annotated[float, msgspec.Meta(ge=-1e9, le=1e9)] | None
+    plan_ref: Text64
+    note: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+class SensorAction(Schema):
+    note: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    plan_ref: Annotated[str, msgspec.Meta(max_length=64)] = ""
+
+
+class SensorEventOut(Schema):
+    kind: str
+    actor: UUID | None
+    plan_ref: str
+    note: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    at: datetime
+
+
+class SensorDetail(Schema):
+    sensor: SensorOut
+    status: str
+    events: list[SensorEventOut]

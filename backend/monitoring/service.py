@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from arq.connections import ArqRedis
 
 from backend.accounts.tables import User
@@ -21,7 +22,15 @@ from backend.auth.principal import Principal, Role
 from backend.db import utcnow
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound
 from backend.monitoring import alarms as flow
-from backend.monitoring.classify import METRICS, Kind, NoAlarmValue, classify, resolve_thresholds
+from backend.monitoring import provisioning
+from backend.monitoring.classify import (
+    FORCE_METRICS,
+    METRICS,
+    Kind,
+    NoAlarmValue,
+    classify,
+    resolve_thresholds,
+)
 from backend.monitoring.rules import LEVEL_ZH, Level
 from backend.monitoring.schemas import (
     AlarmDetail,
@@ -53,8 +62,16 @@ from backend.monitoring.tables import (
 from backend.notifications import escalation
 from backend.projects import service as projects_service
 from backend.projects.tables import ProjectLead, ProjectParty
+from backend.settings import Settings
 
 TOPIC = "zhijian/v1/{project_id}/{sensor_id}/telemetry"
+
+
+def thresholds_check(values: dict[str, Any]) -> None:
+    """Raise NoAlarmValue unless these fields give a cumulative, rate or design-share limit."""
+    by_design = values.get("design_value") is not None and values.get("design_share") is not None
+    if values.get("cumulative_abs") is None and values.get("rate_per_day") is None and not by_design:
+        raise NoAlarmValue("")
 
 
 def topic_for(project_id: UUID, sensor_id: UUID) -> str:
@@ -293,11 +310,13 @@ def _sensor_out(r: dict[str, Any]) -> SensorOut:
         id=r["id"], point_id=r["point"], project_id=r["project"], metric=r["metric"], unit=r["unit"],
         thresholds=r["thresholds"], threshold_sources=r["threshold_sources"], interval_s=r["interval_s"],
         silent_after_missed=r["silent_after_missed"], topic=topic_for(r["project"], r["id"]), created_at=r["created_at"],
+        status=r.get("status", "active"),
     )
 
 
-async def create_sensor(actor: Principal, point_id: UUID, data: SensorCreate) -> SensorOut:
-    """A sensor for one metric; alarm values from the approved plan, gaps filled by marked defaults."""
+async def create_sensor(actor: Principal, point_id: UUID, data: SensorCreate, settings: Settings | None = None) -> SensorOut:
+    """A sensor for one metric; alarm values from the approved plan, gaps filled by marked defaults; with live
+    provisioning on, its broker login is created at once and its password returned in this answer only."""
     point = await _point(point_id)
     await projects_service.require_site_activity(point["project"])
     await _require_manager(actor, await _project(point["project"]))
@@ -319,9 +338,26 @@ async def create_sensor(actor: Principal, point_id: UUID, data: SensorCreate) ->
                         silent_after_missed=data.silent_after_missed)
         await sensor.save()
         # The rule state row exists from the start, so ingest workers can always lock it.
+        # Forces: the gauge reads the force itself, judged against its share of the design value: baseline 0.
+        initial = json.dumps({"baseline": 0.0} if data.metric in FORCE_METRICS else {})
         await RuleStateRow.raw("INSERT INTO monitoring_rule_states (sensor, state, silent, updated_at)"
-                               " VALUES ({}, {}::jsonb, 0, {})", sensor.id, "{}", utcnow())
-    return await get_sensor(actor, sensor.id)
+                               " VALUES ({}, {}::jsonb, 0, {})", sensor.id, initial, utcnow())
+        # in the transaction: a broker that cannot take the login leaves no sensor without one
+        password = await provisioning.provision_device(settings, sensor.id, point["project"]) if settings else None
+    out = await get_sensor(actor, sensor.id)
+    return msgspec.structs.replace(out, device_password=password)
+
+
+async def rotate_device_password(actor: Principal, sensor_id: UUID, settings: Settings) -> SensorOut:
+    """A new broker password for the sensor (its login re-created if missing), returned once."""
+    row = await _sensor(sensor_id)
+    await _require_manager(actor, await _project(row["project"]))
+    if row["status"] == "retired":
+        raise Conflict("SENSOR_STATE", detail={"status": row["status"]})
+    if not provisioning.enabled(settings):
+        raise Conflict("PROVISIONING_OFF")
+    password = await provisioning.provision_device(settings, sensor_id, row["project"])
+    return msgspec.structs.replace(_sensor_out(row), device_password=password)
 
 
 async def _sensor(sensor_id: UUID) -> dict[str, Any]:
@@ -441,7 +477,11 @@ async def get_alarm(actor: Principal, alarm_id: UUID) -> AlarmDetail:
 async def transition(actor: Principal, alarm_id: UUID, action: str, note: str, *, arq: ArqRedis | None) -> AlarmDetail:
     """Acknowledge or clear (alarms.TRANSITIONS); stops the escalation; a clear also resets the rule level."""
     row = await _alarm(alarm_id)
-    await _require_handler(actor, await _project(row["project"]))
+    project = await _project(row["project"])
+    await _require_handler(actor, project)
+    if action == "clear" and row["rule"] == "threshold" and not (actor.is_staff or actor.has_role(Role.SUPERVISOR)):
+        # the regulated party (lead, the contractor's safety director) cannot clear a structural alarm itself
+        raise Forbidden("ALARM_CLEAR_NEEDS_SUPERVISOR")
     async with Alarm._meta.db.transaction():
         row = await _alarm(alarm_id, lock=True)
         target = flow.TRANSITIONS.get((row["status"], action))
@@ -457,10 +497,14 @@ async def transition(actor: Principal, alarm_id: UUID, action: str, note: str, *
             # A cleared alarm is handled: if the structure is still beyond the limit the next reading
             # raises a new occurrence rather than leaving a live condition unseen.
             if row["rule"] == "silent":
-                await RuleStateRow.update({RuleStateRow.silent: 0}).where(RuleStateRow.sensor == row["sensor"])
+                # stays cleared until the sensor reports again (the ingest sets 0) and then goes silent again
+                await RuleStateRow.update({RuleStateRow.silent: 2}).where(RuleStateRow.sensor == row["sensor"])
+            elif row["rule"] == "clock":
+                await RuleStateRow.update({RuleStateRow.clock_fault: 0}).where(RuleStateRow.sensor == row["sensor"])
             else:
+                # the level back to normal, and the re-sequencing history (states with the old level) dropped
                 await RuleStateRow.raw(
-                    "UPDATE monitoring_rule_states SET state = jsonb_set(state, {}::text[], '0'::jsonb),"
+                    "UPDATE monitoring_rule_states SET state = jsonb_set(state, {}::text[], '0'::jsonb) - 'history',"
                     " updated_at = {} WHERE sensor = {} AND state ? 'level'", ["level"], now, row["sensor"])
         await AlarmEvent(alarm=alarm_id, kind="acknowledged" if action == "acknowledge" else "cleared",
                          from_status=row["status"], to_status=target, from_level=row["level"], to_level=row["level"],

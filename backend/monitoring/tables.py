@@ -70,7 +70,8 @@ class Sensor(Table, tablename="monitoring_sensors"):
     threshold_sources = JSONB(default={})  # field → "plan" | "default"
     interval_s = Integer(default=3600)  # the expected reporting interval
     silent_after_missed = SmallInt(default=3)  # this many intervals without a reading: "sensor silent"
-    status = Varchar(length=16, default="active")
+    status = Varchar(length=16, default="active")  # active | paused | retired (service.SENSOR_TRANSITIONS)
+    status_at = Timestamptz(null=True, default=None)  # when the status last changed (silence counts from a resume)
     created_at = Timestamptz(default=TimestamptzNow())
 
     unique_monitoring_sensors_point_metric = Unique(["point", "metric"])
@@ -94,7 +95,8 @@ class RuleStateRow(Table, tablename="monitoring_rule_states"):
     id = BigSerial(primary_key=True)
     sensor = UUID(unique=True)
     state = JSONB(default={})
-    silent = SmallInt(default=0)  # 1 while a "sensor silent" alarm is raised
+    silent = SmallInt(default=0)  # 1 while a "sensor silent" alarm is raised; 2 cleared by hand, until a reading
+    clock_fault = SmallInt(default=0)  # 1 while a "device clock" fault is open (a future-stamped reading refused)
     last_ts = Timestamptz(null=True, default=None, index=True)
     updated_at = Timestamptz(default=TimestamptzNow())
 
@@ -154,3 +156,18 @@ class DeadLetter(Table, tablename="monitoring_dead_letters"):
     detail = Text(default="")
     payload = Text(default="")
     received_at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class SensorEvent(Table, tablename="monitoring_sensor_events"):
+    """A sensor's lifecycle audit trail: thresholds changed (with the plan reference), baseline set, paused,
+    resumed, retired — who, when, before and after (service.SENSOR_TRANSITIONS)."""
+
+    id = UUID(primary_key=True)
+    sensor = ForeignKey(references=Sensor, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=24)
+    actor = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    plan_ref = Varchar(length=64, default="")
+    note = Text(default="")
+    before = JSONB(default={})
+    after = JSONB(default={})
+    at = Timestamptz(default=TimestamptzNow())

@@ -20,8 +20,9 @@ from tests.support.api import staff_token
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_PERMIT = "330302202603150101"  # demo: GC 瓯江建设 (lead_wang), supervision 正衡监理 (sup_li), 鹿城区
-# Readings start two days back so they are in the past, hourly; sensors report weekly, so none goes silent.
-T0 = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+# Readings start two weeks back so they are in the past (a future stamp is refused), hourly; sensors report
+# weekly with three missed allowed (21 days), so none goes silent.
+T0 = (datetime.now(UTC) - timedelta(days=14)).replace(minute=0, second=0, microsecond=0)
 
 
 class IotWorkerProcess:

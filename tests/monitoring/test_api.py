@@ -119,7 +119,10 @@ async def test_alarm_ack_clear_comment_and_series(api, app, start_iot, publisher
                  "ALARM_STATE")
     resp = await api.post(f"/api/v1/monitoring/alarms/{aid}/comments", json={"note": "加密监测频率"}, headers=toks["sup_li"])
     assert resp.status_code == 200
-    resp = await api.post(f"/mp/v1/monitoring/alarms/{aid}/clear", json={"note": "已加固"}, headers=toks["lead_wang"])
+    # The regulated party cannot clear a structural alarm; the supervisor can (issue 18).
+    assert_error(await api.post(f"/mp/v1/monitoring/alarms/{aid}/clear", json={"note": "已加固"},
+                                headers=toks["lead_wang"]), 403, "ALARM_CLEAR_NEEDS_SUPERVISOR")
+    resp = await api.post(f"/mp/v1/monitoring/alarms/{aid}/clear", json={"note": "已加固"}, headers=toks["sup_li"])
     assert resp.json()["alarm"]["status"] == "cleared"
     assert [e["kind"] for e in resp.json()["events"]] == ["raised", "acknowledged", "comment", "cleared"]
     assert_error(await api.post(f"/api/v1/monitoring/alarms/{uuid.uuid4()}/ack", json={}, headers=toks["lead_wang"]),

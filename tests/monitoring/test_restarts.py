@@ -18,7 +18,8 @@ from tests.support.workers import eventually
 pytestmark = pytest.mark.asyncio
 
 RATE_PLAN = {"wall_top_horizontal": {"cumulative_abs": 1000, "rate_per_day": 24, "warning_ratio": 0.8,
-                                     "consecutive_rate_ratio": 0.7, "consecutive_count": 3}}
+                                     "consecutive_rate_ratio": 0.7, "consecutive_count": 3,
+                                     "rate_min_span_s": 3600, "rate_window_s": 3600}}  # the plan: hourly rates, counted hourly
 
 
 async def _stored(sensor_id):  # noqa: ANN001

@@ -60,7 +60,7 @@ def test_cumulative_levels_both_sides_of_each_threshold(value, level):
 
 
 def test_rate_alone_raises_the_alarm_cumulative_or_rate():
-    t = Thresholds(cumulative_abs=100, rate_per_day=3, consecutive_count=0)
+    t = Thresholds(cumulative_abs=100, rate_per_day=3, consecutive_count=0, rate_min_span_s=0)
     # 1 mm per 6 h = 4 mm/d ≥ 3 mm/d while the cumulative (3 mm) is far below its limit.
     evals = run(t, [0.0, 1.0, 2.0, 3.0])
     assert evals[-1].level == Level.ALARM and "rate≥alarm" in evals[-1].reasons
@@ -183,6 +183,9 @@ def _random_case(rng):
         design_depth=rng.choice([None, 10_000.0]),
         rate_per_day=rng.choice([None, 0.0, 2.0, 5.0]),
         rate_window_s=rng.choice([DAY_S, 6 * 3600.0]),
+        rate_min_span_s=rng.choice([0.0, 3 * 3600.0, DAY_S]),
+        rate_method=rng.choice(["endpoints", "lsq"]),
+        resolution=rng.choice([None, 0.1]),
         warning_ratio=rng.choice([0.7, 0.8]),
         danger_ratio=rng.choice([None, 1.2]),
         consecutive_count=rng.choice([0, 3]),
@@ -244,3 +247,121 @@ def test_quiet_run_is_exactly_step_reading_by_reading():
             refused += 1
             assert _snapshot(fast) == before
     assert taken > 500 and refused > 500  # both sides of the decision were exercised
+
+
+# --- issue 18: honest rates (minimum span, least squares, dead band), forces, sparse sensors -------------
+
+NOISY = Thresholds(cumulative_abs=20, rate_per_day=2, warning_ratio=0.7, resolution=0.1, consecutive_count=3,
+                   rate_min_span_s=12 * 3600.0, rate_method="lsq")
+
+
+def test_two_readings_seconds_apart_give_no_rate_verdict():
+    # The issue's case: 0.5 mm then 0.6 mm two seconds apart was 4,320 mm/d and an alarm.
+    evals = run(NOISY, [0.5, 0.6], step=2.0)
+    assert evals[-1].rate_per_day is None and evals[-1].level == Level.NORMAL
+
+
+@pytest.mark.parametrize(("span_h", "has_rate"), [(11.99, False), (12.0, True), (30.0, True)])
+def test_rate_needs_the_minimum_span_both_sides(span_h, has_rate):
+    t = Thresholds(cumulative_abs=100, rate_per_day=2, rate_min_span_s=12 * 3600.0, consecutive_count=0)
+    e = run(t, [0.0, 3.0], step=span_h * 3600.0)[-1]
+    assert (e.rate_per_day is not None) is has_rate
+    assert (e.level == Level.ALARM) is has_rate  # 3 mm over ≤ 30 h ≥ 2 mm/d
+
+
+def test_least_squares_rate_ignores_noise_at_the_resolution():
+    import random
+
+    rng = random.Random(7)
+    # a 10-second sensor, ±0.2 mm of noise (two resolution steps), no true movement, for two days
+    values = [round(rng.uniform(-0.2, 0.2), 1) for _ in range(2 * 8640)]
+    state, worst = RuleState(), 0.0
+    for i, v in enumerate(values):
+        e = step(state, NOISY, i * 10.0, v)
+        assert e.level == Level.NORMAL
+        worst = max(worst, e.rate_per_day or 0.0)
+    assert worst < 0.2  # mm/d, against a 2 mm/d limit
+    # endpoints over the same span would say up to 0.4 mm per 12 h = 0.8 mm/d: the method matters
+    assert rate_over_window([(0.0, -0.2), (12 * 3600.0, 0.2)]) == pytest.approx(0.8)
+
+
+def test_true_movement_is_measured_by_the_fit():
+    t = Thresholds(cumulative_abs=100, rate_per_day=2, consecutive_count=0, resolution=0.1, rate_method="lsq")
+    # 3 mm/d for a day, sampled hourly with ±0.1 mm alternating noise
+    values = [3.0 * i / 24 + (0.1 if i % 2 else -0.1) for i in range(25)]
+    e = run(t, values, step=3600.0)[-1]
+    assert e.rate_per_day == pytest.approx(3.0, rel=0.05) and e.level == Level.ALARM
+
+
+@pytest.mark.parametrize(("change", "rate_is_zero"), [(0.2, True), (0.21, False)])
+def test_dead_band_is_two_resolution_steps(change, rate_is_zero):
+    t = Thresholds(cumulative_abs=100, rate_per_day=2, resolution=0.1, rate_min_span_s=0, consecutive_count=0)
+    e = run(t, [0.0, change], step=DAY_S)[-1]
+    assert (e.rate_per_day == 0.0) is rate_is_zero
+
+
+def test_sparse_sensor_is_measured_against_its_previous_observation():
+    # a manual survey every ~25 h (just over the 1-day window): the window keeps the previous one as anchor
+    t = Thresholds(cumulative_abs=100, rate_per_day=2, consecutive_count=0)
+    e = run(t, [0.0, 3.0], step=25 * 3600.0)[-1]
+    assert e.rate_per_day == pytest.approx(3.0 * 24 / 25) and e.level == Level.ALARM
+
+
+@pytest.mark.parametrize(
+    ("force", "level"),
+    [(0.0, Level.NORMAL), (559.0, Level.NORMAL), (560.0, Level.WARNING), (699.0, Level.WARNING), (700.0, Level.ALARM)],
+)
+def test_forces_against_their_share_of_the_design_value(force, level):
+    # GB 50497-2019 Table 8.0.4: support axial force limited as a percentage of the design value.
+    t = Thresholds(design_value=1000.0, design_share=0.7, warning_ratio=0.8, consecutive_count=0)
+    assert t.cumulative_limit() == 700.0
+    state = RuleState(baseline=0.0)  # the gauge reads the force: measured from zero, not from the first reading
+    assert step(state, t, 0.0, force).level == level
+
+
+def test_cumulative_from_a_set_baseline():
+    t = Thresholds(cumulative_abs=10, consecutive_count=0)
+    assert step(RuleState(baseline=-5.0), t, 0.0, 5.0).level == Level.ALARM
+    assert step(RuleState(), t, 0.0, 5.0).level == Level.NORMAL  # the first reading is the baseline
+
+
+def test_loosening_is_recognised_field_by_field():
+    from backend.monitoring.lifecycle import loosened
+
+    base = {"cumulative_abs": 30.0, "rate_per_day": 3.0, "warning_ratio": 0.7, "consecutive_count": 3,
+            "clear_after": 2, "rate_min_span_s": 43200.0}
+    assert loosened(base, {**base, "cumulative_abs": 25.0}) == []
+    assert loosened(base, {**base, "cumulative_abs": 35.0}) == ["cumulative_abs"]
+    assert loosened(base, {**base, "rate_per_day": None}) == ["rate_per_day"]
+    assert loosened(base, {**base, "warning_ratio": 0.8}) == ["warning_ratio"]
+    assert loosened(base, {**base, "consecutive_count": 0}) == ["consecutive_count"]
+    assert loosened(base, {**base, "consecutive_count": 2}) == []
+    assert loosened(base, {**base, "clear_after": 1}) == ["clear_after"]
+    assert loosened(base, {**base, "rate_min_span_s": 86400.0}) == ["rate_min_span_s"]
+    assert loosened(base, {**base, "design_value": 900.0}) == []  # a new limit only tightens
+
+
+def test_a_frequent_sensor_counts_its_daily_rate_once_a_day():
+    # 3 mm/d limit, counted above 70 % (2.1 mm/d) three windows (days) running: a 10-minute sensor moving
+    # 2.4 mm/d is counted once a day, so the count alarms on day 3 of the movement, not after 30 minutes.
+    t = Thresholds(cumulative_abs=1000, rate_per_day=3, warning_ratio=0.9, consecutive_count=3)
+    state, first_alarm = RuleState(), None
+    for i in range(6 * 144):
+        e = step(state, t, i * 600.0, 2.4 * i / 144)
+        if e.level == Level.ALARM and first_alarm is None:
+            first_alarm = i * 600.0 / DAY_S
+    assert first_alarm is not None and 3.0 <= first_alarm < 3.1
+
+
+def test_long_window_least_squares_by_running_sums_equals_the_direct_fit():
+    import random
+
+    rng = random.Random(50497)
+    t = Thresholds(cumulative_abs=1e6, rate_per_day=1e6, rate_method="lsq", rate_min_span_s=0.0, consecutive_count=0)
+    state, ts, v = RuleState(), 1.78e9, 0.0
+    for _ in range(6000):  # a 30-second sensor over two days: windows of ~2,880 readings, sums kept step by step
+        ts += rng.uniform(20.0, 40.0)
+        v += rng.gauss(0.001, 0.05)
+        e = step(state, t, ts, v)
+    direct = rate_over_window(list(state.window), 0.0, 0.0, "lsq")
+    assert len(state.window) > 2000 and e.rate_per_day == pytest.approx(direct, rel=1e-9, abs=1e-9)

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.asyncio
 
 # Rate limit 24 mm/d, counted above 70 % (16.8 mm/d) three times running; cumulative far away.
 RATE_PLAN = {"wall_top_horizontal": {"cumulative_abs": 1000, "rate_per_day": 24, "warning_ratio": 0.9,
-                                     "consecutive_rate_ratio": 0.7, "consecutive_count": 100}}
+                                     "consecutive_rate_ratio": 0.7, "consecutive_count": 100,
+                                     "rate_min_span_s": 3600, "rate_window_s": 3600}}  # the plan: hourly rates, counted hourly
 
 
 async def _count(sensor_id: str, n: int) -> bool:
