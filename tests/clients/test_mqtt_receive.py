@@ -115,7 +115,10 @@ def anonymous_broker(tmp_path):
     from tests.support.env import free_port
 
     port = free_port()
-    (tmp_path / "m.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    # No cap on the subscriber's queue: with the default (1,000 queued beyond the in-flight window) a subscriber
+    # slowed by a loaded machine has messages dropped by the broker, which is not what this test is about.
+    (tmp_path / "m.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                                     "max_queued_messages 0\n")
     proc = subprocess.Popen(["mosquitto", "-c", str(tmp_path / "m.conf")], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:

@@ -65,7 +65,10 @@ async def rostered_worker(api, admin, project: dict[str, Any]) -> dict[str, str]
     roster = await api.post("/api/v1/roster", json={"project_id": project["id"], "worker_id": resp.json()["id"],
                                                    "enterprise_id": project["labour"]}, headers=admin)
     assert roster.status_code == 201, roster.text
-    linked = await api.post("/mp/v1/workforce/link", json={"id_number": number, "name": "钱七"},
+    code = await api.post(f"/api/v1/workers/{resp.json()['id']}/bind-code", headers=admin)  # handed to the worker
+    assert code.status_code in (200, 201), code.text
+    linked = await api.post("/mp/v1/workforce/link", json={"id_number": number, "name": "钱七",
+                                                           "bind_code": code.json()["code"]},
                             headers=bearer(await mp_login(api)))
     assert linked.status_code == 200, linked.text
     return bearer(linked.json())
