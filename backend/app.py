@@ -15,7 +15,9 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from backend import db
+from backend.access.controller import AccessController
 from backend.accounts.controller import ApiKeyController, AuthController, MeController, UserController
+from backend.auth.guards import policy as access_policy
 from backend.auth.middleware import AuthMiddleware
 from backend.clients.redis import create_arq_pool, create_redis
 from backend.clients.s3 import S3Client
@@ -78,6 +80,7 @@ REGULATOR_CONTROLLERS = [
     ConsoleController,
     admin_console,
     CameraController,
+    AccessController,
 ]
 MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController, MpInboxController, MpMediaController,
                            MpComplaintController, MpMaterialController]
@@ -143,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             open311_router,
         ],
         dependencies=DEPENDENCIES,
+        guards=[access_policy],  # one route table for every route (backend/access/routes.py)
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[RequestContextMiddleware, prometheus.middleware, auth],
         lifespan=[_lifespan(settings)],

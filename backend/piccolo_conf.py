@@ -8,6 +8,6 @@ from backend.settings import get_settings
 DB = PostgresEngine(config={"dsn": get_settings().DATABASE_URL})
 
 # Order matters only for readability; cross-app order is declared by migration_dependencies.
-APP_NAMES = ["districts", "enterprises", "accounts", "projects", "notifications", "media", "complaints", "materials", "workforce", "monitoring", "credit", "cameras"]
+APP_NAMES = ["districts", "enterprises", "accounts", "projects", "notifications", "media", "complaints", "materials", "workforce", "monitoring", "credit", "cameras", "access"]
 
 APP_REGISTRY = AppRegistry(apps=[f"backend.{name}.piccolo_app" for name in APP_NAMES])

@@ -41,3 +41,12 @@ def scope(required: str) -> Guard:
 
     guard.__name__ = f"scope({required})"
     return guard
+
+
+def policy(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """The app-wide guard: the route table of backend.access decides who may call each route."""
+    if _is_preflight(connection):
+        return
+    from backend.access.policy import require_route  # the policy imports auth.principal: avoid a cycle
+
+    require_route(connection.scope.get("user"), connection.scope["method"], connection.scope["path_template"])

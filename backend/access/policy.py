@@ -1,0 +1,90 @@
+"""Answers from the one policy: may this actor call this route; may this actor do this action on this resource."""
+
+from __future__ import annotations
+
+from backend.access import relations
+from backend.access.actors import kinds_of
+from backend.access.routes import ROUTES, UNDOCUMENTED_PUBLIC_PREFIXES, R
+from backend.auth.principal import Principal, Role
+from backend.errors import Forbidden
+
+
+def route_key(method: str, path_template: str) -> str:
+    """The table key of a route: ``"GET /api/v1/users/{user_id}"``."""
+    return f"{method.upper()} {path_template}"
+
+
+def rule_for(method: str, path_template: str) -> R | None:
+    return ROUTES.get(route_key(method, path_template))
+
+
+def may_call(principal: Principal | None, method: str, path_template: str) -> bool:
+    """Whether the table lets this caller reach the route at all (the service then checks the relation)."""
+    rule = rule_for(method, path_template)
+    if rule is None:
+        return path_template.startswith(UNDOCUMENTED_PUBLIC_PREFIXES)
+    return bool(kinds_of(principal) & rule.who)
+
+
+def require_route(principal: Principal | None, method: str, path_template: str) -> None:
+    """Raise 403 unless the table lets this caller reach the route; an undeclared route is refused to all."""
+    if may_call(principal, method, path_template):
+        return
+    if rule_for(method, path_template) is None:
+        raise Forbidden("ROUTE_UNDECLARED", detail={"route": route_key(method, path_template)})
+    raise Forbidden("FORBIDDEN_ROLE", detail={"route": route_key(method, path_template)})
+
+
+# --- resource actions: services ask check(actor, action, resource) -------------------------------------------
+
+async def _read_worker_pii(actor: Principal, worker: dict) -> str | None:
+    if actor.is_city_wide:
+        return None
+    if actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None and \
+            actor.enterprise_id in await relations.current_employers_and_gcs(worker["id"]):
+        return None
+    return "PII_NOT_EMPLOYER"
+
+
+async def _export_unmasked(actor: Principal, project: dict) -> str | None:
+    if actor.is_city_wide or await relations.is_gc_lead_of(actor, project["id"]):
+        return None
+    return "PII_NOT_EMPLOYER"
+
+
+async def _manage_user(actor: Principal, target: dict) -> str | None:
+    """target: {"role", "district"} of the account created or changed."""
+    if not actor.has_role(Role.REGULATOR_ADMIN):
+        return "FORBIDDEN_ROLE"
+    if actor.is_city_wide or relations.district_admin_manages(actor, str(target["role"]), target["district"]):
+        return None
+    return "FORBIDDEN_DISTRICT"
+
+
+async def _file_lab_report(actor: Principal, sampling: dict) -> str | None:
+    """sampling: {"status", "lab_ids"} of the batch."""
+    if not relations.is_lab_of_sampling(actor, sampling["lab_ids"]):
+        return "NOT_SAMPLING_LAB"
+    if not sampling["sampled"]:
+        return "NOT_SAMPLED_YET"
+    return None
+
+
+ACTIONS = {
+    "read_worker_pii": _read_worker_pii,
+    "export_unmasked": _export_unmasked,
+    "manage_user": _manage_user,
+    "file_lab_report": _file_lab_report,
+}
+
+
+async def allows(actor: Principal, action: str, resource: dict) -> bool:
+    """Whether the policy lets the actor do the action on the resource (for choosing masked/unmasked views)."""
+    return await ACTIONS[action](actor, resource) is None
+
+
+async def check(actor: Principal, action: str, resource: dict) -> None:
+    """Raise 403 with the policy's reason unless the actor may do the action on the resource."""
+    reason = await ACTIONS[action](actor, resource)
+    if reason is not None:
+        raise Forbidden(reason, detail={"action": action})
