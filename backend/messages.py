@@ -244,3 +244,4 @@ MESSAGES.update(
         "TOKEN_REVOKED": "登录已失效，请重新登录",
     }
 )
+MESSAGES.update({"OUTBOUND_URL_REFUSED": "该地址指向内部网络或无法解析，不能使用"})

@@ -13,6 +13,7 @@ INSPECTOR = "inspector"
 DISTRICT_ADMIN = "district_admin"
 CITY_ADMIN = "city_admin"
 KEY_PREFIX = "key:"  # a department API key counts as key:<scope> for each of its scopes
+ANY_KEY = "key"  # … and as "key" (routes every key may call, e.g. who am I)
 
 SCOPES = ("enterprises:read", "projects:read", "credit:read", "complaints:read", "open311:write")
 
@@ -31,6 +32,7 @@ WORDS = {
     DISTRICT_ADMIN: "district regulator admin 区县管理员",
     CITY_ADMIN: "city regulator admin 市级管理员 (no district)",
     **{KEY_PREFIX + s: f"department API key with scope `{s}`" for s in SCOPES},
+    ANY_KEY: "any department API key",
 }
 
 
@@ -39,7 +41,7 @@ def kinds_of(principal: Principal | None) -> frozenset[str]:
     if principal is None:
         return frozenset({ANONYMOUS})
     if principal.kind == "api_key":
-        return frozenset(KEY_PREFIX + s for s in principal.scopes) | {KEY_PREFIX.rstrip(":")}
+        return frozenset(KEY_PREFIX + s for s in principal.scopes) | {ANY_KEY}
     if principal.role == Role.REGULATOR_ADMIN:
         return frozenset({CITY_ADMIN if principal.district_id is None else DISTRICT_ADMIN})
     return frozenset({principal.role.value}) if principal.role is not None else frozenset()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from backend.access.actors import ALL_KINDS, WORDS
+from backend.access.actors import ALL_KINDS, ANY_KEY, WORDS
 from backend.access.routes import ROUTES
 
 PREAMBLE = """# Who may see and do what (访问控制)
@@ -55,12 +55,13 @@ Two steps decide every request:
 
 
 def render() -> str:
-    kinds = "\n".join(f"| `{k}` | {WORDS[k]} |" for k in ALL_KINDS)
+    kinds = "\n".join(f"| `{k}` | {WORDS[k]} |" for k in (*ALL_KINDS, ANY_KEY))
     groups: dict[str, list[str]] = defaultdict(list)
     for key_, rule in sorted(ROUTES.items(), key=lambda kv: (kv[0].split(" ", 1)[1], kv[0])):
         method, path = key_.split(" ", 1)
         top = "/".join(path.split("/")[:4]) if path.startswith(("/api/", "/mp/", "/open/")) else "/" + path.split("/")[1]
-        who = "everyone" if set(ALL_KINDS) <= rule.who else ", ".join(f"`{k}`" for k in ALL_KINDS if k in rule.who)
+        who = "everyone" if set(ALL_KINDS) <= rule.who else ", ".join(
+            f"`{k}`" for k in (*ALL_KINDS, ANY_KEY) if k in rule.who)
         groups[top].append(f"| `{method}` | `{path}` | {who} | {rule.says} |")
     body = []
     for top in sorted(groups):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from backend.access import relations
-from backend.access.actors import kinds_of
+from backend.access.actors import KEY_PREFIX, kinds_of
 from backend.access.routes import ROUTES, UNDOCUMENTED_PUBLIC_PREFIXES, R
 from backend.auth.principal import Principal, Role
 from backend.errors import Forbidden
@@ -32,6 +32,10 @@ def require_route(principal: Principal | None, method: str, path_template: str) 
         return
     if rule_for(method, path_template) is None:
         raise Forbidden("ROUTE_UNDECLARED", detail={"route": route_key(method, path_template)})
+    rule = rule_for(method, path_template)
+    if rule is not None and all(k.startswith(KEY_PREFIX) for k in rule.who):
+        raise Forbidden("API_KEY_SCOPE", detail={"route": route_key(method, path_template),
+                                                 "required": sorted(k[len(KEY_PREFIX):] for k in rule.who)})
     raise Forbidden("FORBIDDEN_ROLE", detail={"route": route_key(method, path_template)})
 
 
@@ -62,11 +66,11 @@ async def _manage_user(actor: Principal, target: dict) -> str | None:
 
 
 async def _file_lab_report(actor: Principal, sampling: dict) -> str | None:
-    """sampling: {"status", "lab_ids"} of the batch."""
+    """sampling: {"lab_ids"} named by the batch's witnessed samplings (empty: not sampled yet)."""
+    if not sampling["lab_ids"]:
+        return "NOT_SAMPLED_YET"
     if not relations.is_lab_of_sampling(actor, sampling["lab_ids"]):
         return "NOT_SAMPLING_LAB"
-    if not sampling["sampled"]:
-        return "NOT_SAMPLED_YET"
     return None
 
 

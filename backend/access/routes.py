@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.access.actors import (
-    ALL_KINDS, ANONYMOUS, CITIZEN, CITY_ADMIN, DISTRICT_ADMIN, INSPECTOR, KEY_PREFIX, LEAD, SUPERVISOR, USER_KINDS,
+    ALL_KINDS, ANONYMOUS, ANY_KEY, CITIZEN, CITY_ADMIN, DISTRICT_ADMIN, INSPECTOR, KEY_PREFIX, LEAD, SUPERVISOR, USER_KINDS,
     WORKER,
 )
 
@@ -71,7 +71,7 @@ ROUTES: dict[str, R] = {
     "GET /open311/v2/tokens/{name}": R(EVERYONE, "a key with scope open311:write (api_key parameter)"),
     "GET /console/dashboard": R(EVERYONE, "the holder of a one-time console ticket (issued to staff)"),
     # --- accounts ---
-    "GET /api/v1/me": R(USERS, "the caller's own account"),
+    "GET /api/v1/me": R(_k(USERS, ANY_KEY), "the caller's own account (a key: its name and scopes)"),
     "GET /mp/v1/me": R(USERS, "the caller's own account"),
     "GET /api/v1/users": R(ADMINS, "accounts of the admin's district (a city admin: all)"),
     "POST /api/v1/users": R(ADMINS, "a district admin creates inspectors/admins of its district only; enterprise users: city admin"),

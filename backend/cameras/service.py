@@ -36,6 +36,8 @@ from backend.cameras.schemas import (
 from backend.cameras.tables import Camera, CameraAlert, CameraFrame
 from backend.clients.s3 import S3Client
 from backend.db import utcnow
+from backend.access.addresses import check_outbound_url, strip_credentials
+from backend.settings import get_settings
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound
 from backend.media.images import ImageRejected, verify_image
 from backend.projects import service as projects_service
@@ -94,6 +96,8 @@ def check_source(source: Source, url: str) -> str:
         raise BadRequest("CAMERA_URL_INVALID", detail={"source": source.value, "expected": "rtsp://…"})
     if source is Source.UPLOAD and url:
         raise BadRequest("CAMERA_URL_INVALID", detail={"source": source.value, "expected": "no URL"})
+    if url:  # no fetching from inside the network (SSRF): loopback, private, link-local refused unless allow-listed
+        check_outbound_url(url, get_settings().OUTBOUND_ALLOW, schemes=("http", "https", "rtsp", "rtsps"))
     return url
 
 
@@ -129,11 +133,11 @@ def _out(row: dict[str, Any]) -> CameraOut:
     if isinstance(cal, str):
         cal = json.loads(cal)
     return CameraOut(
-        id=row["id"], project_id=row["project"], name=row["name"], source=Source(row["source"]), url=row["url"],
+        id=row["id"], project_id=row["project"], name=row["name"], source=Source(row["source"]), url=strip_credentials(row["url"]),
         interval_s=row["interval_s"], enabled=row["enabled"], plan_spacing_m=row["plan_spacing_m"],
         plan_ref=row["plan_ref"], support_system=SupportSystem(row["support_system"]), allowance_m=row["allowance_m"],
         calibration=msgspec.convert(cal, CalibrationIn) if cal else None, last_frame_at=row["last_frame_at"],
-        last_error=row["last_error"], created_at=row["created_at"],
+        last_error="fetch_failed" if row["last_error"] else "", created_at=row["created_at"],  # never the remote's text
     )
 
 

@@ -19,6 +19,7 @@ from asyncpg.exceptions import UniqueViolationError
 from redis.asyncio import Redis
 
 from backend.accounts.tables import User
+from backend.access import policy as access_policy
 from backend.auth.principal import Principal, Role
 from backend.clients.s3 import S3Client
 from backend.db import utcnow
@@ -372,6 +373,8 @@ async def record_report(settings: Settings, redis: Redis, arq: ArqRedis | None, 
     """A lab records a report; it is judged at once. A failure: non-conforming, use blocked, notify, credit."""
     lab_id = await _require_lab(actor)
     row = await _batch(batch_id)
+    labs = await Sampling.select(Sampling.lab).where(Sampling.batch == batch_id)
+    await access_policy.check(actor, "file_lab_report", {"lab_ids": {s["lab"] for s in labs if s["lab"]}})
     result = judge_report(Material(row["material"]), row["grade"], data)
     verdict = result.verdict
     results = [r.as_dict() for r in result.results]

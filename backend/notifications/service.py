@@ -17,6 +17,7 @@ from uuid import UUID
 import structlog
 from arq.connections import ArqRedis
 
+from backend.access.addresses import check_outbound_url
 from backend.accounts.tables import User
 from backend.auth.principal import Principal
 from backend.db import utcnow
@@ -49,7 +50,7 @@ from backend.notifications.templates import (
     render,
     wechat_template_id,
 )
-from backend.settings import Settings
+from backend.settings import Settings, get_settings
 
 log = structlog.get_logger("zhijian.notifications")
 
@@ -351,6 +352,7 @@ async def create_webhook(actor: Principal, data: WebhookCreate) -> WebhookCreate
     unknown = sorted(set(data.templates) - set(TEMPLATES))
     if unknown:
         raise BadRequest("TEMPLATE_UNKNOWN", detail={"templates": unknown})
+    check_outbound_url(data.url, get_settings().OUTBOUND_ALLOW, schemes=("http", "https"))
     secret = secrets.token_hex(32)
     hook = Webhook(
         name=data.name, department=data.department, url=data.url, secret=secret,

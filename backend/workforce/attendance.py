@@ -120,7 +120,8 @@ async def link(settings: Settings, actor: Principal, data: LinkIn) -> LinkOut:
         ).returning(Worker.id)
         if not done:
             raise Conflict("WORKER_ALREADY_LINKED")
-        await User.update({User.role: Role.WORKER.value}).where(User.id == actor.id)
+        await User.update({User.role: Role.WORKER.value, User.token_version: User.token_version + 1}).where(
+            User.id == actor.id)  # a role change ends the citizen sessions (the new pair below carries the new version)
     user = await User.select().where(User.id == actor.id).first()
     pair = await issue_tokens(settings, user, utcnow())
     return LinkOut(worker_id=row["id"], access_token=pair.access_token, refresh_token=pair.refresh_token)
