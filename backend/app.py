@@ -31,6 +31,7 @@ from backend.districts.controller import DistrictController
 from backend.enterprises.controller import EnterpriseController, PartnerEnterpriseController
 from backend.health.controller import HealthController
 from backend.http import EXCEPTION_HANDLERS, RequestContextMiddleware
+from backend.jsondepth import JsonDepthMiddleware
 from backend.logging import configure_logging
 from backend.materials.controller import MaterialController
 from backend.monitoring.controller import MonitoringController
@@ -148,7 +149,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies=DEPENDENCIES,
         guards=[access_policy],  # one route table for every route (backend/access/routes.py)
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[RequestContextMiddleware, prometheus.middleware, auth],
+        middleware=[RequestContextMiddleware, JsonDepthMiddleware, prometheus.middleware, auth],
         lifespan=[_lifespan(settings)],
         openapi_config=openapi,
         cors_config=CORSConfig(allow_origins=[], allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),

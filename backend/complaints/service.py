@@ -23,6 +23,7 @@ from backend.auth.principal import Principal, Role
 from backend.clients.redis import bulk_enqueue
 from backend.clients.s3 import S3Client
 from backend.complaints import dispatch, sla
+from backend.complaints.privacy import mask_phones, public_point
 from backend.complaints.rules import (
     FINAL,
     OPEN,
@@ -61,6 +62,8 @@ log = structlog.get_logger("zhijian.complaints")
 
 SIMILAR_RADIUS_M = 50.0
 SIMILAR_WINDOW = timedelta(days=7)
+SIMILAR_PER_HOUR = 30  # per citizen: looking around a point is not a way to map other people's reports
+JOIN_PER_DAY = 10  # per citizen
 STATUS_PHRASE = {
     Status.SUBMITTED: "已提交",
     Status.DISPATCHED: "已分派",
@@ -248,10 +251,11 @@ async def _tell_assignee(settings: Settings, arq: ArqRedis | None, row: dict[str
 
 
 async def similar(
-    actor: Principal, category: str, lng: float, lat: float, coord_type: Any, project_id: UUID | None
+    redis: Redis, actor: Principal, category: str, lng: float, lat: float, coord_type: Any, project_id: UUID | None
 ) -> list[SimilarComplaint]:
-    """Open reports of the same category in the last 7 days: same project, or within 50 m."""
-    actor.require_role(*Role)
+    """Open reports of the same category in the last 7 days: same project, or within 50 m (public view only)."""
+    actor.require_role(Role.CITIZEN)
+    await ratelimit.hit(redis, f"complaints:similar:{actor.id}", SIMILAR_PER_HOUR, 3600)
     glng, glat = to_gcj02(lng, lat, coord_type)
     min_lng, min_lat, max_lng, max_lat = bbox(glng, glat, SIMILAR_RADIUS_M)
     since = utcnow() - SIMILAR_WINDOW
@@ -272,7 +276,7 @@ async def similar(
             continue
         result.append(
             SimilarComplaint(
-                id=r["id"], number=r["number"], status=Status(r["status"]), description=r["description"][:100],
+                id=r["id"], number=r["number"], status=Status(r["status"]), description=mask_phones(r["description"])[:100],
                 distance_m=round(distance, 1), same_project=same_project,
                 supporters=await Supporter.count().where(Supporter.complaint == r["id"]), submitted_at=r["submitted_at"],
             )
@@ -385,9 +389,10 @@ async def announce_created(settings: Settings, arq: ArqRedis | None, complaint_i
     await _tell_citizens(settings, arq, row, "已分派至监督站处理", "dispatched")
 
 
-async def join(settings: Settings, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
-    """Support an existing open report instead of filing a duplicate."""
-    actor.require_role(*Role)
+async def join(settings: Settings, redis: Redis, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
+    """Support an existing open report instead of filing a duplicate (citizens; the joiner sees the public view)."""
+    actor.require_role(Role.CITIZEN)
+    await ratelimit.hit(redis, f"complaints:join:{actor.id}", JOIN_PER_DAY, 86_400)
     row = await _row(complaint_id)
     if Status(row["status"]) not in OPEN:
         raise Conflict("COMPLAINT_STATE", detail={"action": "join", "status": row["status"]})
@@ -625,6 +630,9 @@ async def rate(actor: Principal, complaint_id: UUID, score: int, comment: str) -
         _require_citizen(actor, row)
         if row["status"] not in (Status.RESOLVED.value, Status.CLOSED.value):
             raise Conflict("COMPLAINT_STATE", detail={"action": "rate", "status": row["status"]})
+        if row["status"] == Status.CLOSED.value and row["satisfaction"] is not None:
+            # Final once closed: the month's satisfaction figures must not move afterwards.
+            raise Conflict("RATING_FINAL")
         rows = await Complaint.update(
             {Complaint.satisfaction: score, Complaint.satisfaction_comment: comment,
              Complaint.citizen_feedback_at: utcnow(), Complaint.updated_at: utcnow()}
@@ -740,6 +748,17 @@ async def citizen_view(settings: Settings, s3: S3Client, actor: Principal, compl
     names = await _names(row)
     owner = row["citizen"] == actor.id
     status = Status(row["status"])
+    if not owner:  # a joiner: the public view (no address, coarse point, phones masked, no photos)
+        public = ComplaintCitizenView(
+            id=row["id"], number=row["number"], category=row["category"], category_name=names["category_name"],
+            description=mask_phones(row["description"]), address="", location=public_point(row["lng"], row["lat"]),
+            status=status, district_adcode=row["district"], station_name=names["station_name"],
+            project_name=names["project_name"], submitted_at=row["submitted_at"], deadline_at=row["deadline_at"],
+            resolved_at=row["resolved_at"], closed_at=row["closed_at"], resolution_notes="", reject_reason="",
+            satisfaction=None, photos=[], result_photos=[], timeline=await _timeline(row["id"], public_only=True),
+            can_rate=False, can_reopen=False, can_confirm=False,
+        )
+        return public
     in_window = row["resolved_at"] is not None and utcnow() - row["resolved_at"] <= timedelta(seconds=settings.COMPLAINT_CONFIRM_WINDOW_S)
     return ComplaintCitizenView(
         id=row["id"], number=row["number"], category=row["category"], category_name=names["category_name"],
