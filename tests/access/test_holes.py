@@ -147,3 +147,35 @@ async def test_camera_credentials_are_never_returned(api, admin):
     assert "s3cret-pw" not in made.text
     got = await api.get(f"/api/v1/cameras/{made.json()['id']}", headers=w["sup"])
     assert got.status_code == 200 and "s3cret-pw" not in got.text and got.json()["url"] == "http://127.0.0.1:9/x.jpg"
+
+
+async def test_piccolo_admin_is_for_city_admins_and_changes_are_validated_and_audited(api, admin):
+    from tests.support.api import ADMIN_PASSWORD, new_uscc
+
+    async def login(username, password):
+        page = await api.get("/admin/")
+        csrf = api.cookies.get("csrftoken") or page.cookies.get("csrftoken") or ""
+        return await api.post("/admin/public/login/", json={"username": username, "password": password},
+                              headers={"X-CSRFToken": csrf})
+
+    made = (await api.post("/api/v1/enterprises", json={"name": f"后台测试{uuid.uuid4().hex[:4]}", "uscc": new_uscc(),
+                                                        "kinds": ["general_contractor"]}, headers=admin)).json()
+    api.cookies.clear()
+    try:
+        refused = await login("lc_admin", STAFF_PASSWORD)  # a district admin
+        assert refused.status_code in (401, 403), refused.text
+        assert (await api.get("/admin/api/tables/")).status_code in (401, 403)
+        ok = await login("admin", ADMIN_PASSWORD)
+        assert ok.status_code in (200, 303), ok.text
+        csrf = {"X-CSRFToken": api.cookies.get("csrftoken") or ""}
+        url = f"/admin/api/tables/enterprises/{made['id']}/"
+        bad = await api.patch(url, json={"uscc": "91330302MA2NP3Q4R0"}, headers=csrf)  # wrong check character
+        assert bad.status_code == 400, bad.text
+        good = await api.patch(url, json={"name": "后台改名测试有限公司"}, headers=csrf)
+        assert good.status_code == 200, good.text
+    finally:
+        api.cookies.clear()
+    row = (await api.get(f"/api/v1/enterprises/{made['id']}", headers=admin)).json()
+    assert row["uscc"] == made["uscc"] and row["name"] == "后台改名测试有限公司"
+    audit = (await api.get("/api/v1/credit/audit", params={"action": "admin.patch.enterprises"}, headers=admin)).json()
+    assert any(a["detail"].get("row") == made["id"] and a["actor_name"] == "admin" for a in audit), audit
