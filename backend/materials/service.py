@@ -446,7 +446,7 @@ async def notify_failure(settings: Settings, arq: ArqRedis | None, batch: dict[s
     await notifications.notify(
         await failure_recipients(project), "material_failed",
         {"material": f"{batch['grade']} {batch['spec']}".strip(), "project": project["name"], "item": failed,
-         "time": utcnow()},
+         "time": utcnow(), "district_adcode": project["district"]},  # the webhooks' scope (webhook_scope.py)
         dedup_key=f"material_failed:{report_id}", urgency=Urgency.HIGH, settings=settings, arq=arq,
         subject=("material_batch", str(batch["id"])),
     )

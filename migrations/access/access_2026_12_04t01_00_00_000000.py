@@ -23,8 +23,10 @@ async def forwards():
         await _Raw.raw("CREATE INDEX pii_reads_actor ON pii_reads (actor)")
         await _Raw.raw("CREATE INDEX pii_reads_worker ON pii_reads (worker)")
         await _Raw.raw("ALTER TABLE users ADD COLUMN token_version integer NOT NULL DEFAULT 0")
+        await _Raw.raw("ALTER TABLE webhooks ADD COLUMN districts integer[] NOT NULL DEFAULT ARRAY[]::integer[]")
 
     async def down():
+        await _Raw.raw("ALTER TABLE webhooks DROP COLUMN districts")
         await _Raw.raw("ALTER TABLE users DROP COLUMN token_version")
         await _Raw.raw("DROP TABLE pii_reads")
 
