@@ -35,13 +35,12 @@ from backend.cameras.schemas import (
 )
 from backend.cameras.tables import Camera, CameraAlert, CameraFrame
 from backend.clients.s3 import S3Client
-from backend.db import utcnow
 from backend.access.addresses import check_outbound_url, strip_credentials
-from backend.settings import get_settings
+from backend.db import utcnow
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound
 from backend.media.images import ImageRejected, verify_image
 from backend.projects import service as projects_service
-from backend.settings import Settings
+from backend.settings import Settings, get_settings
 
 log = structlog.get_logger("zhijian.cameras")
 
@@ -176,9 +175,30 @@ async def list_cameras(actor: Principal, project_id: UUID) -> list[CameraOut]:
     return [_out(r) for r in rows]
 
 
-async def update_camera(actor: Principal, camera_id: UUID, data: CameraUpdate) -> CameraOut:
+async def _tell_station_camera_off(settings: Settings, arq: Any, actor: Principal, row: dict[str, Any],
+                                   project: dict[str, Any]) -> None:
+    """Separation of duties: the regulated party switching off its own camera is told to the district's station."""
+    from backend.accounts.tables import User
+    from backend.notifications import service as notifications
+    from backend.notifications.schemas import Urgency
+
+    staff = await User.select(User.id).where(
+        (User.district == project["district"]) & User.role.is_in([Role.INSPECTOR.value, Role.REGULATOR_ADMIN.value])
+        & (User.is_active == True))  # noqa: E712 - SQL
+    await notifications.notify(
+        [s["id"] for s in staff], "generic_notice",
+        {"title": "工地摄像头被关闭", "content": f"{project['name']}：{row['name']}（{actor.name or '项目负责人'}关闭）",
+         "time": utcnow(), "district_adcode": project["district"]},
+        dedup_key=f"camera_disabled:{row['id']}:{utcnow().isoformat()}", urgency=Urgency.HIGH, settings=settings,
+        arq=arq, subject=("camera", str(row["id"])),
+    )
+
+
+async def update_camera(actor: Principal, camera_id: UUID, data: CameraUpdate, *, settings: Settings | None = None,
+                        arq: Any = None) -> CameraOut:
     row = await camera_row(camera_id)
-    await _require_manager(actor, await _project(row["project"]))
+    project = await _project(row["project"])
+    await _require_manager(actor, project)
     changes: dict[Any, Any] = {}
     if data.url is not None:
         changes[Camera.url] = check_source(Source(row["source"]), data.url)
@@ -194,7 +214,10 @@ async def update_camera(actor: Principal, camera_id: UUID, data: CameraUpdate) -
         changes[Camera.updated_at] = utcnow()
         changes[Camera.next_due_at] = utcnow()  # a changed camera is looked at again now
         try:
-            await Camera.update(changes).where(Camera.id == camera_id)
+            async with Camera._meta.db.transaction():
+                await Camera.update(changes).where(Camera.id == camera_id)
+                if data.enabled is False and row["enabled"] and not actor.is_staff:
+                    await _tell_station_camera_off(settings or get_settings(), arq, actor, row, project)
         except UniqueViolationError as exc:
             raise Conflict("CAMERA_DUPLICATE") from exc
     return _out(await camera_row(camera_id))

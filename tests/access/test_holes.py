@@ -174,3 +174,21 @@ async def test_webhooks_receive_only_their_kinds_and_scope(api, admin):
     assert counts == {"ours": 1, "theirs": 0, "city": 1}, counts
     for hid in hooks.values():
         await api.post(f"/api/v1/webhooks/{hid}/deactivate", headers=admin)
+
+
+async def test_a_lead_switching_off_its_camera_tells_the_station(api, admin):
+    w = await materials_world(api, admin)
+    name = f"基坑摄像头{uuid.uuid4().hex[:4]}"
+    made = await api.post("/api/v1/cameras", json={"project_id": w["project"]["id"], "name": name, "source": "upload"},
+                          headers=w["lead"])
+    assert made.status_code == 201, made.text
+    inspector = await staff_token(api, "lc_inspector")
+
+    async def told() -> int:
+        inbox = (await api.get("/mp/v1/inbox", params={"limit": 50}, headers=inspector)).json()
+        return sum(name in (item.get("body") or "") for item in inbox["items"])
+
+    before = await told()
+    off = await api.patch(f"/api/v1/cameras/{made.json()['id']}", json={"enabled": False}, headers=w["lead"])
+    assert off.status_code == 200 and off.json()["enabled"] is False, off.text
+    assert await told() == before + 1
