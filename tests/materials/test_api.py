@@ -280,7 +280,7 @@ async def test_who_may_do_what_and_bad_input(api, admin):
     assert_error(await api.post(f"/api/v1/materials/batches/{other['id']}/samplings",
                                 json={"sample_no": "S1", "sampled_by": "x"}, headers=w["sup"]), 409, "BATCH_STATE")
     assert_error(await api.post(f"/api/v1/materials/batches/{other['id']}/entry-inspection",
-                                json={"accepted": True}, headers=citizen), 403, "FORBIDDEN_OWNER")
+                                json={"accepted": True}, headers=citizen), 403, "FORBIDDEN_ROLE")
     assert (await api.get(f"/api/v1/materials/batches/{other['id']}", headers=w["lead"])).json()["status"] == "registered"
     assert_error(await api.post("/mp/v1/materials/scan", json={"content": ""}, headers=citizen), 400, "VALIDATION_ERROR")
     assert (await api.post("/mp/v1/materials/scan", json={"content": "x"})).status_code == 401
