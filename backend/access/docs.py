@@ -45,8 +45,19 @@ Two steps decide every request:
   A citizen who joined a case sees only what the public Open311 view shows (service, status, a coarse
   description with phone numbers masked, no photo, no reporter). Finding similar cases and joining them are
   for citizens only and rate limited. Open311 `GET requests` is public and shows only that public view.
-- **Ratings**: a reporter rates a case once it is resolved; once the case is closed (confirmed, or closed
-  after rating) the rating is final (`RATING_FINAL`), so the satisfaction figures cannot move afterwards.
+- **Ratings**: the reporter rates a case once it is resolved and may change the rating while it stays
+  resolved; once the case is closed and rated, the rating is final (`RATING_FINAL`), so the month's
+  satisfaction figures cannot move afterwards. (A case closed without a rating may still be rated once.)
+- **Outbound addresses**: camera and webhook URLs must not point inside the network (loopback, private,
+  carrier-grade NAT, link-local, multicast, reserved — checked after resolving the name) unless the network is
+  listed in `ZHIJIAN_OUTBOUND_ALLOW`; credentials in such URLs are never shown back, nor a camera's fetch error.
+- **Webhooks** receive only the event kinds they name, and, when they name districts, only those districts'
+  events.
+- **Sessions**: disabling an account, resetting its password or changing its role ends every session at
+  once (`TOKEN_REVOKED`).
+- **Separation of duties** (partly): a project lead switching off its own camera is reported to the district's
+  station at once. Alarm values, plan spacing and alarm clearing are guarded in the monitoring and vision
+  services.
 - **piccolo-admin** (`/admin`): city admins only (its own sign-in with the staff password).
 
 ## Routes
