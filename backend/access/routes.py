@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.access.actors import (
-    ALL_KINDS, ANONYMOUS, ANY_KEY, CITIZEN, CITY_ADMIN, DISTRICT_ADMIN, INSPECTOR, KEY_PREFIX, LEAD, SUPERVISOR, USER_KINDS,
+    ALL_KINDS,
+    ANY_KEY,
+    CITIZEN,
+    CITY_ADMIN,
+    DISTRICT_ADMIN,
+    INSPECTOR,
+    KEY_PREFIX,
+    LEAD,
+    SUPERVISOR,
+    USER_KINDS,
     WORKER,
 )
 
@@ -260,4 +269,3 @@ ROUTES: dict[str, R] = {
 
 # Routes outside the OpenAPI document that still pass the policy guard (documentation itself).
 UNDOCUMENTED_PUBLIC_PREFIXES = ("/schema", "/admin")  # /admin: piccolo-admin, its own sign-in (city admins only)
-_ = ANONYMOUS

@@ -9,7 +9,7 @@ import pytest
 from tests.access.world import enterprise_user
 from tests.materials.helpers import new_batch, report, to_sampled
 from tests.materials.helpers import world as materials_world
-from tests.support.api import STAFF_PASSWORD, bearer, from_address, mp_login, staff_token
+from tests.support.api import STAFF_PASSWORD, from_address, staff_token
 from tests.support.asserts import assert_error
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
