@@ -80,6 +80,23 @@ def check_outbound_url(url: str, allow: tuple[str, ...], *, schemes: tuple[str, 
             raise BadRequest("OUTBOUND_URL_REFUSED", detail={"reason": "internal address"})
 
 
+def split_credentials(url: str) -> tuple[str, str]:
+    """(the URL without user:password@, the "user:password" part or "")."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, ""
+    userinfo = parts.netloc.rsplit("@", 1)[0]
+    return strip_credentials(url), userinfo
+
+
+def with_credentials(url: str, userinfo: str) -> str:
+    """Put "user:password" back into a URL (for the fetcher only)."""
+    if not userinfo:
+        return url
+    parts = urlsplit(url)
+    return parts._replace(netloc=f"{userinfo}@{parts.netloc}").geturl()
+
+
 def strip_credentials(url: str) -> str:
     """The URL without user:password@ (what readers are shown)."""
     parts = urlsplit(url)

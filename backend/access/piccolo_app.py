@@ -12,6 +12,7 @@ APP_CONFIG = AppConfig(
     app_name="access",
     migrations_folder_path=str(MIGRATIONS),
     table_classes=[PiiRead],
-    migration_dependencies=["backend.accounts.piccolo_app", "backend.notifications.piccolo_app"],
+    migration_dependencies=["backend.accounts.piccolo_app", "backend.notifications.piccolo_app",
+                            "backend.cameras.piccolo_app"],
     commands=[],
 )

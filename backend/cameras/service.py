@@ -35,12 +35,13 @@ from backend.cameras.schemas import (
 )
 from backend.cameras.tables import Camera, CameraAlert, CameraFrame
 from backend.clients.s3 import S3Client
-from backend.access.addresses import check_outbound_url, strip_credentials
+from backend.access.addresses import check_outbound_url, split_credentials, strip_credentials, with_credentials
 from backend.db import utcnow
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import AppError, BadRequest, Conflict, Forbidden, NotFound
 from backend.media.images import ImageRejected, verify_image
 from backend.projects import service as projects_service
 from backend.settings import Settings, get_settings
+from backend.workforce.pii import PiiCipher  # the one AES-GCM helper (keyed by PII_KEY)
 
 log = structlog.get_logger("zhijian.cameras")
 
@@ -100,6 +101,24 @@ def check_source(source: Source, url: str) -> str:
     return url
 
 
+def _seal(url: str) -> tuple[str, str]:
+    """The URL without credentials, and its credentials encrypted (AES-GCM, PII_KEY, context camera_url)."""
+    clean, userinfo = split_credentials(url)
+    return clean, PiiCipher(get_settings().PII_KEY).encrypt(userinfo, "camera_url") if userinfo else ""
+
+
+def fetch_url(settings: Settings, camera: dict[str, Any]) -> str:
+    """The URL the vision worker fetches: credentials put back, and the address checked again at fetch time
+    (a name may resolve inside the network later); ValueError when refused, like any fetch failure."""
+    url = camera["url"]
+    try:
+        check_outbound_url(url, settings.OUTBOUND_ALLOW, schemes=("http", "https", "rtsp", "rtsps"))
+    except AppError as exc:
+        raise ValueError("outbound address refused") from exc
+    secret = camera.get("url_credentials") or ""
+    return with_credentials(url, PiiCipher(settings.PII_KEY).decrypt(secret, "camera_url")) if secret else url
+
+
 def check_calibration(cal: CalibrationIn) -> CalibrationIn:
     """Enough measurements for the kind; target points distinct enough to fit a homography."""
     if cal.kind is CalibrationKind.TARGET:
@@ -147,14 +166,14 @@ async def create_camera(actor: Principal, data: CameraCreate) -> CameraOut:
     """Register a camera on a project (staff of its district or its lead)."""
     project = await _project(data.project_id)
     await _require_manager(actor, project)
-    url = check_source(data.source, data.url)
+    url, secret = _seal(check_source(data.source, data.url))
     if data.calibration is not None:
         check_calibration(data.calibration)
     camera_id = uuid4()
     try:
         await Camera.insert(Camera(
             id=camera_id, project=data.project_id, name=data.name.strip(), source=data.source.value, url=url,
-            interval_s=data.interval_s, enabled=data.enabled, plan_spacing_m=data.plan_spacing_m,
+            url_credentials=secret, interval_s=data.interval_s, enabled=data.enabled, plan_spacing_m=data.plan_spacing_m,
             plan_ref=data.plan_ref, support_system=data.support_system.value, allowance_m=data.allowance_m,
             calibration=_calibration_json(data.calibration), created_by=actor.id if actor.kind == "user" else None,
         ))
@@ -201,7 +220,7 @@ async def update_camera(actor: Principal, camera_id: UUID, data: CameraUpdate, *
     await _require_manager(actor, project)
     changes: dict[Any, Any] = {}
     if data.url is not None:
-        changes[Camera.url] = check_source(Source(row["source"]), data.url)
+        changes[Camera.url], changes[Camera.url_credentials] = _seal(check_source(Source(row["source"]), data.url))
     for field, column in (("name", Camera.name), ("interval_s", Camera.interval_s), ("enabled", Camera.enabled),
                           ("plan_spacing_m", Camera.plan_spacing_m), ("plan_ref", Camera.plan_ref),
                           ("allowance_m", Camera.allowance_m)):

@@ -3,7 +3,7 @@ from piccolo.table import Table
 
 ID = "2026-12-04T01:00:00:000000"
 VERSION = "1.0"
-DESCRIPTION = "pii_reads: the audit of unmasked personal data; users.token_version"
+DESCRIPTION = "pii_reads (unmasked personal-data audit); users.token_version; webhooks.districts; cameras.url_credentials"
 
 
 class _Raw(Table):
@@ -24,8 +24,10 @@ async def forwards():
         await _Raw.raw("CREATE INDEX pii_reads_worker ON pii_reads (worker)")
         await _Raw.raw("ALTER TABLE users ADD COLUMN token_version integer NOT NULL DEFAULT 0")
         await _Raw.raw("ALTER TABLE webhooks ADD COLUMN districts integer[] NOT NULL DEFAULT ARRAY[]::integer[]")
+        await _Raw.raw("ALTER TABLE cameras ADD COLUMN url_credentials varchar(1000) NOT NULL DEFAULT ''")
 
     async def down():
+        await _Raw.raw("ALTER TABLE cameras DROP COLUMN url_credentials")
         await _Raw.raw("ALTER TABLE webhooks DROP COLUMN districts")
         await _Raw.raw("ALTER TABLE users DROP COLUMN token_version")
         await _Raw.raw("DROP TABLE pii_reads")

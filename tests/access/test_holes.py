@@ -116,6 +116,16 @@ async def test_camera_credentials_are_never_returned(api, admin):
     assert "s3cret-pw" not in made.text
     got = await api.get(f"/api/v1/cameras/{made.json()['id']}", headers=w["sup"])
     assert got.status_code == 200 and "s3cret-pw" not in got.text and got.json()["url"] == "http://127.0.0.1:9/x.jpg"
+    # At rest: the URL without them, the credentials encrypted; only the fetcher gets them back.
+    from backend.cameras.service import fetch_url
+    from backend.cameras.tables import Camera
+    from backend.settings import get_settings
+
+    row = await Camera.select().where(Camera.id == made.json()["id"]).first()
+    assert "s3cret-pw" not in row["url"] and "s3cret-pw" not in row["url_credentials"] and row["url_credentials"]
+    assert fetch_url(get_settings(), row) == "http://cam:s3cret-pw@127.0.0.1:9/x.jpg"
+    with pytest.raises(ValueError):  # checked again at fetch time: a name may later resolve inside the network
+        fetch_url(get_settings(), {**row, "url": "http://169.254.169.254/latest"})
 
 
 async def test_piccolo_admin_is_for_city_admins_and_changes_are_validated_and_audited(api, admin):
