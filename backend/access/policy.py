@@ -92,3 +92,61 @@ async def check(actor: Principal, action: str, resource: dict) -> None:
     reason = await ACTIONS[action](actor, resource)
     if reason is not None:
         raise Forbidden(reason, detail={"action": action})
+
+
+# --- rules that need no database: require(actor, action, resource) -------------------------------------------
+
+def _complaint_in_staff_scope(actor: Principal, row: dict) -> str | None:
+    """Staff of the complaint's district; the city queue (no district) is the city admins'."""
+    if not actor.is_staff:
+        return "FORBIDDEN_ROLE"
+    if row["district"] is None:
+        return None if actor.is_city_wide else "FORBIDDEN_DISTRICT"
+    return None if actor.can_see_district(row["district"]) else "FORBIDDEN_DISTRICT"
+
+
+def _act_on_complaint(actor: Principal, row: dict) -> str | None:
+    """Staff of its district; an inspector only while the case is unassigned or theirs."""
+    reason = _complaint_in_staff_scope(actor, row)
+    if reason is None and actor.has_role(Role.INSPECTOR) and row["assignee"] not in (None, actor.id):
+        return "NOT_ASSIGNEE"
+    return reason
+
+
+def _own_complaint(actor: Principal, row: dict) -> str | None:
+    return None if row["citizen"] == actor.id else "FORBIDDEN_OWNER"
+
+
+def _read_enterprise(actor: Principal, enterprise: dict) -> str | None:
+    """Staff read every enterprise; an enterprise user only its own."""
+    if actor.is_staff:
+        return None
+    if actor.role in (Role.PROJECT_LEAD, Role.SUPERVISOR) and enterprise.get("id") is not None \
+            and actor.enterprise_id == enterprise["id"]:
+        return None
+    return "FORBIDDEN_ROLE"
+
+
+def _key_scope(actor: Principal, resource: dict) -> str | None:
+    return None if actor.kind == "api_key" and resource["scope"] in actor.scopes else "API_KEY_SCOPE"
+
+
+RULES = {
+    "staff_read_complaint": _complaint_in_staff_scope,
+    "act_on_complaint": _act_on_complaint,
+    "own_complaint": _own_complaint,
+    "read_enterprise": _read_enterprise,
+    "key_scope": _key_scope,
+}
+
+
+def permits(actor: Principal, action: str, resource: dict) -> bool:
+    """Whether a database-free rule lets the actor do the action on the resource."""
+    return RULES[action](actor, resource) is None
+
+
+def require(actor: Principal, action: str, resource: dict) -> None:
+    """Raise 403 with the rule's reason unless a database-free rule lets the actor do the action."""
+    reason = RULES[action](actor, resource)
+    if reason is not None:
+        raise Forbidden(reason, detail={"action": action})

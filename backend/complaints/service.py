@@ -18,6 +18,7 @@ from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
 from backend import ratelimit
+from backend.access import policy as access_policy
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
 from backend.clients.redis import bulk_enqueue
@@ -197,29 +198,8 @@ async def _is_supporter(complaint_id: UUID, user_id: UUID) -> bool:
 
 
 def staff_can(actor: Principal, row: dict[str, Any]) -> bool:
-    if not actor.is_staff:
-        return False
-    if row["district"] is None:
-        return actor.is_city_wide
-    return actor.can_see_district(row["district"])
-
-
-def _require_staff(actor: Principal, row: dict[str, Any]) -> None:
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
-    if not staff_can(actor, row):
-        raise Forbidden("FORBIDDEN_DISTRICT")
-
-
-def _require_handler(actor: Principal, row: dict[str, Any]) -> None:
-    """The assignee, or an admin of the district (city-wide admins for the city queue)."""
-    _require_staff(actor, row)
-    if actor.has_role(Role.INSPECTOR) and row["assignee"] not in (None, actor.id):
-        raise Forbidden("NOT_ASSIGNEE")
-
-
-def _require_citizen(actor: Principal, row: dict[str, Any]) -> None:
-    if row["citizen"] != actor.id:
-        raise Forbidden("FORBIDDEN_OWNER")
+    """Whether staff see this complaint in full (access policy: staff_read_complaint)."""
+    return access_policy.permits(actor, "staff_read_complaint", row)
 
 
 # --- notifications ------------------------------------------------------------------------------
@@ -412,7 +392,7 @@ async def join(settings: Settings, redis: Redis, actor: Principal, complaint_id:
 async def accept(settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_handler(actor, row)
+        access_policy.require(actor, "act_on_complaint", row)
         changes = {"accepted_at": utcnow()}
         if row["assignee"] is None:
             changes["assignee"] = actor.id
@@ -424,7 +404,7 @@ async def accept(settings: Settings, arq: ArqRedis | None, actor: Principal, com
 async def start(settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_handler(actor, row)
+        access_policy.require(actor, "act_on_complaint", row)
         row = await _transition(row, "start", actor.id)
     await _tell_citizens(settings, arq, row, "正在现场核查处理", f"started:{row['reopen_count']}")
     return row
@@ -436,7 +416,7 @@ async def request_info(
     """Ask the citizen for information: the SLA clock pauses until they answer."""
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_handler(actor, row)
+        access_policy.require(actor, "act_on_complaint", row)
         if row["citizen"] is None:
             raise Conflict("NO_CITIZEN_TO_ASK")
         old_version = row["sla_version"]
@@ -456,7 +436,7 @@ async def provide_info(
     """The citizen answers: the clock resumes where it stopped (deadline moved by the pause)."""
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_citizen(actor, row)
+        access_policy.require(actor, "own_complaint", row)
         row = await _resume(row, actor.id, message)
     await sla.queue_next(arq, complaint_id)
     await _tell_assignee(settings, arq, row, f"info:{row['sla_version']}")
@@ -483,7 +463,7 @@ async def resume(settings: Settings, arq: ArqRedis | None, actor: Principal, com
     """Staff resume the clock without an answer (e.g. the citizen called the station)."""
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_handler(actor, row)
+        access_policy.require(actor, "act_on_complaint", row)
         row = await _resume(row, actor.id, reason)
     await sla.queue_next(arq, complaint_id)
     return row
@@ -496,7 +476,7 @@ async def resolve(
     now = utcnow()
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_handler(actor, row)
+        access_policy.require(actor, "act_on_complaint", row)
         await media_service.attach(actor.id, photo_ids, Purpose.COMPLAINT_RESULT, ("complaint_result", str(complaint_id)))
         row = await _transition(row, "resolve", actor.id, notes[:500], changes={"resolved_at": now, "resolution_notes": notes})
         stale = await sla.cancel_timers(complaint_id, row["sla_version"])
@@ -517,7 +497,7 @@ async def reject(settings: Settings, arq: ArqRedis | None, actor: Principal, com
     """Not a construction-quality matter (or not actionable): the citizen is told why."""
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_handler(actor, row)
+        access_policy.require(actor, "act_on_complaint", row)
         row = await _transition(row, "reject", actor.id, reason, changes={"reject_reason": reason, "closed_at": utcnow()})
     await _close_out(arq, row)
     await _tell_citizens(settings, arq, row, f"不予受理：{reason}", "rejected")
@@ -533,8 +513,8 @@ async def merge(
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
         target = await _row(into_id)
-        _require_handler(actor, row)
-        _require_staff(actor, target)
+        access_policy.require(actor, "act_on_complaint", row)
+        access_policy.require(actor, "staff_read_complaint", target)
         if Status(target["status"]) not in OPEN:
             raise Conflict("COMPLAINT_STATE", detail={"action": "merge_into", "status": target["status"]})
         row = await _transition(row, "merge", actor.id, reason, changes={"merged_into": into_id, "closed_at": utcnow()},
@@ -559,7 +539,7 @@ async def transfer(
     """Hand over to another inspector or district ("not ours" is a bounce); the SLA clock runs on."""
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_handler(actor, row)
+        access_policy.require(actor, "act_on_complaint", row)
         district = row["district"] if data.to_district_adcode is None else data.to_district_adcode
         if data.to_district_adcode is not None:
             if not await District.exists().where(District.adcode == district):
@@ -593,7 +573,7 @@ async def transfer(
 async def confirm(settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_citizen(actor, row)
+        access_policy.require(actor, "own_complaint", row)
         now = utcnow()
         row = await _transition(row, "confirm", actor.id, changes={"closed_at": now, "citizen_feedback_at": now})
     await _close_out(arq, row)
@@ -605,7 +585,7 @@ async def reopen(settings: Settings, arq: ArqRedis | None, actor: Principal, com
     now = utcnow()
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_citizen(actor, row)
+        access_policy.require(actor, "own_complaint", row)
         if row["resolved_at"] and now - row["resolved_at"] > timedelta(seconds=settings.COMPLAINT_CONFIRM_WINDOW_S):
             raise Conflict("REOPEN_WINDOW_PASSED")
         stale = await sla.cancel_timers(complaint_id, row["sla_version"])
@@ -627,7 +607,7 @@ async def rate(actor: Principal, complaint_id: UUID, score: int, comment: str) -
     """Satisfaction 1–5 after handling; a rating counts as the citizen's callback verification."""
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_citizen(actor, row)
+        access_policy.require(actor, "own_complaint", row)
         if row["status"] not in (Status.RESOLVED.value, Status.CLOSED.value):
             raise Conflict("COMPLAINT_STATE", detail={"action": "rate", "status": row["status"]})
         if row["status"] == Status.CLOSED.value and row["satisfaction"] is not None:
@@ -643,7 +623,7 @@ async def rate(actor: Principal, complaint_id: UUID, score: int, comment: str) -
 
 async def comment(actor: Principal, complaint_id: UUID, text: str) -> None:
     row = await _row(complaint_id)
-    _require_staff(actor, row)
+    access_policy.require(actor, "staff_read_complaint", row)
     await _event(complaint_id, "comment", actor.id, text, row["status"], row["status"], public=False)
 
 
@@ -778,7 +758,7 @@ async def citizen_view(settings: Settings, s3: S3Client, actor: Principal, compl
 
 async def staff_view(s3: S3Client, actor: Principal, complaint_id: UUID) -> ComplaintStaffView:
     row = await _row(complaint_id)
-    _require_staff(actor, row)
+    access_policy.require(actor, "staff_read_complaint", row)
     names = await _names(row)
     assignee = await User.select(User.display_name).where(User.id == row["assignee"]).first() if row["assignee"] else None
     citizen = await User.select(User.display_name).where(User.id == row["citizen"]).first() if row["citizen"] else None
