@@ -74,6 +74,8 @@ async def site(api, admin, gc_uscc: str = GC, adcode: int = 330302) -> dict[str,
     d = 0.002
     district = (await api.get(f"/api/v1/districts/{adcode}", headers=admin)).json()
     lng, lat = district["center"]
+    # Off the centre by a few hundred metres (other tests look for projects near it), still well inside.
+    lng, lat = lng + random.uniform(-0.012, -0.006), lat + random.uniform(-0.012, -0.006)
     fence = {"type": "Polygon", "coordinates": [[[lng - d, lat - d], [lng + d, lat - d], [lng + d, lat + d],
                                                   [lng - d, lat + d], [lng - d, lat - d]]]}
     labour, gc = await enterprise(api, admin, LABOUR), await enterprise(api, admin, gc_uscc)
