@@ -15,7 +15,9 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from backend import db
+from backend.access.controller import AccessController
 from backend.accounts.controller import ApiKeyController, AuthController, MeController, UserController
+from backend.auth.guards import policy as access_policy
 from backend.auth.middleware import AuthMiddleware
 from backend.clients.redis import create_arq_pool, create_redis
 from backend.clients.s3 import S3Client
@@ -31,6 +33,7 @@ from backend.districts.controller import DistrictController
 from backend.enterprises.controller import EnterpriseController, PartnerEnterpriseController
 from backend.health.controller import HealthController
 from backend.http import EXCEPTION_HANDLERS, RequestContextMiddleware
+from backend.jsondepth import JsonDepthMiddleware
 from backend.logging import configure_logging
 from backend.materials.controller import MaterialController
 from backend.monitoring.controller import MonitoringController
@@ -91,6 +94,7 @@ REGULATOR_CONTROLLERS = [
     ConsoleController,
     admin_console,
     CameraController,
+    AccessController,
 ]
 REGULATOR_CONTROLLERS += [StageController, InspectionController, SiteViewController, SitePageController,
                           ProjectFileController, AssessmentController, KeyPersonnelController]  # issue 20
@@ -161,8 +165,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             open311_router,
         ],
         dependencies=DEPENDENCIES,
+        guards=[access_policy],  # one route table for every route (backend/access/routes.py)
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[RequestContextMiddleware, prometheus.middleware, auth],
+        middleware=[RequestContextMiddleware, JsonDepthMiddleware, prometheus.middleware, auth],
         lifespan=[_lifespan(settings)],
         openapi_config=openapi,
         cors_config=CORSConfig(allow_origins=[], allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),

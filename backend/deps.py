@@ -11,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from redis.asyncio import Redis
 
+from backend.access.addresses import client_address
 from backend.auth.principal import Principal
 from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
@@ -42,7 +43,10 @@ def provide_wechat(state: State) -> WeChatClient:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The caller's address; X-Forwarded-For is believed only from ZHIJIAN_TRUSTED_PROXIES."""
+    settings: Settings = request.app.state.settings
+    return client_address(request.client.host if request.client else None, request.headers.get("x-forwarded-for"),
+                          settings.TRUSTED_PROXIES)
 
 
 DEPENDENCIES = {

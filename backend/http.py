@@ -128,11 +128,12 @@ class RequestContextMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
-        status_holder = {"status": 500}
+        status_holder: dict[str, int | bool] = {"status": 500, "started": False}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = True
                 headers = list(message.get("headers") or [])
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
@@ -140,6 +141,12 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Raised before a response started (e.g. by the auth middleware): the exception handler that
+            # wraps the app answers with the exception's own status, so that is the status sent.
+            if not status_holder.get("started"):
+                status_holder["status"] = exc.status_code if isinstance(exc, AppError | HTTPException) else 500
+            raise
         finally:
             log.info(
                 "request",

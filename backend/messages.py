@@ -328,3 +328,17 @@ MESSAGES.update(
         "BROKER_UNAVAILABLE": "消息服务器暂不可用，设备凭据未能下发或吊销，请稍后重试",
     }
 )
+
+# --- access policy (backend/access) ---
+MESSAGES.update(
+    {
+        "ROUTE_UNDECLARED": "该接口尚未在访问策略中登记，暂不开放",
+        "NOT_SAMPLING_LAB": "只有该批次见证取样所送检测机构可提交检测报告",
+        "NOT_SAMPLED_YET": "批次尚未见证取样，不能提交检测报告",
+        "PII_NOT_EMPLOYER": "只有工人当前所在项目的用工单位或总承包单位可查看完整个人信息",
+        "RATING_FINAL": "投诉已办结，评价不可再修改",
+        "JSON_TOO_DEEP": "请求内容嵌套层级过深",
+        "TOKEN_REVOKED": "登录已失效，请重新登录",
+    }
+)
+MESSAGES.update({"OUTBOUND_URL_REFUSED": "该地址指向内部网络或无法解析，不能使用"})

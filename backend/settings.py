@@ -66,6 +66,11 @@ class Settings:
     JWT_SECRET: str = _DEV_JWT_SECRET
     JWT_ISSUER: str = "zhijian"
     ACCESS_TOKEN_TTL_S: int = 900
+    # --- access (feat/access) ---
+    TOKEN_VERSION_CACHE_S: float = 2.0  # how long a process trusts its copy of a user's token version
+    TRUSTED_PROXIES: tuple[str, ...] = ()  # addresses/networks (CIDR) of reverse proxies whose X-Forwarded-For is believed
+    OUTBOUND_ALLOW: tuple[str, ...] = ()  # networks (CIDR) outbound URLs (cameras, webhooks) may reach although private
+    JSON_MAX_DEPTH: int = 64  # deeper JSON bodies are refused before decoding
     REFRESH_TOKEN_TTL_S: int = 30 * 24 * 3600
     BIND_CODE_TTL_S: int = 24 * 3600
 

@@ -36,13 +36,14 @@ class MpComplaintController(Controller):
     async def similar(
         self,
         principal: PrincipalDep,
+        redis: RedisDep,
         category: FromQuery[str],
         lng: Annotated[float, QueryParameter(ge=-180, le=180)],
         lat: Annotated[float, QueryParameter(ge=-90, le=90)],
         coord_type: FromQuery[CoordType] = CoordType.WGS84,
         project_id: FromQuery[UUID | None] = None,
     ) -> list[SimilarComplaint]:
-        return await service.similar(principal, category, lng, lat, coord_type, project_id)
+        return await service.similar(redis, principal, category, lng, lat, coord_type, project_id)
 
     @post("/", summary="Report a problem (photos uploaded first through /mp/v1/media)")
     async def create(
@@ -72,8 +73,9 @@ class MpComplaintController(Controller):
         return await service.citizen_view(settings, s3, principal, complaint_id)
 
     @post("/{complaint_id:uuid}/join", status_code=200, summary="Join an existing report instead of filing a duplicate")
-    async def join(self, principal: PrincipalDep, settings: SettingsDep, s3: S3Dep, complaint_id: FromPath[UUID]) -> ComplaintCitizenView:
-        await service.join(settings, principal, complaint_id)
+    async def join(self, principal: PrincipalDep, settings: SettingsDep, redis: RedisDep, s3: S3Dep,
+                   complaint_id: FromPath[UUID]) -> ComplaintCitizenView:
+        await service.join(settings, redis, principal, complaint_id)
         return await service.citizen_view(settings, s3, principal, complaint_id)
 
     @post("/{complaint_id:uuid}/info", status_code=200, summary="Answer the station's question (the clock resumes)")

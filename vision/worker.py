@@ -26,6 +26,7 @@ import structlog
 
 from backend import db
 from backend.cameras import recording as cameras
+from backend.cameras import service as camera_service
 from backend.cameras.service import DOORBELL_KEY, EVIDENCE_BUCKET, thresholds_in_force
 from backend.clients.redis import create_arq_pool, create_redis
 from backend.clients.s3 import S3Client
@@ -143,10 +144,11 @@ class VisionWorker:
         """One frame from a due camera; a failure is kept on the camera (last_error) and logged."""
         try:
             if camera["source"] == "rtsp":
-                image = await asyncio.to_thread(grab_rtsp, camera["url"], self.settings.VISION_FETCH_TIMEOUT_S)
+                image = await asyncio.to_thread(grab_rtsp, camera_service.fetch_url(self.settings, camera),
+                                                self.settings.VISION_FETCH_TIMEOUT_S)
                 sha = ""
             else:
-                data = await fetch_snapshot(self.http, camera["url"])
+                data = await fetch_snapshot(self.http, camera_service.fetch_url(self.settings, camera))
                 sha = hashlib.sha256(data).hexdigest()
                 image = await asyncio.to_thread(decode_frame, data)
             await self.process(camera, image, uuid4(), pulled=True, sha256=sha)

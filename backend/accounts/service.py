@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hmac
+import time
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from asyncpg.exceptions import UniqueViolationError
 
+from backend.access import policy as access_policy
 from backend.accounts.refresh_tokens import revoke_all_refresh_tokens
 from backend.accounts.schemas import (
     ApiKeyCreate,
@@ -69,7 +71,36 @@ def principal_for(row: dict[str, Any]) -> Principal:
         district_id=row["district"],
         enterprise_id=row["enterprise"],
         name=row["display_name"],
+        token_version=row.get("token_version") or 0,
     )
+
+
+async def end_sessions(user_id: UUID) -> None:
+    """Raise the user's token version: every access token issued before stops working at the next request."""
+    await User.update({User.token_version: User.token_version + 1}).where(User.id == user_id)
+    _VERSIONS.pop(user_id, None)
+
+
+# user id → (token version, or -1 when disabled; monotonic time read). A cache per process, kept short:
+# a change in another process is seen within TOKEN_VERSION_CACHE_S, one in this process at once.
+_VERSIONS: dict[UUID, tuple[int, float]] = {}
+
+
+async def current_token_version(user_id: UUID, cache_s: float, presented: int | None = None) -> int:
+    """The user's token version now (-1 for a disabled or deleted account), cached for ``cache_s`` seconds.
+
+    A token newer than the cached copy (issued after a change) makes it read the database again.
+    """
+    now = time.monotonic()
+    hit = _VERSIONS.get(user_id)
+    if hit is not None and now - hit[1] < cache_s and (presented is None or presented <= hit[0]):
+        return hit[0]
+    row = await User.select(User.token_version, User.is_active).where(User.id == user_id).first()
+    version = -1 if row is None or not row["is_active"] else row["token_version"]
+    if len(_VERSIONS) > 50_000:
+        _VERSIONS.clear()
+    _VERSIONS[user_id] = (version, now)
+    return version
 
 
 async def get_user_row(user_id: UUID) -> dict[str, Any]:
@@ -79,15 +110,9 @@ async def get_user_row(user_id: UUID) -> dict[str, Any]:
     return row
 
 
-def _can_manage(actor: Principal, target_role: Role, target_district: int | None) -> bool:
-    """City-wide admins manage everyone; a district admin manages its district and enterprise users."""
-    if not actor.has_role(Role.REGULATOR_ADMIN):
-        return False
-    if actor.is_city_wide:
-        return True
-    if target_role in ENTERPRISE_ROLES:
-        return True
-    return target_district == actor.district_id
+async def _require_manager(actor: Principal, target_role: Role | str, target_district: int | None) -> None:
+    """The access policy's ``manage_user``: a city admin anyone, a district admin its own district's staff."""
+    await access_policy.check(actor, "manage_user", {"role": Role(target_role).value, "district": target_district})
 
 
 def _check_role_fields(role: Role, district: int | None, enterprise: UUID | None) -> None:
@@ -104,8 +129,7 @@ async def create_user(actor: Principal, data: UserCreate) -> UserOut:
     district = data.district_adcode if data.role not in ENTERPRISE_ROLES else None
     enterprise = data.enterprise_id if data.role in ENTERPRISE_ROLES else None
     _check_role_fields(data.role, district, enterprise)
-    if not _can_manage(actor, data.role, district):
-        raise Forbidden("FORBIDDEN_DISTRICT" if actor.has_role(Role.REGULATOR_ADMIN) else "FORBIDDEN_ROLE")
+    await _require_manager(actor, data.role, district)
     if district is not None:
         await districts_service.require_district(district)
     if enterprise is not None:
@@ -145,11 +169,8 @@ async def list_users(
     if district is not None:
         actor.require_district(district)
         where.append(User.district == district)
-    if not actor.is_city_wide:
-        where.append(
-            (User.district == actor.district_id)
-            | User.role.is_in([r.value for r in ENTERPRISE_ROLES])
-        )
+    if not actor.is_city_wide:  # the same rule as access policy manage_user
+        where.append((User.district == actor.district_id) & User.role.is_in([r.value for r in STAFF_ROLES]))
     query = User.select()
     count = User.count()
     for clause in where:
@@ -161,16 +182,15 @@ async def list_users(
 
 async def get_user(actor: Principal, user_id: UUID) -> UserOut:
     row = await get_user_row(user_id)
-    if row["id"] != actor.id and not _can_manage(actor, Role(row["role"]), row["district"]):
-        raise Forbidden("FORBIDDEN_OWNER")
+    if row["id"] != actor.id:
+        await _require_manager(actor, row["role"], row["district"])
     return user_out(row)
 
 
 async def update_user(actor: Principal, user_id: UUID, data: UserUpdate) -> UserOut:
     """Change a managed user's name, phone, password or active flag; disabling revokes their logins."""
     row = await get_user_row(user_id)
-    if not _can_manage(actor, Role(row["role"]), row["district"]):
-        raise Forbidden("FORBIDDEN_DISTRICT" if actor.has_role(Role.REGULATOR_ADMIN) else "FORBIDDEN_ROLE")
+    await _require_manager(actor, row["role"], row["district"])
     changes: dict[Any, Any] = {}
     if data.display_name is not None:
         changes[User.display_name] = data.display_name
@@ -190,14 +210,14 @@ async def update_user(actor: Principal, user_id: UUID, data: UserUpdate) -> User
             await User.update(changes).where(User.id == user_id)
             if data.is_active is False or data.password is not None:
                 await revoke_all_refresh_tokens(user_id)
+                await end_sessions(user_id)
     return user_out(await get_user_row(user_id))
 
 
 async def issue_bind_code(actor: Principal, user_id: UUID, ttl_s: int) -> BindCodeOut:
     """A one-time code the user types into the mini-program to link their WeChat to this account."""
     row = await get_user_row(user_id)
-    if not _can_manage(actor, Role(row["role"]), row["district"]):
-        raise Forbidden("FORBIDDEN_DISTRICT" if actor.has_role(Role.REGULATOR_ADMIN) else "FORBIDDEN_ROLE")
+    await _require_manager(actor, row["role"], row["district"])
     code = new_secret(9)
     expires = utcnow() + timedelta(seconds=ttl_s)
     await BindCode.insert(BindCode(user=user_id, code_hash=secret_hash(code), expires_at=expires))

@@ -1,6 +1,6 @@
 """Users, refresh tokens, WeChat bind codes and department API keys."""
 
-from piccolo.columns import UUID, Array, Boolean, ForeignKey, OnDelete, Timestamptz, Varchar
+from piccolo.columns import UUID, Array, Boolean, ForeignKey, Integer, OnDelete, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -24,6 +24,7 @@ class User(Table, tablename="users"):
     is_active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
     last_login_at = Timestamptz(null=True, default=None)
+    token_version = Integer(default=0)  # raised on disable / password reset / role change: ends every session
 
 
 class RefreshToken(Table, tablename="refresh_tokens"):

@@ -41,3 +41,14 @@ def scope(required: str) -> Guard:
 
     guard.__name__ = f"scope({required})"
     return guard
+
+
+def policy(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """The app-wide guard: the route table of backend.access decides who may call each route."""
+    if _is_preflight(connection):
+        return
+    from backend.access.policy import require_route  # the policy imports auth.principal: avoid a cycle
+
+    # A mounted ASGI app (piccolo-admin) has no template of its own: its mount path stands for it.
+    template = connection.scope.get("path_template") or next(iter(sorted(handler.paths)), "")
+    require_route(connection.scope.get("user"), connection.scope.get("method") or "GET", template)

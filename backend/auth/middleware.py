@@ -21,7 +21,12 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthorized("TOKEN_INVALID")
-            return AuthenticationResult(user=decode_access_token(settings, token.strip()), auth=token)
+            principal = decode_access_token(settings, token.strip())
+            current = await accounts_service.current_token_version(principal.id, settings.TOKEN_VERSION_CACHE_S,
+                                                                  principal.token_version)
+            if current != principal.token_version:  # disabled, password reset, role changed: sessions end at once
+                raise Unauthorized("TOKEN_REVOKED")
+            return AuthenticationResult(user=principal, auth=token)
         api_key = connection.headers.get("x-api-key")
         if api_key:
             principal = await accounts_service.authenticate_api_key(api_key)

@@ -33,6 +33,7 @@ class Principal:
     enterprise_id: UUID | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
     name: str = ""
+    token_version: int = 0  # users.token_version when the access token was issued
 
     @property
     def is_staff(self) -> bool:

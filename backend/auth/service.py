@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from backend import ratelimit
 from backend.accounts import refresh_tokens
 from backend.accounts.schemas import TokenPair
-from backend.accounts.service import consume_bind_code, get_user_row, principal_for, user_out
+from backend.accounts.service import consume_bind_code, end_sessions, get_user_row, principal_for, user_out
 from backend.accounts.tables import User
 from backend.auth.passwords import verify_password
 from backend.auth.principal import Role
@@ -134,6 +134,7 @@ async def bind_wechat(settings: Settings, wechat: WeChatClient, code: str, bind_
                 raise Conflict("ALREADY_BOUND")
             await User.update({User.openid: None, User.is_active: False}).where(User.id == current["id"])
             await refresh_tokens.revoke_all_refresh_tokens(current["id"], now)
+            await end_sessions(current["id"])
         await User.update({User.openid: openid, User.unionid: unionid}).where(User.id == target_id)
     return await issue_tokens(settings, await _touch_login(target_id, now), now)
 

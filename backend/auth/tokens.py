@@ -28,6 +28,7 @@ def issue_access_token(settings: Settings, principal: Principal, now: datetime) 
         "dst": principal.district_id,
         "ent": str(principal.enterprise_id) if principal.enterprise_id else None,
         "name": principal.name,
+        "ver": principal.token_version,
         "iat": int(now.timestamp()),
         "exp": int(expires.timestamp()),
         "jti": uuid.uuid4().hex,
@@ -60,6 +61,7 @@ def decode_access_token(settings: Settings, token: str) -> Principal:
             district_id=claims.get("dst"),
             enterprise_id=UUID(claims["ent"]) if claims.get("ent") else None,
             name=claims.get("name") or "",
+            token_version=int(claims.get("ver") or 0),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise Unauthorized("TOKEN_INVALID") from exc

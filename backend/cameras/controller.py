@@ -23,7 +23,7 @@ from backend.cameras.schemas import (
     FrameOut,
     ReviewOut,
 )
-from backend.deps import Limit, Offset, PrincipalDep, RedisDep, S3Dep, SettingsDep
+from backend.deps import ArqDep, Limit, Offset, PrincipalDep, RedisDep, S3Dep, SettingsDep
 from backend.errors import BadRequest
 
 FRAME_MAX_BYTES = 10 * 1024 * 1024
@@ -85,8 +85,9 @@ class CameraController(Controller):
         return await service.get_camera(principal, camera_id)
 
     @patch("/{camera_id:uuid}", summary="Change a camera (URL, schedule, plan value, enabled)")
-    async def update(self, principal: PrincipalDep, camera_id: FromPath[UUID], data: JSONBody[CameraUpdate]) -> CameraOut:
-        return await service.update_camera(principal, camera_id, data)
+    async def update(self, principal: PrincipalDep, settings: SettingsDep, arq: ArqDep, camera_id: FromPath[UUID],
+                     data: JSONBody[CameraUpdate]) -> CameraOut:
+        return await service.update_camera(principal, camera_id, data, settings=settings, arq=arq)
 
     @put("/{camera_id:uuid}/calibration", summary="Set the camera's calibration (target corners, tube widths or a scale)")
     async def calibrate(self, principal: PrincipalDep, camera_id: FromPath[UUID], data: JSONBody[CalibrationIn]) -> CameraOut:

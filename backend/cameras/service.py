@@ -35,11 +35,13 @@ from backend.cameras.schemas import (
 )
 from backend.cameras.tables import Camera, CameraAlert, CameraFrame, CameraLabel
 from backend.clients.s3 import S3Client
+from backend.access.addresses import check_outbound_url, split_credentials, strip_credentials, with_credentials
 from backend.db import utcnow
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import AppError, BadRequest, Conflict, Forbidden, NotFound
 from backend.media.images import ImageRejected, verify_image
 from backend.projects import service as projects_service
 from backend.settings import Settings, get_settings
+from backend.workforce.pii import cipher  # the one AES-GCM helper (PII keys, key id beside the value)
 
 log = structlog.get_logger("zhijian.cameras")
 
@@ -94,7 +96,27 @@ def check_source(source: Source, url: str) -> str:
         raise BadRequest("CAMERA_URL_INVALID", detail={"source": source.value, "expected": "rtsp://…"})
     if source is Source.UPLOAD and url:
         raise BadRequest("CAMERA_URL_INVALID", detail={"source": source.value, "expected": "no URL"})
+    if url:  # no fetching from inside the network (SSRF): loopback, private, link-local refused unless allow-listed
+        check_outbound_url(url, get_settings().OUTBOUND_ALLOW, schemes=("http", "https", "rtsp", "rtsps"))
     return url
+
+
+def _seal(url: str) -> tuple[str, str]:
+    """The URL without credentials, and its credentials encrypted (AES-GCM, PII_KEY, context camera_url)."""
+    clean, userinfo = split_credentials(url)
+    return clean, cipher(get_settings()).encrypt(userinfo, "camera_url") if userinfo else ""
+
+
+def fetch_url(settings: Settings, camera: dict[str, Any]) -> str:
+    """The URL the vision worker fetches: credentials put back, and the address checked again at fetch time
+    (a name may resolve inside the network later); ValueError when refused, like any fetch failure."""
+    url = camera["url"]
+    try:
+        check_outbound_url(url, settings.OUTBOUND_ALLOW, schemes=("http", "https", "rtsp", "rtsps"))
+    except AppError as exc:
+        raise ValueError("outbound address refused") from exc
+    secret = camera.get("url_credentials") or ""
+    return with_credentials(url, cipher(settings).decrypt(secret, "camera_url")) if secret else url
 
 
 def check_calibration(cal: CalibrationIn) -> CalibrationIn:
@@ -158,11 +180,11 @@ def _out(row: dict[str, Any]) -> CameraOut:
     if isinstance(cal, str):
         cal = json.loads(cal)
     return CameraOut(
-        id=row["id"], project_id=row["project"], name=row["name"], source=Source(row["source"]), url=row["url"],
+        id=row["id"], project_id=row["project"], name=row["name"], source=Source(row["source"]), url=strip_credentials(row["url"]),
         interval_s=row["interval_s"], enabled=row["enabled"], plan_spacing_m=row["plan_spacing_m"],
         plan_ref=row["plan_ref"], support_system=SupportSystem(row["support_system"]), allowance_m=row["allowance_m"],
         calibration=msgspec.convert(cal, CalibrationIn) if cal else None, last_frame_at=row["last_frame_at"],
-        last_error=row["last_error"], created_at=row["created_at"],
+        last_error="fetch_failed" if row["last_error"] else "", created_at=row["created_at"],  # never the remote's text
         **{k: v for k, v in thresholds_in_force(row).items() if k != "ledger_guard"},
         thresholds_default=row.get("helmet_conf") is None and row.get("upright_conf") is None,
         label_consent=bool(row.get("label_consent")),
@@ -176,7 +198,7 @@ async def create_camera(actor: Principal, data: CameraCreate) -> CameraOut:
     """Register a camera on a project (staff of its district or its lead)."""
     project = await _project(data.project_id)
     await _require_manager(actor, project)
-    url = check_source(data.source, data.url)
+    url, secret = _seal(check_source(data.source, data.url))
     check_settings_change(actor, None, data)
     if data.calibration is not None:
         check_calibration(data.calibration)
@@ -184,7 +206,7 @@ async def create_camera(actor: Principal, data: CameraCreate) -> CameraOut:
     try:
         await Camera.insert(Camera(
             id=camera_id, project=data.project_id, name=data.name.strip(), source=data.source.value, url=url,
-            interval_s=data.interval_s, enabled=data.enabled, plan_spacing_m=data.plan_spacing_m,
+            url_credentials=secret, interval_s=data.interval_s, enabled=data.enabled, plan_spacing_m=data.plan_spacing_m,
             plan_ref=data.plan_ref, support_system=data.support_system.value, allowance_m=data.allowance_m,
             calibration=_calibration_json(data.calibration), created_by=actor.id if actor.kind == "user" else None,
             helmet_conf=data.helmet_conf, upright_conf=data.upright_conf, label_consent=data.label_consent,
@@ -206,13 +228,34 @@ async def list_cameras(actor: Principal, project_id: UUID) -> list[CameraOut]:
     return [_out(r) for r in rows]
 
 
-async def update_camera(actor: Principal, camera_id: UUID, data: CameraUpdate) -> CameraOut:
+async def _tell_station_camera_off(settings: Settings, arq: Any, actor: Principal, row: dict[str, Any],
+                                   project: dict[str, Any]) -> None:
+    """Separation of duties: the regulated party switching off its own camera is told to the district's station."""
+    from backend.accounts.tables import User
+    from backend.notifications import service as notifications
+    from backend.notifications.schemas import Urgency
+
+    staff = await User.select(User.id).where(
+        (User.district == project["district"]) & User.role.is_in([Role.INSPECTOR.value, Role.REGULATOR_ADMIN.value])
+        & (User.is_active == True))  # noqa: E712 - SQL
+    await notifications.notify(
+        [s["id"] for s in staff], "generic_notice",
+        {"title": "工地摄像头被关闭", "content": f"{project['name']}：{row['name']}（{actor.name or '项目负责人'}关闭）",
+         "time": utcnow(), "district_adcode": project["district"]},
+        dedup_key=f"camera_disabled:{row['id']}:{utcnow().isoformat()}", urgency=Urgency.HIGH, settings=settings,
+        arq=arq, subject=("camera", str(row["id"])),
+    )
+
+
+async def update_camera(actor: Principal, camera_id: UUID, data: CameraUpdate, *, settings: Settings | None = None,
+                        arq: Any = None) -> CameraOut:
     row = await camera_row(camera_id)
-    await _require_manager(actor, await _project(row["project"]))
+    project = await _project(row["project"])
+    await _require_manager(actor, project)
     check_settings_change(actor, row, data)
     changes: dict[Any, Any] = {}
     if data.url is not None:
-        changes[Camera.url] = check_source(Source(row["source"]), data.url)
+        changes[Camera.url], changes[Camera.url_credentials] = _seal(check_source(Source(row["source"]), data.url))
     for field, column in (("name", Camera.name), ("interval_s", Camera.interval_s), ("enabled", Camera.enabled),
                           ("plan_spacing_m", Camera.plan_spacing_m), ("plan_ref", Camera.plan_ref),
                           ("allowance_m", Camera.allowance_m), ("helmet_conf", Camera.helmet_conf),
@@ -230,6 +273,8 @@ async def update_camera(actor: Principal, camera_id: UUID, data: CameraUpdate) -
                 await Camera.update(changes).where(Camera.id == camera_id)
                 if data.label_consent is False and row["label_consent"]:
                     await withdraw_consent(camera_id)
+                if data.enabled is False and row["enabled"] and not actor.is_staff:
+                    await _tell_station_camera_off(settings or get_settings(), arq, actor, row, project)
         except UniqueViolationError as exc:
             raise Conflict("CAMERA_DUPLICATE") from exc
     return _out(await camera_row(camera_id))

@@ -26,7 +26,8 @@ class Camera(Table, tablename="cameras"):
     project = ForeignKey(references=Project, on_delete=OnDelete.restrict, index=True)
     name = Varchar(length=64)
     source = Varchar(length=16)  # http_snapshot | rtsp | upload
-    url = Varchar(length=1000, default="")
+    url = Varchar(length=1000, default="")  # without credentials
+    url_credentials = Varchar(length=1000, default="")  # "user:password" of the URL, encrypted (never returned)
     interval_s = Integer(default=60)
     enabled = Boolean(default=True)
     # the measurements the calibration is rebuilt from (target corners / tube widths / a scale), or null

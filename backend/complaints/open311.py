@@ -1,13 +1,15 @@
 """Open311 GeoReport v2 over complaints (rules, no HTTP): services, requests, tokens, discovery.
 
 Coordinates in and out are WGS-84 as the spec says (stored as GCJ-02). ``status`` is open or closed.
-``expected_datetime`` is the SLA deadline, ``agency_responsible`` the station, ``media_url`` a short-lived
-signed URL of the first photo. Reading requests needs an API key with ``complaints:read`` (a citizen's
-report is not public data here); creating needs ``open311:write``.
+``expected_datetime`` is the SLA deadline, ``agency_responsible`` the station. Reading requests is public as the
+spec says (no api_key) and shows only the public view of the privacy rule (backend/complaints/privacy.py): no
+photo (photos are private; there is no public derivative), no address, the point coarsened, phone numbers in
+descriptions masked, no contact. Creating needs an api_key with ``open311:write``.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from typing import Any
@@ -17,9 +19,11 @@ from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
 from backend import ratelimit
+from backend.access import policy as access_policy
 from backend.auth.principal import Principal
 from backend.clients.s3 import S3Client
 from backend.complaints import service
+from backend.complaints.privacy import mask_phones, public_point
 from backend.complaints.rules import OPEN, Status, effective_deadline
 from backend.complaints.schemas import ComplaintCreate
 from backend.complaints.tables import Category, Complaint
@@ -29,7 +33,6 @@ from backend.districts.tables import Station
 from backend.errors import AppError
 from backend.geo.coords import CoordType, gcj02_to_wgs84
 from backend.content_security import service as content_security
-from backend.media import service as media_service
 from backend.messages import MESSAGES
 from backend.settings import Settings
 
@@ -49,7 +52,8 @@ class Open311Error(Exception):
 
 
 def _require(actor: Principal, scope: str) -> None:
-    if actor.kind != "api_key" or scope not in actor.scopes:
+    """The access policy's key_scope, answered in Open311's own error shape."""
+    if not access_policy.permits(actor, "key_scope", {"scope": scope}):
         raise Open311Error(403, 403, f"api_key with scope {scope} required")
 
 
@@ -85,34 +89,31 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def _request(s3: S3Client, row: dict[str, Any], names: dict[str, str], stations: dict[int, str]) -> dict[str, Any]:
+    """The public view of one complaint (privacy rule: docs/ACCESS.md)."""
     status = Status(row["status"])
-    lng, lat = gcj02_to_wgs84(row["lng"], row["lat"])
-    photos = await media_service.attached_to(("complaint", str(row["id"])))
-    # feat/wechat: what WeChat's content check hid is shown to the station only, never on the public API
-    hidden = await content_security.hidden_subjects("complaint_photo", [str(p) for p in photos])
-    photos = [p for p in photos if str(p) not in hidden]
+    lng, lat = public_point(*gcj02_to_wgs84(row["lng"], row["lat"]))
+    # feat/wechat: a text WeChat's content check hid is shown to the station only, never on the public API
     if await content_security.hidden_subjects("complaint_text", [str(row["id"])]):
         row = {**row, "description": MESSAGES["CONTENT_UNDER_REVIEW"]}
-    media_url = (await media_service.signed_urls(s3, photos[0])).url if photos else None
-    notes = row["resolution_notes"] or row["reject_reason"] or None
+    notes = mask_phones(row["resolution_notes"] or row["reject_reason"] or "") or None
     return {
         "service_request_id": str(row["id"]),
         "status": "open" if status in OPEN else "closed",
         "status_notes": notes,
         "service_name": names.get(row["category"]),
         "service_code": row["category"],
-        "description": row["description"][:4000],
+        "description": mask_phones(row["description"])[:4000],
         "agency_responsible": stations.get(row["station"]) if row["station"] else "市级工程质量监督",
         "service_notice": f"编号 {row['number']}，须在时限内处理",
         "requested_datetime": _iso(row["submitted_at"]),
         "updated_datetime": _iso(row["updated_at"]),
         "expected_datetime": _iso(effective_deadline(row["deadline_at"], row["paused_at"], utcnow())),
-        "address": row["address"] or None,
+        "address": None,  # a citizen's address is not public
         "address_id": None,
         "zipcode": None,
-        "lat": round(lat, 7),
-        "long": round(lng, 7),
-        "media_url": media_url,
+        "lat": lat,
+        "long": lng,
+        "media_url": None,  # photos are private (signed URLs only to the reporter and the station)
     }
 
 
@@ -126,7 +127,6 @@ async def list_requests(
     s3: S3Client, actor: Principal, *, ids: str | None, service_code: str | None, start: str | None, end: str | None,
     status: str | None,
 ) -> list[dict[str, Any]]:
-    _require(actor, "complaints:read")
     query = Complaint.select().where(Complaint.status != Status.MERGED.value)
     if ids:
         try:
@@ -146,17 +146,20 @@ async def list_requests(
                 raise Open311Error(400, 400, "dates must be ISO 8601 with a time zone")
             query = query.where(Complaint.submitted_at >= moment if op == ">=" else Complaint.submitted_at <= moment)
     if status:
-        if status not in ("open", "closed"):
-            raise Open311Error(400, 400, "status must be open or closed")
+        wanted_status = {part.strip() for part in status.split(",") if part.strip()}  # "open,closed" as the spec allows
+        if not wanted_status or not wanted_status <= {"open", "closed"}:
+            raise Open311Error(400, 400, "status must be open, closed or a comma-separated list of them")
         opened = [s.value for s in OPEN]
-        query = query.where(Complaint.status.is_in(opened) if status == "open" else Complaint.status.not_in(opened))
+        if wanted_status == {"open"}:
+            query = query.where(Complaint.status.is_in(opened))
+        elif wanted_status == {"closed"}:
+            query = query.where(Complaint.status.not_in(opened))
     rows = await query.order_by(Complaint.submitted_at, ascending=False).limit(MAX_REQUESTS)
     names, stations = await _lookups()
     return [await _request(s3, r, names, stations) for r in rows]
 
 
 async def get_request(s3: S3Client, actor: Principal, request_id: str) -> list[dict[str, Any]]:
-    _require(actor, "complaints:read")
     try:
         complaint_id = UUID(request_id)
     except ValueError as exc:
@@ -192,7 +195,8 @@ async def create_request(
     try:
         row = await service.create(settings, redis, arq, actor, data, source=f"open311:{actor.name}"[:64], contact=contact)
     except AppError as err:
-        raise Open311Error(err.status_code if err.status_code in (400, 403, 404) else 400, err.code, err.message) from err
+        status = err.status_code if err.status_code in (400, 403, 404) else 400
+        raise Open311Error(status, status, f"{err.code}: {err.message}") from err
     return [{"service_request_id": str(row["id"]), "service_notice": f"编号 {row['number']}", "account_id": None}]
 
 
@@ -225,7 +229,17 @@ def _to_xml(parent: ET.Element, tag: str, value: Any) -> None:
     elif isinstance(value, bool):
         node.text = "true" if value else "false"
     else:
-        node.text = str(value)
+        node.text = xml_text(str(value))
+
+
+# What XML 1.0 can carry (https://www.w3.org/TR/xml/#charsets): everything else is dropped, or the document is
+# not well-formed and the whole feed breaks for every reader.
+_NOT_XML = re.compile("[^\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+
+
+def xml_text(value: str) -> str:
+    """The text without characters XML 1.0 cannot carry (ESC, VT, FF, U+FFFE, lone surrogates …)."""
+    return _NOT_XML.sub("", value)
 
 
 def render_xml(root_tag: str, item_tag: str | None, payload: Any) -> bytes:

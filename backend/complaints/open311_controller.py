@@ -6,6 +6,7 @@ import json
 from typing import Any
 from uuid import UUID
 
+import structlog
 from litestar import Request, Response, Router, get, post
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath
@@ -16,6 +17,7 @@ from backend.complaints import open311
 from backend.deps import ArqDep, RedisDep, S3Dep, SettingsDep
 from backend.errors import AppError
 
+log = structlog.get_logger("zhijian.open311")
 _ANONYMOUS = Principal(kind="anonymous", id=UUID(int=0))
 _ITEM = {"services": "service", "service_requests": "request", "errors": "error"}
 
@@ -28,7 +30,7 @@ def _answer(request: Request, root: str, payload: Any, status: int = 200) -> Res
     if _fmt(request.url.path) == "xml":
         item = _ITEM.get(root)
         body = open311.render_xml(root, item, payload)
-        return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
+        return Response(body, status_code=status, media_type="text/xml")  # Litestar adds "; charset=utf-8" once
     return Response(json.dumps(payload, ensure_ascii=False).encode(), status_code=status, media_type="application/json")
 
 
@@ -69,8 +71,8 @@ async def service_definition(request: Request, name: FromPath[str]) -> Response[
 @get(["/requests.json", "/requests.xml"], exclude_from_auth=True)
 async def list_requests(request: Request, s3: S3Dep) -> Response[bytes]:
     q = request.query_params
-    items = await open311.list_requests(
-        s3, await _principal(request), ids=q.get("service_request_id"), service_code=q.get("service_code"),
+    items = await open311.list_requests(  # public by the spec: no api_key asked, the public view for everyone
+        s3, _ANONYMOUS, ids=q.get("service_request_id"), service_code=q.get("service_code"),
         start=q.get("start_date"), end=q.get("end_date"), status=q.get("status"),
     )
     return _answer(request, "service_requests", items)
@@ -87,7 +89,7 @@ async def create_request(request: Request, settings: SettingsDep, redis: RedisDe
 
 @get("/requests/{name:str}", exclude_from_auth=True)
 async def get_request(request: Request, s3: S3Dep, name: FromPath[str]) -> Response[bytes]:
-    return _answer(request, "service_requests", await open311.get_request(s3, await _principal(request), _strip(name)))
+    return _answer(request, "service_requests", await open311.get_request(s3, _ANONYMOUS, _strip(name)))
 
 
 @get("/tokens/{name:str}", exclude_from_auth=True)
@@ -104,7 +106,8 @@ def _open311_error(request: Request, exc: open311.Open311Error) -> Response[byte
 
 
 def _app_error(request: Request, exc: AppError) -> Response[bytes]:
-    return _error(request, exc.status_code if exc.status_code in (400, 403, 404) else 400, exc.code, exc.message)
+    status = exc.status_code if exc.status_code in (400, 403, 404) else 400
+    return _error(request, status, status, f"{exc.code}: {exc.message}")  # the spec's code is one type: an integer
 
 
 def _http_error(request: Request, exc: HTTPException) -> Response[bytes]:
@@ -113,9 +116,15 @@ def _http_error(request: Request, exc: HTTPException) -> Response[bytes]:
     return _error(request, status, exc.status_code, detail)
 
 
+def _internal_error(request: Request, exc: Exception) -> Response[bytes]:
+    log.exception("open311_unhandled_error", path=request.url.path, error=repr(exc))
+    return _error(request, 500, 500, "internal error")
+
+
 open311_router = Router(
     path="/open311/v2",
     route_handlers=[discovery, services, service_definition, list_requests, create_request, get_request, token],
-    exception_handlers={open311.Open311Error: _open311_error, AppError: _app_error, HTTPException: _http_error},
+    exception_handlers={open311.Open311Error: _open311_error, AppError: _app_error, HTTPException: _http_error,
+                        Exception: _internal_error},
     tags=["open311"],
 )

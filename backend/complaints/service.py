@@ -20,10 +20,12 @@ from piccolo.query import WhereRaw
 from redis.asyncio import Redis
 
 from backend import ratelimit
+from backend.access import policy as access_policy
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
 from backend.clients.s3 import S3Client
 from backend.complaints import dispatch, sla
+from backend.complaints.privacy import mask_phones, public_point
 from backend.complaints.rules import (
     FINAL,
     OPEN,
@@ -71,6 +73,8 @@ UNASSIGNED_NOTE = "无值班检查员，请即派人"
 CITIZEN_BREACH_NOTE = "处理已超时限，已上报监督站督办"
 CITIZEN_AUTOCLOSE_NOTE = "7日内未确认，已自动办结"
 
+SIMILAR_PER_HOUR = 30  # per citizen: looking around a point is not a way to map other people's reports
+JOIN_PER_DAY = 10  # per citizen
 STATUS_PHRASE = {
     Status.SUBMITTED: "已提交",
     Status.DISPATCHED: "已分派",
@@ -204,29 +208,8 @@ async def _is_supporter(complaint_id: UUID, user_id: UUID) -> bool:
 
 
 def staff_can(actor: Principal, row: dict[str, Any]) -> bool:
-    if not actor.is_staff:
-        return False
-    if row["district"] is None:
-        return actor.is_city_wide
-    return actor.can_see_district(row["district"])
-
-
-def _require_staff(actor: Principal, row: dict[str, Any]) -> None:
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
-    if not staff_can(actor, row):
-        raise Forbidden("FORBIDDEN_DISTRICT")
-
-
-def _require_handler(actor: Principal, row: dict[str, Any]) -> None:
-    """The assignee, or an admin of the district (city-wide admins for the city queue)."""
-    _require_staff(actor, row)
-    if actor.has_role(Role.INSPECTOR) and row["assignee"] not in (None, actor.id):
-        raise Forbidden("NOT_ASSIGNEE")
-
-
-def _require_citizen(actor: Principal, row: dict[str, Any]) -> None:
-    if row["citizen"] != actor.id:
-        raise Forbidden("FORBIDDEN_OWNER")
+    """Whether staff see this complaint in full (access policy: staff_read_complaint)."""
+    return access_policy.permits(actor, "staff_read_complaint", row)
 
 
 # --- notifications ------------------------------------------------------------------------------
@@ -271,10 +254,11 @@ async def _tell_station_unassigned(settings: Settings, arq: ArqRedis | None, row
 
 
 async def similar(
-    actor: Principal, category: str, lng: float, lat: float, coord_type: Any, project_id: UUID | None
+    redis: Redis, actor: Principal, category: str, lng: float, lat: float, coord_type: Any, project_id: UUID | None
 ) -> list[SimilarComplaint]:
-    """Open reports of the same category in the last 7 days: same project, or within 50 m."""
-    actor.require_role(*Role)
+    """Open reports of the same category in the last 7 days: same project, or within 50 m (public view only)."""
+    actor.require_role(Role.CITIZEN)
+    await ratelimit.hit(redis, f"complaints:similar:{actor.id}", SIMILAR_PER_HOUR, 3600)
     glng, glat = to_gcj02(lng, lat, coord_type)
     min_lng, min_lat, max_lng, max_lat = bbox(glng, glat, SIMILAR_RADIUS_M)
     since = utcnow() - SIMILAR_WINDOW
@@ -298,7 +282,7 @@ async def similar(
             continue
         result.append(
             SimilarComplaint(
-                id=r["id"], number=r["number"], status=Status(r["status"]), description=r["description"][:100],
+                id=r["id"], number=r["number"], status=Status(r["status"]), description=mask_phones(r["description"])[:100],
                 distance_m=round(distance, 1), same_project=same_project,
                 supporters=await Supporter.count().where(Supporter.complaint == r["id"]), submitted_at=r["submitted_at"],
             )
@@ -390,9 +374,10 @@ async def announce_created(settings: Settings, arq: ArqRedis | None, complaint_i
         await _tell_citizens(settings, arq, row, "已分派至监督站处理", "dispatched")
 
 
-async def join(settings: Settings, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
-    """Support an existing open report instead of filing a duplicate."""
-    actor.require_role(*Role)
+async def join(settings: Settings, redis: Redis, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
+    """Support an existing open report instead of filing a duplicate (citizens; the joiner sees the public view)."""
+    actor.require_role(Role.CITIZEN)
+    await ratelimit.hit(redis, f"complaints:join:{actor.id}", JOIN_PER_DAY, 86_400)
     row = await _row(complaint_id)
     if Status(row["status"]) not in OPEN:
         raise Conflict("COMPLAINT_STATE", detail={"action": "join", "status": row["status"]})
@@ -412,7 +397,7 @@ async def join(settings: Settings, actor: Principal, complaint_id: UUID) -> dict
 async def accept(settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_handler(actor, row)
+        access_policy.require(actor, "act_on_complaint", row)
         changes = {"accepted_at": utcnow()}
         if row["assignee"] is None:
             changes["assignee"] = actor.id
@@ -424,7 +409,7 @@ async def accept(settings: Settings, arq: ArqRedis | None, actor: Principal, com
 async def start(settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_handler(actor, row)
+        access_policy.require(actor, "act_on_complaint", row)
         row = await _transition(row, "start", actor.id)
         await _tell_citizens(settings, arq, row, "正在现场核查处理", f"started:{row['reopen_count']}")
     return row
@@ -436,7 +421,7 @@ async def request_info(
     """Ask the citizen for information: the SLA clock pauses until they answer."""
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_handler(actor, row)
+        access_policy.require(actor, "act_on_complaint", row)
         if row["citizen"] is None:
             raise Conflict("NO_CITIZEN_TO_ASK")
         old_version = row["sla_version"]
@@ -455,7 +440,7 @@ async def provide_info(
     """The citizen answers: the clock resumes where it stopped (deadline moved by the pause)."""
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_citizen(actor, row)
+        access_policy.require(actor, "own_complaint", row)
         row = await _resume(row, actor.id, message)
         await _tell_assignee(settings, arq, row, f"info:{row['sla_version']}")
     return row
@@ -481,7 +466,7 @@ async def resume(settings: Settings, arq: ArqRedis | None, actor: Principal, com
     """Staff resume the clock without an answer (e.g. the citizen called the station)."""
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_handler(actor, row)
+        access_policy.require(actor, "act_on_complaint", row)
         row = await _resume(row, actor.id, reason)
     return row
 
@@ -493,7 +478,7 @@ async def resolve(
     now = utcnow()
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_handler(actor, row)
+        access_policy.require(actor, "act_on_complaint", row)
         await media_service.attach(actor.id, photo_ids, Purpose.COMPLAINT_RESULT, ("complaint_result", str(complaint_id)))
         row = await _transition(row, "resolve", actor.id, notes[:500], changes={"resolved_at": now, "resolution_notes": notes})
         await sla.cancel_timers(complaint_id)
@@ -512,7 +497,7 @@ async def reject(settings: Settings, arq: ArqRedis | None, actor: Principal, com
     """Not a construction-quality matter (or not actionable): the citizen is told why."""
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_handler(actor, row)
+        access_policy.require(actor, "act_on_complaint", row)
         row = await _transition(row, "reject", actor.id, reason, changes={"reject_reason": reason, "closed_at": utcnow()})
         await _cancel_all(row)
         await _tell_citizens(settings, arq, row, f"不予受理：{reason}", "rejected")
@@ -528,8 +513,8 @@ async def merge(
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
         target = await _row(into_id)
-        _require_handler(actor, row)
-        _require_staff(actor, target)
+        access_policy.require(actor, "act_on_complaint", row)
+        access_policy.require(actor, "staff_read_complaint", target)
         if Status(target["status"]) not in OPEN:
             raise Conflict("COMPLAINT_STATE", detail={"action": "merge_into", "status": target["status"]})
         row = await _transition(row, "merge", actor.id, reason, changes={"merged_into": into_id, "closed_at": utcnow()},
@@ -554,7 +539,7 @@ async def transfer(
     """Hand over to another inspector or district ("not ours" is a bounce); the SLA clock runs on."""
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_handler(actor, row)
+        access_policy.require(actor, "act_on_complaint", row)
         district = row["district"] if data.to_district_adcode is None else data.to_district_adcode
         if data.to_district_adcode is not None:
             if not await District.exists().where(District.adcode == district):
@@ -588,7 +573,7 @@ async def transfer(
 async def confirm(settings: Settings, arq: ArqRedis | None, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_citizen(actor, row)
+        access_policy.require(actor, "own_complaint", row)
         now = utcnow()
         row = await _transition(row, "confirm", actor.id, changes={"closed_at": now, "citizen_feedback_at": now})
         await _cancel_all(row)
@@ -600,7 +585,7 @@ async def reopen(settings: Settings, arq: ArqRedis | None, actor: Principal, com
     now = utcnow()
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_citizen(actor, row)
+        access_policy.require(actor, "own_complaint", row)
         if row["resolved_at"] and now - row["resolved_at"] > timedelta(seconds=settings.COMPLAINT_CONFIRM_WINDOW_S):
             raise Conflict("REOPEN_WINDOW_PASSED")
         await sla.cancel_timers(complaint_id)  # the auto-close
@@ -620,9 +605,12 @@ async def rate(actor: Principal, complaint_id: UUID, score: int, comment: str) -
     """Satisfaction 1–5 after handling; a rating counts as the citizen's callback verification."""
     async with Complaint._meta.db.transaction():
         row = await _row(complaint_id, lock=True)
-        _require_citizen(actor, row)
+        access_policy.require(actor, "own_complaint", row)
         if row["status"] not in (Status.RESOLVED.value, Status.CLOSED.value):
             raise Conflict("COMPLAINT_STATE", detail={"action": "rate", "status": row["status"]})
+        if row["status"] == Status.CLOSED.value and row["satisfaction"] is not None:
+            # Final once closed: the month's satisfaction figures must not move afterwards.
+            raise Conflict("RATING_FINAL")
         rows = await Complaint.update(
             {Complaint.satisfaction: score, Complaint.satisfaction_comment: comment,
              Complaint.citizen_feedback_at: utcnow(), Complaint.updated_at: utcnow()}
@@ -633,7 +621,7 @@ async def rate(actor: Principal, complaint_id: UUID, score: int, comment: str) -
 
 async def comment(actor: Principal, complaint_id: UUID, text: str) -> None:
     row = await _row(complaint_id)
-    _require_staff(actor, row)
+    access_policy.require(actor, "staff_read_complaint", row)
     await _event(complaint_id, "comment", actor.id, text, row["status"], row["status"], public=False)
 
 
@@ -743,6 +731,17 @@ async def citizen_view(settings: Settings, s3: S3Client, actor: Principal, compl
     status = Status(row["status"])
     if await content_security.hidden_subjects("complaint_text", [str(row["id"])]):
         row["description"] = MESSAGES["CONTENT_UNDER_REVIEW"]  # only the station sees it until reviewed
+    if not owner:  # a joiner: the public view (no address, coarse point, phones masked, no photos)
+        public = ComplaintCitizenView(
+            id=row["id"], number=row["number"], category=row["category"], category_name=names["category_name"],
+            description=mask_phones(row["description"]), address="", location=public_point(row["lng"], row["lat"]),
+            status=status, district_adcode=row["district"], station_name=names["station_name"],
+            project_name=names["project_name"], submitted_at=row["submitted_at"], deadline_at=row["deadline_at"],
+            resolved_at=row["resolved_at"], closed_at=row["closed_at"], resolution_notes="", reject_reason="",
+            satisfaction=None, photos=[], result_photos=[], timeline=await _timeline(row["id"], public_only=True),
+            can_rate=False, can_reopen=False, can_confirm=False,
+        )
+        return public
     in_window = row["resolved_at"] is not None and utcnow() - row["resolved_at"] <= timedelta(seconds=settings.COMPLAINT_CONFIRM_WINDOW_S)
     return ComplaintCitizenView(
         id=row["id"], number=row["number"], category=row["category"], category_name=names["category_name"],
@@ -762,7 +761,7 @@ async def citizen_view(settings: Settings, s3: S3Client, actor: Principal, compl
 
 async def staff_view(s3: S3Client, actor: Principal, complaint_id: UUID) -> ComplaintStaffView:
     row = await _row(complaint_id)
-    _require_staff(actor, row)
+    access_policy.require(actor, "staff_read_complaint", row)
     names = await _names(row)
     assignee = await User.select(User.display_name).where(User.id == row["assignee"]).first() if row["assignee"] else None
     citizen = await User.select(User.display_name).where(User.id == row["citizen"]).first() if row["citizen"] else None

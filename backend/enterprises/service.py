@@ -9,7 +9,8 @@ from asyncpg.exceptions import UniqueViolationError
 from stdnum.cn import uscc as uscc_std
 from stdnum.exceptions import ValidationError
 
-from backend.auth.principal import ENTERPRISE_ROLES, STAFF_ROLES, Principal, Role
+from backend.access import policy as access_policy
+from backend.auth.principal import Principal, Role
 from backend.db import utcnow
 from backend.districts import service as districts_service
 from backend.enterprises.schemas import (
@@ -20,7 +21,7 @@ from backend.enterprises.schemas import (
     EnterpriseUpdate,
 )
 from backend.enterprises.tables import Enterprise
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import BadRequest, Conflict, NotFound
 
 # GB 32100 appendix A: registration authority codes (first character); the category is 1–9.
 _REGISTRATION_AUTHORITIES = frozenset("123456789ANY")
@@ -71,12 +72,6 @@ async def kinds_of(enterprise_ids: list[UUID]) -> dict[UUID, set[str]]:
     return {r["id"]: set(r["kinds"]) for r in rows}
 
 
-def _require_reader(actor: Principal, enterprise_id: UUID | None = None) -> None:
-    if actor.role in STAFF_ROLES:
-        return
-    if actor.role in ENTERPRISE_ROLES and enterprise_id is not None and actor.enterprise_id == enterprise_id:
-        return
-    raise Forbidden("FORBIDDEN_ROLE")
 
 
 async def create_enterprise(actor: Principal, data: EnterpriseCreate) -> EnterpriseOut:
@@ -121,14 +116,14 @@ async def update_enterprise(actor: Principal, enterprise_id: UUID, data: Enterpr
 
 
 async def get_enterprise(actor: Principal, enterprise_id: UUID) -> EnterpriseOut:
-    _require_reader(actor, enterprise_id)
+    access_policy.require(actor, "read_enterprise", {"id": enterprise_id})
     return _out(await _row(enterprise_id))
 
 
 async def list_enterprises(
     actor: Principal, *, kind: EnterpriseKind | None, q: str | None, limit: int, offset: int
 ) -> tuple[int, list[EnterpriseOut]]:
-    _require_reader(actor)
+    access_policy.require(actor, "read_enterprise", {"id": None})
     query = Enterprise.select()
     count = Enterprise.count()
     clauses = []

@@ -203,6 +203,7 @@ class MaterialController(Controller):
         return await service.list_alerts(principal, district_adcode, kind, since, limit, offset)
 
     @get("/credit-events", summary="Enterprise credit events recorded by materials (adopted by the credit domain)")
-    async def credit_events(self, principal: PrincipalDep, enterprise_id: FromQuery[UUID | None] = None,
-                            limit: Limit = 50, offset: Offset = 0) -> list[CreditEventOut]:
-        return await service.list_credit_events(principal, enterprise_id, limit, offset)
+    async def credit_events(self, principal: PrincipalDep, settings: SettingsDep, redis: RedisDep,
+                            enterprise_id: FromQuery[UUID | None] = None, limit: Limit = 50,
+                            offset: Offset = 0) -> list[CreditEventOut]:
+        return await service.list_credit_events(principal, enterprise_id, limit, offset, settings=settings, redis=redis)

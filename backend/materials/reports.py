@@ -15,6 +15,7 @@ from arq.connections import ArqRedis
 from asyncpg.exceptions import UniqueViolationError
 from redis.asyncio import Redis
 
+from backend.access import policy as access_policy
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
 from backend.db import utcnow
@@ -37,7 +38,7 @@ from backend.materials.service import (
     invalidate,
     transition,
 )
-from backend.materials.tables import CreditEvent, LabReport, MaterialBatch, UseDecision
+from backend.materials.tables import CreditEvent, LabReport, MaterialBatch, Sampling, UseDecision
 from backend.notifications import service as notifications
 from backend.notifications.schemas import Urgency
 from backend.projects import service as projects_service
@@ -125,6 +126,9 @@ async def record_report(settings: Settings, redis: Redis, arq: ArqRedis | None, 
     """A lab records a report; it is judged at once and the batch follows (blocked, notified, credited on failure)."""
     lab_id = await _require_lab(actor)
     row = await _batch(batch_id)
+    # only the lab named in the batch's witnessed sampling, and only after sampling (issue 17)
+    labs = await Sampling.select(Sampling.lab).where(Sampling.batch == batch_id)
+    await access_policy.check(actor, "file_lab_report", {"lab_ids": {s["lab"] for s in labs if s["lab"]}})
     status = Status(row["status"])
     # A failed batch never passes on a new report: only a retest (where the standard allows one), or the lab
     # voiding or correcting its report, changes it. A batch awaiting its retest takes the retest only.
@@ -418,7 +422,7 @@ async def _notify_change(settings: Settings, arq: ArqRedis | None, batch: dict[s
         await notifications.notify(
             await failure_recipients(project), "material_failed",
             {"material": f"{batch['grade']} {batch['spec']}".strip(), "project": project["name"], "item": item,
-             "time": utcnow()},
+             "time": utcnow(), "district_adcode": project["district"]},  # the webhooks' scope (webhook_scope.py)
             dedup_key=dedup, urgency=Urgency.HIGH,
             settings=settings, arq=arq, subject=("material_batch", str(batch["id"])),
         )

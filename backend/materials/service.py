@@ -18,6 +18,7 @@ from arq.connections import ArqRedis
 from asyncpg.exceptions import UniqueViolationError
 from redis.asyncio import Redis
 
+from backend import ratelimit
 from backend.auth.principal import Principal, Role
 from backend.clients.s3 import S3Client
 from backend.db import utcnow
@@ -459,12 +460,19 @@ async def list_alerts(actor: Principal, district: int | None, kind: str | None, 
                      district_adcode=r["district"], detail=r["detail"], at=r["at"]) for r in rows]
 
 
-async def list_credit_events(actor: Principal, enterprise_id: UUID | None, limit: int, offset: int
-                             ) -> list[CreditEventOut]:
-    """Credit events (staff: their district's projects; city-wide: all; API keys with credit:read)."""
+async def list_credit_events(actor: Principal, enterprise_id: UUID | None, limit: int, offset: int, *,
+                             settings: Settings | None = None, redis: Redis | None = None) -> list[CreditEventOut]:
+    """Credit events (staff: their district's projects; city-wide: all; API keys with credit:read, rate limited and
+    every read audited in credit_audit like the open credit API)."""
     query = CreditEvent.select(*CreditEvent.all_columns())
     if actor.kind == "api_key":
         actor.require_scope("credit:read")
+        if redis is not None and settings is not None:
+            await ratelimit.hit(redis, f"credit:open:{actor.id}", settings.CREDIT_OPEN_RATE_PER_MIN, 60)
+        from backend.credit.audit import audit  # credit imports materials' tables
+
+        await audit(actor, "query.material_events", enterprise_id,
+                    {"enterprise": str(enterprise_id) if enterprise_id else None, "limit": limit, "offset": offset})
     else:
         actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
         if not actor.is_city_wide:

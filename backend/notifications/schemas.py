@@ -88,7 +88,8 @@ class WebhookCreate(Schema):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     department: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     url: Annotated[str, msgspec.Meta(min_length=8, max_length=500, pattern=r"^https?://")]
-    templates: Annotated[list[str], msgspec.Meta(max_length=20)] = []
+    templates: Annotated[list[str], msgspec.Meta(min_length=1, max_length=20)]  # event kinds: never "everything"
+    districts: Annotated[list[int], msgspec.Meta(max_length=20)] = []  # scope; empty: city-wide
 
 
 class WebhookOut(Schema):
@@ -97,6 +98,7 @@ class WebhookOut(Schema):
     department: str
     url: str
     templates: list[str]
+    districts: list[int]
     active: bool
     created_at: datetime
 

@@ -18,10 +18,12 @@ from uuid import UUID
 import structlog
 from arq.connections import ArqRedis
 
+from backend.access.addresses import check_outbound_url, strip_credentials
 from backend.accounts.tables import User
 from backend.auth.principal import Principal
 from backend.db import utcnow
 from backend.errors import BadRequest, Forbidden, NotFound
+from backend.notifications import webhook_scope
 from backend.notifications.schemas import (
     InboxItem,
     InboxPage,
@@ -51,7 +53,7 @@ from backend.notifications.templates import (
     wechat_template_id,
 )
 from backend.outbox import service as outbox
-from backend.settings import Settings
+from backend.settings import Settings, get_settings
 
 log = structlog.get_logger("zhijian.notifications")
 
@@ -151,8 +153,7 @@ async def _create_receipts(rows: list[dict[str, Any]], now: Any) -> list[UUID]:
 async def _queue_webhooks(
     template: str, dedup_key: str, subject: tuple[str, str], data: dict[str, Any], now: Any
 ) -> list[UUID]:
-    hooks = await Webhook.select(Webhook.id, Webhook.templates).where(Webhook.active.eq(True))
-    targets = [h["id"] for h in hooks if not h["templates"] or template in h["templates"]]
+    targets = await webhook_scope.targets(template, data)  # kinds and scope (backend/notifications/webhook_scope.py)
     if not targets:
         return []
     payload = json.dumps(
@@ -329,8 +330,9 @@ def _webhook_out(row: dict[str, Any]) -> WebhookOut:
         id=row["id"],
         name=row["name"],
         department=row["department"],
-        url=row["url"],
+        url=strip_credentials(row["url"]),  # credentials in a URL are never shown back
         templates=list(row["templates"]),
+        districts=list(row.get("districts") or []),
         active=row["active"],
         created_at=row["created_at"],
     )
@@ -342,10 +344,11 @@ async def create_webhook(actor: Principal, data: WebhookCreate) -> WebhookCreate
     unknown = sorted(set(data.templates) - set(TEMPLATES))
     if unknown:
         raise BadRequest("TEMPLATE_UNKNOWN", detail={"templates": unknown})
+    check_outbound_url(data.url, get_settings().OUTBOUND_ALLOW, schemes=("http", "https"))
     secret = secrets.token_hex(32)
     hook = Webhook(
         name=data.name, department=data.department, url=data.url, secret=secret,
-        templates=sorted(set(data.templates)), created_by=actor.id,
+        templates=sorted(set(data.templates)), districts=sorted(set(data.districts)), created_by=actor.id,
     )
     await hook.save()
     row = await Webhook.select().where(Webhook.id == hook.id).first()

@@ -71,7 +71,8 @@ class Webhook(Table, tablename="webhooks"):
     department = Varchar(length=64)
     url = Varchar(length=500)
     secret = Varchar(length=64)
-    templates = Array(base_column=Varchar(length=64))  # empty: every template
+    templates = Array(base_column=Varchar(length=64))  # the event kinds it receives (empty: none)
+    districts = Array(base_column=Integer(), default=list)  # its scope: these districts' events (empty: city-wide)
     active = Boolean(default=True)
     created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())

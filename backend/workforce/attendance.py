@@ -189,7 +189,8 @@ async def link(settings: Settings, redis: Redis, actor: Principal, data: LinkIn)
         ).returning(Worker.id)
         if not done:
             raise Conflict("WORKER_ALREADY_LINKED")
-        await User.update({User.role: Role.WORKER.value}).where(User.id == actor.id)
+        await User.update({User.role: Role.WORKER.value, User.token_version: User.token_version + 1}).where(
+            User.id == actor.id)  # a role change ends the citizen sessions (the new pair below carries the new version)
     await ratelimit.reset(redis, f"link:user:{actor.id}")
     await ratelimit.reset(redis, f"link:id:{id_hash}")
     user = await User.select().where(User.id == actor.id).first()

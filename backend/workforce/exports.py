@@ -17,6 +17,8 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from backend.access import audit as access_audit
+from backend.access import policy as access_policy
 from backend.accounts.service import mask_phone
 from backend.auth.principal import Principal, Role
 from backend.enterprises.tables import Enterprise
@@ -33,13 +35,13 @@ WORK_ROLE_WORKER = "20"  # 建筑工人 (10 = 管理人员)
 
 
 async def _may_see_pii(actor: Principal, project: dict[str, Any]) -> bool:
-    """Who reads exports and whether unmasked: raises for anyone else."""
+    """Who reads exports (staff of the district, the GC's leads) and whether unmasked (access policy)."""
     if actor.is_staff:
         actor.require_district(project["district"])
-        return actor.has_role(Role.REGULATOR_ADMIN)
-    if actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None and actor.enterprise_id in await _gc_of(project["id"]):
-        return True
-    raise Forbidden("FORBIDDEN_OWNER")
+    elif not (actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None
+              and actor.enterprise_id in await _gc_of(project["id"])):
+        raise Forbidden("FORBIDDEN_OWNER")
+    return await access_policy.allows(actor, "export_unmasked", project)
 
 
 class _Pii:
@@ -82,6 +84,8 @@ async def export(settings: Settings, actor: Principal, project_id: UUID, month: 
         raise BadRequest("VALIDATION_ERROR", detail={"month": month})
     project = await projects_service.get_project_row(project_id)
     pii = _Pii(settings, await _may_see_pii(actor, project))
+    if pii.unmasked:
+        await access_audit.record_pii_read(actor, "export", project=project_id, detail=month)
     local = _Local(settings.TIMEZONE)
     start, end = month_bounds(month, settings.TIMEZONE)
     code = project["permit_no"]

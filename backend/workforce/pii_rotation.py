@@ -23,6 +23,7 @@ ENCRYPTED: tuple[tuple[str, str, str, str], ...] = (
     ("workers", "id_number_enc", "id_number", "id_number_hash"),
     ("workers", "phone_enc", "phone", "phone_hash"),
     ("workers", "bank_card_enc", "bank_card", ""),
+    ("cameras", "url_credentials", "camera_url", ""),  # credentials embedded in a camera's URL (issue 17)
 )
 
 

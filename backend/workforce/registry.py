@@ -13,6 +13,8 @@ from uuid import UUID, uuid4
 import structlog
 from asyncpg.exceptions import UniqueViolationError
 
+from backend.access import audit as access_audit
+from backend.access import policy as access_policy
 from backend.accounts.service import mask_phone
 from backend.auth.principal import Principal, Role
 from backend.db import utcnow
@@ -113,7 +115,8 @@ async def find_by_id_number(settings: Settings, actor: Principal, id_number: str
 async def pii(settings: Settings, actor: Principal, worker_id: UUID) -> WorkerPii:
     """The unmasked values, for payroll and audits only; every read is logged."""
     row = await worker_row(worker_id)
-    await may_manage(actor, row["employer"])
+    await access_policy.check(actor, "read_worker_pii", row)
+    await access_audit.record_pii_read(actor, "worker_pii", worker=worker_id)
     log.info("worker_pii_read", worker=str(worker_id), by=str(actor.id), role=actor.role.value if actor.role else None)
     c = _cipher(settings)
     return WorkerPii(

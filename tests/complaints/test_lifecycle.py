@@ -144,4 +144,4 @@ async def test_project_lead_sees_cases_about_the_site_without_the_citizen(api, a
     others = (await api.get("/api/v1/projects?q=瑞安", headers=admin)).json()["items"]
     assert_error(await api.get(f"/mp/v1/complaints/by-project/{others[0]['id']}", headers=lead), 403, "FORBIDDEN_OWNER")
     citizen = await mp_login(api)
-    assert_error(await api.get(f"/mp/v1/complaints/by-project/{projects[0]['id']}", headers=bearer(citizen)), 403, "FORBIDDEN_OWNER")
+    assert_error(await api.get(f"/mp/v1/complaints/by-project/{projects[0]['id']}", headers=bearer(citizen)), 403, "FORBIDDEN_ROLE")

@@ -215,6 +215,7 @@ async def test_failed_report_marks_blocks_notifies_and_records_credit(api, admin
 async def test_cement_boundary_through_the_api(api, admin, day, value, verdict, standard):
     w = await world(api, admin)
     batch = await new_batch(api, w, material="cement", grade="P·O 42.5", spec="")
+    await to_sampled(api, w, batch["id"])
     resp = await report(api, w, batch["id"], {"report_date": day, "cement": {**GOOD_CEMENT, "compressive_3d": value}})
     assert resp.status_code == 201, resp.text
     assert resp.json()["verdict"] == verdict and resp.json()["standard"] == standard
@@ -227,6 +228,7 @@ async def test_cement_boundary_through_the_api(api, admin, day, value, verdict, 
 async def test_concrete_and_rebar_failures_through_the_api(api, admin):
     w = await world(api, admin)
     concrete = await new_batch(api, w, material="concrete", grade="C30", spec="泵送")
+    await to_sampled(api, w, concrete["id"])
     resp = await report(api, w, concrete["id"], {"report_date": "2026-11-01", "concrete": {
         "groups": [34.4, 34.5], "mix_no": f"PB-{uuid.uuid4().hex[:8]}"}})
     assert resp.json()["verdict"] == "fail" and resp.json()["method"] == "non_statistical"
@@ -234,6 +236,7 @@ async def test_concrete_and_rebar_failures_through_the_api(api, admin):
     mean = next(r for r in resp.json()["results"] if r["property"] == "mean")
     assert mean["clause"] == "GB/T 50107-2010 5.2.2, 表5.2.2"
     rebar = await new_batch(api, w)
+    await to_sampled(api, w, rebar["id"])
     resp = await report(api, w, rebar["id"], {"report_date": "2026-11-01", "rebar": [
         {"yield_strength": 521, "tensile_strength": 680, "max_force_elongation": 9.0}]})
     failed = [r["property"] for r in resp.json()["results"] if r["result"] == "fail"]
@@ -247,7 +250,7 @@ async def test_who_may_do_what_and_bad_input(api, admin):
     body = {"material": "rebar", "grade": "HRB400E", "manufacturer_id": w["manufacturer"],
             "production_batch_no": "X1", "production_date": "2026-10-01", "quantity": 1, "unit": "t",
             "project_id": w["project"]["id"]}
-    assert_error(await api.post("/api/v1/materials/batches", json=body, headers=citizen), 403, "FORBIDDEN_OWNER")
+    assert_error(await api.post("/api/v1/materials/batches", json=body, headers=citizen), 403, "FORBIDDEN_ROLE")
     assert_error(await api.post("/api/v1/materials/batches", json=body, headers=w["other_insp"]), 403,
                  "FORBIDDEN_DISTRICT")
     assert_error(await api.post("/api/v1/materials/batches", json={**body, "grade": "HRB335"}, headers=w["lead"]),
@@ -264,10 +267,12 @@ async def test_who_may_do_what_and_bad_input(api, admin):
     dup = {**body, "production_batch_no": first.json()["production_batch_no"]}
     assert_error(await api.post("/api/v1/materials/batches", json=dup, headers=w["lead"]), 409, "BATCH_DUPLICATE")
     bid = first.json()["id"]
-    assert_error(await api.get(f"/api/v1/materials/batches/{bid}", headers=citizen), 403, "FORBIDDEN_OWNER")
+    assert_error(await api.get(f"/api/v1/materials/batches/{bid}", headers=citizen), 403, "FORBIDDEN_ROLE")
     assert_error(await api.get(f"/api/v1/materials/batches/{uuid.uuid4()}", headers=w["insp"]), 404, "BATCH_NOT_FOUND")
     good = {"report_date": "2026-11-01", "rebar": [GOOD_SPECIMEN]}
     assert_error(await report(api, w, bid, good, headers=w["sup"]), 403, "NOT_A_LAB")
+    assert_error(await report(api, w, bid, good), 403, "NOT_SAMPLED_YET")  # a lab reports only after sampling
+    await to_sampled(api, w, bid)
     assert_error(await report(api, w, bid, {"report_date": "2026-11-01", "cement": GOOD_CEMENT}), 400, "REPORT_INVALID")
     assert_error(await report(api, w, bid, {"report_date": "2026-11-01", "rebar": [{"yield_strength": -5}]}), 400,
                  "VALIDATION_ERROR")
@@ -279,7 +284,7 @@ async def test_who_may_do_what_and_bad_input(api, admin):
     assert_error(await api.post(f"/api/v1/materials/batches/{other['id']}/samplings",
                                 json={"sample_no": "S1", "sampled_by": "x"}, headers=w["sup"]), 409, "BATCH_STATE")
     assert_error(await api.post(f"/api/v1/materials/batches/{other['id']}/entry-inspection",
-                                json={"accepted": True}, headers=citizen), 403, "FORBIDDEN_OWNER")
+                                json={"accepted": True}, headers=citizen), 403, "FORBIDDEN_ROLE")
     assert (await api.get(f"/api/v1/materials/batches/{other['id']}", headers=w["lead"])).json()["status"] == "registered"
     assert_error(await api.post("/mp/v1/materials/scan", json={"content": ""}, headers=citizen), 400, "VALIDATION_ERROR")
     assert (await api.post("/mp/v1/materials/scan", json={"content": "x"})).status_code == 401

@@ -105,7 +105,7 @@ async def test_signed_retried_and_logged(api, app, admin, receiver):
 
 async def test_only_city_admins_manage_webhooks(api, admin):
     lc_admin = await staff_token(api, "lc_admin")
-    body = {"name": "x", "department": "y", "url": "http://127.0.0.1:9/x"}
+    body = {"name": "x", "department": "y", "url": "http://127.0.0.1:9/x", "templates": ["material_failed"]}
     assert_error(await api.post("/api/v1/webhooks", json=body, headers=lc_admin), 403, "FORBIDDEN_ROLE")
     assert_error(await api.post("/api/v1/webhooks", json={**body, "url": "ftp://x"}, headers=admin), 400, "VALIDATION_ERROR")
     assert_error(await api.post("/api/v1/webhooks", json={**body, "templates": ["nope"]}, headers=admin), 400, "TEMPLATE_UNKNOWN")

@@ -73,6 +73,8 @@ WECHAT_PORT = free_port()
 
 ENV = {
     "ZHIJIAN_ENV": "test",
+    "ZHIJIAN_OUTBOUND_ALLOW": "127.0.0.0/8",
+    "ZHIJIAN_ACCESS_TOKEN_TTL_S": "7200",  # session-wide sign-ins outlive a slow run on a shared machine  # the tests' camera and webhook receivers listen on loopback
     "ZHIJIAN_LOG_JSON": "true",
     "ZHIJIAN_LOG_LEVEL": "WARNING",
     "ZHIJIAN_DATABASE_URL": DATABASE_URL,

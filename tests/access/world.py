@@ -1,0 +1,98 @@
+"""The fixture world of the access tests: one signed-in caller of every actor kind (and a worker)."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+from stdnum.cn import ric
+
+from backend.access import actors as A
+from tests.support.api import STAFF_PASSWORD, bearer, mp_login, staff_token
+
+LABOUR = "91330304MA2EF5G6HY"  # 温州安居劳务有限公司 (demo)
+GC = "91330303MA2CD3E4FR"  # 浙江瓯江建设集团有限公司 (demo; lead_wang works for it)
+LAB = "91330302MA2NP3Q4RA"  # 温州市建设工程检测中心 (demo testing lab)
+
+_cache: dict[str, Any] = {}
+
+
+def id_number() -> str:
+    body = f"330302{random.randint(1986, 2000)}0{random.randint(1, 9)}1{random.randint(0, 8)}{random.randint(100, 999)}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+async def enterprise(api, admin, uscc: str) -> str:
+    return (await api.get("/api/v1/enterprises", params={"q": uscc}, headers=admin)).json()["items"][0]["id"]
+
+
+async def enterprise_user(api, admin, role: str, enterprise_id: str) -> dict[str, str]:
+    username = f"acc_{uuid.uuid4().hex[:8]}"
+    resp = await api.post("/api/v1/users", json={"role": role, "display_name": "测试用户", "username": username,
+                                                 "password": STAFF_PASSWORD, "enterprise_id": enterprise_id}, headers=admin)
+    assert resp.status_code == 201, resp.text
+    return {"headers": await staff_token(api, username), "id": resp.json()["id"], "username": username}
+
+
+async def linked_worker(api, admin, employer_id: str) -> dict[str, Any]:
+    number, phone = id_number(), f"139{random.randint(10_000_000, 99_999_999)}"
+    made = await api.post("/api/v1/workers", json={"name": "赵六", "id_number": number, "employer_id": employer_id,
+                                                   "contract_signed": True, "phone": phone}, headers=admin)
+    assert made.status_code == 201, made.text
+    pair = await mp_login(api)
+    resp = await api.post("/mp/v1/workforce/link", json={"id_number": number, "name": "赵六", "phone": phone},
+                          headers=bearer(pair))
+    assert resp.status_code == 200, resp.text
+    return {"headers": bearer(resp.json()), "id": made.json()["id"], "id_number": number, "phone": phone}
+
+
+async def callers(api, admin) -> dict[str, dict[str, str]]:
+    """Headers of one caller per actor kind, keyed by kind (keys: one per scope)."""
+    if "callers" in _cache:
+        return _cache["callers"]
+    out: dict[str, dict[str, str]] = {A.ANONYMOUS: {}, A.CITY_ADMIN: admin}
+    out[A.CITIZEN] = bearer(await mp_login(api))
+    out[A.WORKER] = (await linked_worker(api, admin, await enterprise(api, admin, LABOUR)))["headers"]
+    out[A.LEAD] = await staff_token(api, "lead_wang")
+    out[A.SUPERVISOR] = await staff_token(api, "sup_li")
+    out[A.INSPECTOR] = await staff_token(api, "lc_inspector")
+    out[A.DISTRICT_ADMIN] = await staff_token(api, "lc_admin")
+    for scope in A.SCOPES:
+        resp = await api.post("/api/v1/api-keys", json={"name": f"matrix {scope}", "department": "测试部门",
+                                                        "scopes": [scope]}, headers=admin)
+        assert resp.status_code == 201, resp.text
+        out[A.KEY_PREFIX + scope] = {"X-API-Key": resp.json()["key"]}
+    _cache["callers"] = out
+    return out
+
+
+async def site(api, admin, gc_uscc: str = GC, adcode: int = 330302) -> dict[str, Any]:
+    """A project of `adcode` with the demo labour subcontractor and the given general contractor."""
+    from tests.support.api import new_permit
+
+    d = 0.002
+    district = (await api.get(f"/api/v1/districts/{adcode}", headers=admin)).json()
+    lng, lat = district["center"]
+    # Off the centre by a few hundred metres (other tests look for projects near it), still well inside.
+    lng, lat = lng + random.uniform(-0.012, -0.006), lat + random.uniform(-0.012, -0.006)
+    fence = {"type": "Polygon", "coordinates": [[[lng - d, lat - d], [lng + d, lat - d], [lng + d, lat + d],
+                                                  [lng - d, lat + d], [lng - d, lat - d]]]}
+    labour, gc = await enterprise(api, admin, LABOUR), await enterprise(api, admin, gc_uscc)
+    resp = await api.post("/api/v1/projects", json={
+        "name": "访问控制测试项目", "permit_no": new_permit(), "location": {"lng": lng, "lat": lat, "coord_type": "gcj02"},
+        "geofence": fence, "parties": [{"enterprise_id": labour, "role": "labour_subcontractor"},
+                                       {"enterprise_id": gc, "role": "general_contractor"}]}, headers=admin)
+    assert resp.status_code == 201, resp.text
+    return {"project": resp.json()["id"], "labour": labour, "gc": gc, "lng": lng, "lat": lat}
+
+
+async def new_gc_with_lead(api, admin) -> dict[str, Any]:
+    """Another general contractor of the city and one project lead of it."""
+    from tests.support.api import new_uscc
+
+    made = await api.post("/api/v1/enterprises", json={"name": f"别家总包{uuid.uuid4().hex[:4]}", "uscc": new_uscc(),
+                                                       "kinds": ["general_contractor"]}, headers=admin)
+    assert made.status_code == 201, made.text
+    lead = await enterprise_user(api, admin, "project_lead", made.json()["id"])
+    return {"id": made.json()["id"], "uscc": made.json()["uscc"], "lead": lead["headers"]}
