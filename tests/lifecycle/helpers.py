@@ -10,7 +10,7 @@ from typing import Any
 from stdnum.cn import ric
 
 from tests.support.api import bearer, mp_login, new_permit, staff_token
-from tests.support.images import encode, picture
+from tests.support.images import encode, picture, scene
 
 LABOUR = "91330304MA2EF5G6HY"  # 温州安居劳务有限公司 (demo)
 GC = "91330303MA2CD3E4FR"  # 浙江瓯江建设集团有限公司 (demo; lead_wang works for it)
@@ -74,10 +74,15 @@ async def rostered_worker(api, admin, project: dict[str, Any]) -> dict[str, str]
     return bearer(linked.json())
 
 
-def clock_body(project: dict[str, Any]) -> dict[str, Any]:
+async def clock_body(api, project: dict[str, Any], headers) -> dict[str, Any]:
+    """A clock-in at the site with the worker's own selfie (required, issue 19)."""
+    data = encode(scene(random.randrange(1 << 30)), ".jpg")
+    up = await api.post("/mp/v1/media", data={"purpose": "selfie"}, files={"file": ("s.jpg", data, "image/jpeg")},
+                        headers=headers)
+    assert up.status_code == 201, up.text
     return {"kind": "in", "project_id": project["id"], "lng": project["lng"], "lat": project["lat"],
             "coord_type": "gcj02", "accuracy_m": 8, "at": datetime.now(UTC).isoformat(),
-            "request_id": uuid.uuid4().hex}
+            "request_id": uuid.uuid4().hex, "selfie_media_id": up.json()["id"]}
 
 
 async def batch(api, admin, project: dict[str, Any], headers) -> Any:

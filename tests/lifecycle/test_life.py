@@ -51,7 +51,7 @@ async def test_a_project_from_approval_to_filing(api, admin):
 
     # No site activity before the permit: clock-in, material entry, sensor registration.
     worker = await rostered_worker(api, admin, project)
-    assert_error(await api.post("/mp/v1/workforce/clocks", json=clock_body(project), headers=worker), 409, "PROJECT_NO_PERMIT")
+    assert_error(await api.post("/mp/v1/workforce/clocks", json=await clock_body(api, project, worker), headers=worker), 409, "PROJECT_NO_PERMIT")
     assert_error(await batch(api, admin, project, lead), 409, "PROJECT_NO_PERMIT")
     point_id = await sensor_point(api, project, lead, sup)
     assert_error(await api.post(f"/api/v1/monitoring/points/{point_id}/sensors", json=SENSOR, headers=lead), 409,
@@ -74,7 +74,7 @@ async def test_a_project_from_approval_to_filing(api, admin):
     assert [x["stage"] for x in listed] == ["permitted"]
 
     # Now the site may work.
-    clocked = await api.post("/mp/v1/workforce/clocks", json=clock_body(project), headers=worker)
+    clocked = await api.post("/mp/v1/workforce/clocks", json=await clock_body(api, project, worker), headers=worker)
     assert clocked.status_code in (200, 201), clocked.text
     failed_batch = await batch(api, admin, project, lead)
     assert failed_batch.status_code == 201, failed_batch.text

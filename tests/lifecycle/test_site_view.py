@@ -27,7 +27,7 @@ async def _busy_site(api, admin) -> dict:
     project = await planned_project(api, admin, status="under_construction")
     on_site = await rostered_worker(api, admin, project)
     await rostered_worker(api, admin, project)
-    clocked = await api.post("/mp/v1/workforce/clocks", json=clock_body(project), headers=on_site)
+    clocked = await api.post("/mp/v1/workforce/clocks", json=await clock_body(api, project, on_site), headers=on_site)
     assert clocked.status_code in (200, 201), clocked.text
     bad = (await batch(api, admin, project, p["lead_wang"])).json()
     rejected = await api.post(f"/api/v1/materials/batches/{bad['id']}/entry-inspection",

@@ -23,10 +23,11 @@ from backend.notifications import escalation, service
 from backend.notifications.escalation import EscalationStep
 from backend.notifications.tables import Delivery, Escalation, Notification
 from backend.outbox.tables import OutboxMessage
+from backend.db import utcnow
 from backend.settings import get_settings
 from backend.timers.tables import DueTimer
 from tests.complaints.helpers import report
-from tests.support.api import mp_login
+from tests.support.api import mp_login, subscribe
 from tests.support.workers import eventually
 
 pytestmark = pytest.mark.asyncio
@@ -55,7 +56,7 @@ async def _wave(users: list[uuid.UUID], run: str, wave: int) -> list[str]:
         tag = f"{run}-n{wave}-{i}"
         async with Notification._meta.db.transaction():  # as a producer does: inside its own change
             await service.notify(
-                [users[i % len(users)]], "generic_notice", {"title": "故障演练", "content": tag, "time": "现在"},
+                [users[i % len(users)]], "generic_notice", {"title": "故障演练", "content": tag, "time": utcnow()},
                 dedup_key=f"fault:{tag}", settings=get_settings(), arq=None,
             )
         tags.append(tag)
@@ -70,7 +71,11 @@ def _tag(message: dict) -> str:
 async def test_sigkill_and_redis_flush_lose_nothing(api, app, admin, redis_db, wechat_reset, start_worker):
     rng = random.Random(16)
     run = uuid.uuid4().hex[:6]
-    users = [uuid.UUID((await mp_login(api, f"o_fault_{run}_{k}"))["user"]["id"]) for k in range(6)]
+    pairs = [await mp_login(api, f"o_fault_{run}_{k}") for k in range(6)]
+    users = [uuid.UUID(p["user"]["id"]) for p in pairs]
+    for pair in pairs:  # WeChat sends only against a reported, unused acceptance (one per push)
+        await subscribe(api, pair, wechat_reset, "tmpl_generic_notice", times=50)
+        wechat_reset.accept(pair["openid"], "tmpl_generic_notice", times=30)  # a repeat after a kill spends one too
     wechat_reset.delay(SEND, 120)  # each push takes a while: calls are in flight when the worker dies
 
     # M timers: one-step escalation chains due 1-12 s from now (outbox tasks with a due time).
@@ -78,7 +83,7 @@ async def test_sigkill_and_redis_flush_lose_nothing(api, app, admin, redis_db, w
     for j in range(M_TIMERS):
         tag = f"{run}-t{j}"
         esc_id = await escalation.start_escalation(
-            ("fault", tag), "generic_notice", {"title": "定时演练", "content": tag, "time": "现在"},
+            ("fault", tag), "generic_notice", {"title": "定时演练", "content": tag, "time": utcnow()},
             [EscalationStep(rng.uniform(1, 12), [users[j % len(users)]])], settings=get_settings(), arq=app.state.arq,
         )
         chains[esc_id] = tag
