@@ -246,7 +246,7 @@ ROUTES: dict[str, R] = {
     "GET /api/v1/quality-holds": R(PARTIES, D),
     "GET /api/v1/quality-holds/{hold_id}/events": R(PARTIES, D),
     "POST /api/v1/quality-holds/{hold_id}/request-lift": R(PARTIES, "the project's parties"),
-    "POST /api/v1/quality-holds/{hold_id}/lift": R(STAFF, "staff of the project's district"),
+    "POST /api/v1/quality-holds/{hold_id}/lift": R(ADMINS, "a regulator admin of the project's district who did not do the passing re-inspection (two people)"),
     "GET /api/v1/workforce/exports": R(_k(STAFF, LEAD), "export files; unmasked only for the general contractor's lead and a city admin, audited"),
     "GET /api/v1/workforce/exports/{name}": R(_k(STAFF, LEAD), "as above"),
     "POST /mp/v1/workforce/link": R(_k(CITIZEN, WORKER), "bind the caller to their registry record"),
@@ -266,6 +266,67 @@ ROUTES: dict[str, R] = {
     "GET /open/v1/credit/enterprises/{uscc}": R(_k(key("credit:read")), "an enterprise's credit (audited)"),
     "POST /open/v1/credit/bulk-check": R(_k(key("credit:read")), "credit of many enterprises (audited)"),
 }
+
+# The routes of the session's other branches (materials verdicts, workforce and credit lists, monitoring lifecycle,
+# camera review, a project's life, WeChat push and content security), declared when they were merged.
+ROUTES.update({
+    # --- materials: verdicts, decisions, lots (issue 19) ---
+    "GET /api/v1/materials/concrete-lots": R(PARTIES, D),
+    "GET /api/v1/materials/batches/{batch_id}/use-decisions": R(PARTIES, D),
+    "POST /api/v1/materials/batches/{batch_id}/use-decisions": R(_k(SUPERVISOR), "a supervisor of the project's supervision firm, with a reason"),
+    "POST /api/v1/materials/reports/{report_id}/void": R(_k(SUPERVISOR), "users of the lab that issued the report"),
+    "POST /api/v1/materials/reports/{report_id}/correct": R(_k(SUPERVISOR), "users of the lab that issued the report"),
+    # --- workforce: binding, flagged clocks, payroll (issue 19) ---
+    "POST /api/v1/workers/{worker_id}/bind-code": R(_k(LEAD, ADMINS), "regulator admins, leads of the worker's employer or general contractor"),
+    "GET /api/v1/attendance/flagged": R(_k(STAFF, LEAD), "district staff; a general contractor's lead (its projects); a subcontractor's lead (its own workers)"),
+    "POST /api/v1/attendance/{clock_id}/review": R(_k(LEAD), "the employing subcontractor's lead or the general contractor's lead; not staff"),
+    "POST /api/v1/payrolls/{payroll_id}/recompute": R(_k(LEAD), "the subcontractor (not while held) or the general contractor"),
+    "GET /mp/v1/workforce/payroll-lines": R(_k(WORKER), "the worker's own payroll lines"),
+    # --- credit lists that bind (issue 19) ---
+    "POST /api/v1/credit/listings/{listing_id}/suspend": R(ADMINS, "a regulator admin of the enterprise's district, or city-wide, with a reason"),
+    "POST /api/v1/credit/listings/{listing_id}/new-evidence": R(ADMINS, "a regulator admin of the enterprise's district, or city-wide"),
+    "GET /public/credit/lists": R(EVERYONE, "the public lists in notice and in force (公示): name, USCC, reason, dates; nothing personal"),
+    "GET /public/credit/lists.json": R(EVERYONE, "the same as JSON"),
+    # --- monitoring: sensor lifecycle (issue 18) ---
+    "GET /api/v1/monitoring/sensors/{sensor_id}/lifecycle": R(PARTIES, D),
+    "PATCH /api/v1/monitoring/sensors/{sensor_id}/thresholds": R(PARTIES, "district staff and the project's supervisors: any change; the project's leads: tighten only"),
+    "POST /api/v1/monitoring/sensors/{sensor_id}/baseline": R(_k(SUPERVISOR, STAFF), "district staff, the project's supervisors"),
+    "POST /api/v1/monitoring/sensors/{sensor_id}/pause": R(PARTIES, "district staff, the project's leads and supervisors"),
+    "POST /api/v1/monitoring/sensors/{sensor_id}/resume": R(PARTIES, "district staff, the project's leads and supervisors"),
+    "POST /api/v1/monitoring/sensors/{sensor_id}/retire": R(_k(SUPERVISOR, STAFF), "district staff, the project's supervisors"),
+    "POST /api/v1/monitoring/sensors/{sensor_id}/credentials": R(_k(LEAD, STAFF), "district staff, the project's leads"),
+    # --- cameras: review and real-site data (issue 21) ---
+    "GET /api/v1/cameras/alert-stats": R(PARTIES, D),
+    "POST /api/v1/cameras/alerts/{alert_id}/review": R(_k(LEAD, STAFF), "staff of the project's district and the project's leads; not supervisors"),
+    "GET /api/v1/cameras/{camera_id}/labels/export": R(STAFF, "inspectors and admins of the project's district"),
+    # --- a project's life (issue 20) ---
+    "GET /api/v1/projects/{project_id}/stage": R(PARTIES, D),
+    "POST /api/v1/projects/{project_id}/stage": R(PARTIES, "by action: permit and completion acceptance — district staff; start — the project's lead or district staff; foundation / structure acceptance — the project's supervisor; filing — a regulator admin"),
+    "GET /api/v1/inspection-requests": R(PARTIES, D),
+    "POST /api/v1/inspection-requests": R(_k(LEAD), "the project's lead"),
+    "GET /api/v1/inspection-requests/{request_id}": R(PARTIES, D),
+    "POST /api/v1/inspection-requests/{request_id}/resubmit": R(_k(LEAD), "the project's lead, after a failure"),
+    "POST /api/v1/inspection-requests/{request_id}/answer": R(_k(SUPERVISOR), "a supervisor of the project's supervision firm"),
+    "POST /api/v1/inspection-requests/{request_id}/audit": R(STAFF, "staff of the project's district"),
+    "GET /api/v1/inspection-requests/{request_id}/documents": R(PARTIES, D),
+    "POST /api/v1/inspection-requests/{request_id}/documents": R(ENTERPRISE, "the project's lead or its supervisor"),
+    "GET /api/v1/projects/{project_id}/site": R(PARTIES, D),
+    "GET /api/v1/projects/{project_id}/file/pdf": R(PARTIES, D),
+    "GET /api/v1/projects/{project_id}/file/zip": R(PARTIES, D),
+    "GET /api/v1/projects/{project_id}/key-personnel": R(PARTIES, D),
+    "PUT /api/v1/projects/{project_id}/key-personnel": R(_k(LEAD, STAFF), "the project's lead or district staff"),
+    "GET /api/v1/assessments": R(STAFF, "assessments of the caller's district (all for a city admin)"),
+    "POST /api/v1/assessments": R(STAFF, "staff of the project's district"),
+    "GET /console/projects/{project_id}/site": R(EVERYONE, "the holder of a one-time console ticket (issued to staff), then the district check"),
+    "GET /mp/v1/projects/{project_id}/site": R(ENTERPRISE, "the project's leads and supervisors only"),
+    # --- WeChat message push and content security (issue 16) ---
+    "GET /wechat/push": R(EVERYONE, "WeChat only: its signature on every call (403 otherwise)"),
+    "POST /wechat/push": R(EVERYONE, "WeChat only: its signature on every call (403 otherwise)"),
+    "GET /api/v1/content-checks": R(STAFF, "content checks of the caller's district (all for a city admin)"),
+    "POST /api/v1/content-checks/{check_id}/review": R(STAFF, "the case's station (its district's staff) or a city admin, with a reason; audited"),
+    "GET /api/v1/content-checks/{check_id}/events": R(STAFF, "the case's station or a city admin"),
+})
+
 
 # Routes outside the OpenAPI document that still pass the policy guard (documentation itself).
 UNDOCUMENTED_PUBLIC_PREFIXES = ("/schema", "/admin")  # /admin: piccolo-admin, its own sign-in (city admins only)

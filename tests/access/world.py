@@ -40,9 +40,11 @@ async def linked_worker(api, admin, employer_id: str) -> dict[str, Any]:
     made = await api.post("/api/v1/workers", json={"name": "赵六", "id_number": number, "employer_id": employer_id,
                                                    "contract_signed": True, "phone": phone}, headers=admin)
     assert made.status_code == 201, made.text
+    code = await api.post(f"/api/v1/workers/{made.json()['id']}/bind-code", headers=admin)  # from the employer
+    assert code.status_code in (200, 201), code.text
     pair = await mp_login(api)
-    resp = await api.post("/mp/v1/workforce/link", json={"id_number": number, "name": "赵六", "phone": phone},
-                          headers=bearer(pair))
+    resp = await api.post("/mp/v1/workforce/link", json={"id_number": number, "name": "赵六", "phone": phone,
+                                                         "bind_code": code.json()["code"]}, headers=bearer(pair))
     assert resp.status_code == 200, resp.text
     return {"headers": bearer(resp.json()), "id": made.json()["id"], "id_number": number, "phone": phone}
 
