@@ -108,19 +108,22 @@ FIELDS: dict[str, Personal | NotPersonal] = {
     # --- complaints: citizens ---
     "complaints.description": Personal(
         "citizen", "the report's text (may name people or a home)", "general", "handling the report",
-        COMPLAINT_DUTY, "the reporter, joiners, the assigned district's staff", "the Open311 GeoReport feed; "
-        "webhooks of complaint events; WeChat message fields (cut); not in the CSV export", KEEP_CASE),
+        COMPLAINT_DUTY, "the reporter and the assigned district's staff; joiners and the public (Open311) with phone "
+        "numbers masked", "the public Open311 feed (phones masked); webhooks of complaint events; WeChat message "
+        "fields (cut); not in the CSV export", KEEP_CASE),
     "complaints.address": Personal(
         "citizen", "where the problem is (often the reporter's home)", "general", "sending the inspector",
-        COMPLAINT_DUTY, "the reporter, the assigned district's staff", "the Open311 feed; not in the CSV export",
-        KEEP_CASE),
+        COMPLAINT_DUTY, "the reporter, the assigned district's staff", "nowhere public (Open311 and joiners get "
+        "none); not in the CSV export", KEEP_CASE),
     "complaints.lng": Personal(
         "citizen", "exact location longitude (GCJ-02)", "sensitive", "routing to the district, sending the "
         "inspector (PIPL 第28条: 行踪轨迹 when it is where the person is)", COMPLAINT_DUTY,
-        "the reporter, the assigned district's staff", "the Open311 feed (WGS-84)", KEEP_CASE),
+        "the reporter, the assigned district's staff", "the public Open311 feed coarsened to 3 decimals (≈ 100 m)",
+        KEEP_CASE),
     "complaints.lat": Personal(
         "citizen", "exact location latitude (GCJ-02)", "sensitive", "as longitude", COMPLAINT_DUTY,
-        "the reporter, the assigned district's staff", "the Open311 feed (WGS-84)", KEEP_CASE),
+        "the reporter, the assigned district's staff", "the public Open311 feed coarsened to 3 decimals (≈ 100 m)",
+        KEEP_CASE),
     "complaints.contact": Personal(
         "citizen", "contact details the citizen chose to leave", "general", "call-back verification (回访)",
         CONSENT, "the reporter, the assigned district's staff", "never in Open311, webhooks or exports", KEEP_CASE),
@@ -145,7 +148,8 @@ FIELDS: dict[str, Personal | NotPersonal] = {
     "workers.id_number_enc": Personal(
         "worker", "resident ID number, encrypted (AES-GCM, key id beside it)", "sensitive",
         "real-name registration (特定身份; GB/T 35273-2020 附录B lists ID numbers as sensitive)", REAL_NAME,
-        "masked to all; unmasked only to the employer and GC of the worker's current projects, each read audited",
+        "masked to all; unmasked only to leads of the worker's current employer or general contractor and to a city "
+        "admin, each read audited (pii_reads)",
         "exports (masked unless the caller may unmask, then audited)", KEEP_WAGES),
     "workers.id_number_hash": Personal(
         "worker", "keyed hash of the ID number (finds a record; not reversible without the key)", "sensitive",
