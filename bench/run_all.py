@@ -201,6 +201,20 @@ def readme_table(benches: list[Bench], calib: dict[str, float], started: datetim
     return "\n".join(rows)
 
 
+def capacity_table(benches: list[Bench], started: datetime) -> str:
+    """docs/SCALING.md's table: what one process carried, beside its anchor, from the same run."""
+    rows = ["<!-- capacity:begin (filled by bench/run_all.py from the same run as docs/BENCHMARKS.md) -->",
+            f"Run of {started:%Y-%m-%d} on {cpu_model()} ({os.cpu_count()} cores):", "",
+            "| one process of | carried | anchor (same run) | ratio |", "|---|---|---|---|"]
+    for b in benches:
+        for fig in b.figures:
+            if "anchor" in fig:
+                value, anchor, ratio, _, _ = figure_cells(fig)
+                rows.append(f"| {b.name}: {fig['name']} | {value} | {anchor} | {ratio} |")
+    rows.append("<!-- capacity:end -->")
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="", help="comma-separated bench names")
@@ -232,6 +246,10 @@ def main() -> None:
         readme.write_text(text)
     else:
         print("README.md has no bench:begin / bench:end markers: table not written", file=sys.stderr)
+    scaling = ROOT / "docs" / "SCALING.md"
+    capacity = re.compile(r"<!-- capacity:begin.*?<!-- capacity:end -->", re.S)
+    if scaling.exists() and capacity.search(scaling.read_text()):
+        scaling.write_text(capacity.sub(lambda _: capacity_table(benches, started), scaling.read_text()))
     missed = [f"{b.name}: {f['name']}" for b in benches for f in b.figures if f.get("met") is False]
     failed = [f"{b.name}: {b.status}" for b in benches if b.status != "ok"]
     print(f"goals missed: {len(missed)}" + "".join(f"\n  {m}" for m in missed))
