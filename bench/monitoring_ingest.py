@@ -41,7 +41,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._support import ROOT, bench_env, create_database, drop_database, free_port, percentile  # noqa: E402
+from bench._support import (  # noqa: E402
+    ROOT, bench_env, bound, create_database, drop_database, emit, free_port, percentile, relation,
+)
 
 LOAD = str(ROOT / "bench" / "_mqtt_load.py")
 
@@ -296,6 +298,16 @@ async def main(args: argparse.Namespace) -> None:
         print(f"cpus={os.cpu_count()} load={os.getloadavg()} (machine shared with other work while measuring)")
         for r in results:
             print(json.dumps(r, ensure_ascii=False))
+        figures = []
+        label = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
+        for r in results[:3]:
+            if r.get("broker_only_readings_per_s"):
+                figures.append(relation(f"{r['phase']}: readings stored, {label}", r["worker_readings_per_s"],
+                                        "readings/s", "broker-only subscriber", r["broker_only_readings_per_s"], 0.5))
+        steady = results[3]
+        figures += [bound(f"{steady['phase']}: reading → push p99, {label}", steady["p99_ms"], "ms", 500, "< 500 ms"),
+                    bound(f"{steady['phase']}: dead-lettered, {label}", steady["dead_lettered"], "", 1, "0")]
+        emit("monitoring_ingest" if args.workers == 1 else f"monitoring_ingest_{args.workers}w", figures)
     finally:
         for w in workers:
             w.terminate()
