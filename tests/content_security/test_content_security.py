@@ -112,7 +112,7 @@ async def test_risky_text_and_photo_are_hidden_until_the_station_reviews(api, ad
     body = {"decision": "approve", "reason": "经核实为正常投诉描述"}
     assert_error(await api.post(f"/api/v1/content-checks/{text['id']}/review", json=body,
                                 headers=await staff_token(api, "lw_inspector")), 403, "FORBIDDEN_DISTRICT")
-    assert_error(await api.post(f"/api/v1/content-checks/{text['id']}/review", json=body, headers=bearer(bad)), 403, "FORBIDDEN_DISTRICT")
+    assert_error(await api.post(f"/api/v1/content-checks/{text['id']}/review", json=body, headers=bearer(bad)), 403, "FORBIDDEN_ROLE")
     assert_error(await api.post(f"/api/v1/content-checks/{text['id']}/review", json={"decision": "approve"},
                                 headers=station), 400, "CONTENT_REVIEW_REASON_REQUIRED")
     resp = await api.post(f"/api/v1/content-checks/{text['id']}/review", json=body, headers=station)

@@ -187,7 +187,7 @@ async def test_void_and_correct_keep_the_trail_and_reverse_consequences(api, adm
     [failed_event] = await CreditEvent.select().where(CreditEvent.evidence == f"material_lab_report:{rid}")
 
     assert_error(await api.post(f"/api/v1/materials/reports/{rid}/void", json={"reason": "录入错误：样品编号错"},
-                                headers=w["lead"]), 403, "NOT_A_LAB")
+                                headers=w["lead"]), 403, "FORBIDDEN_ROLE")  # the route table: lab users only
     other_lab = await api.post("/api/v1/enterprises", headers=admin, json={
         "name": f"瓯海建设检测所{uuid.uuid4().hex[:4]}", "uscc": new_uscc(), "kinds": ["testing_lab"]})
     assert other_lab.status_code == 201, other_lab.text
@@ -247,6 +247,8 @@ async def test_concrete_is_assessed_per_inspection_lot(api, admin):
         return [round(centre + rng.uniform(-1.2, 1.2), 1) for _ in range(3)]
 
     first = await new_batch(api, w, material="concrete", grade="C30", spec="泵送 180mm")
+
+    await to_sampled(api, w, first["id"])
     r1 = await report(api, w, first["id"], {"report_date": "2026-11-05", "concrete": {
         "mix_no": mix, "groups": [cubes(33.5) for _ in range(5)] + [[27.0, 32.0, 37.0]]}})  # the last group is void
     assert r1.status_code == 201, r1.text
@@ -254,6 +256,7 @@ async def test_concrete_is_assessed_per_inspection_lot(api, admin):
     assert "4.3.1" in r1.json()["results"][0]["note"]
     assert r1.json()["batch_status"] == "non_conforming"
     second = await new_batch(api, w, material="concrete", grade="C30", spec="泵送 180mm")
+    await to_sampled(api, w, second["id"])
     r2 = await report(api, w, second["id"], {"report_date": "2026-11-20", "concrete": {
         "mix_no": mix, "groups": [cubes(33.5) for _ in range(5)]}})
     assert r2.json()["method"] == "statistical" and r2.json()["verdict"] == "pass"  # 10 groups: 5.1.3
@@ -273,6 +276,7 @@ async def test_concrete_is_assessed_per_inspection_lot(api, admin):
 
     # Another mix is another lot; σ0 known with 3 groups → 5.1.2.
     third = await new_batch(api, w, material="concrete", grade="C30", spec="泵送 180mm")
+    await to_sampled(api, w, third["id"])
     r3 = await report(api, w, third["id"], {"report_date": "2026-11-20", "concrete": {
         "mix_no": mix + "-B", "sigma0": 3.0, "groups": [34.0, 33.0, 35.0]}})
     assert r3.json()["method"] == "statistical_sigma0" and r3.json()["lot_key"] != r1.json()["lot_key"]

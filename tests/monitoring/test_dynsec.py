@@ -174,7 +174,7 @@ async def test_sensor_created_gets_its_login_at_once_and_retiring_revokes_it(api
     # Retiring takes the supervisor (the lead may not); the login is revoked at once.
     resp = await api.post(f"/api/v1/monitoring/sensors/{s['id']}/retire", json={"note": "基坑回填完成"},
                           headers=toks["lead_wang"])
-    assert resp.status_code == 403 and resp.json()["code"] == "THRESHOLD_LOOSENING_FORBIDDEN"
+    assert resp.status_code == 403 and resp.json()["code"] == "FORBIDDEN_ROLE"  # the route table: supervisor or staff
     dev2 = Client(port, s["id"], new)
     assert dev2.ok
     resp = await api.post(f"/api/v1/monitoring/sensors/{s['id']}/retire", json={"note": "基坑回填完成"},

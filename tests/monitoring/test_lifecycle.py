@@ -56,7 +56,7 @@ async def test_baseline_is_set_by_the_supervisor_and_judged_from(api, start_iot,
     assert (await rule_state(s["id"]))["baseline"] == 5.0  # the first reading
     url = f"/api/v1/monitoring/sensors/{s['id']}/baseline"
     assert_error(await api.post(url, json={"value": 8.0, "plan_ref": "FA-2026-01"}, headers=toks["lead_wang"]), 403,
-                 "BASELINE_NEEDS_SUPERVISOR")
+                 "FORBIDDEN_ROLE")  # the route table: supervisor or staff
     resp = await api.post(url, json={"value": -6.0, "plan_ref": "FA-2026-01", "note": "复测初始值"},
                           headers=toks["sup_li"])
     assert resp.status_code == 200, resp.text

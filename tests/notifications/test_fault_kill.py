@@ -73,9 +73,11 @@ async def test_sigkill_and_redis_flush_lose_nothing(api, app, admin, redis_db, w
     run = uuid.uuid4().hex[:6]
     pairs = [await mp_login(api, f"o_fault_{run}_{k}") for k in range(6)]
     users = [uuid.UUID(p["user"]["id"]) for p in pairs]
-    for pair in pairs:  # WeChat sends only against a reported, unused acceptance (one per push)
-        await subscribe(api, pair, wechat_reset, "tmpl_generic_notice", times=50)
-        wechat_reset.accept(pair["openid"], "tmpl_generic_notice", times=30)  # a repeat after a kill spends one too
+    # WeChat sends only against a reported, unused acceptance, one per push: 44 pushes each, and a send repeated
+    # after a kill spends one more on both sides (up to a batch in flight per kill), so plenty are given.
+    for pair in pairs:
+        await subscribe(api, pair, wechat_reset, "tmpl_generic_notice", times=90)
+        wechat_reset.accept(pair["openid"], "tmpl_generic_notice", times=30)
     wechat_reset.delay(SEND, 120)  # each push takes a while: calls are in flight when the worker dies
 
     # M timers: one-step escalation chains due 1-12 s from now (outbox tasks with a due time).
