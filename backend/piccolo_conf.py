@@ -11,5 +11,6 @@ DB = PostgresEngine(config={"dsn": get_settings().DATABASE_URL})
 APP_NAMES = ["districts", "enterprises", "accounts", "projects", "notifications", "media", "complaints", "materials", "workforce", "monitoring", "credit", "cameras", "outbox", "timers"]
 APP_NAMES += ["content_security"]  # feat/wechat: WeChat content security
 APP_NAMES += ["lifecycle"]  # issue 20: stages and inspection requests
+APP_NAMES += ["privacy"]  # issue 23 (feat/privacy2): retention runs, consent, requests
 
 APP_REGISTRY = AppRegistry(apps=[f"backend.{name}.piccolo_app" for name in APP_NAMES])
