@@ -60,6 +60,7 @@ from miniprogram_api.materials import MpMaterialController
 from miniprogram_api.media import MpMediaController
 from miniprogram_api.monitoring import MpMonitoringController
 from miniprogram_api.places import MpPlacesController
+from miniprogram_api.privacy import MpPrivacyController
 from miniprogram_api.workforce import MpWorkforceController
 from miniprogram_api.lifecycle import MpSiteController
 
@@ -101,6 +102,7 @@ MINIPROGRAM_CONTROLLERS.append(MpMonitoringController)
 MINIPROGRAM_CONTROLLERS.append(MpWorkforceController)
 REGULATOR_CONTROLLERS += [WechatPushController, ContentReviewController]  # feat/wechat: push + content review
 MINIPROGRAM_CONTROLLERS.append(MpSiteController)  # issue 20: the live site view
+MINIPROGRAM_CONTROLLERS.append(MpPrivacyController)  # issue 23: notices and consents
 
 
 class MetricsController(PrometheusController):

@@ -328,3 +328,11 @@ MESSAGES.update(
         "BROKER_UNAVAILABLE": "消息服务器暂不可用，设备凭据未能下发或吊销，请稍后重试",
     }
 )
+
+MESSAGES.update(
+    {  # privacy: notice and consent (issue 23, feat/privacy2)
+        "PRIVACY_CONSENT_REQUIRED": "请先阅读并同意个人信息保护告知（含精确位置、人脸信息的单独告知）后再继续",
+        "PRIVACY_NOTICE_UNKNOWN": "没有这项个人信息告知",
+        "PRIVACY_NOTICE_STALE": "个人信息告知已更新，请阅读并同意最新版本",
+    }
+)

@@ -18,8 +18,8 @@ from piccolo.columns import ForeignKey
 from piccolo.table import Table
 
 # Legal bases (PIPL = 《中华人民共和国个人信息保护法》, 2021).
-CONSENT = ("PIPL 第13条第1项 同意 — the acceptance is not yet recorded by the mini-program API (issue #23, part 3): "
-           "until it is, this field rests on the citizen choosing to fill it in")
+CONSENT = ("PIPL 第13条第1项 同意: the acceptance of the current notice (version, time) is recorded in privacy_consents "
+           "and required before the first report or clock-in (backend/privacy/consent.py)")
 COMPLAINT_DUTY = ("PIPL 第13条第3项 履行法定职责: 《建设工程质量管理条例》第53条 (任何单位和个人有权对建设工程的质量"
                   "事故、质量缺陷检举、控告、投诉) — the station must handle the report")
 REAL_NAME = ("PIPL 第13条第3项 履行法定义务: 《保障农民工工资支付条例》(国务院令第724号) 第28条 (用工实名登记); "
