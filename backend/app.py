@@ -35,6 +35,7 @@ from backend.logging import configure_logging
 from backend.materials.controller import MaterialController
 from backend.monitoring.controller import MonitoringController
 from backend.notifications.controller import NotificationController
+from backend.privacy.controller import PrivacyController
 from backend.projects.controller import ProjectController
 from backend.lifecycle.controller import (
     AssessmentController,
@@ -103,6 +104,7 @@ MINIPROGRAM_CONTROLLERS.append(MpWorkforceController)
 REGULATOR_CONTROLLERS += [WechatPushController, ContentReviewController]  # feat/wechat: push + content review
 MINIPROGRAM_CONTROLLERS.append(MpSiteController)  # issue 20: the live site view
 MINIPROGRAM_CONTROLLERS.append(MpPrivacyController)  # issue 23: notices and consents
+REGULATOR_CONTROLLERS.append(PrivacyController)  # issue 23: people's requests, retention runs
 
 
 class MetricsController(PrometheusController):

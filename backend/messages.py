@@ -336,3 +336,12 @@ MESSAGES.update(
         "PRIVACY_NOTICE_STALE": "个人信息告知已更新，请阅读并同意最新版本",
     }
 )
+
+MESSAGES.update(
+    {  # privacy: people's rights (issue 23, feat/privacy2)
+        "PRIVACY_FIELD_UNKNOWN": "不能申请更正该项信息，请选择列出的信息项",
+        "PRIVACY_REQUESTS_OPEN": "您已有多项个人信息申请正在处理，请等待答复后再提交",
+        "PRIVACY_REQUEST_NOT_FOUND": "个人信息申请不存在",
+        "PRIVACY_REQUEST_STATE": "该申请已答复，不能再次处理",
+    }
+)

@@ -143,6 +143,8 @@ class Settings:
     RETENTION_ATTENDANCE_YEARS: int = 3  # clock records (with their locations) kept this long, then deleted
     RETENTION_WAGE_YEARS: int = 3  # a worker's bank card kept this long after their last stint or paid payroll
     RETENTION_BATCH: int = 500  # rows handled per statement (a long backlog is worked through in batches)
+    PRIVACY_ANSWER_S: float = 15 * 86400.0  # a correction request is answered within this (GB/T 35273-2020 §8.7: ≤ 30 days)
+    PRIVACY_REMIND_BEFORE_S: float = 3 * 86400.0  # the station's admins are reminded this long before the deadline
 
     def __post_init__(self) -> None:
         if self.ENV == "production" and self.JWT_SECRET == _DEV_JWT_SECRET:

@@ -28,6 +28,7 @@ from backend.notifications import escalation
 from backend.notifications.delivery import handle_webhooks, handle_wechat
 from backend.notifications.jobs import escalation_step
 from backend.outbox import dispatcher as outbox
+from backend.privacy import rights as privacy_rights  # issue 23: people's requests
 from backend.privacy.jobs import retention_run  # issue 23: retention
 from backend.settings import get_settings
 from backend.workforce.jobs import pii_reencrypt
@@ -49,6 +50,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     # Rebuild what Redis may have lost while no worker ran (timers, escalation steps).
     timers.register(escalation.TIMER_KIND, escalation.on_timer)
     timers.register(complaint_sla.KIND, on_sla_timer)
+    timers.register(privacy_rights.TIMER_KIND, privacy_rights.on_timer)  # issue 23: answer deadlines
     await reconcile_timers(ctx)
     # The outbox: every external side effect committed by anyone, delivered under renewed leases.
     outbox.register("wechat", handle_wechat)

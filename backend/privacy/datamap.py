@@ -260,6 +260,11 @@ FIELDS: dict[str, Personal | NotPersonal] = {
         "the purpose of the record it is attached to", "that record's basis",
         "whoever may read the record it is attached to (signed URLs, minutes)", "S3", "that record's retention",
         enforced="daily job: rules `case_photos` and `selfies` (S3 objects with the row); other photos follow their record, not yet enforced"),
+    # --- people's requests about their own data (issue 23) ---
+    "privacy_requests.requested_change": Personal(
+        "any user", "what a person asks to be corrected, in their words (may hold the right value of a field)",
+        "general", "answering the request (PIPL 第46条)", "PIPL 第13条第3项 (第50条: requests must be handled)",
+        "the person; admins of the responsible station", "none", "3 years after the answer (record of the request)"),
     # --- organisations and things ---
     "api_keys.name": _OBJECT,
     "cameras.name": _OBJECT,
