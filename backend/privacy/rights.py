@@ -362,8 +362,7 @@ async def close_account(settings: Settings, actor: Principal) -> ClosureOut:
             "complaint_contacts": await _n(
                 "UPDATE complaints SET contact = jsonb_build_object(), satisfaction_comment = '' WHERE citizen = $1"
                 " AND (contact <> jsonb_build_object() OR satisfaction_comment <> '')", user_id),
-            "notifications": await _n("UPDATE notifications SET body = '', data = jsonb_build_object()"
-                                      " WHERE recipient = $1", user_id),
+            "notifications": await _n("DELETE FROM notifications WHERE recipient = $1", user_id),
             "worker_unlinked": await _n("UPDATE workers SET \"user\" = NULL WHERE \"user\" = $1", user_id),
         }
         await _q("UPDATE content_checks SET openid = '' WHERE complaint IN"
