@@ -43,6 +43,12 @@ def configure_logging(settings: Settings) -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    if settings.LOG_FILE:  # the same lines, also to a file (issue 23: tests scan it for personal values)
+        import os
+
+        to_file = logging.FileHandler(settings.LOG_FILE.replace("{pid}", str(os.getpid())), encoding="utf-8")
+        to_file.setFormatter(handler.formatter)
+        root.handlers.append(to_file)
     root.setLevel(level)
     # uvicorn's loggers go through the same JSON renderer; its access log duplicates our request line.
     for name in ("uvicorn", "uvicorn.error", "arq", "arq.worker"):

@@ -24,6 +24,7 @@ class Settings:
     ENV: str = "dev"  # dev | test | production
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = True
+    LOG_FILE: str = ""  # also write the JSON log lines to this file ("{pid}" is replaced; tests scan it: issue 23)
 
     API_HOST: str = "127.0.0.1"
     API_PORT: int = 8000

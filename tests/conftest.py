@@ -25,6 +25,14 @@ def pytest_sessionfinish(session, exitstatus):
 
     from tests.support.wechat import AUDIT
 
+    pii = AUDIT.get("pii") or []  # issue 23: unmasked personal values in the run's logs or webhook bodies
+    if pii:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("=", f"{len(pii)} unmasked personal value(s) in logs or webhook bodies", red=True)
+            for finding in pii[:20]:
+                reporter.write_line(finding)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     unasked = (AUDIT.get("unasked") or []) + (AUDIT.get("stored_refused") or [])
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and AUDIT.get("replayed"):
