@@ -58,6 +58,10 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("uvicorn.access").disabled = True
     for noisy in ("asyncio", "urllib3", "botocore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # httpx logs every request's full URL at INFO: query strings carry tokens and personal values (issue 23: the
+    # scan of the test run found an ID number in one), so only its warnings are kept.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
