@@ -9,7 +9,14 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.deps import PrincipalDep, SettingsDep
 from backend.privacy import consent, rights
-from backend.privacy.schemas import ClosureOut, ConsentIn, ConsentOut, CorrectionIn, NoticesOut, PrivacyRequestOut
+from backend.privacy.schemas import (
+    ClosureOut,
+    ConsentIn,
+    ConsentOut,
+    CorrectionIn,
+    NoticesOut,
+    PrivacyRequestOut,
+)
 
 
 class MpPrivacyController(Controller):
