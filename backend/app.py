@@ -38,6 +38,7 @@ from backend.logging import configure_logging
 from backend.materials.controller import MaterialController
 from backend.monitoring.controller import MonitoringController
 from backend.notifications.controller import NotificationController
+from backend.privacy.controller import PrivacyController
 from backend.projects.controller import ProjectController
 from backend.lifecycle.controller import (
     AssessmentController,
@@ -63,6 +64,7 @@ from miniprogram_api.materials import MpMaterialController
 from miniprogram_api.media import MpMediaController
 from miniprogram_api.monitoring import MpMonitoringController
 from miniprogram_api.places import MpPlacesController
+from miniprogram_api.privacy import MpPrivacyController
 from miniprogram_api.workforce import MpWorkforceController
 from miniprogram_api.lifecycle import MpSiteController
 
@@ -105,6 +107,8 @@ MINIPROGRAM_CONTROLLERS.append(MpMonitoringController)
 MINIPROGRAM_CONTROLLERS.append(MpWorkforceController)
 REGULATOR_CONTROLLERS += [WechatPushController, ContentReviewController]  # feat/wechat: push + content review
 MINIPROGRAM_CONTROLLERS.append(MpSiteController)  # issue 20: the live site view
+MINIPROGRAM_CONTROLLERS.append(MpPrivacyController)  # issue 23: notices and consents
+REGULATOR_CONTROLLERS.append(PrivacyController)  # issue 23: people's requests, retention runs
 
 
 class MetricsController(PrometheusController):

@@ -1,5 +1,5 @@
 """Operator commands: python -m backend.cli {migrate, rollback, seed-demo, demo-activity, import-districts,
-create-admin, project-file}."""
+create-admin, project-file, data-map, pii-rotate, retention}."""
 
 from __future__ import annotations
 
@@ -200,6 +200,29 @@ def data_map(check_only: bool) -> int:
     return 1 if problems else 0
 
 
+async def retention(dry_run: bool, as_of: str | None) -> int:
+    """Apply the data map's retention rules now (or as of a given moment); print what was (or would be) done."""
+    from datetime import datetime
+
+    from backend import db
+    from backend.clients.s3 import S3Client
+    from backend.privacy import retention as rules
+
+    settings = get_settings()
+    now = datetime.fromisoformat(as_of) if as_of else None
+    if now is not None and now.tzinfo is None:
+        now = now.replace(tzinfo=settings.zone())
+    await db.open_pool(settings)
+    try:
+        result = await rules.run(settings, S3Client(settings), now=now, dry_run=dry_run)
+    finally:
+        await db.close_pool()
+    verb = "would change" if dry_run else "changed"
+    counts = ", ".join(f"{k}={v}" for k, v in result["counts"].items())
+    print(f"retention run {result['id']} as of {result['as_of'].isoformat()} {verb}: {counts}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m backend.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -218,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--approximate", action="store_true")
     dm = sub.add_parser("data-map", help="write docs/PERSONAL_DATA.md from the personal-data annotations")
     dm.add_argument("--check", action="store_true", help="only check that it is complete and up to date")
+    ret = sub.add_parser("retention", help="apply the personal data retention rules (issue 23)")
+    ret.add_argument("--dry-run", action="store_true", help="count what would be deleted or anonymised, change nothing")
+    ret.add_argument("--as-of", metavar="ISO-TIME", help="judge as of this moment instead of now (local time if naive)")
     sub.add_parser("pii-rotate", help="re-encrypt personal data under the current PII key (after a key change)")
     adm = sub.add_parser("create-admin", help="create a city-wide regulator admin")
     adm.add_argument("username")
@@ -244,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         return data_map(args.check)
     elif args.command == "pii-rotate":
         coro = pii_rotate()
+    elif args.command == "retention":
+        coro = retention(args.dry_run, args.as_of)
     else:
         coro = create_admin(args.username, args.name)
     return asyncio.run(coro)

@@ -100,6 +100,11 @@ class Demo:
             # Codes are single-use on the fake WeChat server: a fresh nonce each time.
             body = self.call("POST", "/mp/v1/auth/login", json={"code": f"{openid}:{time.time_ns()}"})
             self._tokens[openid] = {"Authorization": f"Bearer {body['access_token']}"}
+            # The demo users read and accept the current privacy notices, as on first use (issue 23).
+            for n in self.call("GET", "/mp/v1/privacy/notices", self._tokens[openid])["notices"]:
+                if not n["current"]:
+                    self.call("POST", "/mp/v1/privacy/consents", self._tokens[openid],
+                              json={"item": n["item"], "version": n["version"]})
         return self._tokens[openid]
 
     def photo(self, who: dict[str, str], purpose: str, seed: int) -> str:

@@ -43,6 +43,12 @@ def configure_logging(settings: Settings) -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    if settings.LOG_FILE:  # the same lines, also to a file (issue 23: tests scan it for personal values)
+        import os
+
+        to_file = logging.FileHandler(settings.LOG_FILE.replace("{pid}", str(os.getpid())), encoding="utf-8")
+        to_file.setFormatter(handler.formatter)
+        root.handlers.append(to_file)
     root.setLevel(level)
     # uvicorn's loggers go through the same JSON renderer; its access log duplicates our request line.
     for name in ("uvicorn", "uvicorn.error", "arq", "arq.worker"):
@@ -52,6 +58,10 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("uvicorn.access").disabled = True
     for noisy in ("asyncio", "urllib3", "botocore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # httpx logs every request's full URL at INFO: query strings carry tokens and personal values (issue 23: the
+    # scan of the test run found an ID number in one), so only its warnings are kept.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

@@ -342,3 +342,20 @@ MESSAGES.update(
     }
 )
 MESSAGES.update({"OUTBOUND_URL_REFUSED": "该地址指向内部网络或无法解析，不能使用"})
+
+MESSAGES.update(
+    {  # privacy: notice and consent (issue 23, feat/privacy2)
+        "PRIVACY_CONSENT_REQUIRED": "请先阅读并同意个人信息保护告知（含精确位置、人脸信息的单独告知）后再继续",
+        "PRIVACY_NOTICE_UNKNOWN": "没有这项个人信息告知",
+        "PRIVACY_NOTICE_STALE": "个人信息告知已更新，请阅读并同意最新版本",
+    }
+)
+
+MESSAGES.update(
+    {  # privacy: people's rights (issue 23, feat/privacy2)
+        "PRIVACY_FIELD_UNKNOWN": "不能申请更正该项信息，请选择列出的信息项",
+        "PRIVACY_REQUESTS_OPEN": "您已有多项个人信息申请正在处理，请等待答复后再提交",
+        "PRIVACY_REQUEST_NOT_FOUND": "个人信息申请不存在",
+        "PRIVACY_REQUEST_STATE": "该申请已答复，不能再次处理",
+    }
+)

@@ -12,5 +12,6 @@ APP_NAMES = ["districts", "enterprises", "accounts", "projects", "notifications"
 APP_NAMES += ["content_security"]  # feat/wechat: WeChat content security
 APP_NAMES += ["lifecycle"]  # issue 20: stages and inspection requests
 APP_NAMES += ["access"]  # issue 17: PII read audit, token versions
+APP_NAMES += ["privacy"]  # issue 23: retention runs, consent, requests
 
 APP_REGISTRY = AppRegistry(apps=[f"backend.{name}.piccolo_app" for name in APP_NAMES])

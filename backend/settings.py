@@ -24,6 +24,7 @@ class Settings:
     ENV: str = "dev"  # dev | test | production
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = True
+    LOG_FILE: str = ""  # also write the JSON log lines to this file ("{pid}" is replaced; tests scan it: issue 23)
 
     API_HOST: str = "127.0.0.1"
     API_PORT: int = 8000
@@ -142,6 +143,14 @@ class Settings:
     OUTBOX_BATCHES: int = 4  # batches worked on at once per worker
     OUTBOX_POLL_S: float = 1.0  # look for due rows this often besides the commit-time pg_notify wake-up
     OUTBOX_MAX_ATTEMPTS: int = 12  # a task or a row whose handler keeps failing is marked dead after this many
+    # Privacy (issue 23, feat/privacy2): retention run daily by backend/privacy/retention.py (PIPL 第19条).
+    RETENTION_CASE_YEARS: int = 3  # a closed complaint's reporter identity, contact and exact location kept this long
+    RETENTION_SELFIE_DAYS: int = 90  # clock-in selfies (S3 objects and media rows) kept this long after the clock
+    RETENTION_ATTENDANCE_YEARS: int = 3  # clock records (with their locations) kept this long, then deleted
+    RETENTION_WAGE_YEARS: int = 3  # a worker's bank card kept this long after their last stint or paid payroll
+    RETENTION_BATCH: int = 500  # rows handled per statement (a long backlog is worked through in batches)
+    PRIVACY_ANSWER_S: float = 15 * 86400.0  # a correction request is answered within this (GB/T 35273-2020 §8.7: ≤ 30 days)
+    PRIVACY_REMIND_BEFORE_S: float = 3 * 86400.0  # the station's admins are reminded this long before the deadline
 
     def __post_init__(self) -> None:
         if self.ENV == "production" and self.JWT_SECRET == _DEV_JWT_SECRET:

@@ -48,6 +48,12 @@ async def prepare() -> list[tuple[str, str]]:
         " FROM generate_series(1, {}) g RETURNING id",
         N_CITIZENS,
     )
+    from backend.privacy.notice import current
+
+    for item in ("general", "location"):  # the bench citizens accepted the notices (issue 23)
+        await Media.raw("INSERT INTO privacy_consents (id, \"user\", item, version, accepted_at)"
+                        " SELECT gen_random_uuid(), x, {}, {}, now() FROM unnest({}::uuid[]) x",
+                        item, current(item).version, [u["id"] for u in users])
     out = []
     now = utcnow()
     for u in users:

@@ -86,6 +86,12 @@ async def prepare(n: int) -> tuple[str, list[tuple[str, str, str]], tuple[float,
         "  FROM w, generate_series(1, 2) k RETURNING id, owner)"
         " SELECT m.owner AS user_id, array_agg(m.id ORDER BY m.id) AS media_ids FROM m GROUP BY m.owner",
         n, labour, project["id"], labour)
+    from backend.privacy.notice import current
+
+    for item in ("general", "location", "face"):  # the bench workers accepted the notices (issue 23)
+        await Project.raw("INSERT INTO privacy_consents (id, \"user\", item, version, accepted_at)"
+                          " SELECT gen_random_uuid(), x, {}, {}, now() FROM unnest({}::uuid[]) x",
+                          item, current(item).version, [r["user_id"] for r in rows])
     now = utcnow()
     out = [(issue_access_token(settings, Principal(kind="user", id=r["user_id"], role=Role.WORKER), now)[0],
             str(r["media_ids"][0]), str(r["media_ids"][1])) for r in rows]

@@ -28,6 +28,8 @@ from backend.notifications import escalation
 from backend.notifications.delivery import handle_webhooks, handle_wechat
 from backend.notifications.jobs import escalation_step
 from backend.outbox import dispatcher as outbox
+from backend.privacy import rights as privacy_rights  # issue 23: people's requests
+from backend.privacy.jobs import retention_run  # issue 23: retention
 from backend.settings import get_settings
 from backend.workforce.jobs import pii_reencrypt
 from backend.timers import service as timers
@@ -48,6 +50,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     # Rebuild what Redis may have lost while no worker ran (timers, escalation steps).
     timers.register(escalation.TIMER_KIND, escalation.on_timer)
     timers.register(complaint_sla.KIND, on_sla_timer)
+    timers.register(privacy_rights.TIMER_KIND, privacy_rights.on_timer)  # issue 23: answer deadlines
     await reconcile_timers(ctx)
     # The outbox: every external side effect committed by anyone, delivered under renewed leases.
     outbox.register("wechat", handle_wechat)
@@ -89,6 +92,7 @@ class WorkerSettings:
         pii_reencrypt,
     ]
     functions += [reconcile_content_checks]  # feat/wechat: content security
+    functions += [retention_run]  # issue 23 (feat/privacy2): the data map's retention
     cron_jobs = [
         cron(heartbeat, second={0, 30}, run_at_startup=False),
         cron(flush_material_scans, second={45}, run_at_startup=True, unique=True),  # scans → PostgreSQL
@@ -108,6 +112,7 @@ class WorkerSettings:
     cron_jobs.append(
         cron(reconcile_content_checks, second={40}, run_at_startup=False, unique=True)  # feat/wechat
     )
+    cron_jobs.append(cron(retention_run, hour={18}, minute={40}, unique=True))  # 02:40 Asia/Shanghai (issue 23)
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = arq_redis_settings(get_settings())

@@ -202,13 +202,13 @@ ROUTES: dict[str, R] = {
     "GET /api/v1/monitoring/alarms": R(PARTIES, D + " (parties: with a project_id)"),
     "GET /api/v1/monitoring/alarms/{alarm_id}": R(PARTIES, D),
     "POST /api/v1/monitoring/alarms/{alarm_id}/ack": R(PARTIES, "the project's parties or district staff"),
-    "POST /api/v1/monitoring/alarms/{alarm_id}/clear": R(PARTIES, "the supervisor or district staff (separation of duties: feat/monitoring)"),
+    "POST /api/v1/monitoring/alarms/{alarm_id}/clear": R(PARTIES, "the supervisor or district staff (separation of duties, issue 18)"),
     "POST /api/v1/monitoring/alarms/{alarm_id}/comments": R(PARTIES, "the project's parties or district staff"),
     "GET /api/v1/monitoring/dead-letters": R(STAFF, "readings that could not be stored"),
     "GET /mp/v1/monitoring/alarms": R(PARTIES, "alarms of projects the caller leads or supervises"),
     "GET /mp/v1/monitoring/alarms/{alarm_id}": R(PARTIES, "an alarm of such a project"),
     "POST /mp/v1/monitoring/alarms/{alarm_id}/ack": R(PARTIES, "an alarm of such a project"),
-    "POST /mp/v1/monitoring/alarms/{alarm_id}/clear": R(PARTIES, "the supervisor (separation of duties: feat/monitoring)"),
+    "POST /mp/v1/monitoring/alarms/{alarm_id}/clear": R(PARTIES, "the supervisor (separation of duties, issue 18)"),
     "POST /mp/v1/monitoring/alarms/{alarm_id}/comments": R(PARTIES, "an alarm of such a project"),
     # --- cameras ---
     "GET /api/v1/cameras": R(PARTIES, D),
@@ -325,6 +325,21 @@ ROUTES.update({
     "GET /api/v1/content-checks": R(STAFF, "content checks of the caller's district (all for a city admin)"),
     "POST /api/v1/content-checks/{check_id}/review": R(STAFF, "the case's station (its district's staff) or a city admin, with a reason; audited"),
     "GET /api/v1/content-checks/{check_id}/events": R(STAFF, "the case's station or a city admin"),
+})
+
+
+# People's rights and consent (issue 23).
+ROUTES.update({
+    "GET /mp/v1/privacy/notices": R(USERS, "the current privacy notices (general, precise location, face)"),
+    "POST /mp/v1/privacy/consents": R(USERS, "the caller's own acceptance of a notice version"),
+    "POST /mp/v1/privacy/consents/{item}/withdraw": R(USERS, "the caller's own acceptance, withdrawn"),
+    "GET /mp/v1/privacy/my-data": R(_k(CITIZEN, WORKER), "everything Zhijian holds about the caller (JSON), logged"),
+    "POST /mp/v1/privacy/requests": R(_k(CITIZEN, WORKER), "a correction request about the caller's own data"),
+    "GET /mp/v1/privacy/requests": R(_k(CITIZEN, WORKER), "the caller's own requests"),
+    "POST /mp/v1/privacy/close-account": R(_k(CITIZEN, WORKER), "close the caller's own account (explicit confirmation)"),
+    "GET /api/v1/privacy/requests": R(ADMINS, "requests to the caller's district's station (all for a city admin)"),
+    "POST /api/v1/privacy/requests/{request_id}/answer": R(ADMINS, "the responsible station's admin or a city admin"),
+    "GET /api/v1/privacy/retention-runs": R(CITY, "the retention job's runs and counts"),
 })
 
 

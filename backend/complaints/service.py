@@ -60,6 +60,7 @@ from backend.media import service as media_service
 from backend.media.schemas import Purpose
 from backend.notifications import service as notifications
 from backend.outbox import service as outbox
+from backend.privacy import consent
 from backend.projects import service as projects_service
 from backend.projects.tables import Project
 from backend.settings import Settings
@@ -300,6 +301,7 @@ async def create(
     """
     if actor.kind == "user":
         actor.require_role(Role.CITIZEN, Role.WORKER, Role.PROJECT_LEAD, Role.SUPERVISOR)
+        await consent.require(actor, "complaint")  # issue 23: notice and precise-location consent first
         await ratelimit.hit_many(redis, [
             (f"complaint:h:{actor.id}", settings.COMPLAINTS_PER_HOUR, 3600),
             (f"complaint:d:{actor.id}", settings.COMPLAINTS_PER_DAY, 86400),

@@ -18,8 +18,8 @@ from piccolo.columns import ForeignKey
 from piccolo.table import Table
 
 # Legal bases (PIPL = 《中华人民共和国个人信息保护法》, 2021).
-CONSENT = ("PIPL 第13条第1项 同意 — the acceptance is not yet recorded by the mini-program API (issue #23, part 3): "
-           "until it is, this field rests on the citizen choosing to fill it in")
+CONSENT = ("PIPL 第13条第1项 同意: the acceptance of the current notice (version, time) is recorded in privacy_consents "
+           "and required before the first report or clock-in (backend/privacy/consent.py)")
 COMPLAINT_DUTY = ("PIPL 第13条第3项 履行法定职责: 《建设工程质量管理条例》第53条 (任何单位和个人有权对建设工程的质量"
                   "事故、质量缺陷检举、控告、投诉) — the station must handle the report")
 REAL_NAME = ("PIPL 第13条第3项 履行法定义务: 《保障农民工工资支付条例》(国务院令第724号) 第28条 (用工实名登记); "
@@ -35,7 +35,18 @@ KEEP_ATTENDANCE = "3 years after the clock (attendance record), then deleted; se
 KEEP_ACCOUNT = "while the account is open; on closing: deleted or anonymised (what the law keeps excepted)"
 KEEP_STAFF = "while the person holds the role, then 3 years with the records they signed"
 
-NOT_ENFORCED = "not yet: the retention job is still to come (issue #23, part 2)"
+NOT_ENFORCED = "not enforced: kept with its record (the daily retention job has no rule for this field yet)"
+# What the daily retention job (backend/privacy/retention.py, `python -m backend.cli retention`) really does.
+_RUN = "daily job (backend/privacy/retention.py), rule "
+BY_CASE = (_RUN + "`case`: RETENTION_CASE_YEARS after closing (closed, rejected or merged) the reporter, contact, "
+           "address and comment are cleared, the point coarsened to 0.01° (about 1 km), the joiners deleted")
+BY_CASE_PHOTOS = _RUN + "`case_photos`: the reporter's photos (S3 objects and rows) deleted with the case's anonymising"
+BY_SELFIES = _RUN + "`selfies`: RETENTION_SELFIE_DAYS after upload the selfie's S3 objects and media row are deleted"
+BY_CLOCKS = _RUN + "`clocks`: the whole clock record deleted RETENTION_ATTENDANCE_YEARS after the clock"
+BY_CARDS = (_RUN + "`bank_cards`: cleared when the worker has been on no roster and in no unpaid or recently paid "
+            "payroll for RETENTION_WAGE_YEARS")
+NOT_YET_WORKER = ("not yet: the worker's record is kept (the wage ledger refers to it); deleting a worker after the "
+                  "wage retention is not implemented")
 
 
 @dataclass(frozen=True)
@@ -114,22 +125,25 @@ FIELDS: dict[str, Personal | NotPersonal] = {
     "complaints.address": Personal(
         "citizen", "where the problem is (often the reporter's home)", "general", "sending the inspector",
         COMPLAINT_DUTY, "the reporter, the assigned district's staff", "nowhere public (Open311 and joiners get "
-        "none); not in the CSV export", KEEP_CASE),
+        "none); not in the CSV export", KEEP_CASE,
+        enforced=BY_CASE),
     "complaints.lng": Personal(
         "citizen", "exact location longitude (GCJ-02)", "sensitive", "routing to the district, sending the "
         "inspector (PIPL 第28条: 行踪轨迹 when it is where the person is)", COMPLAINT_DUTY,
         "the reporter, the assigned district's staff", "the public Open311 feed coarsened to 3 decimals (≈ 100 m)",
-        KEEP_CASE),
+        KEEP_CASE, enforced=BY_CASE),
     "complaints.lat": Personal(
         "citizen", "exact location latitude (GCJ-02)", "sensitive", "as longitude", COMPLAINT_DUTY,
         "the reporter, the assigned district's staff", "the public Open311 feed coarsened to 3 decimals (≈ 100 m)",
-        KEEP_CASE),
+        KEEP_CASE, enforced=BY_CASE),
     "complaints.contact": Personal(
         "citizen", "contact details the citizen chose to leave", "general", "call-back verification (回访)",
-        CONSENT, "the reporter, the assigned district's staff", "never in Open311, webhooks or exports", KEEP_CASE),
+        CONSENT, "the reporter, the assigned district's staff", "never in Open311, webhooks or exports", KEEP_CASE,
+        enforced=BY_CASE),
     "complaints.satisfaction_comment": Personal(
         "citizen", "the citizen's comment on the handling", "general", "satisfaction figures", CONSENT,
-        "the reporter, the district's staff", "dashboard (counts only)", KEEP_CASE),
+        "the reporter, the district's staff", "dashboard (counts only)", KEEP_CASE,
+        enforced=BY_CASE),
     "complaints.resolution_notes": NotPersonal("the station's account of the work done on the site"),
     "complaint_categories.name": _OBJECT,
     "complaint_categories.description": _OBJECT,
@@ -144,65 +158,83 @@ FIELDS: dict[str, Personal | NotPersonal] = {
     "workers.name": Personal(
         "worker", "real name", "general", "real-name registration, attendance, wages", REAL_NAME,
         "the worker; the employer and GC of a project the worker is on; district staff",
-        "national-platform exports (WorkerMaster …)", KEEP_WAGES),
+        "national-platform exports (WorkerMaster …)", KEEP_WAGES,
+        enforced=NOT_YET_WORKER),
     "workers.id_number_enc": Personal(
         "worker", "resident ID number, encrypted (AES-GCM, key id beside it)", "sensitive",
         "real-name registration (特定身份; GB/T 35273-2020 附录B lists ID numbers as sensitive)", REAL_NAME,
         "masked to all; unmasked only to leads of the worker's current employer or general contractor and to a city "
         "admin, each read audited (pii_reads)",
-        "exports (masked unless the caller may unmask, then audited)", KEEP_WAGES),
+        "exports (masked unless the caller may unmask, then audited)", KEEP_WAGES,
+        enforced=NOT_YET_WORKER),
     "workers.id_number_hash": Personal(
         "worker", "keyed hash of the ID number (finds a record; not reversible without the key)", "sensitive",
-        "duplicate check, look-up by inspectors", REAL_NAME, "no one through the API", "none", KEEP_WAGES),
+        "duplicate check, look-up by inspectors", REAL_NAME, "no one through the API", "none", KEEP_WAGES,
+        enforced=NOT_YET_WORKER),
     "workers.sex": Personal(
         "worker", "sex (from the ID number)", "general", "national-platform fields", REAL_NAME,
-        "as the name", "exports", KEEP_WAGES),
+        "as the name", "exports", KEEP_WAGES,
+        enforced=NOT_YET_WORKER),
     "workers.birth_date": Personal(
         "worker", "birth date (from the ID number)", "general", "age checks (16 or older)", REAL_NAME,
-        "as the name", "exports", KEEP_WAGES),
+        "as the name", "exports", KEEP_WAGES,
+        enforced=NOT_YET_WORKER),
     "workers.phone_enc": Personal(
         "worker", "mobile phone, encrypted", "general", "contact about wages; a sign-in factor", REAL_NAME,
-        "masked; unmasked as the ID number", "exports (masked as the ID number)", KEEP_WAGES),
+        "masked; unmasked as the ID number", "exports (masked as the ID number)", KEEP_WAGES,
+        enforced=NOT_YET_WORKER),
     "workers.phone_hash": Personal(
         "worker", "keyed hash of the phone", "general", "linking a WeChat account", REAL_NAME,
-        "no one through the API", "none", KEEP_WAGES),
+        "no one through the API", "none", KEEP_WAGES,
+        enforced=NOT_YET_WORKER),
     "workers.bank_card_enc": Personal(
         "worker", "wage bank card number, encrypted", "sensitive", "paying wages (金融账户)",
-        WAGE_LEDGER, "masked; unmasked as the ID number", "payroll exports (masked as the ID number)", KEEP_WAGES),
+        WAGE_LEDGER, "masked; unmasked as the ID number", "payroll exports (masked as the ID number)", KEEP_WAGES,
+        enforced=BY_CARDS),
     "workers.face_media_id": Personal(
         "worker", "registration face photo (the S3 object it names)", "sensitive",
         "identity at registration (生物识别 when used to recognise the face)", REAL_NAME + "; PIPL 第29条",
-        "the worker; the employer and GC; district staff", "S3 (private bucket, signed URLs)", KEEP_WAGES),
+        "the worker; the employer and GC; district staff", "S3 (private bucket, signed URLs)", KEEP_WAGES,
+        enforced=NOT_YET_WORKER),
     "worker_clocks.lng": Personal(
         "worker", "where the worker clocked in (GCJ-02)", "sensitive", "attendance on the site (行踪轨迹)",
         REAL_NAME, "the worker; the employer and GC of the project; district staff", "attendance exports",
-        KEEP_ATTENDANCE),
+        KEEP_ATTENDANCE,
+        enforced=BY_CLOCKS),
     "worker_clocks.lat": Personal(
         "worker", "as longitude", "sensitive", "as longitude", REAL_NAME, "as longitude", "attendance exports",
-        KEEP_ATTENDANCE),
+        KEEP_ATTENDANCE,
+        enforced=BY_CLOCKS),
     "worker_clocks.accuracy_m": Personal(
         "worker", "GPS accuracy of the clock", "general", "judging the geofence fairly", REAL_NAME,
-        "as the location", "none", KEEP_ATTENDANCE),
+        "as the location", "none", KEEP_ATTENDANCE,
+        enforced=BY_CLOCKS),
     "worker_clocks.device_id": Personal(
         "worker", "the phone's device id as the mini-program reports it", "general", "spotting shared phones",
-        REAL_NAME, "the employer and GC; district staff", "none", KEEP_ATTENDANCE),
+        REAL_NAME, "the employer and GC; district staff", "none", KEEP_ATTENDANCE,
+        enforced=BY_CLOCKS),
     "worker_clocks.selfie_media_id": Personal(
         "worker", "the clock-in selfie (the S3 object it names)", "sensitive",
         "proving who clocked in (生物识别 when compared with the face photo)", REAL_NAME + "; PIPL 第29条",
-        "the worker; the employer and GC of the project; district staff", "S3 (private bucket)", KEEP_ATTENDANCE),
+        "the worker; the employer and GC of the project; district staff", "S3 (private bucket)", KEEP_ATTENDANCE,
+        enforced=BY_SELFIES),
     "worker_clocks.raw_lng": Personal(
         "worker", "the reading as the phone sent it, before conversion (its coordinate type kept beside it)",
         "sensitive", "judging the geofence under the declared and the other coordinate system (行踪轨迹)",
-        REAL_NAME, "as the location", "none", KEEP_ATTENDANCE),
+        REAL_NAME, "as the location", "none", KEEP_ATTENDANCE,
+        enforced=BY_CLOCKS),
     "worker_clocks.raw_lat": Personal(
-        "worker", "as raw_lng", "sensitive", "as raw_lng", REAL_NAME, "as the location", "none", KEEP_ATTENDANCE),
+        "worker", "as raw_lng", "sensitive", "as raw_lng", REAL_NAME, "as the location", "none", KEEP_ATTENDANCE,
+        enforced=BY_CLOCKS),
     "worker_clocks.selfie_sha256": Personal(
         "worker", "sha256 of the clock-in selfie", "general", "flagging one photo reused across workers or days",
-        REAL_NAME, "no one through the API", "none", KEEP_ATTENDANCE),
+        REAL_NAME, "no one through the API", "none", KEEP_ATTENDANCE,
+        enforced=BY_CLOCKS),
     "worker_clocks.selfie_phash": Personal(
         "worker", "perceptual hash (dHash) of the selfie: finds near-same images, cannot rebuild the face",
         "general", "flagging a resized or re-saved copy of a selfie", REAL_NAME, "no one through the API", "none",
-        KEEP_ATTENDANCE),
+        KEEP_ATTENDANCE,
+        enforced=BY_CLOCKS),
     "worker_clocks.body_hash": NotPersonal("sha256 of the clock request, for idempotency (no value is recoverable)"),
     "worker_teams.name": _OBJECT,
     # --- project life (issue 20) ---
@@ -222,12 +254,19 @@ FIELDS: dict[str, Personal | NotPersonal] = {
     "content_checks.openid": Personal(
         "citizen", "the reporter's openid, sent to WeChat's msgSecCheck / mediaCheckAsync", "general",
         "WeChat's content security check of what the citizen publishes", ACCOUNT,
-        "no one through the API", "WeChat (the check)", KEEP_CASE),
+        "no one through the API", "WeChat (the check)", KEEP_CASE,
+        enforced=BY_CASE),
     # --- media: every photo a person uploads ---
     "media.key": Personal(
         "any user", "S3 key of an uploaded photo (complaint photo, selfie, face, evidence)", "general",
         "the purpose of the record it is attached to", "that record's basis",
-        "whoever may read the record it is attached to (signed URLs, minutes)", "S3", "that record's retention"),
+        "whoever may read the record it is attached to (signed URLs, minutes)", "S3", "that record's retention",
+        enforced="daily job: rules `case_photos` and `selfies` (S3 objects with the row); other photos follow their record, not yet enforced"),
+    # --- people's requests about their own data (issue 23) ---
+    "privacy_requests.requested_change": Personal(
+        "any user", "what a person asks to be corrected, in their words (may hold the right value of a field)",
+        "general", "answering the request (PIPL 第46条)", "PIPL 第13条第3项 (第50条: requests must be handled)",
+        "the person; admins of the responsible station", "none", "3 years after the answer (record of the request)"),
     # --- organisations and things ---
     "api_keys.name": _OBJECT,
     "cameras.name": _OBJECT,

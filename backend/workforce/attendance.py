@@ -36,6 +36,7 @@ from backend.geo.distance import haversine_m
 from backend.geo.districts import distance_to_polygon_m, parse_polygon
 from backend.media import service as media_service
 from backend.media.schemas import Purpose
+from backend.privacy import consent
 from backend.projects import service as projects_service
 from backend.settings import Settings
 from backend.workforce import registry, roster
@@ -212,6 +213,7 @@ async def clock(settings: Settings, actor: Principal, data: ClockIn) -> tuple[Cl
     insert one step, so two concurrent clocks of one worker cannot both pass DUPLICATE_WINDOW.
     """
     actor.require_role(Role.WORKER)
+    await consent.require(actor, "clock")  # issue 23: notice, precise location and face consent first
     await projects_service.require_site_activity(data.project_id)
     if data.at.tzinfo is None:
         raise BadRequest("VALIDATION_ERROR", detail="at needs a time zone")

@@ -63,12 +63,28 @@ async def staff_token(api: httpx.AsyncClient, username: str, password: str | Non
     return {"Authorization": f"Bearer {resp.json()['access_token']}"}
 
 
-async def mp_login(api: httpx.AsyncClient, openid: str | None = None) -> dict[str, Any]:
-    """Mini-program sign-in through the fake WeChat server; returns the token pair."""
+async def mp_login(api: httpx.AsyncClient, openid: str | None = None, *, accept_privacy: bool = True) -> dict[str, Any]:
+    """Mini-program sign-in through the fake WeChat server; returns the token pair. As the mini-program does on
+    first use, the user then reads and accepts the current privacy notices (issue 23) unless ``accept_privacy``
+    is False (tests of the consent itself)."""
     code = f"{openid or 'citizen-' + uuid.uuid4().hex[:10]}:{next(_counter)}"
     resp = await api.post("/mp/v1/auth/login", json={"code": code})
     assert resp.status_code == 200, resp.text
-    return {**resp.json(), "openid": code.split(":", 1)[0]}  # the fake signs in "<openid>:<nonce>" as openid
+    pair = {**resp.json(), "openid": code.split(":", 1)[0]}  # the fake signs in "<openid>:<nonce>" as openid
+    if accept_privacy:
+        await accept_notices(api, pair)
+    return pair
+
+
+async def accept_notices(api: httpx.AsyncClient, pair: dict[str, Any], items: list[str] | None = None) -> None:
+    """The user accepts the current version of the privacy notices (all of them, or ``items``) not yet accepted."""
+    notices = await api.get("/mp/v1/privacy/notices", headers=bearer(pair))
+    assert notices.status_code == 200, notices.text
+    for n in notices.json()["notices"]:
+        if (items is None or n["item"] in items) and not n["current"]:
+            resp = await api.post("/mp/v1/privacy/consents", json={"item": n["item"], "version": n["version"]},
+                                  headers=bearer(pair))
+            assert resp.status_code == 201, resp.text
 
 
 async def subscribe(api: httpx.AsyncClient, pair: dict[str, Any], fake: Any, template_ids: list[str] | str, times: int = 1) -> None:

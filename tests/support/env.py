@@ -87,4 +87,10 @@ ENV = {
     "ZHIJIAN_JWT_SECRET": "test-jwt-secret-" + uuid.uuid4().hex,
     "PICCOLO_CONF": "backend.piccolo_conf",
 }
+# Issue 23: every process of the run (the API in pytest, workers, servers started by tests) logs at INFO to its own
+# file under .pytest_logs/, scanned for unmasked personal values when the run ends (tests/support/services.py).
+LOG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".pytest_logs")
+RUN_ID = uuid.uuid4().hex[:8]
+os.makedirs(LOG_DIR, exist_ok=True)
+ENV |= {"ZHIJIAN_LOG_LEVEL": "INFO", "ZHIJIAN_LOG_FILE": os.path.join(LOG_DIR, f"run-{RUN_ID}-{{pid}}.log")}
 os.environ.update(ENV)

@@ -96,8 +96,40 @@ def database() -> Iterator[str]:
         run_cli("seed-demo")
         yield env.DATABASE_URL
         _audit_stored_messages()
+        _scan_personal_values()
     finally:
         asyncio.run(_admin_exec(f'DROP DATABASE IF EXISTS "{env.TEST_DB}" WITH (FORCE)'))
+
+
+def _scan_personal_values() -> None:
+    """Issue 23: the run's logs (every process, INFO) and the stored webhook bodies must carry no unmasked ID
+    number, mobile number or bank card number (tests/conftest.py fails the run on any; AUDIT["pii"])."""
+    import glob
+
+    from backend.privacy import pii_scan
+    from tests.support import wechat
+
+    findings: list[pii_scan.Finding] = []
+    for path in sorted(glob.glob(os.path.join(env.LOG_DIR, f"run-{env.RUN_ID}-*.log"))):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for n, line in enumerate(f, 1):
+                findings += pii_scan.find(line, f"{os.path.basename(path)}:{n}: {line[:160].strip()}")
+
+    async def bodies() -> list[str]:
+        conn = await asyncpg.connect(env.DATABASE_URL)
+        try:
+            return [r["body"] for r in await conn.fetch(
+                "SELECT payload::text AS body FROM webhook_deliveries UNION ALL"
+                " SELECT payload::text FROM outbox WHERE kind = 'webhook'")]
+        finally:
+            await conn.close()
+
+    for body in asyncio.run(bodies()):
+        findings += pii_scan.find(body, "webhook body: " + body[:160])
+    wechat.AUDIT["pii"] = [f"{f.kind} {f.masked} in {f.where}" for f in findings]
+    wechat.AUDIT["pii_scanned"] = True
+    for path in glob.glob(os.path.join(env.LOG_DIR, f"run-{env.RUN_ID}-*.log")):
+        os.remove(path)
 
 
 def _audit_stored_messages() -> None:
