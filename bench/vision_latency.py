@@ -32,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench._support import bound, emit, loadavg, relation  # noqa: E402
 
 WARMUP = 3
 
@@ -183,6 +184,7 @@ def main() -> int:
         return 0
     weights = args.weights or args.model.with_suffix(".pt")
     imgsz = int(json.loads(args.model.with_suffix(".json").read_text()).get("imgsz", 640))
+    load_before = loadavg()
     print(f"vision latency: {args.frames} frames of 640 × 640 px (datagen seed 4242), model {args.model.name} "
           f"at imgsz {imgsz}, {args.threads} threads, {os.cpu_count()} CPUs (shared machine), {args.rounds} rounds")
     with tempfile.TemporaryDirectory() as tmp:
@@ -217,14 +219,28 @@ def main() -> int:
     no_torch = not any(r["torch_imported"] or r["ultralytics_imported"] for r in runtime)
     ratio = best_ul["predict"]["p50"] / best_rt["path"]["p50"]
     print(f"speed-up: ultralytics predict p50 / runtime path p50 = {ratio:.2f}x (issue 21 target >= 1.5x)")
+    found = agree["matched"] / agree["ultralytics_boxes"] if agree["ultralytics_boxes"] else float("nan")
+    print(f"load average before {load_before}, after {loadavg()} ({os.cpu_count()} CPUs, shared)")
+    peak_rss = max(r["peak_rss_mb"] for r in runtime)
     checks = {
         "runtime path >= 1.5x faster than ultralytics (p50)": ratio >= 1.5,
+        "runtime finds >= 97 % of ultralytics' boxes": found >= 0.97,
         "runtime p95 < 150 ms": best_rt["path"]["p95"] < 150,
-        "runtime peak RSS < 600 MB": max(r["peak_rss_mb"] for r in runtime) < 600,
+        "runtime peak RSS < 600 MB": peak_rss < 600,
         "runtime imports no torch/ultralytics": no_torch,
     }
     for name, ok in checks.items():
         print(f"  {'ok  ' if ok else 'MISS'} {name}")
+    # frames per second (1000 / p50): a relation is met when value / anchor >= goal, so 1.5 = 1.5x faster
+    emit("vision_latency", [
+        relation(f"runtime path ({best_rt['backend']}), frames/s at p50", 1000.0 / best_rt["path"]["p50"], "frames/s",
+                 f"ultralytics predict (torch {best_ul['torch']})", 1000.0 / best_ul["predict"]["p50"], 1.5),
+        relation("ultralytics' boxes found by the runtime (same class, IoU >= 0.9)", agree["matched"], "boxes",
+                 "ultralytics' boxes", agree["ultralytics_boxes"], 0.97),
+        bound("runtime path p95", best_rt["path"]["p95"], "ms", 150, "< 150 ms"),
+        bound("runtime peak RSS", peak_rss, "MB", 600, "< 600 MB"),
+        bound("torch or ultralytics imported by the runtime", 0 if no_torch else 1, "", 1, "0"),
+    ])
     return 0
 
 
