@@ -251,7 +251,13 @@ def _runtime_only(runtime: list[dict]) -> int:
           f" peak RSS {max(r['peak_rss_mb'] for r in runtime):.0f} MB (best of {len(runtime)} rounds by p50)")
     no_torch = not any(r["torch_imported"] or r["ultralytics_imported"] for r in runtime)
     print(f"  {'ok  ' if no_torch else 'MISS'} runtime imports no torch/ultralytics")
+    print(f"load average {loadavg()} ({os.cpu_count()} CPUs, shared)")
     print("  (no ultralytics side: no speed-up ratio without --train-python)")
+    emit("vision_latency", [
+        bound("runtime path p95", best["path"]["p95"], "ms", 150, "< 150 ms"),
+        bound("runtime peak RSS", max(r["peak_rss_mb"] for r in runtime), "MB", 600, "< 600 MB"),
+        bound("torch or ultralytics imported by the runtime", 0 if no_torch else 1, "", 1, "0"),
+    ])
     return 0
 
 
