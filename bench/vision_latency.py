@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench._support import bound, emit, loadavg, relation  # noqa: E402
+from bench._support import bound, emit, loadavg, relation
 
 WARMUP = 3
 
