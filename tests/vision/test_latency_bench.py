@@ -46,3 +46,33 @@ def test_agreement_counts_same_class_boxes_at_iou_0_9():
             [[2, 0.0, 0.0, 50.0, 50.0, 0.61]]]
     assert agreement(ours, theirs) == {"ultralytics_boxes": 4, "runtime_boxes": 5, "matched": 2}
     assert agreement(ours, theirs, min_iou=0.3)["matched"] == 3
+
+
+def test_numpy_box_decode_gives_the_graphs_boxes():
+    """vision.yolo_head: the shipped model without its DFL tail, boxes decoded for the candidates only,
+    finds the same boxes as the whole graph on camera frames of two sizes."""
+    import numpy as np
+
+    from vision.datagen import SceneConfig, generate_scene, scene_rng
+    from vision.detector import Detector
+
+    model = ROOT / "vision" / "models" / "zhijian-yolov8n.onnx"
+    cut, whole = Detector(model, backend="onnxruntime"), Detector(model, backend="onnxruntime", decode_tail=False)
+    assert cut._head is not None and whole._head is None
+    found = 0
+    for i, (w, h) in enumerate([(640, 640)] * 4 + [(1280, 720)] * 4):
+        frame = generate_scene(scene_rng(4242, i, True), SceneConfig(width=w, height=h)).image
+        a, b = cut.detect(frame), whole.detect(frame)
+        assert [d.class_id for d in a] == [d.class_id for d in b]
+        for x, y in zip(a, b, strict=True):
+            assert np.allclose((x.x1, x.y1, x.x2, x.y2), (y.x1, y.y1, y.x2, y.y2), atol=1e-2)
+            assert abs(x.confidence - y.confidence) < 1e-3
+        found += len(a)
+    assert found > 40  # the frames have scaffolds and workers: a cut graph that found nothing would fail
+
+
+def test_a_graph_that_is_not_a_v8_head_runs_whole(tmp_path):
+    from tests.vision.test_detector import _model
+    from vision.detector import Detector
+
+    assert Detector(_model(tmp_path), backend="onnxruntime")._head is None
