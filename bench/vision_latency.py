@@ -1,6 +1,6 @@
 """Per-frame latency of the vision runtime path beside ultralytics' own predict on the same weights, in one run.
 
-    .venv/bin/python bench/vision_latency.py [--frames 60] [--threads 2] [--rounds 2]
+    .venv/bin/python bench/vision_latency.py [--frames 60] [--threads 2] [--rounds 3]
                                              [--model vision/models/zhijian-yolov8n.onnx]
                                              [--train-python .venv-train/bin/python]
 
@@ -170,7 +170,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "opencv"])
     ap.add_argument("--model", type=Path, default=ROOT / "vision" / "models" / "zhijian-yolov8n.onnx")
     ap.add_argument("--weights", type=Path, default=None, help="the .pt (default: next to the ONNX)")
@@ -219,6 +219,9 @@ def main() -> int:
     no_torch = not any(r["torch_imported"] or r["ultralytics_imported"] for r in runtime)
     ratio = best_ul["predict"]["p50"] / best_rt["path"]["p50"]
     print(f"speed-up: ultralytics predict p50 / runtime path p50 = {ratio:.2f}x (issue 21 target >= 1.5x)")
+    paired = sorted(u["predict"]["p50"] / r["path"]["p50"] for r, u in zip(runtime, ultra, strict=True))
+    print("  per round (each side's p50 in the same round, back to back): "
+          + ", ".join(f"{x:.2f}x" for x in paired) + f"; median {paired[len(paired) // 2]:.2f}x")
     found = agree["matched"] / agree["ultralytics_boxes"] if agree["ultralytics_boxes"] else float("nan")
     print(f"load average before {load_before}, after {loadavg()} ({os.cpu_count()} CPUs, shared)")
     peak_rss = max(r["peak_rss_mb"] for r in runtime)
