@@ -3,10 +3,10 @@
 An ultralytics ONNX export ends with the DFL head: the box branch (1 × 4·16 × N distributions) is
 reshaped, transposed, soft-maxed over the 16 bins, reduced by a 1 × 1 conv with weights 0…15, turned
 into (cx, cy, w, h) around each anchor and scaled by the anchor's stride, then concatenated with the
-class sigmoids into [1, 4 + nc, N]. onnxruntime spends about a fifth of the whole network's time there
-(a softmax over a non-last axis of all 2,100 anchors at 320 px, measured: 23.4 → 19.0 ms per frame,
-bench/vision_latency.py), although only the ~100 anchors whose class score passes the threshold are
-ever used.
+class sigmoids into [1, 4 + nc, N]. onnxruntime spends 7-19 % of the network's time there (a softmax
+over a non-last axis of all 2,100 anchors at 320 px; in-process A/B on the same blobs: 23.4 → 19.0 ms
+at load 5.8, 12.8 → 11.8 ms at load 2.9), although only the ~100 anchors whose class scores pass the
+threshold are ever used.
 
 `split(path)` cuts the graph at the two tensors that enter that tail (the raw distributions and the
 class sigmoids) and reads the tail's own constants (DFL weights, anchor points, strides) from the graph,
