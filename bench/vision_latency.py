@@ -1,6 +1,6 @@
 """Per-frame latency of the vision runtime path beside ultralytics' own predict on the same weights, in one run.
 
-    .venv/bin/python bench/vision_latency.py [--frames 60] [--threads 2] [--rounds 2]
+    .venv/bin/python bench/vision_latency.py [--frames 60] [--threads 2] [--rounds 3]
                                              [--model vision/models/zhijian-yolov8n.onnx]
                                              [--train-python .venv-train/bin/python]
 
@@ -32,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench._support import bound, emit, loadavg, relation
 
 WARMUP = 3
 
@@ -169,7 +170,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "opencv"])
     ap.add_argument("--model", type=Path, default=ROOT / "vision" / "models" / "zhijian-yolov8n.onnx")
     ap.add_argument("--weights", type=Path, default=None, help="the .pt (default: next to the ONNX)")
@@ -183,6 +184,7 @@ def main() -> int:
         return 0
     weights = args.weights or args.model.with_suffix(".pt")
     imgsz = int(json.loads(args.model.with_suffix(".json").read_text()).get("imgsz", 640))
+    load_before = loadavg()
     print(f"vision latency: {args.frames} frames of 640 × 640 px (datagen seed 4242), model {args.model.name} "
           f"at imgsz {imgsz}, {args.threads} threads, {os.cpu_count()} CPUs (shared machine), {args.rounds} rounds")
     with tempfile.TemporaryDirectory() as tmp:
@@ -217,14 +219,31 @@ def main() -> int:
     no_torch = not any(r["torch_imported"] or r["ultralytics_imported"] for r in runtime)
     ratio = best_ul["predict"]["p50"] / best_rt["path"]["p50"]
     print(f"speed-up: ultralytics predict p50 / runtime path p50 = {ratio:.2f}x (issue 21 target >= 1.5x)")
+    paired = sorted(u["predict"]["p50"] / r["path"]["p50"] for r, u in zip(runtime, ultra, strict=True))
+    print("  per round (each side's p50 in the same round, back to back): "
+          + ", ".join(f"{x:.2f}x" for x in paired) + f"; median {paired[len(paired) // 2]:.2f}x")
+    found = agree["matched"] / agree["ultralytics_boxes"] if agree["ultralytics_boxes"] else float("nan")
+    print(f"load average before {load_before}, after {loadavg()} ({os.cpu_count()} CPUs, shared)")
+    peak_rss = max(r["peak_rss_mb"] for r in runtime)
     checks = {
         "runtime path >= 1.5x faster than ultralytics (p50)": ratio >= 1.5,
+        "runtime finds >= 97 % of ultralytics' boxes": found >= 0.97,
         "runtime p95 < 150 ms": best_rt["path"]["p95"] < 150,
-        "runtime peak RSS < 600 MB": max(r["peak_rss_mb"] for r in runtime) < 600,
+        "runtime peak RSS < 600 MB": peak_rss < 600,
         "runtime imports no torch/ultralytics": no_torch,
     }
     for name, ok in checks.items():
         print(f"  {'ok  ' if ok else 'MISS'} {name}")
+    # frames per second (1000 / p50): a relation is met when value / anchor >= goal, so 1.5 = 1.5x faster
+    emit("vision_latency", [
+        relation(f"runtime path ({best_rt['backend']}), frames/s at p50", 1000.0 / best_rt["path"]["p50"], "frames/s",
+                 f"ultralytics predict (torch {best_ul['torch']})", 1000.0 / best_ul["predict"]["p50"], 1.5),
+        relation("ultralytics' boxes found by the runtime (same class, IoU >= 0.9)", agree["matched"], "boxes",
+                 "ultralytics' boxes", agree["ultralytics_boxes"], 0.97),
+        bound("runtime path p95", best_rt["path"]["p95"], "ms", 150, "< 150 ms"),
+        bound("runtime peak RSS", peak_rss, "MB", 600, "< 600 MB"),
+        bound("torch or ultralytics imported by the runtime", 0 if no_torch else 1, "", 1, "0"),
+    ])
     return 0
 
 
@@ -235,7 +254,13 @@ def _runtime_only(runtime: list[dict]) -> int:
           f" peak RSS {max(r['peak_rss_mb'] for r in runtime):.0f} MB (best of {len(runtime)} rounds by p50)")
     no_torch = not any(r["torch_imported"] or r["ultralytics_imported"] for r in runtime)
     print(f"  {'ok  ' if no_torch else 'MISS'} runtime imports no torch/ultralytics")
+    print(f"load average {loadavg()} ({os.cpu_count()} CPUs, shared)")
     print("  (no ultralytics side: no speed-up ratio without --train-python)")
+    emit("vision_latency", [
+        bound("runtime path p95", best["path"]["p95"], "ms", 150, "< 150 ms"),
+        bound("runtime peak RSS", max(r["peak_rss_mb"] for r in runtime), "MB", 600, "< 600 MB"),
+        bound("torch or ultralytics imported by the runtime", 0 if no_torch else 1, "", 1, "0"),
+    ])
     return 0
 
 

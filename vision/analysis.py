@@ -7,6 +7,8 @@ measurements always give the same band).
 
 from __future__ import annotations
 
+import functools
+import json
 import time
 from typing import Any
 
@@ -27,9 +29,24 @@ _OUTCOME_COLOURS = {Outcome.PASS: (0, 200, 0), Outcome.FAIL: (0, 0, 255), Outcom
 
 
 def calibration_from(stored: dict[str, Any] | None) -> Calibration | None:
-    """The camera's Calibration from its stored measurements (see backend.cameras.schemas.CalibrationIn)."""
+    """The camera's Calibration from its stored measurements (see backend.cameras.schemas.CalibrationIn).
+
+    Pure and seeded, so it is built once per distinct measurements (a camera's every frame reuses it;
+    its arrays are read-only)."""
     if not stored:
         return None
+    return _calibration_cached(json.dumps(stored, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _calibration_cached(key: str) -> Calibration:
+    cal = _calibration_built(json.loads(key))
+    cal.image_to_plane.flags.writeable = False
+    cal.ensemble.flags.writeable = False
+    return cal
+
+
+def _calibration_built(stored: dict[str, Any]) -> Calibration:
     kind = stored["kind"]
     rectify = np.asarray(stored["rectify"], dtype=np.float64) if stored.get("rectify") else None
     if kind == "target":

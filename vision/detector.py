@@ -17,8 +17,9 @@ import cv2
 import numpy as np
 
 from vision import helmet as helmet_stage
+from vision import yolo_head
 from vision.detection import PERSON_HELMET, PERSON_NO_HELMET, Detection
-from vision.onnx_model import OnnxModel
+from vision.onnx_model import OnnxModel, available_backends
 
 PAD_VALUE = 114  # ultralytics' letterbox grey
 
@@ -124,8 +125,11 @@ class Detector:
         iou_threshold: float = 0.45,
         threads: int = 1,
         helmet: bool = True,
+        decode_tail: bool = True,
     ) -> None:
-        """``helmet``: use the helmet classifier the sidecar names, if it names one (vision.helmet)."""
+        """``helmet``: use the helmet classifier the sidecar names, if it names one (vision.helmet).
+        ``decode_tail``: decode boxes in numpy for the candidates only when the graph allows it
+        (vision.yolo_head); False runs the whole graph."""
         model_path = Path(model_path)
         self.model_name = model_path.name
         sidecar = json.loads(Path(names_path or model_path.with_suffix(".json")).read_text())
@@ -133,19 +137,30 @@ class Detector:
         self.size: int = int(sidecar.get("imgsz", 640))
         self.conf_threshold = conf_threshold
         self.iou_threshold = iou_threshold
-        self._model = OnnxModel(model_path, backend, threads)
+        # with onnxruntime, an ultralytics v8 export runs without its box-decode tail, which is done
+        # for the candidate anchors only (vision.yolo_head: same arithmetic, 7-19 % less network time)
+        runs_ort = (backend == "auto" and available_backends()[0] == "onnxruntime") or backend == "onnxruntime"
+        self._head = yolo_head.split(model_path) if runs_ort and decode_tail else None
+        self._model = OnnxModel(self._head.body if self._head else model_path, backend, threads)
         self.backend = self._model.backend
         self.helmet = helmet_stage.load(sidecar, model_path.parent, self.backend, threads) if helmet else None
 
-    def infer(self, blob: np.ndarray) -> np.ndarray:
-        """Run the network on an NCHW blob; returns the raw head output."""
-        return self._model.run(blob)
+    def infer(self, blob: np.ndarray, min_score: float = 0.0) -> np.ndarray:
+        """Run the network on an NCHW blob; returns the head output [1, 4 + nc, N]. With the decode tail
+        done here (vision.yolo_head), only the anchors whose class scores sum to ``min_score`` or more
+        are decoded and returned (a superset of those any class or the merged person score keeps)."""
+        if self._head is None:
+            return self._model.run(blob)
+        outputs = dict(zip(self._model.output_names, self._model.run_all(blob), strict=True))
+        cls = outputs[self._head.cls_output][0]
+        columns = np.flatnonzero(cls.sum(axis=0) >= min_score * 0.999) if min_score > 0 else np.arange(cls.shape[1])
+        return np.concatenate([self._head.boxes(outputs[self._head.dist_output], columns), cls[:, columns]])[None]
 
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
         """Detections in the original image's pixels, best first."""
         h, w = image_bgr.shape[:2]
         padded, box = letterbox(image_bgr, self.size)
-        out = self.infer(to_blob(padded))
+        out = self.infer(to_blob(padded), self.conf_threshold)
         if out.shape[-2] - 4 != len(self.names):
             raise ValueError(f"model has {out.shape[-2] - 4} classes, sidecar names {len(self.names)}")
         dets = decode(out, box, w, h, self.conf_threshold, self.iou_threshold, merge_persons=self.helmet is not None)
