@@ -128,7 +128,7 @@ async def test_risky_text_and_photo_are_hidden_until_the_station_reviews(api, ad
     trail = (await api.get(f"/api/v1/content-checks/{text['id']}/events", headers=station)).json()
     assert [(e["kind"], e["to_status"]) for e in trail] == [("verdict", "hidden"), ("review_approve", "approved")]
     assert trail[1]["actor_id"] == me["id"] and trail[1]["reason"] == "经核实为正常投诉描述"
-    assert_error(await api.get(f"/api/v1/content-checks/{text['id']}/events", headers=bearer(good)), 403, "FORBIDDEN_DISTRICT")
+    assert_error(await api.get(f"/api/v1/content-checks/{text['id']}/events", headers=bearer(good)), 403, "FORBIDDEN_ROLE")
 
 
 async def _passed(complaint_id: str):
