@@ -328,3 +328,9 @@ MESSAGES.update(
         "BROKER_UNAVAILABLE": "消息服务器暂不可用，设备凭据未能下发或吊销，请稍后重试",
     }
 )
+
+MESSAGES.update(
+    {  # feat/rest: leftovers of issues 16, 19, 20
+        "PROJECT_STATUS_FOLLOWS_STAGE": "项目状态随项目阶段变化，只能在施工期间停工或复工（阶段请通过阶段操作推进）",
+    }
+)
