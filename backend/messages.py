@@ -332,5 +332,10 @@ MESSAGES.update(
 MESSAGES.update(
     {  # feat/rest: leftovers of issues 16, 19, 20
         "PROJECT_STATUS_FOLLOWS_STAGE": "项目状态随项目阶段变化，只能在施工期间停工或复工（阶段请通过阶段操作推进）",
+        "PAYROLL_NOT_PAID": "只能更正已发放的工资单",
+        "PAYROLL_LINE_NOT_FOUND": "该工资单没有此工人的工资明细",
+        "PAYROLL_CORRECTION_OF_CORRECTION": "更正行不能再更正，请更正原工资明细",
+        "PAYROLL_CORRECTION_RATE_REQUIRED": "请填写更正后的日工资",
+        "PAYROLL_CORRECTION_NO_CHANGE": "更正后金额与原金额相同，无需更正",
     }
 )

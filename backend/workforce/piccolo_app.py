@@ -9,6 +9,7 @@ from backend.workforce.tables import (
     ClockReviewEvent,
     Payroll,
     PayrollDay,
+    PayrollCorrection,
     PayrollEvent,
     PayrollLine,
     ProjectWorker,
@@ -24,7 +25,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "workforce"
 APP_CONFIG = AppConfig(
     app_name="workforce",
     migrations_folder_path=str(MIGRATIONS),
-    table_classes=[Worker, SpotCheck, QualityHold, QualityHoldEvent, Team, ProjectWorker, Clock, Payroll, PayrollLine, PayrollEvent,
+    table_classes=[Worker, SpotCheck, QualityHold, QualityHoldEvent, Team, ProjectWorker, Clock, Payroll, PayrollLine, PayrollEvent, PayrollCorrection,
                    ClockReviewEvent, PayrollDay],
     migration_dependencies=["backend.projects.piccolo_app", "backend.accounts.piccolo_app", "backend.enterprises.piccolo_app"],
     commands=[],
