@@ -6,9 +6,11 @@ Producers driven here: a complaint's lifecycle with every SLA stage (a seconds-l
 breach — the citizen told in plain words — then accept and resolve), inspection requests (submitted, failed,
 the answer deadline's reminder and escalation on the timer service), a material report failing its standard,
 two failed spot checks → a quality hold (the firm's leads, the workers told their wages are unaffected), and a
-payroll paid (each worker told). Not driven here (each has its own end-to-end test against the same fake, and the
-session-end audit replays every stored message): monitoring alarms and silence (MQTT), camera alerts (the vision
-worker), credit listings and webhooks (department systems, no WeChat recipient), escalation chains.
+payroll paid (each worker told). Alarms of each level and rule and silence (MQTT, the iot worker) are driven the
+same way in tests/monitoring/test_alarm_pushes_e2e.py. Not driven here (each has its own end-to-end test against
+the same fake, and the session-end audit replays every stored message to it): camera alerts (the vision worker,
+tests/cameras), escalation chains (tests/notifications/test_escalation.py), credit listings and webhooks
+(department systems, no WeChat recipient: tests/notifications/test_webhooks.py).
 """
 
 from __future__ import annotations
