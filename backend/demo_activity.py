@@ -426,6 +426,13 @@ class Demo:
         fake = httpx.Client(base_url=settings.WECHAT_API_BASE_URL.rstrip("/"), timeout=10)
         taps = 0
         try:
+            try:
+                is_fake = fake.get("/__fake__/stats").status_code == 200
+            except httpx.HTTPError:
+                is_fake = False
+            if not is_fake:  # a real WeChat: only the users themselves can accept, in the mini-program
+                self.out("demo-activity: WeChat is not the fake server, acceptances left to the users")
+                return
             for openid, target in PUSH_USERS.items():
                 who = self.mp(openid)
                 have = {s["template_id"]: s["remaining"] for s in self.call("GET", "/mp/v1/subscriptions", who)}

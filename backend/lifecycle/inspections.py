@@ -18,17 +18,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
 import hashlib
 import re
+from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from arq.connections import ArqRedis
 
-from backend.clients.s3 import S3Client
-
 from backend.auth.principal import Principal, Role
+from backend.clients.s3 import S3Client
 from backend.credit import service as credit_service
 from backend.db import utcnow
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound

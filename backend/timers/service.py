@@ -95,7 +95,8 @@ async def schedule_many(kind: str, items: list[tuple[str, datetime, dict[str, An
     )
     soon = [r for r in rows if r["due_at"] < utcnow() + HORIZON]
     if soon:
-        await outbox.enqueue_task(ARM_TASK, [[str(r["id"]), r["version"], r["due_at"].timestamp()] for r in soon])
+        # one argument, the list of triples (a bare list of one triple would read as a triple's three arguments)
+        await outbox.enqueue_task(ARM_TASK, [[[str(r["id"]), r["version"], r["due_at"].timestamp()] for r in soon]])
     return len(rows)
 
 
