@@ -13,7 +13,13 @@ with the demo logins of backend/demo.py (staff passwords; mini-program codes 'de
     passes both, so its demo goes through the broker's passwords and topic ACL;
   * credit: manual events that put one enterprise on the black list and one on the red list;
   * workforce: this month's payroll (with last month's late clock as a back-pay line: the roster, a month
-    of clocks and last month's paid payroll are seed-demo's) and two failed spot checks → a quality hold.
+    of clocks and last month's paid payroll are seed-demo's) and two failed spot checks → a quality hold;
+  * inspection requests (工序报验) on the T05 project: one answered (passed, with a document: the
+    supervisor's acceptance record as a JPEG), one pending (its answer deadline on the timer service);
+  * WeChat acceptances: first of all, every demo mini-program user (the lead, the supervisor, the demo
+    citizens) taps "allow" for every template (on the fake WeChat server, as WeChat would learn it) and the
+    mini-program reports it (POST /mp/v1/subscriptions), topped up to ``ACCEPTANCES`` each run — so the
+    demo's pushes really go out through the fake instead of being skipped for want of an acceptance.
 
 Idempotent: every section first looks up its marker (a known description, batch number, work name or
 event reason) through the API and skips when it is there. Prints one line per thing it made.
@@ -51,6 +57,12 @@ QUICK_CATEGORY = "demo_quick"  # a category with a seconds-long SLA, so one case
 GOOD_SPECIMEN = {"yield_strength": 450, "tensile_strength": 600, "max_force_elongation": 12.0}
 GOOD_CEMENT = {"compressive_3d": 25, "compressive_28d": 48, "flexural_3d": 5, "flexural_28d": 8,
                "initial_setting_min": 120, "final_setting_min": 240, "chloride_pct": 0.02, "soundness_ok": True}
+
+
+# Mini-program users of the demo (openids on the fake WeChat server) and the acceptances each keeps per template.
+PUSH_USERS = {"demo-lead": 12, "demo-supervisor": 12, "demo-citizen": 6, "demo-citizen-2": 4, "demo-citizen-3": 4,
+              "demo-citizen-4": 4, "demo-citizen-5": 4, "demo-citizen-6": 4}
+TAP_TEMPLATES = 3  # wx.requestSubscribeMessage takes at most 3 template ids per call (WeChat's documented limit)
 
 
 class DemoError(RuntimeError):
@@ -408,12 +420,84 @@ class Demo:
             "project_id": project["id"], "items": items, "responsible_ids": [labour], "reinspection_of": first["id"]})
         self.made_line(f"two failed spot checks running → {len(second['holds_started'])} quality hold on 温州安居劳务")
 
+    # --- WeChat acceptances -----------------------------------------------------------------------------
+    def acceptances(self) -> None:
+        """Each demo user accepts every template until ``PUSH_USERS`` of them are unused (fake and API alike)."""
+        from backend.notifications.templates import TEMPLATES, wechat_template_id
+        from backend.settings import get_settings
+
+        settings = get_settings()
+        ids = [wechat_template_id(settings, t) for t in TEMPLATES.values()]
+        fake = httpx.Client(base_url=settings.WECHAT_API_BASE_URL.rstrip("/"), timeout=10)
+        taps = 0
+        try:
+            try:
+                is_fake = fake.get("/__fake__/stats").status_code == 200
+            except httpx.HTTPError:
+                is_fake = False
+            if not is_fake:  # a real WeChat: only the users themselves can accept, in the mini-program
+                self.out("demo-activity: WeChat is not the fake server, acceptances left to the users")
+                return
+            for openid, target in PUSH_USERS.items():
+                who = self.mp(openid)
+                have = {s["template_id"]: s["remaining"] for s in self.call("GET", "/mp/v1/subscriptions", who)}
+                for i in range(0, len(ids), TAP_TEMPLATES):
+                    chunk = ids[i:i + TAP_TEMPLATES]
+                    results = {t: "accept" for t in chunk}
+                    more = target - min(have.get(t, 0) for t in chunk)
+                    for _ in range(more):
+                        self._tap(fake, openid, results)
+                        self.call("POST", "/mp/v1/subscriptions", who, json={"results": results})
+                        taps += 1
+                    # The fake keeps acceptances in memory: a restarted fake (run.sh again on the same database)
+                    # learns again those the database still counts, so it never refuses what we may spend.
+                    counted = {t: have.get(t, 0) + max(more, 0) for t in chunk}
+                    unused = self._tap(fake, openid, {}, chunk)
+                    while any(unused[t] < counted[t] for t in chunk):
+                        unused = self._tap(fake, openid, {t: "accept" for t in chunk if unused[t] < counted[t]}, chunk)
+        finally:
+            fake.close()
+        # Upkeep, not demo data: a later run tops up what the pushes spent (so it is not counted as made).
+        self.out(f"demo-activity: WeChat acceptances: {taps} taps of {len(PUSH_USERS)} demo users"
+                 f" (up to {max(PUSH_USERS.values())} unused per template)")
+
+    @staticmethod
+    def _tap(fake: httpx.Client, openid: str, results: dict[str, str], ask: Sequence[str] = ()) -> dict[str, int]:
+        """One wx.requestSubscribeMessage answer as WeChat (the fake) learns it; returns its unused counts."""
+        body = {"openid": openid, "results": {**{t: "" for t in ask}, **results}}  # "": asks the unused count only
+        answer = fake.post("/__fake__/subscribe", json=body)
+        if answer.status_code != 200 or answer.json().get("errcode"):
+            raise DemoError(f"fake WeChat refused the acceptance: {answer.text[:200]}")
+        return answer.json()["unused"]
+
+    # --- inspection requests (工序报验) ----------------------------------------------------------------
+    def inspections(self) -> None:
+        project = self.project()
+        lead, sup = self.staff("lead_wang"), self.staff("sup_li")
+        mine = self.call("GET", "/api/v1/inspection-requests", lead, params={"project_id": project["id"]})
+        if any(str(r.get("description", "")).startswith(MARK) for r in mine):
+            self.skip_line("inspection requests")
+            return
+        answered = self.call("POST", "/api/v1/inspection-requests", lead, json={
+            "project_id": project["id"], "stage": "foundation", "lot": "1#楼独立基础钢筋检验批",
+            "location": "1#楼 A-C/1-6 轴", "description": f"{MARK}钢筋安装完成，自检合格，申请隐蔽验收"})
+        files = {"file": ("钢筋隐蔽验收记录.jpg", _jpeg(21), "image/jpeg")}
+        self.call("POST", f"/api/v1/inspection-requests/{answered['id']}/documents", sup, files=files)
+        self.call("POST", f"/api/v1/inspection-requests/{answered['id']}/answer", sup, json={
+            "passed": True, "findings": "钢筋规格、间距、保护层厚度符合设计及 GB 50204 要求"})
+        pending = self.call("POST", "/api/v1/inspection-requests", lead, json={
+            "project_id": project["id"], "stage": "structure", "lot": "2#楼三层梁板模板检验批",
+            "location": "2#楼三层", "description": f"{MARK}模板支设完成，申请验收"})
+        self.made_line(f"inspection requests: 1 answered (passed, 1 document), 1 pending (due {pending['due_at']})")
+
     def run(self) -> int:
+        self.acceptances()
         self.complaints()
         self.materials()
         self.monitoring()
         self.credit()
         self._workforce()
+        self.inspections()
         self.out(f"demo-activity: {self.made} things made")
         return self.made
 

@@ -20,7 +20,7 @@ from backend.complaints import sla as complaint_sla
 from backend.complaints.jobs import complaint_created, on_sla_timer
 from backend.content_security.jobs import reconcile_content_checks  # feat/wechat
 from backend.credit.jobs import credit_recompute
-from backend.lifecycle.jobs import inspection_overdue
+from backend.lifecycle.jobs import TIMER_KIND as INSPECTION_TIMER_KIND, on_inspection_timer
 from backend.logging import configure_logging
 from backend.materials.jobs import flush_material_scans
 from backend.monitoring.jobs import alarm_ack_overdue
@@ -51,6 +51,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     timers.register(escalation.TIMER_KIND, escalation.on_timer)
     timers.register(complaint_sla.KIND, on_sla_timer)
     timers.register(privacy_rights.TIMER_KIND, privacy_rights.on_timer)  # issue 23: answer deadlines
+    timers.register(INSPECTION_TIMER_KIND, on_inspection_timer)  # issue 20: 工序报验 answer deadline
     await reconcile_timers(ctx)
     # The outbox: every external side effect committed by anyone, delivered under renewed leases.
     outbox.register("wechat", handle_wechat)
@@ -88,7 +89,6 @@ class WorkerSettings:
         credit_recompute,
         alarm_ack_overdue,
         purge_camera_labels,
-        inspection_overdue,
         pii_reencrypt,
     ]
     functions += [reconcile_content_checks]  # feat/wechat: content security
@@ -100,7 +100,6 @@ class WorkerSettings:
         cron(credit_recompute, minute={7}, run_at_startup=False, unique=True),  # hourly: decay, notice periods over
         cron(alarm_ack_overdue, second={50}, run_at_startup=False, unique=True),  # alarms past the ack deadline
         cron(purge_camera_labels, hour={19}, minute={20}, unique=True),  # 03:20 Asia/Shanghai: label retention
-        cron(inspection_overdue, second={40}, run_at_startup=False, unique=True),  # 工序报验 answers past due
         cron(pii_reencrypt, minute={23}, run_at_startup=True, unique=True),  # values under a retired PII key
         cron(
             reconcile_timers,

@@ -9,24 +9,25 @@
 - A failed request is settled only by a re-request (``resubmit``: the old one becomes ``resubmitted``,
   a new one carries on with ``previous`` set).
 - The station may audit any answer: uphold it, or overturn it (pass ↔ fail), with a note.
-- ``remind_overdue`` (the timer, run by an ARQ cron) reminds the supervisors when an answer is overdue and
-  tells the station when it is still missing ``INSPECTION_ESCALATE_AFTER_S`` later; once each (columns
-  ``reminded_at`` / ``escalated_at`` are the markers, so the job is idempotent).
+- The answer deadline runs on the durable timer service (``backend.timers``, kind ``inspection_answer``):
+  submitting schedules two timers in the submitting transaction — ``{id}:remind`` at the due time (the
+  supervisors are reminded) and ``{id}:escalate`` ``INSPECTION_ESCALATE_AFTER_S`` later (the station is
+  told) — and answering cancels both in the answering transaction. ``backend.lifecycle.jobs.on_inspection_timer`` is the handler; each step
+  also leaves its marker (``reminded_at`` / ``escalated_at``) and an event, and does nothing once answered.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
 import hashlib
 import re
+from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from arq.connections import ArqRedis
 
-from backend.clients.s3 import S3Client
-
 from backend.auth.principal import Principal, Role
+from backend.clients.s3 import S3Client
 from backend.credit import service as credit_service
 from backend.db import utcnow
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -56,7 +57,9 @@ from backend.media.schemas import Purpose
 from backend.notifications.service import notify
 from backend.projects import service as projects_service
 from backend.settings import Settings
+from backend.timers import service as timers
 
+TIMER_KIND = "inspection_answer"  # the answer deadline's timers: {request id}:remind, {request id}:escalate
 SUBJECT = "inspection"  # photos of the request
 ANSWER_SUBJECT = "inspection_answer"  # photos of the supervisor's answer
 
@@ -114,10 +117,12 @@ async def _insert(settings: Settings, arq: ArqRedis | None, actor: Principal, pr
                   lot: str, location: str, description: str, photo_ids: list[UUID], previous: UUID | None) -> UUID:
     """One new request with its photos, its first event and the supervisors told (inside the caller's transaction)."""
     request_id, now = uuid4(), utcnow()
+    due_at = now + timedelta(seconds=settings.INSPECTION_ANSWER_S)
     await InspectionRequest.insert(InspectionRequest(
         id=request_id, project=project["id"], stage=stage, lot=lot.strip(), location=location.strip(),
         description=description, status=InspectionStatus.SUBMITTED.value, previous=previous, submitted_by=actor.id,
-        submitted_at=now, due_at=now + timedelta(seconds=settings.INSPECTION_ANSWER_S)))
+        submitted_at=now, due_at=due_at))
+    await schedule_deadline(request_id, due_at, settings)
     await media_service.attach(actor.id, photo_ids, Purpose.INSPECTION, (SUBJECT, str(request_id)))
     await _event(request_id, "submitted", actor, to_status=InspectionStatus.SUBMITTED.value, note=description, at=now)
     await _tell(await access.supervisor_users(project["id"]), "工序报验待验收",
@@ -190,6 +195,7 @@ async def answer(settings: Settings, arq: ArqRedis | None, actor: Principal, req
         await media_service.attach(actor.id, data.photo_ids, Purpose.INSPECTION, (ANSWER_SUBJECT, str(request_id)))
         await _event(request_id, "passed" if data.passed else "failed", actor, locked[0]["status"], target,
                      data.findings, at=now)
+        await timers.cancel(TIMER_KIND, prefix=f"{request_id}:")  # answered: no reminder, no escalation
         if is_late(row["due_at"], now) and actor.enterprise_id is not None:
             await credit_service.record_event(
                 actor.enterprise_id, LATE_ANSWER_KIND, f"inspection:{request_id}:late", settings=settings, arq=arq,
@@ -252,41 +258,46 @@ async def counts(project_id: UUID) -> dict[str, int]:
     return out
 
 
-async def remind_overdue(now: datetime, *, settings: Settings, arq: ArqRedis | None, limit: int = 200) -> int:
-    """The timer: remind supervisors of overdue answers, then escalate to the station; once each. Returns moves made."""
-    moved = 0
-    escalate_before = now - timedelta(seconds=settings.INSPECTION_ESCALATE_AFTER_S)
-    due = await InspectionRequest.select(InspectionRequest.id).where(
-        (InspectionRequest.status == InspectionStatus.SUBMITTED.value) & (InspectionRequest.due_at <= now)
-        & (InspectionRequest.reminded_at.is_null() | (InspectionRequest.escalated_at.is_null()
-                                                      & (InspectionRequest.due_at <= escalate_before)))
-    ).order_by(InspectionRequest.due_at).limit(limit)
-    for item in due:
-        async with InspectionRequest._meta.db.transaction():
-            # Re-read under a row lock: another worker may have done it, or the answer came meanwhile.
-            rows = await InspectionRequest.raw(
-                "SELECT id, project, lot, location, status, due_at, reminded_at, escalated_at FROM inspection_requests"
-                " WHERE id = {} FOR UPDATE SKIP LOCKED", item["id"])
-            if not rows or rows[0]["status"] != InspectionStatus.SUBMITTED.value:
-                continue
-            row = rows[0]
-            project = await projects_service.get_project_row(row["project"])
-            text = f"{project['name']}：{row['lot']}（{row['location']}）"
-            if row["reminded_at"] is None:
-                await InspectionRequest.update({InspectionRequest.reminded_at: now}).where(
-                    InspectionRequest.id == row["id"])
-                await _event(row["id"], "reminded", None, note="答复已逾期", at=now)
-                await _tell(await access.supervisor_users(project["id"]), "工序报验答复已逾期", text,
-                            f"inspection:{row['id']}:reminded", row["id"], settings=settings, arq=arq)
-                moved += 1
-            if row["escalated_at"] is None and row["due_at"] <= escalate_before:
-                await InspectionRequest.update({InspectionRequest.escalated_at: now}).where(
-                    InspectionRequest.id == row["id"])
-                await _event(row["id"], "escalated", None, note="逾期未答复，已报质监站", at=now)
-                await _tell(await access.station_users(project["district"]), "工序报验逾期未答复", text,
-                            f"inspection:{row['id']}:escalated", row["id"], settings=settings, arq=arq)
-                moved += 1
-    return moved
+async def schedule_deadline(request_id: UUID, due_at: datetime, settings: Settings) -> None:
+    """The answer deadline's two timers, in the caller's (submitting) transaction."""
+    escalate_at = due_at + timedelta(seconds=settings.INSPECTION_ESCALATE_AFTER_S)
+    await timers.schedule_many(TIMER_KIND, [
+        (f"{request_id}:remind", due_at, {"request": str(request_id), "step": "remind"}),
+        (f"{request_id}:escalate", escalate_at, {"request": str(request_id), "step": "escalate"}),
+    ])
+
+
+async def deadline_step(request_id: UUID, step: str, *, settings: Settings, arq: ArqRedis | None) -> str:
+    """Remind the supervisors (``remind``) or tell the station (``escalate``) of an unanswered request, once.
+
+    Runs in the caller's transaction (the timer's firing); an answered request, or a step already taken
+    (its marker set), does nothing. Returns what it did.
+    """
+    rows = await InspectionRequest.raw(
+        "SELECT id, project, lot, location, status, reminded_at, escalated_at FROM inspection_requests"
+        " WHERE id = {} FOR UPDATE", request_id)
+    if not rows or rows[0]["status"] != InspectionStatus.SUBMITTED.value:
+        return "answered"
+    row, now = rows[0], utcnow()
+    project = await projects_service.get_project_row(row["project"])
+    text = f"{project['name']}：{row['lot']}（{row['location']}）"
+    if step == "remind":
+        if row["reminded_at"] is not None:
+            return "done"
+        await InspectionRequest.update({InspectionRequest.reminded_at: now}).where(InspectionRequest.id == request_id)
+        await _event(request_id, "reminded", None, note="答复已逾期", at=now)
+        await _tell(await access.supervisor_users(project["id"]), "工序报验答复已逾期", text,
+                    f"inspection:{request_id}:reminded", request_id, settings=settings, arq=arq)
+        return "reminded"
+    if step == "escalate":
+        if row["escalated_at"] is not None:
+            return "done"
+        await InspectionRequest.update({InspectionRequest.escalated_at: now}).where(InspectionRequest.id == request_id)
+        await _event(request_id, "escalated", None, note="逾期未答复，已报质监站", at=now)
+        await _tell(await access.station_users(project["district"]), "工序报验逾期未答复", text,
+                    f"inspection:{request_id}:escalated", request_id, settings=settings, arq=arq)
+        return "escalated"
+    raise ValueError(f"unknown inspection deadline step {step!r}")
 
 
 DOCUMENT_MAX_BYTES = 10 * 1024 * 1024

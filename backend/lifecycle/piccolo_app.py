@@ -19,6 +19,6 @@ APP_CONFIG = AppConfig(
     app_name="lifecycle",
     migrations_folder_path=str(MIGRATIONS),
     table_classes=[StageEvent, InspectionRequest, InspectionEvent, Assessment, KeyPerson, InspectionDocument],
-    migration_dependencies=[f"backend.{dep}.piccolo_app" for dep in ["projects", "accounts", "media", "enterprises"]],
+    migration_dependencies=[f"backend.{dep}.piccolo_app" for dep in ["projects", "accounts", "media", "enterprises", "timers"]],
     commands=[],
 )

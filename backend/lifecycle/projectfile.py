@@ -1,6 +1,7 @@
 """The project file (电子档案): a project's records for a date range, gathered once, rendered as PDF and ZIP.
 
-``gather`` reads every record of the project in the range — stage moves, inspection requests, material
+``gather`` reads every record of the project in the range — stage moves, inspection requests (and the documents
+attached to them: listed in the PDF with name, type, size, who uploaded them and when, images as thumbnails), material
 batches, spot checks and quality holds, monitoring alarms, complaints — each with who did it and when
 (citizens are shown as 市民, never by name), and the photos attached to each subject. Other domains' rows
 are read with one SQL statement per section (read-only). ``render_pdf`` (projectfile_pdf) and ``render_zip``
@@ -50,6 +51,24 @@ class Photo:
     subject: str
 
 
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A document attached to an inspection request (工序报验附件), as the PDF lists it and the ZIP carries it."""
+
+    id: UUID
+    lot: str
+    name: str
+    key: str  # in the files bucket
+    content_type: str
+    bytes: int
+    who: str
+    uploaded_at: datetime
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type in ("image/jpeg", "image/png")
+
+
 @dataclass
 class Section:
     key: str
@@ -67,7 +86,7 @@ class ProjectFile:
     zone_name: str
     sections: list[Section]
     certificates: list[tuple[str, str]]  # (batch label, S3 key in the files bucket)
-    documents: list[tuple[str, str, str]] = field(default_factory=list)  # (lot, file name, key in the files bucket)
+    documents: list[Document] = field(default_factory=list)  # inspection requests' documents, in upload order
 
     @property
     def last_record_at(self) -> datetime | None:
@@ -167,14 +186,17 @@ async def gather(settings: Settings, project_id: UUID, start: date, end: date) -
             " WHERE project = $1 AND certificate_key IS NOT NULL AND created_at >= $2 AND created_at < $3"
             " ORDER BY created_at, id", project_id, lo, hi)
         documents = await conn.fetch(
-            "SELECT r.lot, d.name, d.key FROM inspection_documents d JOIN inspection_requests r ON r.id = d.request"
+            f"SELECT d.id, r.lot, d.name, d.key, d.content_type, d.bytes, d.uploaded_at, {_WHO} AS who"
+            " FROM inspection_documents d JOIN inspection_requests r ON r.id = d.request"
+            " LEFT JOIN users u ON u.id = d.uploaded_by"
             " WHERE r.project = $1 AND d.uploaded_at >= $2 AND d.uploaded_at < $3 ORDER BY d.uploaded_at, d.id",
             project_id, lo, hi)
     return ProjectFile(
         project=project, parties=[(_PARTY_ZH.get(p["role"], p["role"]), p["name"], p["uscc"]) for p in parties],
         start=start, end=end, zone_name=settings.TIMEZONE, sections=sections,
         certificates=[(c["label"], c["certificate_key"]) for c in certificates],
-        documents=[(d["lot"], d["name"], d["key"]) for d in documents])
+        documents=[Document(d["id"], d["lot"], d["name"], d["key"], d["content_type"], d["bytes"], d["who"],
+                            d["uploaded_at"]) for d in documents])
 
 
 def manifest(pf: ProjectFile) -> dict[str, Any]:
@@ -193,8 +215,10 @@ def manifest(pf: ProjectFile) -> dict[str, Any]:
                      for s in pf.sections],
         "certificates": [{"batch": label, "file": f"certificates/{i:03d}{key[key.rfind('.'):]}"}
                          for i, (label, key) in enumerate(pf.certificates, 1)],
-        "documents": [{"lot": lot, "name": name, "file": f"documents/{i:03d}-{name}"}
-                      for i, (lot, name, _) in enumerate(pf.documents, 1)],
+        "documents": [{"lot": d.lot, "name": d.name, "file": f"documents/{i:03d}-{d.name}",
+                       "content_type": d.content_type, "bytes": d.bytes, "uploaded_by": d.who,
+                       "uploaded_at": d.uploaded_at.isoformat()}
+                      for i, d in enumerate(pf.documents, 1)],
     }
 
 
@@ -217,15 +241,38 @@ async def render_zip(s3: S3Client, pf: ProjectFile, pdf: bytes) -> bytes:
                 _add(zf, entry["file"], await s3.get_bytes(PHOTOS_BUCKET, photo.key))
         for (_, key), entry in zip(pf.certificates, index["certificates"], strict=True):
             _add(zf, entry["file"], await s3.get_bytes(FILES_BUCKET, key))
-        for (_, _, key), entry in zip(pf.documents, index["documents"], strict=True):
-            _add(zf, entry["file"], await s3.get_bytes(FILES_BUCKET, key))
+        for doc, entry in zip(pf.documents, index["documents"], strict=True):
+            _add(zf, entry["file"], await s3.get_bytes(FILES_BUCKET, doc.key))
     return buf.getvalue()
 
 
+THUMB_MAX_PX = 320  # a document image's thumbnail in the PDF: its longer side
+
+
+def document_thumbnail(content: bytes) -> bytes | None:
+    """A JPEG thumbnail of an image document (deterministic: same bytes in, same bytes out); None if unreadable."""
+    import cv2
+    import numpy as np
+
+    image = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return None
+    scale = THUMB_MAX_PX / max(image.shape[:2])
+    if scale < 1:
+        image = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
+                           interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return buf.tobytes() if ok else None
+
+
 async def thumbnails(s3: S3Client, pf: ProjectFile) -> dict[UUID, bytes]:
-    """The thumbnails the PDF shows, by media id."""
-    return {ph.media_id: await s3.get_bytes(PHOTOS_BUCKET, ph.thumb_key or ph.key)
-            for s in pf.sections for ph in s.photos}
+    """The thumbnails the PDF shows, by media id — and by document id for the image documents."""
+    thumbs = {ph.media_id: await s3.get_bytes(PHOTOS_BUCKET, ph.thumb_key or ph.key)
+              for s in pf.sections for ph in s.photos}
+    for doc in pf.documents:
+        if doc.is_image and (small := document_thumbnail(await s3.get_bytes(FILES_BUCKET, doc.key))) is not None:
+            thumbs[doc.id] = small
+    return thumbs
 
 
 async def build(settings: Settings, s3: S3Client, actor: Principal, project_id: UUID, start: date, end: date,

@@ -102,6 +102,31 @@ def _photo_grid(section: Any, thumbs: dict[UUID, bytes]) -> Table:
     return Table(rows, colWidths=[45 * mm] * 4)
 
 
+_DOC_TYPE_ZH = {"application/pdf": "PDF 文档", "image/jpeg": "JPEG 图片", "image/png": "PNG 图片"}
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{max(1, round(n / 1024))} KB"
+
+
+def _documents_table(pf: ProjectFile, thumbs: dict[UUID, bytes], zone: ZoneInfo) -> Table:
+    """工序报验附件: each document's lot, name, type and size, who uploaded it and when, a thumbnail of images."""
+    rows: list[list[Any]] = [[_p("检验批"), _p("文件名"), _p("类型"), _p("上传人"), _p("上传时间"), _p("缩略图")]]
+    for i, d in enumerate(pf.documents, 1):
+        thumb: Any = _p("—（原件见 ZIP 包）")
+        if d.id in thumbs:
+            thumb = Image(io.BytesIO(thumbs[d.id]), width=30 * mm, height=22 * mm, kind="proportional")
+        rows.append([_p(d.lot), _p(f"{i:03d}-{d.name}"), _p(f"{_DOC_TYPE_ZH.get(d.content_type, d.content_type)}，"
+                                                            f"{_size(d.bytes)}"),
+                     _p(d.who), _p(d.uploaded_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")), thumb])
+    table = Table(rows, colWidths=[30 * mm, 38 * mm, 24 * mm, 30 * mm, 24 * mm, 34 * mm], repeatRows=1)
+    table.setStyle(TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e3eaf5")),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    ]))
+    return table
+
+
 def render_pdf(pf: ProjectFile, thumbs: dict[UUID, bytes], zone: ZoneInfo) -> bytes:
     """The indexed PDF of a gathered project file."""
     p = pf.project
@@ -133,5 +158,8 @@ def render_pdf(pf: ProjectFile, thumbs: dict[UUID, bytes], zone: ZoneInfo) -> by
         if section.photos:
             story += [Spacer(1, 4 * mm), _p("照片（缩略图；原图见 ZIP 包 photos/ 目录）"), Spacer(1, 2 * mm),
                       _photo_grid(section, thumbs)]
+        if section.key == "inspections" and pf.documents:
+            story += [Spacer(1, 4 * mm), _p(f"报验附件 {len(pf.documents)} 份（原件见 ZIP 包 documents/ 目录）"),
+                      Spacer(1, 2 * mm), _documents_table(pf, thumbs, zone)]
     doc.multiBuild(story)
     return buf.getvalue()

@@ -457,7 +457,14 @@ async def list_alerts(actor: Principal, district: int | None, kind: str | None, 
         query = query.where(MaterialAlert.at >= since)
     rows = await query.order_by(MaterialAlert.at, ascending=False).limit(limit).offset(offset).output(load_json=True)
     return [AlertOut(id=r["id"], kind=r["kind"], batch_id=r["batch"], label_id=r["label"],
-                     district_adcode=r["district"], detail=r["detail"], at=r["at"]) for r in rows]
+                     district_adcode=r["district"], detail=_located(r["detail"]), at=r["at"]) for r in rows]
+
+
+def _located(detail: dict[str, Any]) -> dict[str, Any]:
+    """An alert's scan location says its system (GCJ-02, as stored); alerts written before the label too."""
+    if detail.get("lng") is not None and "coord_type" not in detail:
+        return {**detail, "coord_type": "gcj02"}
+    return detail
 
 
 async def list_credit_events(actor: Principal, enterprise_id: UUID | None, limit: int, offset: int, *,

@@ -181,7 +181,8 @@ async def _alert(settings: Settings, redis: Redis, arq: ArqRedis | None, kind: s
         await MaterialAlert.insert(MaterialAlert(
             id=alert_id, kind=kind, batch=UUID(batch) if batch else None, label=label, scan=scan_id,
             district=district if district is not None else scan["district"],
-            detail=json.dumps({**detail, "scan_district": scan["district"], "lng": scan["lng"], "lat": scan["lat"]},
+            detail=json.dumps({**detail, "scan_district": scan["district"], "lng": scan["lng"], "lat": scan["lat"],
+                               "coord_type": "gcj02"},  # the scan's location, converted (issue 19: say the system)
                               ensure_ascii=False)))
         where = district if district is not None else scan["district"]
         if where is not None:  # the notice commits with the alert it reports

@@ -174,8 +174,9 @@ async def create_project(actor: Principal, data: ProjectCreate) -> ProjectOut:
         geofence=fence,
         district=district,
         status=data.status.value,
-        # A planned project is registered at 立项 and waits for its permit; any other is registered as started.
-        stage="approved" if data.status == ProjectStatus.PLANNED else "started",
+        # A planned project is registered at 立项 and waits for its permit, a completed one at 竣工验收; any other
+        # is registered as started (status follows the stage: see STATUS_OF_STAGE).
+        stage=_STAGE_AT_REGISTRATION.get(data.status, "started"),
         created_by=actor.id,
     )
     try:
@@ -245,16 +246,41 @@ async def list_projects(
     return await count, [_brief(r) for r in rows]
 
 
+# Project.status follows the stage (backend.lifecycle.rules.Stage, moved only by /projects/{id}/stage); the one
+# status a PATCH may set on its own is 停工 (a stop-work order) on a project under construction, and lift it.
+STATUS_OF_STAGE = {
+    "approved": ProjectStatus.PLANNED, "permitted": ProjectStatus.PLANNED,
+    "started": ProjectStatus.UNDER_CONSTRUCTION, "foundation_accepted": ProjectStatus.UNDER_CONSTRUCTION,
+    "structure_accepted": ProjectStatus.UNDER_CONSTRUCTION,
+    "completion_accepted": ProjectStatus.COMPLETED, "filed": ProjectStatus.COMPLETED,
+}
+_STAGE_AT_REGISTRATION = {ProjectStatus.PLANNED: "approved", ProjectStatus.COMPLETED: "completion_accepted"}
+
+
+def status_change_allowed(stage: str, current: str, wanted: ProjectStatus) -> list[str]:
+    """The statuses a PATCH may set on a project at ``stage`` with status ``current`` (wanted is allowed if in it)."""
+    derived = STATUS_OF_STAGE.get(stage, ProjectStatus(current))
+    allowed = [current]
+    if derived == ProjectStatus.UNDER_CONSTRUCTION:
+        allowed.append(ProjectStatus.SUSPENDED.value if current != ProjectStatus.SUSPENDED.value
+                       else ProjectStatus.UNDER_CONSTRUCTION.value)
+    return allowed
+
+
 async def update_project(actor: Principal, project_id: UUID, data: ProjectUpdate) -> ProjectOut:
     row = await _row(project_id)
     await _require_manager(actor, row["district"])
     changes: dict[Any, Any] = {}
+    if data.status is not None and data.status.value != row["status"]:
+        allowed = status_change_allowed(row["stage"], row["status"], data.status)
+        if data.status.value not in allowed:
+            raise Conflict("PROJECT_STATUS_FOLLOWS_STAGE", detail={
+                "stage": row["stage"], "status": row["status"], "allowed": allowed})
+        changes[Project.status] = data.status.value
     if data.name is not None:
         changes[Project.name] = data.name.strip()
     if data.address is not None:
         changes[Project.address] = data.address
-    if data.status is not None:
-        changes[Project.status] = data.status.value
     if data.geofence is not None:
         fence = fence_to_gcj02(data.geofence, data.geofence_coord_type)
         if distance_to_polygon_m(parse_polygon(fence), row["lng"], row["lat"]) > _LOCATION_FENCE_TOLERANCE_M:

@@ -172,7 +172,7 @@ async def export(settings: Settings, actor: Principal, project_id: UUID, month: 
                 "idCardNumber": pii.id_number(w), "days": line["days"], "totalPayAmount": f"{line['amount_fen'] / 100:.2f}",
                 "actualAmount": f"{line['paid_fen'] / 100:.2f}", "payRollBankCardNumber": pii.card(w),
                 # 补发: owed days of earlier months this payroll pays (payroll_days), with the months they belong to
-                "isBackPay": 1 if line["kind"] == "back_pay" else 0,
+                "isBackPay": 1 if line["kind"] in ("back_pay", "correction") else 0,  # 更正补发 too; a claw-back is negative
                 "backPayMonth": ",".join(sorted({d.strftime("%Y-%m") for d in line["work_days"] or []}))
                 if line["kind"] == "back_pay" else "",
                 "balanceDate": local.d(p["updated_at"]) if p["status"] == "paid" else "",

@@ -32,8 +32,10 @@ from backend.notifications import service as notifications
 from backend.projects import service as projects_service
 from backend.projects.tables import ProjectParty
 from backend.settings import Settings
-from backend.workforce import holds, payroll_days
+from backend.workforce import holds, payroll_corrections, payroll_days
 from backend.workforce.payroll_schemas import (
+    CorrectionIn,
+    CorrectionOut,
     EnteredLine,
     MyPayrollLine,
     PayrollCreate,
@@ -184,6 +186,7 @@ async def recompute(settings: Settings, actor: Principal, payroll_id: UUID) -> P
             raise Conflict("PAYROLL_BAD_STATE", detail={"status": locked[0]["status"], "action": "recompute"})
         entered = await _entered_of(payroll_id) if row["basis"] == "entered" else []
         lines = await _computed(settings, row["project"], row["enterprise"], row["month"], row["basis"], entered)
+        lines += await payroll_corrections.lines_for(payroll_id, row["project"], row["enterprise"], row["month"])
         before = row["total_fen"]
         total = await _write_lines(payroll_id, lines)
         await _audit(payroll_id, "recomputed", actor, {"by": side, "from_fen": before, "total_fen": total})
@@ -191,7 +194,8 @@ async def recompute(settings: Settings, actor: Principal, payroll_id: UUID) -> P
 
 
 async def _entered_of(payroll_id: UUID) -> list[dict[str, Any]]:
-    rows = await PayrollLine.select().where((PayrollLine.payroll == payroll_id) & (PayrollLine.note != "考勤应发未填报"))
+    rows = await PayrollLine.select().where((PayrollLine.payroll == payroll_id) & (PayrollLine.note != "考勤应发未填报")
+                                            & (PayrollLine.kind == "regular"))
     return [{"worker": r["worker"], "days": r["days"], "daily_rate_fen": 0, "amount_fen": r["amount_fen"],
              "note": r["note"]} for r in rows]
 
@@ -226,6 +230,7 @@ async def create(settings: Settings, actor: Principal, data: PayrollCreate) -> P
         async with Payroll._meta.db.transaction():
             await Payroll.insert(Payroll(id=payroll_id, project=data.project_id, enterprise=data.enterprise_id,
                                          month=data.month, basis=data.basis, created_by=actor.id))
+            lines += await payroll_corrections.lines_for(payroll_id, data.project_id, data.enterprise_id, data.month)
             total = await _write_lines(payroll_id, lines)
             await _audit(payroll_id, "created", actor, {"basis": data.basis, "by": side, "total_fen": total,
                                                         "hold": str(hold) if hold else None})
@@ -249,6 +254,7 @@ async def edit_lines(settings: Settings, actor: Principal, payroll_id: UUID, ent
             raise Conflict("PAYROLL_NOT_DRAFT")
         await Payroll.update({Payroll.basis: "entered"}).where(Payroll.id == payroll_id)
         lines = await _computed(settings, row["project"], row["enterprise"], row["month"], "entered", lines)
+        lines += await payroll_corrections.lines_for(payroll_id, row["project"], row["enterprise"], row["month"])
         total = await _write_lines(payroll_id, lines)
         await _audit(payroll_id, "edited", actor, {"by": side, "total_fen": total})
     return await _out(payroll_id)
@@ -307,7 +313,8 @@ async def transition(settings: Settings, arq: ArqRedis | None, actor: Principal,
                     raise BadRequest("PAYROLL_DIFFERENCES_NEED_REASON", detail={
                         "workers": [str(line["worker"]) for line in differences]})
                 settled = await payroll_days.claim(payroll_id, row["project"], lines)
-                detail.update({"days_settled": settled, "differences": len(differences), "reason": reason.strip()})
+                detail.update({"days_settled": settled, "differences": len(differences), "reason": reason.strip(),
+                               "corrections_applied": await payroll_corrections.apply(payroll_id)})
             if action == "pay":
                 await PayrollLine.raw("UPDATE payroll_lines SET paid_fen = amount_fen WHERE payroll = {}", payroll_id)
             await _audit(payroll_id, action, actor, detail)
@@ -325,7 +332,13 @@ async def _tell_paid(settings: Settings, arq: ArqRedis | None, payroll_id: UUID)
     project = await projects_service.get_project_row(row["project"])
     lines = await PayrollLine.select(PayrollLine.amount_fen, PayrollLine.worker.user.as_alias("user")).where(
         (PayrollLine.payroll == payroll_id) & PayrollLine.worker.user.is_not_null())
-    for line in lines:
+    paid: dict[UUID, int] = {}
+    for line in lines:  # one notice per worker: the sum of their lines (regular, back pay, corrections)
+        paid[line["user"]] = paid.get(line["user"], 0) + line["amount_fen"]
+    for user, fen in paid.items():
+        if fen <= 0:  # nothing released to this worker (a claw-back ate it): no "wages paid" notice
+            continue
+        line = {"user": user, "amount_fen": fen}
         await notifications.notify(
             [line["user"]], "wage_paid",
             {"project": project["name"], "month": row["month"], "amount": f"{line['amount_fen'] / 100:.2f}元"},
@@ -385,3 +398,26 @@ async def my_lines(actor: Principal, limit: int = 60) -> list[MyPayrollLine]:
                           month=r["month"], status=r["status"], kind=r["kind"], days=r["days"],
                           work_days=[d.isoformat() for d in r["work_days"] or []], amount_fen=r["amount_fen"],
                           paid_fen=r["paid_fen"], note=r["note"]) for r in rows]
+
+
+async def correct(actor: Principal, payroll_id: UUID, data: CorrectionIn) -> CorrectionOut:
+    """工资更正 of a paid line by its employer (the subcontractor, unless held) or the general contractor: the
+    difference becomes a back-pay or claw-back line of the next payroll (``payroll_corrections``); audited."""
+    row = await _row(payroll_id)
+    project = await projects_service.get_project_row(row["project"])
+    side = await _side(actor, project, row["enterprise"])
+    if side == STAFF:
+        raise Forbidden("FORBIDDEN_ROLE", detail={"allowed": [SUB, GC]})
+    await _refuse_if_held(actor, row, side, "correct")
+    async with Payroll._meta.db.transaction():
+        await Payroll.raw("SELECT id FROM payrolls WHERE id = {} FOR UPDATE", payroll_id)  # corrections take turns
+        out, audit = await payroll_corrections.record(actor, row, side, data)
+        await _audit(payroll_id, "corrected", actor, audit)
+    return out
+
+
+async def corrections(actor: Principal, payroll_id: UUID) -> list[CorrectionOut]:
+    """The corrections of a paid payroll, or those a later payroll carries: for the payroll's readers."""
+    row = await _row(payroll_id)
+    await _side(actor, await projects_service.get_project_row(row["project"]), row["enterprise"])
+    return await payroll_corrections.list_for(payroll_id)

@@ -10,7 +10,15 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.deps import ArqDep, PrincipalDep, SettingsDep
 from backend.workforce import exports, payroll
-from backend.workforce.payroll_schemas import ApproveIn, LinesIn, PayrollCreate, PayrollEventOut, PayrollOut
+from backend.workforce.payroll_schemas import (
+    ApproveIn,
+    CorrectionIn,
+    CorrectionOut,
+    LinesIn,
+    PayrollCreate,
+    PayrollEventOut,
+    PayrollOut,
+)
 
 
 class PayrollController(Controller):
@@ -52,6 +60,15 @@ class PayrollController(Controller):
     @post("/{payroll_id:uuid}/pay", status_code=200, summary="Release the wages (the subcontractor, or the GC: 总包代发)")
     async def pay(self, principal: PrincipalDep, settings: SettingsDep, arq: ArqDep, payroll_id: FromPath[UUID]) -> PayrollOut:
         return await payroll.transition(settings, arq, principal, payroll_id, "pay")
+
+    @post("/{payroll_id:uuid}/corrections", summary="Correct a paid line's days or rate with a reason (the subcontractor "
+          "or the GC): the difference is paid or taken back on the next payroll")
+    async def correct(self, principal: PrincipalDep, payroll_id: FromPath[UUID], data: JSONBody[CorrectionIn]) -> CorrectionOut:
+        return await payroll.correct(principal, payroll_id, data)
+
+    @get("/{payroll_id:uuid}/corrections", summary="A paid payroll's corrections, or those a later payroll carries")
+    async def list_corrections(self, principal: PrincipalDep, payroll_id: FromPath[UUID]) -> list[CorrectionOut]:
+        return await payroll.corrections(principal, payroll_id)
 
     @get("/{payroll_id:uuid}/events", summary="The payroll's audit trail")
     async def list_events(self, principal: PrincipalDep, payroll_id: FromPath[UUID]) -> list[PayrollEventOut]:

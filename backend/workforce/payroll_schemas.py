@@ -61,7 +61,7 @@ class PayrollLineOut(Schema):
     amount_fen: int
     paid_fen: int
     note: str
-    kind: str = "regular"  # regular | back_pay (补发: owed days of earlier months)
+    kind: str = "regular"  # regular | back_pay (补发: owed days of earlier months) | correction | clawback (更正)
     work_days: list[str] = []  # the local dates (YYYY-MM-DD) this line pays
     attendance_fen: int | None = None  # entered basis: what attendance gives
     difference_fen: int = 0  # entered − attendance; approval needs a reason when non-zero
@@ -88,3 +88,32 @@ class PayrollEventOut(Schema):
     actor_id: UUID | None
     detail: dict[str, Any]
     at: datetime
+
+
+class CorrectionIn(Schema):
+    """A paid line corrected (工资更正): the days and / or the daily rate it should have paid, and why."""
+
+    worker_id: UUID
+    reason: Annotated[str, msgspec.Meta(min_length=2, max_length=500)]
+    kind: Literal["regular", "back_pay"] = "regular"  # which of the worker's lines on the paid payroll
+    days: Annotated[int, msgspec.Meta(ge=0, le=31)] | None = None
+    daily_rate_fen: Annotated[int, msgspec.Meta(ge=0, le=10_000_00)] | None = None
+
+
+class CorrectionOut(Schema):
+    id: UUID
+    payroll_id: UUID  # the paid payroll corrected
+    worker_id: UUID
+    days_before: int
+    daily_rate_before_fen: int
+    amount_before_fen: int
+    days_after: int
+    daily_rate_after_fen: int
+    amount_after_fen: int
+    difference_fen: int  # > 0 back pay (correction line), < 0 claw-back (clawback line, approved with a reason)
+    reason: str
+    status: str  # open | applied
+    next_payroll_id: UUID | None
+    applied_payroll_id: UUID | None
+    created_by: UUID | None
+    created_at: datetime

@@ -8,6 +8,7 @@ from backend.workforce.tables import (
     Clock,
     ClockReviewEvent,
     Payroll,
+    PayrollCorrection,
     PayrollDay,
     PayrollEvent,
     PayrollLine,
@@ -24,7 +25,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "workforce"
 APP_CONFIG = AppConfig(
     app_name="workforce",
     migrations_folder_path=str(MIGRATIONS),
-    table_classes=[Worker, SpotCheck, QualityHold, QualityHoldEvent, Team, ProjectWorker, Clock, Payroll, PayrollLine, PayrollEvent,
+    table_classes=[Worker, SpotCheck, QualityHold, QualityHoldEvent, Team, ProjectWorker, Clock, Payroll, PayrollLine, PayrollEvent, PayrollCorrection,
                    ClockReviewEvent, PayrollDay],
     migration_dependencies=["backend.projects.piccolo_app", "backend.accounts.piccolo_app", "backend.enterprises.piccolo_app"],
     commands=[],

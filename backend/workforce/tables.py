@@ -202,6 +202,34 @@ class PayrollDay(Table, tablename="payroll_days"):
     unique_payroll_days_worker_project_day = Unique(["worker", "project", "day"])
 
 
+class PayrollCorrection(Table, tablename="payroll_corrections"):
+    """A correction of a paid line's days or rate (更正), with its reason: the difference is paid (补发, kind
+    ``correction``) or taken back (扣回, kind ``clawback``, which the approver must give a reason for) on the
+    subcontractor's next payroll of a later month. The paid line is never changed; ``status`` open → applied when
+    the payroll carrying it is approved (``applied_payroll``); ``next_payroll`` is the draft carrying it now.
+    """
+
+    id = UUID(primary_key=True)
+    payroll = ForeignKey(references=Payroll, on_delete=OnDelete.restrict, index=True)  # the paid payroll corrected
+    line = ForeignKey(references=PayrollLine, on_delete=OnDelete.restrict)
+    worker = ForeignKey(references=Worker, on_delete=OnDelete.restrict)
+    project = ForeignKey(references=Project, on_delete=OnDelete.restrict)
+    enterprise = ForeignKey(references=Enterprise, on_delete=OnDelete.restrict)  # the subcontractor
+    days_before = Integer(default=0)
+    rate_before_fen = BigInt(default=0)
+    amount_before_fen = BigInt(default=0)
+    days_after = Integer(default=0)
+    rate_after_fen = BigInt(default=0)
+    amount_after_fen = BigInt(default=0)
+    difference_fen = BigInt(default=0)  # after − before: > 0 back pay, < 0 claw-back
+    reason = Varchar(length=500)
+    status = Varchar(length=16, default="open", index=True)  # open | applied
+    next_payroll = UUID(null=True, default=None)  # the unapproved payroll that carries it now
+    applied_payroll = UUID(null=True, default=None)  # the approved payroll that carried it
+    created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
 class PayrollEvent(Table, tablename="payroll_events"):
     """Every step of a payroll (created, submitted, approved, paid, refused), who and when: the audit trail."""
 

@@ -19,6 +19,7 @@ import pytest
 from backend.complaints.tables import Complaint
 from backend.materials.tables import LabReport
 from backend.monitoring.tables import Alarm
+from backend.outbox.tables import OutboxMessage
 from tests.credit.test_console import live_server  # noqa: F401 - the fixture
 from tests.monitoring.conftest import CLIENT_ID, SESSION_ENV
 from tests.monitoring.helpers import IotWorkerProcess
@@ -69,8 +70,19 @@ async def _alarms(status: str) -> int:
     return await Alarm.count().where(Alarm.status == status)
 
 
-async def test_demo_activity_fills_the_console_once(api, admin, live_server, iot_worker, dev_broker):  # noqa: F811
+async def _wechat_settled() -> bool:
+    """Nothing of the outbox's WeChat work is still due (pending and available now)."""
+    rows = await OutboxMessage.raw("SELECT count(*) AS n FROM outbox WHERE kind = 'wechat' AND status = 'pending'"
+                                   " AND available_at <= now()")
+    return rows[0]["n"] == 0
+
+
+async def test_demo_activity_fills_the_console_once(api, admin, live_server, iot_worker, dev_broker,  # noqa: F811
+                                                    fake_wechat, start_worker):
     # The suite shares one database per run: compare with what was there before.
+    start_worker()  # the ARQ worker: the demo's pushes are delivered to the (strict) fake WeChat
+    refused_before = len(fake_wechat.refusals())
+    sent_before = len(fake_wechat.messages())
     before = (await api.get("/api/v1/credit/dashboard", headers=admin)).json()
     alarms_before = (await _alarms("active_unacknowledged"), await _alarms("acknowledged"))
 
@@ -102,6 +114,20 @@ async def test_demo_activity_fills_the_console_once(api, admin, live_server, iot
     listed = {(r["list"], r["name"]) for r in f["credit"]["listed"]}
     assert ("black", "温州东海劳务分包有限公司") in listed and ("red", "温州城建开发有限公司") in listed
     counts = (await Complaint.count(), await LabReport.count(), await Alarm.count())
+    # Issue 20: inspection requests, one answered (with its document), one pending on its answer deadline.
+    assert "inspection requests: 1 answered (passed, 1 document), 1 pending" in first.stdout, first.stdout
+    # Issue 16: the demo users reported their acceptances, so the demo's pushes really went out through the
+    # fake WeChat — and the strict fake refused none of them.
+    assert "WeChat acceptances:" in first.stdout, first.stdout
+
+    async def delivered():
+        return await _wechat_settled() and len(fake_wechat.messages()) > sent_before
+
+    assert await eventually(delivered, timeout=60)
+    sent = fake_wechat.messages()[sent_before:]
+    told = {m["touser"] for m in sent}
+    assert {"demo-lead", "demo-supervisor", "demo-citizen"} <= told, told
+    assert fake_wechat.refusals()[refused_before:] == []
 
     second = _demo(live_server, dev_broker)
     assert second.returncode == 0, second.stdout + second.stderr
@@ -109,3 +135,5 @@ async def test_demo_activity_fills_the_console_once(api, admin, live_server, iot
     assert (await Complaint.count(), await LabReport.count(), await Alarm.count()) == counts
     again = (await api.get("/api/v1/credit/dashboard", headers=admin)).json()
     assert again["credit"]["lists"] == f["credit"]["lists"] and again["materials"] == f["materials"]
+    assert await eventually(_wechat_settled, timeout=30)
+    assert fake_wechat.refusals()[refused_before:] == []  # nothing refused, the second run included

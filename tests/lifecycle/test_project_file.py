@@ -23,6 +23,7 @@ from backend.settings import get_settings
 from tests.complaints.helpers import report
 from tests.lifecycle.helpers import inspection, people, photo, planned_project
 from tests.support.asserts import assert_error
+from tests.support.images import encode, picture
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,10 +56,14 @@ async def _life(api, admin) -> dict:
     assert_error(await api.post(f"/api/v1/inspection-requests/{req['id']}/documents",
                                 files={"file": ("a.pdf", pdf_doc, "application/pdf")}, headers=p["lc_inspector"]),
                  403, "FORBIDDEN_ROLE")
+    image_doc = encode(picture(1200, 900, 11), ".jpg")  # a scanned acceptance sheet, by the supervisor
+    up = await api.post(f"/api/v1/inspection-requests/{req['id']}/documents",
+                        files={"file": ("验收记录扫描件.jpg", image_doc, "image/jpeg")}, headers=p["sup_li"])
+    assert up.status_code == 201, up.text
     listed = (await api.get(f"/api/v1/inspection-requests/{req['id']}/documents", headers=p["lc_inspector"])).json()
-    assert [d["name"] for d in listed] == ["隐蔽验收记录.pdf"] and listed[0]["url"]
+    assert [d["name"] for d in listed] == ["隐蔽验收记录.pdf", "验收记录扫描件.jpg"] and listed[0]["url"]
     _, complaint = await report(api, admin, 330302, project_id=pid)
-    return {"pdf_doc": pdf_doc, "project": project, "request": req, "photos": photos + [answer_photo], "complaint": complaint, "people": p}
+    return {"pdf_doc": pdf_doc, "image_doc": image_doc, "project": project, "request": req, "photos": photos + [answer_photo], "complaint": complaint, "people": p}
 
 
 def _pages(pdf: bytes, tmp: Path) -> list[np.ndarray]:
@@ -100,6 +105,19 @@ async def test_project_file_pdf_and_zip(api, admin, tmp_path):
     assert life["complaint"]["number"] in text and "市民" in text  # citizens are not named
     flat = text.replace("\n", "")
     assert "（监理）" in flat and "（监督员）" in flat and "（项目负责人）" in flat  # who did what
+    # Issue 20: the request's documents are listed in the file — name, type, who uploaded them when — and the
+    # image document is shown as a thumbnail (one image more than the photos: 3 of the request, 1 of the complaint).
+    assert "报验附件 2 份" in flat and "001-隐蔽验收记录.pdf" in flat and "002-验收记录扫描件.jpg" in flat
+    assert "PDF 文档" in flat and "JPEG 图片" in flat
+    listing = flat[flat.index("报验附件 2 份"):][:700]
+    assert "（项目负责人）" in listing and "（监理）" in listing, listing  # who uploaded each
+    assert datetime.now(get_settings().zone()).strftime("%Y-%m-%d") in listing, listing  # when (local time)
+    (tmp_path / "i.pdf").write_bytes(pdf.content)
+    images = subprocess.run([shutil.which("pdfimages") or "pdfimages", "-list", str(tmp_path / "i.pdf")], check=True,
+                            capture_output=True, timeout=60).stdout.decode().splitlines()[2:]
+    sizes = sorted((int(line.split()[3]), int(line.split()[4])) for line in images if line.split()[2] == "image")
+    assert len(sizes) == 3 + 1 + 1, images
+    assert (320, 240) in sizes  # the 1200×900 scan, as a 320-pixel thumbnail (not the original embedded)
 
     # The ZIP: manifest, the PDF, every original photo byte for byte.
     z = await api.get(f"/api/v1/projects/{pid}/file/zip", params=params, headers=insp)
@@ -111,9 +129,11 @@ async def test_project_file_pdf_and_zip(api, admin, tmp_path):
     manifest = json.loads(archive.read("manifest.json"))
     sections = {s["key"]: s for s in manifest["sections"]}
     assert [r["action"] for r in sections["stages"]["records"]] == ["permit", "start"]
-    assert [r["action"] for r in sections["inspections"]["records"]] == ["submitted", "failed", "document"]
-    assert [d["name"] for d in manifest["documents"]] == ["隐蔽验收记录.pdf"]
+    assert [r["action"] for r in sections["inspections"]["records"]] == ["submitted", "failed", "document", "document"]
+    assert [(d["name"], d["content_type"]) for d in manifest["documents"]] == [
+        ("隐蔽验收记录.pdf", "application/pdf"), ("验收记录扫描件.jpg", "image/jpeg")]
     assert archive.read(manifest["documents"][0]["file"]) == life["pdf_doc"]
+    assert archive.read(manifest["documents"][1]["file"]) == life["image_doc"]  # the original, not the thumbnail
     listed = {ph["media_id"]: ph["file"] for ph in sections["inspections"]["photos"]}
     assert set(listed) == set(life["photos"])
     s3 = S3Client(get_settings())

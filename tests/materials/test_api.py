@@ -163,6 +163,10 @@ async def test_revoked_label_and_wrong_site_alert(api, admin):
     kinds = {(a["kind"], a["batch_id"]) for a in
              (await api.get("/api/v1/materials/alerts", headers=w["insp"])).json()}
     assert {("revoked", batch["id"]), ("diversion", batch["id"])} <= kinds
+    # Issue 19: the scan location of an alert says its coordinate system (stored as GCJ-02).
+    located = [a for a in (await api.get("/api/v1/materials/alerts", headers=w["insp"])).json()
+               if a["batch_id"] == batch["id"] and a["kind"] == "diversion" and a["detail"].get("lng") is not None]
+    assert located and all(a["detail"]["coord_type"] == "gcj02" for a in located)
     rows = await MaterialAlert.select().where(MaterialAlert.batch == uuid.UUID(batch["id"]))
     assert {r["kind"] for r in rows} == {"revoked", "diversion"} and all(r["scan"] for r in rows)
     told = await Notification.select(Notification.recipient.username.as_alias("u"), Notification.title).where(

@@ -127,6 +127,46 @@ async def test_update_parties_and_leads(api, admin):
     assert_error(await api.patch(f"/api/v1/projects/{pid}", json={"status": "completed"}, headers=lw_inspector), 403, "FORBIDDEN_DISTRICT")
 
 
+async def test_status_follows_the_stage_and_only_a_stop_work_order_is_set_by_hand(api, admin):
+    """Issue 20: PATCH cannot set status independently of the stage (moved only by /projects/{id}/stage)."""
+    lc = await _center(api, admin, 330302)
+
+    async def create(status: str) -> dict:
+        resp = await api.post("/api/v1/projects", json={"name": f"状态项目{status}", "permit_no": new_permit(), "status": status,
+                                                        "location": {"lng": lc[0], "lat": lc[1], "coord_type": "gcj02"}}, headers=admin)
+        assert resp.status_code == 201, resp.text
+        return resp.json()
+
+    planned = await create("planned")
+    assert (planned["status"], planned["stage"]) == ("planned", "approved")
+    for wanted in ("under_construction", "completed", "suspended"):
+        resp = await api.patch(f"/api/v1/projects/{planned['id']}", json={"status": wanted}, headers=admin)
+        assert_error(resp, 409, "PROJECT_STATUS_FOLLOWS_STAGE")
+        assert resp.json()["detail"] == {"stage": "approved", "status": "planned", "allowed": ["planned"]}
+    same = await api.patch(f"/api/v1/projects/{planned['id']}", json={"status": "planned", "name": "改名"}, headers=admin)
+    assert same.status_code == 200 and same.json()["status"] == "planned" and same.json()["name"] == "改名"
+
+    started = await create("under_construction")
+    assert started["stage"] == "started"
+    assert_error(await api.patch(f"/api/v1/projects/{started['id']}", json={"status": "completed"}, headers=admin),
+                 409, "PROJECT_STATUS_FOLLOWS_STAGE")
+    assert_error(await api.patch(f"/api/v1/projects/{started['id']}", json={"status": "planned"}, headers=admin),
+                 409, "PROJECT_STATUS_FOLLOWS_STAGE")
+    stopped = await api.patch(f"/api/v1/projects/{started['id']}", json={"status": "suspended"}, headers=admin)
+    assert stopped.status_code == 200 and stopped.json()["status"] == "suspended"
+    assert_error(await api.patch(f"/api/v1/projects/{started['id']}", json={"status": "completed"}, headers=admin),
+                 409, "PROJECT_STATUS_FOLLOWS_STAGE")
+    resumed = await api.patch(f"/api/v1/projects/{started['id']}", json={"status": "under_construction"}, headers=admin)
+    assert resumed.status_code == 200 and resumed.json()["status"] == "under_construction"
+    got = (await api.get(f"/api/v1/projects/{started['id']}", headers=admin)).json()
+    assert (got["status"], got["stage"]) == ("under_construction", "started")
+
+    done = await create("completed")
+    assert (done["status"], done["stage"]) == ("completed", "completion_accepted")
+    assert_error(await api.patch(f"/api/v1/projects/{done['id']}", json={"status": "suspended"}, headers=admin),
+                 409, "PROJECT_STATUS_FOLLOWS_STAGE")
+
+
 async def test_nearby_projects_for_citizens(api, admin):
     lc = await _center(api, admin, 330302)
     near = (await api.post("/api/v1/projects", json={"name": "附近工地", "permit_no": new_permit(), "location": {"lng": lc[0] + 0.002, "lat": lc[1], "coord_type": "gcj02"}}, headers=admin)).json()
