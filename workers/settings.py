@@ -23,7 +23,7 @@ from backend.credit.jobs import credit_recompute
 from backend.lifecycle.jobs import inspection_overdue
 from backend.logging import configure_logging
 from backend.materials.jobs import flush_material_scans
-from backend.monitoring.jobs import alarm_ack_overdue
+from backend.monitoring.jobs import register_timers as register_monitoring_timers
 from backend.notifications import escalation
 from backend.notifications.delivery import handle_webhooks, handle_wechat
 from backend.notifications.jobs import escalation_step
@@ -48,6 +48,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     # Rebuild what Redis may have lost while no worker ran (timers, escalation steps).
     timers.register(escalation.TIMER_KIND, escalation.on_timer)
     timers.register(complaint_sla.KIND, on_sla_timer)
+    register_monitoring_timers()  # feat/monitoring2: alarm acknowledgement deadlines
     await reconcile_timers(ctx)
     # The outbox: every external side effect committed by anyone, delivered under renewed leases.
     outbox.register("wechat", handle_wechat)
@@ -83,7 +84,6 @@ class WorkerSettings:
         complaint_created,
         flush_material_scans,
         credit_recompute,
-        alarm_ack_overdue,
         purge_camera_labels,
         inspection_overdue,
         pii_reencrypt,
@@ -94,7 +94,6 @@ class WorkerSettings:
         cron(flush_material_scans, second={45}, run_at_startup=True, unique=True),  # scans → PostgreSQL
         cron(purge_expired_tokens, hour={19}, minute={5}),  # 03:05 Asia/Shanghai
         cron(credit_recompute, minute={7}, run_at_startup=False, unique=True),  # hourly: decay, notice periods over
-        cron(alarm_ack_overdue, second={50}, run_at_startup=False, unique=True),  # alarms past the ack deadline
         cron(purge_camera_labels, hour={19}, minute={20}, unique=True),  # 03:20 Asia/Shanghai: label retention
         cron(inspection_overdue, second={40}, run_at_startup=False, unique=True),  # 工序报验 answers past due
         cron(pii_reencrypt, minute={23}, run_at_startup=True, unique=True),  # values under a retired PII key
