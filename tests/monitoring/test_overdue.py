@@ -56,7 +56,7 @@ async def test_unacknowledged_past_deadline_costs_the_contractor_once(api, start
     timer = await _timer(alarm["id"])
     assert timer is not None and timer["status"] == "scheduled"
     raised = (await api.get(f"/api/v1/monitoring/alarms/{alarm['id']}", headers=toks["lc_inspector"])).json()
-    first_at = [e for e in raised["events"] if e["kind"] == "raised"][0]["at"]
+    first_at = next(e for e in raised["events"] if e["kind"] == "raised")["at"]
     assert abs((timer["due_at"].timestamp() - _ts(first_at)) - DEADLINE_S) < 0.01
     # Within the deadline: nothing.
     assert (await _deductions(api, toks, s["project_id"], alarm["id"]))[0] == []
