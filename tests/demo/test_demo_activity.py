@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKER_PASSWORD = "demo-test-worker-secret"
 
 
-def _demo(url: str) -> subprocess.CompletedProcess:
+def _demo(url: str, port: int) -> subprocess.CompletedProcess:
     # as scripts/run.sh calls it: each sensor publishes with the login the API provisioned for it
-    env = {**os.environ, "ZHIJIAN_MQTT_URL": "mqtt://127.0.0.1:1"}  # no shared login to fall back on
+    env = {**os.environ, "ZHIJIAN_MQTT_URL": f"mqtt://127.0.0.1:{port}"}  # the broker, no login of its own
     return subprocess.run([sys.executable, "-m", "backend.cli", "demo-activity", "--api", url, "--device-logins"],
                           check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
@@ -71,7 +71,7 @@ async def test_demo_activity_fills_the_console_once(api, admin, dynsec_api, iot_
     before = (await api.get("/api/v1/credit/dashboard", headers=admin)).json()
     alarms_before = (await _alarms("active_unacknowledged"), await _alarms("acknowledged"))
 
-    first = _demo(dynsec_api)
+    first = _demo(dynsec_api, dev_broker.port)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "published over MQTT (each sensor with the login the API provisioned for it)" in first.stdout
     assert "demo-activity: made complaint" in first.stdout and "→ black list" in first.stdout
@@ -100,7 +100,7 @@ async def test_demo_activity_fills_the_console_once(api, admin, dynsec_api, iot_
     assert ("black", "温州东海劳务分包有限公司") in listed and ("red", "温州城建开发有限公司") in listed
     counts = (await Complaint.count(), await LabReport.count(), await Alarm.count())
 
-    second = _demo(dynsec_api)
+    second = _demo(dynsec_api, dev_broker.port)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "demo-activity: made" not in second.stdout and "0 things made" in second.stdout, second.stdout
     assert (await Complaint.count(), await LabReport.count(), await Alarm.count()) == counts

@@ -3,6 +3,7 @@ a free port with mosquitto_dynamic_security.so, no files regenerated and no SIGH
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import glob
 import json
@@ -241,15 +242,16 @@ async def test_credentials_command_provisions_live_without_rekeying(api, dynsec_
     given = online["device_password"]
     out = tmp_path / "auth"
     for _ in range(2):  # idempotent
-        done = subprocess.run([sys.executable, "-m", "iot.credentials", "--out", str(out), "--dynsec", url],
-                              env={**os.environ, "MQTT_WORKER_PASSWORD": "worker-secret"}, capture_output=True,
-                              text=True, timeout=120, check=False)
+        done = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "iot.credentials", "--out", str(out), "--dynsec", url],
+            env={**os.environ, "MQTT_WORKER_PASSWORD": "worker-secret"}, capture_output=True, text=True, timeout=120,
+            check=False)
         assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == ["devices.csv"]  # no passwd, no acl
     import csv
+    import io
 
-    with open(out / "devices.csv", newline="") as fh:
-        sheet = {row["username"]: row for row in csv.DictReader(fh)}
+    sheet = {row["username"]: row for row in csv.DictReader(io.StringIO((out / "devices.csv").read_text()))}
     assert online["id"] not in sheet and offline["id"] in sheet
     assert sheet[offline["id"]]["topic"] == offline["topic"]
     kept = Client(port, online["id"], given)  # the API's password still works
