@@ -24,6 +24,7 @@ from backend.lifecycle.jobs import inspection_overdue
 from backend.logging import configure_logging
 from backend.materials.jobs import flush_material_scans
 from backend.monitoring.jobs import register_timers as register_monitoring_timers
+from backend.monitoring.jobs import schedule_missing_ack_timers
 from backend.notifications import escalation
 from backend.notifications.delivery import handle_webhooks, handle_wechat
 from backend.notifications.jobs import escalation_step
@@ -49,6 +50,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     timers.register(escalation.TIMER_KIND, escalation.on_timer)
     timers.register(complaint_sla.KIND, on_sla_timer)
     register_monitoring_timers()  # feat/monitoring2: alarm acknowledgement deadlines
+    await schedule_missing_ack_timers(settings)  # feat/monitoring2: alarms opened before the deadline timers
     await reconcile_timers(ctx)
     # The outbox: every external side effect committed by anyone, delivered under renewed leases.
     outbox.register("wechat", handle_wechat)

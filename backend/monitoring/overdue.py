@@ -76,6 +76,26 @@ async def on_timer(ctx: dict[str, Any], timer: timers.Timer) -> bool:
     return await record_ack_overdue(UUID(timer.key), utcnow(), settings=ctx["settings"], arq=ctx.get("redis"))
 
 
+async def schedule_missing(settings: Settings) -> int:
+    """Deadline timers for waiting alarms that have none (opened before the timers, or by an older worker).
+
+    Idempotent and cheap (an anti-join); run at the ARQ worker's start. Returns how many were scheduled."""
+    rows = await Alarm.raw(
+        f"SELECT a.id, w.since FROM monitoring_alarms a CROSS JOIN LATERAL (SELECT max(e.at) AS since FROM"
+        f" monitoring_alarm_events e WHERE e.alarm = a.id AND e.to_status = '{ACTIVE}' AND e.from_status <> '{ACTIVE}') w"
+        f" WHERE a.status = '{ACTIVE}' AND w.since IS NOT NULL"
+        f" AND NOT EXISTS (SELECT 1 FROM monitoring_alarm_events o WHERE o.alarm = a.id AND o.kind = '{OVERDUE_EVENT}')"
+        f" AND NOT EXISTS (SELECT 1 FROM timers t WHERE t.kind = '{ACK_TIMER}' AND t.key = a.id::text)")
+    if not rows:
+        return 0
+    deadline = timedelta(seconds=settings.MONITORING_ACK_DEADLINE_S)
+    async with Alarm._meta.db.transaction():
+        n = await timers.schedule_many(ACK_TIMER, [(str(r["id"]), r["since"] + deadline, {"alarm": str(r["id"])})
+                                                   for r in rows])
+    log.info("alarm_ack_timers_backfilled", scheduled=n)
+    return n
+
+
 def register() -> None:
     """Hand the acknowledgement-deadline timers to the timer service (called by the ARQ worker at startup)."""
     timers.register(ACK_TIMER, on_timer)

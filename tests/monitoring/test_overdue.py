@@ -123,3 +123,23 @@ async def test_cleared_alarm_has_no_deadline(api, start_iot, publisher):
                           headers=toks["lc_inspector"])
     assert resp.status_code == 200, resp.text
     assert (await _timer(alarm["id"]))["status"] == "cancelled"
+
+
+async def test_alarm_opened_without_a_timer_gets_one_when_the_worker_starts(api, start_iot, start_worker, publisher):
+    """An alarm opened before the deadline timers existed (its timer row absent) is backfilled at the ARQ
+    worker's start, due from when it entered active_unacknowledged, and costs the contractor once."""
+    toks = await tokens(api)
+    s = await make_sensor(api, toks)
+    start_iot(ENV)
+    publisher.send(s["topic"], {"readings": [reading(0, 0.0), reading(1, 0.5), reading(20, 12.0)]})
+    alarm = await _open_alarm(api, toks, s["id"])
+    await DueTimer.delete().where((DueTimer.kind == "alarm_ack_overdue") & (DueTimer.key == alarm["id"]))
+    start_worker(ARQ_ENV)
+    timer = await _timer(alarm["id"])
+    assert timer is not None
+
+    async def deducted():
+        got, _ = await _deductions(api, toks, s["project_id"], alarm["id"])
+        return got
+
+    assert [e["kind"] for e in await eventually(deducted, timeout=DEADLINE_S + 20)] == ["alarm_unacknowledged"]
