@@ -89,9 +89,10 @@ async def schedule_missing(settings: Settings) -> int:
     if not rows:
         return 0
     deadline = timedelta(seconds=settings.MONITORING_ACK_DEADLINE_S)
+    n = 0
     async with Alarm._meta.db.transaction():
-        n = await timers.schedule_many(ACK_TIMER, [(str(r["id"]), r["since"] + deadline, {"alarm": str(r["id"])})
-                                                   for r in rows])
+        for r in rows:  # one by one: rare (a deploy), and each gets its own arming task
+            n += await timers.schedule(ACK_TIMER, str(r["id"]), r["since"] + deadline, {"alarm": str(r["id"])})
     log.info("alarm_ack_timers_backfilled", scheduled=n)
     return n
 
