@@ -78,11 +78,8 @@ async def seed_demo() -> int:
     return 0
 
 
-def demo_activity(api: str, mqtt_devices: str | None = None, mqtt_provision: str = "") -> int:
+def demo_activity(api: str, device_logins: bool = False) -> int:
     """Drive the running API (and MQTT) with the demo logins: complaints, materials, an alarm, credit lists."""
-    import shlex
-    from pathlib import Path
-
     from backend.demo_activity import DemoError, run
 
     settings = get_settings()
@@ -90,8 +87,7 @@ def demo_activity(api: str, mqtt_devices: str | None = None, mqtt_provision: str
         print("refusing to make demo activity with ZHIJIAN_ENV=production", file=sys.stderr)
         return 2
     try:
-        run(api, settings.MQTT_URL, mqtt_devices=Path(mqtt_devices) if mqtt_devices else None,
-            mqtt_provision=shlex.split(mqtt_provision))
+        run(api, settings.MQTT_URL, device_logins=device_logins)
     except DemoError as exc:
         print(f"demo-activity failed: {exc}", file=sys.stderr)
         return 1
@@ -231,10 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("seed-demo", help="load idempotent demo data (not in production)")
     act = sub.add_parser("demo-activity", help="make demo activity through the running API (idempotent)")
     act.add_argument("--api", default="http://127.0.0.1:8000")
-    act.add_argument("--mqtt-devices", metavar="CSV",
-                     help="devices.csv of python -m iot.credentials: each sensor publishes with its own login")
-    act.add_argument("--mqtt-provision", metavar="CMD", default="",
-                     help="command run after the demo sensors are created, giving the broker their credentials")
+    act.add_argument("--device-logins", action="store_true",
+                     help="each demo sensor publishes with the broker login the API provisioned for it (dynamic security)")
     imp = sub.add_parser("import-districts", help="load district boundaries from GeoJSON (GCJ-02)")
     imp.add_argument("path")
     imp.add_argument("--source", default="")
@@ -259,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "rollback":
         coro = rollback()
     elif args.command == "demo-activity":
-        return demo_activity(args.api, args.mqtt_devices, args.mqtt_provision)
+        return demo_activity(args.api, args.device_logins)
     elif args.command == "project-file":
         coro = project_file(args.project_id, args.start, args.end, args.out)
     elif args.command == "seed-demo":

@@ -7,10 +7,10 @@ with the demo logins of backend/demo.py (staff passwords; mini-program codes 'de
   * complaints: citizen reports with photos — handled on time and confirmed, handled late, rejected, open;
   * materials: batches through entry inspection and sampling to lab reports, one failing its standard;
   * monitoring: a foundation pit with an approved plan, points and sensors; readings published over MQTT
-    to the running iot worker so one alarm stays open and another is acknowledged. With ``mqtt_devices``
-    (a devices.csv of ``python -m iot.credentials``) each sensor publishes with its own login, after
-    ``mqtt_provision`` (a command) has given the broker the new sensors' credentials — scripts/run.sh
-    passes both, so its demo goes through the broker's passwords and topic ACL;
+    to the running iot worker so one alarm stays open and another is acknowledged. With ``device_logins``
+    each sensor publishes with its own broker login, the one the API created live (dynamic security) and
+    returned once when it created the sensor — scripts/run.sh asks for it, so its demo goes through the
+    broker's per-device logins and one-topic ACLs, with no files and no SIGHUP;
   * credit: manual events that put one enterprise on the black list and one on the red list;
   * workforce: this month's payroll (with last month's late clock as a back-pay line: the roster, a month
     of clocks and last month's paid payroll are seed-demo's) and two failed spot checks → a quality hold;
@@ -27,15 +27,12 @@ event reason) through the API and skips when it is there. Prints one line per th
 
 from __future__ import annotations
 
-import csv
 import json
-import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
@@ -82,11 +79,10 @@ def _jpeg(seed: int) -> bytes:
 
 class Demo:
     def __init__(self, api: str, mqtt_url: str, out: Callable[[str], None] = print, *,
-                 mqtt_devices: Path | None = None, mqtt_provision: Sequence[str] = ()) -> None:
+                 device_logins: bool = False) -> None:
         self.http = httpx.Client(base_url=api.rstrip("/"), timeout=30)
         self.mqtt_url = mqtt_url
-        self.mqtt_devices = mqtt_devices
-        self.mqtt_provision = list(mqtt_provision)
+        self.device_logins = device_logins
         self.out = out
         self.made = 0
         self._tokens: dict[str, dict[str, str]] = {}
@@ -278,15 +274,12 @@ class Demo:
         def readings(values: list[tuple[int, float]]) -> dict[str, Any]:
             return {"readings": [{"ts": (t0 + timedelta(hours=h)).isoformat(), "value": v} for h, v in values]}
 
-        # The operator's step: the broker learns the new sensors' credentials.
-        if self.mqtt_provision and subprocess.run(self.mqtt_provision, check=False).returncode != 0:
-            raise DemoError(f"giving the broker the new sensors' credentials failed: {' '.join(self.mqtt_provision)}")
         self._publish([
             (sensors[0], readings([(0, 0.0), (1, 0.5), (20, 12.0)])),  # over the limit: alarm, acked
             (sensors[1], readings([(0, 0.0), (1, 0.6), (22, 13.0)])),  # over the limit: alarm, open
             (sensors[2], readings([(h, 0.1 * h) for h in range(0, 40, 4)])),  # calm
         ])
-        how = "each sensor with its own login" if self.mqtt_devices else "one client"
+        how = "each sensor with the login the API provisioned for it" if self.device_logins else "one client"
         self.made_line(f"readings for 3 sensors, published over MQTT ({how})")
         deadline = time.monotonic() + 30
         alarms: dict[str, dict[str, Any]] = {}
@@ -302,18 +295,9 @@ class Demo:
                   json={"note": "已到现场，加密监测"})
         self.made_line("alarms: ZQS-01 acknowledged, ZQS-02 left open")
 
-    def _device_logins(self) -> dict[str, str]:
-        """Sensor id → password, from devices.csv (as whoever installs the devices gets them)."""
-        assert self.mqtt_devices is not None
-        try:
-            with open(self.mqtt_devices, newline="") as fh:
-                return {row["username"]: row["password"] for row in csv.DictReader(fh)}
-        except OSError as exc:
-            raise DemoError(f"cannot read the device credentials: {exc}") from exc
-
     def _connect(self, username: str | None, password: str | None) -> Any:
         """A connected paho client; a refused login is retried for a few seconds (the broker may still be
-        reloading its password file after SIGHUP), then fails."""
+        applying a login created a moment ago), then fails."""
         import paho.mqtt.client as mqtt
 
         url = urlparse(self.mqtt_url)
@@ -343,7 +327,7 @@ class Demo:
 
     def _publish(self, messages: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
         """Publish each (sensor, payload) at QoS 1; a PUBACK that refuses it (the topic ACL) is an error."""
-        logins = self._device_logins() if self.mqtt_devices else None
+        logins = {sensor["id"]: sensor.get("device_password") for sensor, _ in messages} if self.device_logins else None
         url = urlparse(self.mqtt_url)
         groups: dict[str | None, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
         for sensor, payload in messages:
@@ -351,10 +335,10 @@ class Demo:
         for sensor_id, batch in groups.items():
             if sensor_id is None:
                 username, password = url.username, url.password
-            elif sensor_id in logins:  # type: ignore[operator]
+            elif logins.get(sensor_id):  # type: ignore[union-attr]
                 username, password = sensor_id, logins[sensor_id]  # type: ignore[index]
             else:
-                raise DemoError(f"sensor {sensor_id} has no login in {self.mqtt_devices} (was the broker provisioned?)")
+                raise DemoError(f"the API gave sensor {sensor_id} no broker login (is ZHIJIAN_MQTT_DYNSEC_URL set for it?)")
             refused: list[str] = []
 
             def on_publish(c, userdata, mid, reason_code, properties, refused=refused):
@@ -502,8 +486,8 @@ class Demo:
         return self.made
 
 
-def run(api: str, mqtt_url: str, *, mqtt_devices: Path | None = None, mqtt_provision: Sequence[str] = ()) -> int:
-    demo = Demo(api, mqtt_url, mqtt_devices=mqtt_devices, mqtt_provision=mqtt_provision)
+def run(api: str, mqtt_url: str, *, device_logins: bool = False) -> int:
+    demo = Demo(api, mqtt_url, device_logins=device_logins)
     try:
         return demo.run()
     finally:

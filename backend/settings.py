@@ -100,7 +100,6 @@ class Settings:
     MONITORING_BATCH_MAX: int = 5000  # messages per evaluation + write batch …
     MONITORING_BATCH_BYTES: int = 262_144  # … or this much payload (about 5,000 batched readings), whichever first
     MONITORING_BATCH_WAIT_S: float = 0.05  # wait at most this long to fill a batch
-    MONITORING_NOTIFY_CONCURRENCY: int = 4  # alarms told at once by an iot worker (each alarm's events in order)
     MONITORING_PIPELINE: int = 2  # batches in flight at once per worker (sensor-disjoint; 1: one at a time)
     MONITORING_SILENCE_CHECK_S: float = 30.0  # how often the worker looks for silent sensors
     MONITORING_SENSOR_REFRESH_S: float = 60.0  # sensor thresholds are re-read this often

@@ -9,8 +9,12 @@ Writes into DIR, from the active sensors in PostgreSQL:
   the worker may only *read* ``zhijian/v1/+/+/telemetry`` (its shared subscription);
 - ``devices.csv`` (mode 600): sensor id, username, password, topic — for whoever installs the devices.
   Passwords already in it are kept, so re-running after adding sensors rotates nothing.
-Send Mosquitto SIGHUP (or restart it) to load new files. With ``--dynsec URL`` the same logins are also
-created live in a broker running Mosquitto's dynamic-security plugin (no SIGHUP needed there).
+Send Mosquitto SIGHUP (or restart it) to load new files.
+
+With ``--dynsec URL`` (the shipped configs: run.sh, compose, issue 18) no broker files are written: the
+worker's login and each active sensor's are created live through Mosquitto's dynamic-security plugin, and
+only ``devices.csv`` is written. Idempotent: a sensor the broker already knows (provisioned by the API,
+whose answer carried its password) keeps its password unless devices.csv has one for it.
 """
 
 from __future__ import annotations
@@ -60,6 +64,15 @@ def write_broker_auth(out: Path, devices: list[Device], worker_user: str, worker
     passwd = "".join(f"{u}:{password_hash(p)}\n" for u, p in users)
     (out / "passwd").write_text(passwd)
     (out / "acl").write_text(acl_text(devices, worker_user))
+    write_devices_sheet(out, devices)
+    # Mosquitto drops to its own user; it must read these two (they hold hashes only).
+    os.chmod(out / "passwd", 0o644)
+    os.chmod(out / "acl", 0o644)
+
+
+def write_devices_sheet(out: Path, devices: list[Device]) -> None:
+    """devices.csv (mode 600): sensor id, username, password, topic — for whoever installs the devices."""
+    out.mkdir(parents=True, exist_ok=True)
     sheet = out / "devices.csv"
     with open(sheet, "w", newline="") as fh:
         writer = csv.writer(fh)
@@ -67,9 +80,6 @@ def write_broker_auth(out: Path, devices: list[Device], worker_user: str, worker
         for d in devices:
             writer.writerow([d.username, d.username, d.password, d.topic])
     os.chmod(sheet, 0o600)
-    # Mosquitto drops to its own user; it must read these two (they hold hashes only).
-    os.chmod(out / "passwd", 0o644)
-    os.chmod(out / "acl", 0o644)
 
 
 def _known_passwords(out: Path) -> dict[str, str]:
@@ -98,6 +108,15 @@ def devices_for(sensors: list[tuple[str, str]], known: dict[str, str]) -> list[D
                    topic=TOPIC.format(project_id=pid, sensor_id=sid)) for pid, sid in sensors]
 
 
+def broker_clients(dynsec_url: str) -> set[str]:
+    """The usernames the broker's dynamic-security plugin knows."""
+    from backend.clients.dynsec import DynSecTarget, run_commands
+
+    [answer] = run_commands(DynSecTarget.from_url(dynsec_url),
+                            [{"command": "listClients", "verbose": False, "count": -1, "offset": 0}])
+    return {c if isinstance(c, str) else c.get("username", "") for c in answer.get("data", {}).get("clients", [])}
+
+
 def provision_live(dynsec_url: str, devices: list[Device], worker_user: str, worker_password: str) -> None:
     """The same logins, live in a broker running the dynamic-security plugin (issue 18): the worker's role and
     login, and one client + one-topic role per device — no files for the broker, no SIGHUP."""
@@ -106,10 +125,10 @@ def provision_live(dynsec_url: str, devices: list[Device], worker_user: str, wor
 
     target = DynSecTarget.from_url(dynsec_url)
     run_commands(target, provisioning.worker_commands(worker_user, worker_password), tolerate=provisioning.EXISTS)
-    for d in devices:
-        project_id = d.topic.split("/")[2]
-        run_commands(target, provisioning.device_commands(d.username, project_id, d.password),
-                     tolerate=provisioning.EXISTS)
+    for i in range(0, len(devices), 100):  # 100 devices (400 commands) per control message
+        commands = [c for d in devices[i:i + 100]
+                    for c in provisioning.device_commands(d.username, d.topic.split("/")[2], d.password)]
+        run_commands(target, commands, tolerate=provisioning.EXISTS)
 
 
 def main() -> int:
@@ -124,12 +143,20 @@ def main() -> int:
     worker_password = os.environ.get(args.worker_password_env, "")
     if not worker_password:
         parser.error(f"set {args.worker_password_env} (the ingest worker's MQTT password)")
-    devices = devices_for(asyncio.run(_sensors()), _known_passwords(args.out))
-    write_broker_auth(args.out, devices, args.worker_user, worker_password)
-    print(f"wrote {len(devices)} device credentials and the worker's to {args.out}")
-    if args.dynsec:
-        provision_live(args.dynsec, devices, args.worker_user, worker_password)
-        print(f"provisioned {len(devices)} devices and the worker live through the dynamic-security plugin")
+    known = _known_passwords(args.out)
+    sensors = asyncio.run(_sensors())
+    if not args.dynsec:
+        devices = devices_for(sensors, known)
+        write_broker_auth(args.out, devices, args.worker_user, worker_password)
+        print(f"wrote {len(devices)} device credentials and the worker's to {args.out}")
+        return 0
+    # Live: never re-key a login the broker has and this sheet does not (the API gave it out once).
+    present = broker_clients(args.dynsec)
+    devices = devices_for([(p, s) for p, s in sensors if s in known or s not in present], known)
+    provision_live(args.dynsec, devices, args.worker_user, worker_password)
+    write_devices_sheet(args.out, devices)
+    print(f"provisioned {len(devices)} devices and the worker live through the dynamic-security plugin"
+          f" ({len(sensors) - len(devices)} already known to the broker kept); devices.csv in {args.out}")
     return 0
 
 

@@ -8,6 +8,8 @@ batch is committed to PostgreSQL: a killed worker loses nothing, and a redeliver
 recognised by its (sensor, ts) and dead-lettered as a duplicate instead of counted twice.
 Rule state lives in PostgreSQL and is locked per batch, so a restart resumes it exactly; between
 batches the worker keeps it in memory (ingest.SensorCache), checked against the row on every batch.
+Alarm pushes are written in the batch's transaction (alarms.tell → notify() / escalation → outbox rows),
+so nothing is sent after a commit and nothing is left for a sweep: the outbox dispatchers deliver them.
 paho runs on the asyncio loop (clients.mqtt.AsyncioMqtt), not on a thread of its own: receiving,
 evaluating and acknowledging share one thread, and the socket is read 64 KiB at a time.
 """
@@ -31,9 +33,7 @@ from paho.mqtt.properties import Properties
 
 from backend import db
 from backend.clients.mqtt import AsyncioMqtt, ack_many, make_client, mqtt_params
-from backend.clients.redis import create_arq_pool
 from backend.logging import configure_logging
-from backend.monitoring import alarms
 from backend.monitoring.ingest import (
     Malformed,
     Message,
@@ -76,11 +76,9 @@ class IotWorker:
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
-        self.outbox: asyncio.Queue[list] = asyncio.Queue()
         self.running: set[asyncio.Task] = set()  # batches in flight
         self.busy: dict[UUID, asyncio.Task] = {}  # sensor → the batch in flight that holds it
         self.failed: BaseException | None = None
-        self.sending: set[asyncio.Task] = set()  # alarm events being sent
 
     # --- paho's callbacks (on the event loop: AsyncioMqtt drives the client, no network thread) --------
 
@@ -128,7 +126,7 @@ class IotWorker:
         except Exception as exc:  # noqa: BLE001 - disconnected: the broker redelivers, we dedup
             log.warning("mqtt_ack_failed", error=str(exc))
 
-    async def _process(self, batch: list[_Inbound], cache: SensorCache, arq) -> None:  # noqa: ANN001
+    async def _process(self, batch: list[_Inbound], cache: SensorCache) -> None:
         messages = [b.message for b in batch]
         for attempt in range(3):
             try:
@@ -140,7 +138,7 @@ class IotWorker:
         else:
             if len(batch) > 1:
                 for item in batch:
-                    await self._process([item], cache, arq)
+                    await self._process([item], cache)
                 return
             await self._dead_letter_internal(batch[0].message)
             self._ack(batch)
@@ -148,11 +146,8 @@ class IotWorker:
         self._ack(batch)
         self.stored += result.stored
         self.dead += result.dead
-        if result.events:
-            # told by _notifier, so ingest never waits on pushes
-            self.outbox.put_nowait(list(zip(result.events, result.event_keys, strict=True)))
 
-    async def _dispatch(self, batch: list[_Inbound], cache: SensorCache, arq) -> None:  # noqa: ANN001
+    async def _dispatch(self, batch: list[_Inbound], cache: SensorCache) -> None:
         """Start processing ``batch`` beside the batches already in flight (at most MONITORING_PIPELINE):
         one batch's database round trips overlap the next one's evaluation. A batch that shares a sensor
         with one in flight waits for it, so each sensor's readings are still evaluated in order."""
@@ -167,7 +162,7 @@ class IotWorker:
             await asyncio.wait(blockers)
         while len(self.running) >= self.settings.MONITORING_PIPELINE:
             await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
-        task = asyncio.create_task(self._process(batch, cache, arq))
+        task = asyncio.create_task(self._process(batch, cache))
         self.running.add(task)
         for s in sensors:
             self.busy[s] = task
@@ -184,38 +179,6 @@ class IotWorker:
 
         task.add_done_callback(done)
 
-    async def _notifier(self, arq) -> None:  # noqa: ANN001
-        """Send committed alarm events beside the ingest loop: several alarms at once (MONITORING_NOTIFY_CONCURRENCY),
-        each alarm's events in commit order (the events stay pending in the database on failure)."""
-        limit = asyncio.Semaphore(self.settings.MONITORING_NOTIFY_CONCURRENCY)
-        last: dict[str, asyncio.Task] = {}  # alarm key → its newest send
-        while True:
-            items = await self.outbox.get()
-            groups: dict[str, list[UUID]] = {}
-            for event_id, key in items:
-                groups.setdefault(key, []).append(event_id)
-            for key, ids in groups.items():
-                task = asyncio.create_task(self._send(ids, last.get(key), limit, arq))
-                last[key] = task
-                self.sending.add(task)
-
-                def done(t: asyncio.Task, key: str = key) -> None:
-                    self.sending.discard(t)
-                    if last.get(key) is t:
-                        del last[key]
-
-                task.add_done_callback(done)
-            self.outbox.task_done()
-
-    async def _send(self, event_ids: list[UUID], after: asyncio.Task | None, limit: asyncio.Semaphore, arq) -> None:  # noqa: ANN001
-        if after is not None:
-            await asyncio.wait([after])  # the same alarm's earlier events first
-        async with limit:
-            try:
-                await alarms.send_pending(event_ids, settings=self.settings, arq=arq)
-            except Exception as exc:  # noqa: BLE001 - left pending in the database: the sweep sends them
-                log.error("alarm_notify_failed", error=repr(exc))
-
     async def _dead_letter_internal(self, message: Message) -> None:
         from backend.monitoring.tables import DeadLetter
 
@@ -230,10 +193,8 @@ class IotWorker:
     async def run_async(self) -> int:
         settings = self.settings
         await db.open_pool(settings)
-        arq = await create_arq_pool(settings)
-        cache = SensorCache(settings.MONITORING_SENSOR_REFRESH_S, clock_skew_s=settings.MONITORING_CLOCK_SKEW_S)
-        await alarms.send_pending(None, settings=settings, arq=arq)  # left over by a crash
-        notifier = asyncio.create_task(self._notifier(arq))
+        cache = SensorCache(settings.MONITORING_SENSOR_REFRESH_S, clock_skew_s=settings.MONITORING_CLOCK_SKEW_S,
+                            settings=settings)
         params = mqtt_params(settings)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = settings.MQTT_SESSION_EXPIRY_S
@@ -252,13 +213,12 @@ class IotWorker:
                 if not self.inbox:
                     await asyncio.sleep(0.002)
                 else:
-                    await self._dispatch(await self._fill(), cache, arq)
+                    await self._dispatch(await self._fill(), cache)
                 now = time.monotonic()
                 if now >= next_silence:
                     next_silence = now + settings.MONITORING_SILENCE_CHECK_S
                     try:
-                        events = await check_silence(cache)
-                        await alarms.send_pending(events or None, settings=settings, arq=arq)
+                        await check_silence(cache)  # its alarms are told in its own transaction
                     except Exception as exc:  # noqa: BLE001 - never crash; the next tick retries
                         log.error("silence_check_failed", error=repr(exc))
                 if now >= next_alive:
@@ -267,20 +227,12 @@ class IotWorker:
                              rebuilt=cache.rebuilt)
             # Drain what was already received before leaving (acked only if committed).
             while self.inbox:
-                await self._dispatch(await self._fill(), cache, arq)
+                await self._dispatch(await self._fill(), cache)
             if self.running:
                 await asyncio.wait(self.running)
-            try:
-                await asyncio.wait_for(self.outbox.join(), timeout=20)
-                if self.sending:
-                    await asyncio.wait_for(asyncio.wait(set(self.sending)), timeout=20)
-            except TimeoutError:
-                log.warning("alarm_notify_unfinished")  # still pending in the database: sent at next start
         finally:
-            notifier.cancel()
             bridge.close()
             mqtt_task.cancel()
-            await arq.aclose()
             await db.close_pool()
         log.info("iot_worker_stopped", received=self.received, stored=self.stored, dead=self.dead,
                  rebuilt=cache.rebuilt)

@@ -6,9 +6,8 @@
 #   ensure_redis                Redis reachable at ZHIJIAN_REDIS_URL (idem)
 #   ensure_mosquitto            Mosquitto reachable at ZHIJIAN_MQTT_URL (idem; the tests' broker)
 #   ensure_poppler              pdftoppm / pdftotext (poppler-utils) for the project-file test (installed as root)
-#   dev_mqtt_auth               device credentials + topic ACL for the dev broker into .run/mqtt-auth
-#   start_dev_mosquitto         run.sh's own broker (scripts/docker/mosquitto.conf on 127.0.0.1:1884)
-#   reload_dev_mosquitto        SIGHUP to it: it loads credentials written since it started
+#   start_dev_mosquitto         run.sh's own broker (scripts/docker/mosquitto.conf on 127.0.0.1:1884, dynamic security)
+#   dev_mqtt_provision          the worker + every active sensor provisioned live in it (devices.csv in .run/mqtt-auth)
 #   ensure_database [NAME]      create the database (default: the one named in ZHIJIAN_DATABASE_URL)
 #   start_s3                    moto's S3 server at ZHIJIAN_S3_ENDPOINT unless something answers there
 #   start_fake_wechat           scripts/fake_wechat.py at ZHIJIAN_WECHAT_API_BASE_URL unless something answers
@@ -488,33 +487,49 @@ ensure_mosquitto() {
 }
 
 # --- The dev system's own Mosquitto (scripts/run.sh) --------------------------------------------------
-# The very config docker-compose ships (scripts/docker/mosquitto.conf: no anonymous clients, per-device
-# passwords, the topic ACL, persistence, the large queues) with its listener moved to loopback and its
-# paths into .run/. The machine's Mosquitto on 1883 (anonymous, shared with the tests) is left alone.
+# The very config docker-compose ships (scripts/docker/mosquitto.conf: no anonymous clients, logins and
+# topic ACLs in the dynamic-security plugin, persistence, the large queues) with its listener moved to
+# loopback, its data folder into .run/ and the plugin's path to this machine's. The machine's Mosquitto on
+# 1883 (anonymous, shared with the tests) is left alone. Logins are provisioned live (issue 18): the
+# worker and the existing sensors by dev_mqtt_provision, new sensors by the API (ZHIJIAN_MQTT_DYNSEC_URL).
 
-DEV_MQTT_DIR="$RUN_DIR/mosquitto"      # mosquitto.conf and data/ (the persistence)
-DEV_MQTT_AUTH_DIR="$RUN_DIR/mqtt-auth" # passwd, acl, devices.csv from `python -m iot.credentials`
+DEV_MQTT_DIR="$RUN_DIR/mosquitto"      # mosquitto.conf and data/ (the persistence and dynamic-security.json)
+DEV_MQTT_AUTH_DIR="$RUN_DIR/mqtt-auth" # devices.csv from `python -m iot.credentials` (for the installers)
 DEV_MQTT_WORKER_USER="zhijian-iot"
+DEV_MQTT_ADMIN_USER="zhijian-admin"    # the dynamic-security admin (only the API and the provisioning use it)
 DEV_MQTT_PORT="${ZHIJIAN_DEV_MQTT_PORT:-1884}"
 
-# dev_mosquitto_conf PORT AUTH_DIR DATA_DIR: scripts/docker/mosquitto.conf listening on 127.0.0.1:PORT,
-# reading passwd and acl from AUTH_DIR and persisting into DATA_DIR (printed).
+# dynsec_plugin: this machine's mosquitto_dynamic_security.so (Debian's mosquitto package ships it).
+dynsec_plugin() {
+    local f
+    for f in /usr/lib/*/mosquitto_dynamic_security.so /usr/lib/mosquitto_dynamic_security.so \
+        /usr/local/lib/mosquitto_dynamic_security.so; do
+        [[ -f "$f" ]] && { printf '%s\n' "$f"; return 0; }
+    done
+    die "mosquitto_dynamic_security.so not found (Debian/Ubuntu: apt-get install mosquitto)"
+}
+
+# dev_mosquitto_conf PORT DATA_DIR [PLUGIN]: scripts/docker/mosquitto.conf listening on 127.0.0.1:PORT,
+# persisting (and keeping the plugin's dynamic-security.json) in DATA_DIR, loading PLUGIN (default: this
+# machine's dynamic-security plugin) (printed).
 dev_mosquitto_conf() {
-    local port="$1" auth="${2%/}" data="${3%/}" source="$ROOT/scripts/docker/mosquitto.conf" conf
-    conf="$(sed -e "s|^listener 1883\$|listener $port 127.0.0.1|" -e "s|/mosquitto/auth/|$auth/|g" \
-        -e "s|/mosquitto/data/|$data/|g" "$source")" || die "cannot read $source"
-    # Refuse to run a broker that silently kept a container path or its open listener.
-    if ! grep -qx "listener $port 127.0.0.1" <<<"$conf" || grep -v '^[[:space:]]*#' <<<"$conf" | grep -Eq '(^|[[:space:]])/mosquitto/'; then
+    local port="$1" data="${2%/}" plugin="${3:-}" source="$ROOT/scripts/docker/mosquitto.conf" conf
+    [[ -n "$plugin" ]] || plugin="$(dynsec_plugin)"
+    conf="$(sed -e "s|^listener 1883\$|listener $port 127.0.0.1|" -e "s|/mosquitto/data/|$data/|g" \
+        -e "s|^plugin /usr/lib/mosquitto_dynamic_security.so\$|plugin $plugin|" "$source")" || die "cannot read $source"
+    # Refuse to run a broker that silently kept a container path, its open listener or no plugin.
+    if ! grep -qx "listener $port 127.0.0.1" <<<"$conf" || ! grep -qx "plugin $plugin" <<<"$conf" ||
+        grep -v '^[[:space:]]*#' <<<"$conf" | grep -Eq '(^|[[:space:]])/mosquitto/'; then
         die "$source changed shape: dev_mosquitto_conf (scripts/lib.sh) no longer knows how to move its listener and paths"
     fi
     printf '# Generated by scripts/lib.sh (dev_mosquitto_conf) from scripts/docker/mosquitto.conf: edit that file.\n%s\n' "$conf"
 }
 
-# dev_mqtt_worker_password: MQTT_WORKER_PASSWORD when set, else a secret made once in .run/ (mode 600).
-dev_mqtt_worker_password() {
-    local file="$RUN_DIR/mqtt-worker-password" password
-    if [[ -n "${MQTT_WORKER_PASSWORD:-}" ]]; then
-        password="$MQTT_WORKER_PASSWORD"
+# _dev_secret VAR FILE: $VAR when set, else a secret made once in FILE (mode 600); URL-safe (it goes in URLs).
+_dev_secret() {
+    local var="$1" file="$2" password
+    if [[ -n "${!var:-}" ]]; then
+        password="${!var}"
     else
         if [[ ! -s "$file" ]]; then
             mkdir -p "$RUN_DIR"
@@ -523,59 +538,61 @@ dev_mqtt_worker_password() {
         fi
         password="$(<"$file")"
     fi
-    # It goes inside ZHIJIAN_MQTT_URL.
-    [[ "$password" =~ ^[A-Za-z0-9_-]+$ ]] || die "MQTT_WORKER_PASSWORD: URL-safe characters only (letters, digits, - and _)"
+    [[ "$password" =~ ^[A-Za-z0-9_-]+$ ]] || die "$var: URL-safe characters only (letters, digits, - and _)"
     printf '%s\n' "$password"
 }
 
-# dev_mqtt_auth: passwd, acl and devices.csv for the active sensors in the database into .run/mqtt-auth.
-dev_mqtt_auth() {
-    local password
-    password="$(dev_mqtt_worker_password)"
-    MQTT_WORKER_PASSWORD="$password" "$VENV/bin/python" -m iot.credentials --out "$DEV_MQTT_AUTH_DIR" \
-        --worker-user "$DEV_MQTT_WORKER_USER" >&2 || die "python -m iot.credentials failed"
+# dev_mqtt_worker_password: MQTT_WORKER_PASSWORD when set, else a secret made once in .run/ (mode 600).
+dev_mqtt_worker_password() { _dev_secret MQTT_WORKER_PASSWORD "$RUN_DIR/mqtt-worker-password"; }
+
+# dev_mqtt_admin_password: MQTT_DYNSEC_ADMIN_PASSWORD when set, else a secret made once in .run/ (mode 600).
+dev_mqtt_admin_password() { _dev_secret MQTT_DYNSEC_ADMIN_PASSWORD "$RUN_DIR/mqtt-dynsec-admin-password"; }
+
+# dev_mqtt_dynsec_url: the dynamic-security admin's login on the dev broker.
+dev_mqtt_dynsec_url() { printf 'mqtt://%s:%s@127.0.0.1:%s\n' "$DEV_MQTT_ADMIN_USER" "$(dev_mqtt_admin_password)" "$DEV_MQTT_PORT"; }
+
+# dev_mqtt_provision: the worker's login and every active sensor's, live through the plugin (idempotent:
+# a sensor the broker already knows keeps its password unless devices.csv has it); devices.csv refreshed.
+dev_mqtt_provision() {
+    MQTT_WORKER_PASSWORD="$(dev_mqtt_worker_password)" "$VENV/bin/python" -m iot.credentials --out "$DEV_MQTT_AUTH_DIR" \
+        --worker-user "$DEV_MQTT_WORKER_USER" --dynsec "$(dev_mqtt_dynsec_url)" >&2 ||
+        die "python -m iot.credentials --dynsec failed"
 }
 
-# reload_dev_mosquitto: SIGHUP to the running dev broker, which re-reads passwd and acl.
-reload_dev_mosquitto() {
-    local pid=""
-    [[ -f "$RUN_DIR/mosquitto.pid" ]] && pid="$(<"$RUN_DIR/mosquitto.pid")"
-    if [[ ! "$pid" =~ ^[0-9]+$ || "$(cat "/proc/$pid/comm" 2>/dev/null)" != mosquitto ]]; then
-        die "the dev broker of scripts/run.sh is not running (no mosquitto at the pid in .run/mosquitto.pid)"
-    fi
-    kill -HUP "$pid"
-    log "sent SIGHUP to the dev broker (pid $pid): it reloads passwd and acl"
-}
-
-# start_dev_mosquitto: the dev broker on 127.0.0.1:$DEV_MQTT_PORT (start_bg: cleanup stops it); the
-# credentials must have been written (dev_mqtt_auth). Exports ZHIJIAN_MQTT_URL with the worker's login.
+# start_dev_mosquitto: the dev broker on 127.0.0.1:$DEV_MQTT_PORT (start_bg: cleanup stops it), its
+# dynamic-security admin made on first start, the worker and existing sensors provisioned live.
+# Exports ZHIJIAN_MQTT_URL (the worker's login) and ZHIJIAN_MQTT_DYNSEC_URL (the API provisions with it).
 start_dev_mosquitto() {
-    local port="$DEV_MQTT_PORT" conf="$DEV_MQTT_DIR/mosquitto.conf" password
+    local port="$DEV_MQTT_PORT" conf="$DEV_MQTT_DIR/mosquitto.conf" json="$DEV_MQTT_DIR/data/dynamic-security.json"
     [[ "$port" =~ ^[0-9]+$ ]] || die "ZHIJIAN_DEV_MQTT_PORT must be a port number, not '$port'"
-    if ! command -v mosquitto >/dev/null; then
-        log "Mosquitto is not installed"
-        _apt_install mosquitto
+    if ! command -v mosquitto >/dev/null || ! command -v mosquitto_ctrl >/dev/null; then
+        log "Mosquitto (with mosquitto_ctrl) is not installed"
+        _apt_install mosquitto mosquitto-clients
     fi
-    [[ -f "$DEV_MQTT_AUTH_DIR/passwd" && -f "$DEV_MQTT_AUTH_DIR/acl" ]] ||
-        die "no broker credentials in $DEV_MQTT_AUTH_DIR (dev_mqtt_auth first)"
     if tcp_open 127.0.0.1 "$port"; then
         die "port $port is already in use (another scripts/run.sh?); set ZHIJIAN_DEV_MQTT_PORT to another port"
     fi
     mkdir -p "$DEV_MQTT_DIR/data"
-    # Started as root, mosquitto drops to its own user: that user writes the persistence.
-    if _is_root && id mosquitto >/dev/null 2>&1; then
-        chown mosquitto: "$DEV_MQTT_DIR/data"
+    if [[ ! -s "$json" ]]; then
+        mosquitto_ctrl dynsec init "$json" "$DEV_MQTT_ADMIN_USER" "$(dev_mqtt_admin_password)" >/dev/null ||
+            die "mosquitto_ctrl dynsec init failed"
     fi
-    dev_mosquitto_conf "$port" "$DEV_MQTT_AUTH_DIR" "$DEV_MQTT_DIR/data" >"$conf"
+    # Started as root, mosquitto drops to its own user: that user writes the persistence and the plugin's file.
+    if _is_root && id mosquitto >/dev/null 2>&1; then
+        chown -R mosquitto: "$DEV_MQTT_DIR/data"
+    fi
+    dev_mosquitto_conf "$port" "$DEV_MQTT_DIR/data" >"$conf"
     # Its log goes to stdout (as in compose), block-buffered into a file unless told otherwise.
     local line_buffered=()
     command -v stdbuf >/dev/null && line_buffered=(stdbuf -oL)
     start_bg mosquitto "${line_buffered[@]}" mosquitto -c "$conf"
     wait_until 20 tcp_open 127.0.0.1 "$port" ||
         die "the dev broker did not listen on 127.0.0.1:$port within 20s (see .run/mosquitto.log)"
-    password="$(dev_mqtt_worker_password)"
-    export ZHIJIAN_MQTT_URL="mqtt://$DEV_MQTT_WORKER_USER:$password@127.0.0.1:$port"
-    log "dev broker ready on 127.0.0.1:$port (anonymous clients refused; devices: .run/mqtt-auth/devices.csv)"
+    dev_mqtt_provision
+    export ZHIJIAN_MQTT_URL="mqtt://$DEV_MQTT_WORKER_USER:$(dev_mqtt_worker_password)@127.0.0.1:$port"
+    ZHIJIAN_MQTT_DYNSEC_URL="$(dev_mqtt_dynsec_url)"
+    export ZHIJIAN_MQTT_DYNSEC_URL
+    log "dev broker ready on 127.0.0.1:$port (anonymous clients refused; logins provisioned live by the API)"
 }
 
 # ensure_chromium: headless Chromium (and a CJK font) for the console's browser test; installed as root on

@@ -9,8 +9,9 @@
 #
 # Configuration comes from the ZHIJIAN_* environment variables (backend/settings.py); logs go to .run/.
 # The broker is the compose one (scripts/docker/mosquitto.conf) on 127.0.0.1:${ZHIJIAN_DEV_MQTT_PORT:-1884}:
-# no anonymous clients, one login per sensor (.run/mqtt-auth/devices.csv; scripts/dev_mqtt_auth.sh
-# --reload after adding sensors); the workers' password is MQTT_WORKER_PASSWORD or one made in .run/.
+# no anonymous clients, one login per sensor in its dynamic-security plugin, provisioned live (a sensor
+# created through the API gets its login at once, a retired one loses it at once; no files, no SIGHUP);
+# the workers' password is MQTT_WORKER_PASSWORD, the plugin admin's MQTT_DYNSEC_ADMIN_PASSWORD, or ones made in .run/.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -77,9 +78,8 @@ log "migrating the database"
 .venv/bin/python -m backend.cli migrate
 log "loading demo data"
 .venv/bin/python -m backend.cli seed-demo
-log "writing the broker's device credentials and topic ACL (.run/mqtt-auth)"
-dev_mqtt_auth
-start_dev_mosquitto # exports ZHIJIAN_MQTT_URL with the workers' login for everything started below
+log "starting the dev broker; the worker's and the existing sensors' logins provisioned live"
+start_dev_mosquitto # exports ZHIJIAN_MQTT_URL (the workers' login) and ZHIJIAN_MQTT_DYNSEC_URL (the API's) below
 
 start_bg api .venv/bin/uvicorn backend.app:create_app --factory --host "$API_HOST" --port "$API_PORT"
 # The workers are restarted when they die (with back-off, logged): their work is in PostgreSQL (outbox,
@@ -97,10 +97,8 @@ if ! wait_http "$API_URL/readyz" 90 200; then
 fi
 
 log "making demo activity through the API (complaints, materials, an alarm, credit lists; idempotent)"
-# Sensors it creates get their credentials the operator's way (scripts/dev_mqtt_auth.sh --reload) and
-# publish with them, each its own login.
-if ! .venv/bin/python -m backend.cli demo-activity --api "$API_URL" \
-    --mqtt-devices "$DEV_MQTT_AUTH_DIR/devices.csv" --mqtt-provision "bash scripts/dev_mqtt_auth.sh --reload"; then
+# Sensors it creates get their broker login from the API's answer (provisioned live) and publish with it.
+if ! .venv/bin/python -m backend.cli demo-activity --api "$API_URL" --device-logins; then
     error "demo-activity failed (logs in .run/*.log)"
     exit 1
 fi
@@ -150,8 +148,8 @@ Zhijian is running (logs in .run/*.log; Ctrl-C stops everything).
   Readiness      $API_URL/readyz
   Metrics        $API_URL/metrics
   S3 (moto)      ${ZHIJIAN_S3_ENDPOINT:-$DEFAULT_S3_ENDPOINT}
-  MQTT           mqtt://127.0.0.1:$DEV_MQTT_PORT   (no anonymous clients; device logins in .run/mqtt-auth/devices.csv,
-                 refreshed for new sensors by: bash scripts/dev_mqtt_auth.sh --reload)
+  MQTT           mqtt://127.0.0.1:$DEV_MQTT_PORT   (no anonymous clients; a sensor's login is in the API's answer
+                 that created it; existing ones in .run/mqtt-auth/devices.csv: bash scripts/dev_mqtt_auth.sh)
   Fake WeChat    ${ZHIJIAN_WECHAT_API_BASE_URL:-$DEFAULT_WECHAT_API_BASE_URL}
 
 Try the demo mini-program login (a citizen; the code is "demo-<who>:<n>" on the fake WeChat server):

@@ -23,7 +23,8 @@ from backend.credit.jobs import credit_recompute
 from backend.lifecycle.jobs import TIMER_KIND as INSPECTION_TIMER_KIND, on_inspection_timer
 from backend.logging import configure_logging
 from backend.materials.jobs import flush_material_scans
-from backend.monitoring.jobs import alarm_ack_overdue
+from backend.monitoring.jobs import register_timers as register_monitoring_timers
+from backend.monitoring.jobs import schedule_missing_ack_timers
 from backend.notifications import escalation
 from backend.notifications.delivery import handle_webhooks, handle_wechat
 from backend.notifications.jobs import escalation_step
@@ -52,6 +53,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     timers.register(complaint_sla.KIND, on_sla_timer)
     timers.register(privacy_rights.TIMER_KIND, privacy_rights.on_timer)  # issue 23: answer deadlines
     timers.register(INSPECTION_TIMER_KIND, on_inspection_timer)  # issue 20: 工序报验 answer deadline
+    register_monitoring_timers()  # issue 18: alarm acknowledgement deadlines
+    await schedule_missing_ack_timers(settings)  # issue 18: alarms opened before the deadline timers
     await reconcile_timers(ctx)
     # The outbox: every external side effect committed by anyone, delivered under renewed leases.
     outbox.register("wechat", handle_wechat)
@@ -87,7 +90,6 @@ class WorkerSettings:
         complaint_created,
         flush_material_scans,
         credit_recompute,
-        alarm_ack_overdue,
         purge_camera_labels,
         pii_reencrypt,
     ]
@@ -98,7 +100,6 @@ class WorkerSettings:
         cron(flush_material_scans, second={45}, run_at_startup=True, unique=True),  # scans → PostgreSQL
         cron(purge_expired_tokens, hour={19}, minute={5}),  # 03:05 Asia/Shanghai
         cron(credit_recompute, minute={7}, run_at_startup=False, unique=True),  # hourly: decay, notice periods over
-        cron(alarm_ack_overdue, second={50}, run_at_startup=False, unique=True),  # alarms past the ack deadline
         cron(purge_camera_labels, hour={19}, minute={20}, unique=True),  # 03:20 Asia/Shanghai: label retention
         cron(pii_reencrypt, minute={23}, run_at_startup=True, unique=True),  # values under a retired PII key
         cron(

@@ -281,6 +281,8 @@ ROUTES.update({
     "GET /api/v1/attendance/flagged": R(_k(STAFF, LEAD), "district staff; a general contractor's lead (its projects); a subcontractor's lead (its own workers)"),
     "POST /api/v1/attendance/{clock_id}/review": R(_k(LEAD), "the employing subcontractor's lead or the general contractor's lead; not staff"),
     "POST /api/v1/payrolls/{payroll_id}/recompute": R(_k(LEAD), "the subcontractor (not while held) or the general contractor"),
+    "POST /api/v1/payrolls/{payroll_id}/corrections": R(PARTIES, "the project's employer (not while held) or general contractor; staff are refused by the service"),
+    "GET /api/v1/payrolls/{payroll_id}/corrections": R(PARTIES, D),
     "GET /mp/v1/workforce/payroll-lines": R(_k(WORKER), "the worker's own payroll lines"),
     # --- credit lists that bind (issue 19) ---
     "POST /api/v1/credit/listings/{listing_id}/suspend": R(ADMINS, "a regulator admin of the enterprise's district, or city-wide, with a reason"),

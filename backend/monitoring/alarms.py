@@ -1,22 +1,25 @@
 """Alarm lifecycle (报警): level changes from the rules become alarm rows and events; events become pushes.
 
-The worker calls ``on_level_change`` / ``on_silence`` inside its batch transaction; each writes an event
-row marked ``notify`` (escalate | inform). Only after the commit does ``send_pending`` tell people, and
-it marks the event ``notified_at``, so a worker killed in between sends on restart (at least once).
+The worker calls ``on_level_change`` inside its batch transaction; each writes an event row marked
+``notify`` (escalate | inform), and ``tell`` — in the same transaction, before the commit — turns the
+batch's events into pushes: notify() / escalation rows, which are outbox rows and timers, so a push
+exists if and only if the change that it reports was committed. Nothing is sent after a commit and no
+sweep is needed; ``notified_at`` records when the event was told (in the same transaction).
 Lifecycle: active_unacknowledged → acknowledged → cleared (TRANSITIONS); a rise in level re-opens
 acknowledgement. Pushes go through notifications: escalation for a rise, one message for a fall/clear.
+Entering active_unacknowledged schedules the acknowledgement-deadline timer (overdue.py); leaving it
+cancels the timer.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import structlog
-from arq.connections import ArqRedis
 
 from backend.accounts.tables import User
 from backend.auth.principal import Role
@@ -29,7 +32,8 @@ from backend.notifications.escalation import EscalationStep
 from backend.notifications.schemas import Urgency
 from backend.projects import service as projects_service
 from backend.projects.tables import ProjectParty
-from backend.settings import Settings
+from backend.settings import Settings, get_settings
+from backend.timers import service as timers
 
 log = structlog.get_logger("zhijian.monitoring.alarms")
 
@@ -38,6 +42,7 @@ ACKED = "acknowledged"
 CLEARED = "cleared"
 OPEN = (ACTIVE, ACKED)
 CLOCK = "clock"  # the rule of a device-clock fault (readings stamped in the future refused)
+ACK_TIMER = "alarm_ack_overdue"  # timer kind: the acknowledgement deadline of one alarm (key = alarm id)
 
 # (status, action) → next status: the whole state machine.
 TRANSITIONS: dict[tuple[str, str], str] = {
@@ -74,6 +79,17 @@ class SensorInfo:
 
 def subject(alarm_id: UUID | str) -> tuple[str, str]:
     return ("monitoring_alarm", str(alarm_id))
+
+
+async def start_ack_deadline(alarm_id: UUID, since: datetime, deadline_s: float | None = None) -> None:
+    """The alarm entered active_unacknowledged at ``since``: its deadline timer (overdue.py), in the caller's transaction."""
+    deadline_s = get_settings().MONITORING_ACK_DEADLINE_S if deadline_s is None else deadline_s
+    await timers.schedule(ACK_TIMER, str(alarm_id), since + timedelta(seconds=deadline_s), {"alarm": str(alarm_id)})
+
+
+async def stop_ack_deadline(alarm_id: UUID) -> None:
+    """The alarm left active_unacknowledged (acknowledged, cleared): no deadline any more."""
+    await timers.cancel(ACK_TIMER, str(alarm_id))
 
 
 async def _event(alarm_id: UUID, kind: str, *, from_level: int | None = None, to_level: int | None = None,
@@ -121,6 +137,7 @@ async def on_level_change(sensor: SensorInfo, rule: str, previous: int, level: i
     if level > previous:
         if alarm is None:
             alarm_id = await _create(sensor, rule, level, value, cumulative, rate, reasons, reading_ts)
+            await start_ack_deadline(alarm_id, now)
             # a device-clock fault is the device's, not the structure's: told once, no escalation
             return await _event(alarm_id, "raised", from_level=int(previous), to_level=int(level), to_status=ACTIVE,
                                 note="；".join(reasons), notify="inform" if rule == CLOCK else "escalate", at=now)
@@ -135,6 +152,8 @@ async def on_level_change(sensor: SensorInfo, rule: str, previous: int, level: i
             level, level, new_status, value, cumulative, rate, json.dumps(reasons, ensure_ascii=False), reading_ts, now,
             new_status, alarm["id"],
         )
+        if alarm["status"] != ACTIVE and new_status == ACTIVE:  # re-opened: the wait starts again from now
+            await start_ack_deadline(alarm["id"], now)
         return await _event(alarm["id"], "level_changed", from_level=int(previous), to_level=int(level),
                             from_status=alarm["status"], to_status=new_status, note="；".join(reasons),
                             notify="escalate", at=now)
@@ -146,6 +165,7 @@ async def on_level_change(sensor: SensorInfo, rule: str, previous: int, level: i
             " cumulative = {}, rate_per_day = {}, reading_ts = {} WHERE id = {}",
             now, now, value, cumulative, rate, reading_ts, alarm["id"],
         )
+        await stop_ack_deadline(alarm["id"])
         return await _event(alarm["id"], "cleared", from_level=int(previous), to_level=0, from_status=alarm["status"],
                             to_status=CLEARED, note="auto: " + "；".join(reasons or ["below the clearing threshold"]),
                             notify="" if rule == CLOCK else "inform", at=now)
@@ -189,39 +209,37 @@ def escalation_steps(level: int, groups: tuple[list[UUID], list[UUID], list[UUID
     return [EscalationStep(i * after_s, g) for i, g in enumerate(groups) if g]
 
 
-async def send_pending(event_ids: list[UUID] | None, *, settings: Settings, arq: ArqRedis | None) -> int:
-    """Tell people about events not yet notified (these ids, or every pending one). Returns how many."""
-    where = "e.notify <> '' AND e.notified_at IS NULL"
-    args: list[Any] = []
-    if event_ids is None:
-        # The sweep takes only events left for a while, not ones their own worker is sending right now.
-        where += " AND e.at < now() - interval '60 seconds'"
-    else:
-        if not event_ids:
-            return 0
-        where += " AND e.id = ANY({}::uuid[])"
-        args.append(event_ids)
+async def tell(event_ids: list[UUID], *, settings: Settings) -> int:
+    """Turn these alarm events into pushes, in the caller's transaction (the one that wrote them).
+
+    Each event becomes notify() / escalation rows (outbox rows and timers: delivered after the commit,
+    never without it) and is marked ``notified_at``; events are told in the order given, so an alarm's
+    escalation is superseded in commit order. Returns how many were told."""
+    if not event_ids:
+        return 0
     rows = await AlarmEvent.raw(
         "SELECT e.id AS event_id, e.kind, e.notify, e.to_level, e.from_level, e.note, a.id AS alarm_id, a.project,"
         " a.district, a.metric, a.rule, a.value, a.status, p.code AS point_code, pr.name AS project_name,"
         " w.safety_director FROM monitoring_alarm_events e JOIN monitoring_alarms a ON a.id = e.alarm"
         " JOIN monitoring_points p ON p.id = a.point JOIN dangerous_works w ON w.id = p.work"
-        f" JOIN projects pr ON pr.id = a.project WHERE {where} ORDER BY e.at",
-        *args,
+        " JOIN projects pr ON pr.id = a.project"
+        " WHERE e.id = ANY({}::uuid[]) AND e.notify <> '' AND e.notified_at IS NULL"
+        " ORDER BY array_position({}::uuid[], e.id)",
+        event_ids, event_ids,
     )
+    groups: dict[tuple[Any, ...], tuple[list[UUID], list[UUID], list[UUID]]] = {}  # who, per project, this batch
     for row in rows:
-        try:
-            # The pushes (outbox rows) and "notified" commit together: neither without the other.
-            async with AlarmEvent._meta.db.transaction():
-                await _send(row, settings=settings, arq=arq)
-                await AlarmEvent.update({AlarmEvent.notified_at: utcnow()}).where(AlarmEvent.id == row["event_id"])
-        except Exception as exc:  # noqa: BLE001 - left pending: the next sweep retries it
-            log.warning("alarm_notify_failed", event=str(row["event_id"]), error=str(exc))
-            continue
+        key = (row["project"], row["district"], row["safety_director"])
+        if key not in groups:
+            groups[key] = await recipients(*key)
+        await _send(row, groups[key], settings=settings)
+    if rows:
+        await AlarmEvent.raw("UPDATE monitoring_alarm_events SET notified_at = {} WHERE id = ANY({}::uuid[])",
+                             utcnow(), [r["event_id"] for r in rows])
     return len(rows)
 
 
-async def _send(row: dict[str, Any], *, settings: Settings, arq: ArqRedis | None) -> None:
+async def _send(row: dict[str, Any], groups: tuple[list[UUID], list[UUID], list[UUID]], *, settings: Settings) -> None:
     level = int(row["to_level"] or 0)
     metric = METRIC_ZH.get(row["metric"], row["metric"])
     what = {"silent": "传感器无数据", CLOCK: "设备时钟异常"}.get(row["rule"], metric)
@@ -238,16 +256,15 @@ async def _send(row: dict[str, Any], *, settings: Settings, arq: ArqRedis | None
     data = {"project": row["project_name"], "point": row["point_code"], "level": level_text, "detail": detail,
             "time": utcnow()}
     subj = subject(row["alarm_id"])
-    groups = await recipients(row["project"], row["district"], row["safety_director"])
-    if row["notify"] == "escalate" and arq is not None:
-        await escalation.stop_escalations(subj, "superseded by a higher level", arq=arq)
+    if row["notify"] == "escalate":
+        await escalation.stop_escalations(subj, "superseded by a higher level", arq=None)
         steps = escalation_steps(level, groups, settings.MONITORING_ESCALATE_AFTER_S)
         if steps:
-            await escalation.start_escalation(subj, "alarm_raised", data, steps, settings=settings, arq=arq,
+            await escalation.start_escalation(subj, "alarm_raised", data, steps, settings=settings, arq=None,
                                               urgency=Urgency.CRITICAL if level >= Level.DANGER else Urgency.HIGH)
         return
     if row["kind"] == "cleared":
-        await escalation.stop_escalations(subj, "cleared", arq=arq)
+        await escalation.stop_escalations(subj, "cleared", arq=None)
     people = groups[0] or groups[1]
     await notifications.notify(people, "alarm_raised", data, dedup_key=f"alarm-event:{row['event_id']}",
-                               urgency=Urgency.NORMAL, settings=settings, arq=arq, subject=subj)
+                               urgency=Urgency.NORMAL, settings=settings, arq=None, subject=subj)

@@ -6,7 +6,8 @@ evaluate one sensor at once), evaluates every reading in arrival order on the st
 (or rebuilds from the row's scalars and the stored readings of the rate window when the row says
 someone else moved it), COPYs the readings (unique on (sensor, ts): a redelivery is never stored
 twice), and writes rule states, alarm changes and dead letters. The caller acknowledges the MQTT
-messages only after this returns, then sends the pending notifications.
+messages only after this returns. The batch's alarm events are told (alarms.tell: notify() and
+escalation rows, i.e. outbox rows) inside the same transaction, so a push exists iff its change committed.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from backend.monitoring.rules import (
     window_start,
 )
 from backend.monitoring.tables import Sensor
+from backend.settings import Settings, get_settings
 
 log = structlog.get_logger("zhijian.monitoring.ingest")
 
@@ -83,7 +85,7 @@ class Message:
 class BatchResult:
     stored: int = 0
     dead: int = 0
-    events: list[UUID] = field(default_factory=list)
+    events: list[UUID] = field(default_factory=list)  # alarm events written and told in the batch's transaction
     event_keys: list[str] = field(default_factory=list)  # per event, its alarm's (point, metric, rule)
     dead_reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -154,7 +156,9 @@ class SensorCache:
     ``max_states`` sensors are kept (least recently used dropped), which bounds the worker's memory.
     """
 
-    def __init__(self, refresh_s: float, max_states: int = 20_000, clock_skew_s: float = 300.0) -> None:
+    def __init__(self, refresh_s: float, max_states: int = 20_000, clock_skew_s: float = 300.0,
+                 settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()  # what alarms.tell needs (escalation timing, templates)
         self.refresh_s = refresh_s
         self.clock_skew_s = clock_skew_s  # a reading stamped further ahead of its arrival is refused
         self.sensors: dict[UUID, SensorInfo] = {}
@@ -498,6 +502,7 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
                 if event is not None:
                     result.events.append(event)
                     result.event_keys.append(f"{info.point_id}:{info.metric}:{rule}")
+            await alarms.tell(result.events, settings=cache.settings)  # pushes commit with the batch, or not at all
             if dead:
                 await Sensor.raw(
                     "INSERT INTO monitoring_dead_letters (topic, sensor, reason, detail, payload, received_at)"
@@ -651,7 +656,7 @@ def _text(payload: bytes) -> str:
 
 
 async def check_silence(cache: SensorCache, now: float | None = None) -> list[UUID]:
-    """Raise "sensor silent" for every active sensor past its allowed gap; returns events to notify.
+    """Raise "sensor silent" for every active sensor past its allowed gap, told in the same transaction; returns the events.
 
     The gap counts from the last reading (``interval_s × silent_after_missed``, rules.is_silent), or — for a
     sensor that never reported — from its creation, after one expected interval; a resumed sensor counts
@@ -684,4 +689,5 @@ async def check_silence(cache: SensorCache, now: float | None = None) -> list[UU
                                                  cumulative=None, rate=None, reasons=[reason], reading_ts=None)
             if event is not None:
                 events.append(event)
+        await alarms.tell(events, settings=cache.settings)
     return events

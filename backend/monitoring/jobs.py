@@ -1,13 +1,9 @@
-"""ARQ jobs of monitoring: alarms left unacknowledged past their deadline feed enterprise credit."""
+"""Monitoring's deferred work: the acknowledgement deadline is a durable timer (overdue.register), no cron;
+``schedule_missing`` gives waiting alarms opened before that their timer (ARQ worker start)."""
 
 from __future__ import annotations
 
-from typing import Any
+from backend.monitoring.overdue import register as register_timers
+from backend.monitoring.overdue import schedule_missing as schedule_missing_ack_timers
 
-from backend.db import utcnow
-from backend.monitoring import overdue
-
-
-async def alarm_ack_overdue(ctx: dict[str, Any]) -> int:
-    """Record ``alarm_unacknowledged`` credit events for alarms past the deadline (idempotent)."""
-    return await overdue.record_ack_overdue(utcnow(), settings=ctx["settings"], arq=ctx.get("redis"))
+__all__ = ["register_timers", "schedule_missing_ack_timers"]

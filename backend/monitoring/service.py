@@ -509,7 +509,9 @@ async def transition(actor: Principal, alarm_id: UUID, action: str, note: str, *
         await AlarmEvent(alarm=alarm_id, kind="acknowledged" if action == "acknowledge" else "cleared",
                          from_status=row["status"], to_status=target, from_level=row["level"], to_level=row["level"],
                          actor=actor.id, note=note, at=now).save()
-    await escalation.stop_escalations(flow.subject(alarm_id), f"{action} by {actor.id}", arq=arq)
+        # with the transition, not after it: the chain and the acknowledgement deadline end as it commits
+        await escalation.stop_escalations(flow.subject(alarm_id), f"{action} by {actor.id}", arq=arq)
+        await flow.stop_ack_deadline(alarm_id)
     return await get_alarm(actor, alarm_id)
 
 

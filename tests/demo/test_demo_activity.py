@@ -1,15 +1,13 @@
 """`python -m backend.cli demo-activity` against a live uvicorn and a running iot worker: the console's figures
 come alive, and a second run adds nothing.
 
-As in scripts/run.sh, the broker is the dev config (no anonymous clients, the topic ACL): the demo has the
-broker learn its new sensors' credentials (iot.credentials, then SIGHUP) and publishes with each one's login.
+As in scripts/run.sh, the broker is the dev config (no anonymous clients, logins in the dynamic-security
+plugin): the API provisions each new sensor's login live, and the demo publishes with the one it was given.
 """
 
 from __future__ import annotations
 
 import os
-import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,40 +18,39 @@ from backend.complaints.tables import Complaint
 from backend.materials.tables import LabReport
 from backend.monitoring.tables import Alarm
 from backend.outbox.tables import OutboxMessage
+from iot.credentials import provision_live
 from tests.credit.test_console import live_server  # noqa: F401 - the fixture
 from tests.monitoring.conftest import CLIENT_ID, SESSION_ENV
 from tests.monitoring.helpers import IotWorkerProcess
-from tests.support.broker import Broker, private_broker
+from tests.support.broker import HAVE_DYNSEC, private_broker
 from tests.support.workers import eventually
 
 pytestmark = [pytest.mark.asyncio,
-              pytest.mark.skipif(shutil.which("mosquitto") is None, reason="mosquitto binary not installed")]
+              pytest.mark.skipif(not HAVE_DYNSEC, reason="mosquitto with its dynamic-security plugin is not installed")]
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_PASSWORD = "demo-test-worker-secret"
 
 
-def _credentials(auth: Path) -> list[str]:
-    """The command that writes the broker's passwd, acl and devices.csv from the active sensors."""
-    return [sys.executable, "-m", "iot.credentials", "--out", str(auth)]
-
-
-def _demo(url: str, broker: Broker) -> subprocess.CompletedProcess:
-    # scripts/dev_mqtt_auth.sh --reload, on this test's broker.
-    provision = shlex.join(["sh", "-c", '"$@" && kill -HUP ' + str(broker.proc.pid), "_", *_credentials(broker.auth)])
-    env = {**os.environ, "MQTT_WORKER_PASSWORD": WORKER_PASSWORD, "ZHIJIAN_MQTT_URL": f"mqtt://127.0.0.1:{broker.port}"}
-    return subprocess.run([sys.executable, "-m", "backend.cli", "demo-activity", "--api", url,
-                           "--mqtt-devices", str(broker.auth / "devices.csv"), "--mqtt-provision", provision],
+def _demo(url: str, port: int) -> subprocess.CompletedProcess:
+    # as scripts/run.sh calls it: each sensor publishes with the login the API provisioned for it
+    env = {**os.environ, "ZHIJIAN_MQTT_URL": f"mqtt://127.0.0.1:{port}"}  # the broker, no login of its own
+    return subprocess.run([sys.executable, "-m", "backend.cli", "demo-activity", "--api", url, "--device-logins"],
                           check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture
 def dev_broker(database):
-    def write_auth(auth: Path) -> None:
-        subprocess.run(_credentials(auth), cwd=ROOT, env={**os.environ, "MQTT_WORKER_PASSWORD": WORKER_PASSWORD},
-                       check=True)
-
-    with private_broker("dev", write_auth) as broker:
+    """run.sh's broker config with the dynamic-security plugin; the worker's login provisioned live."""
+    with private_broker("dev") as broker:
+        provision_live(broker.admin_url, [], "zhijian-iot", WORKER_PASSWORD)
         yield broker
+
+
+@pytest.fixture
+def dynsec_api(request, monkeypatch, dev_broker):
+    """The API as a server (live_server) that provisions sensors' logins in this broker, as under run.sh."""
+    monkeypatch.setenv("ZHIJIAN_MQTT_DYNSEC_URL", dev_broker.admin_url)
+    return request.getfixturevalue("live_server")
 
 
 @pytest.fixture
@@ -77,18 +74,18 @@ async def _wechat_settled() -> bool:
     return rows[0]["n"] == 0
 
 
-async def test_demo_activity_fills_the_console_once(api, admin, live_server, iot_worker, dev_broker,  # noqa: F811
-                                                    fake_wechat, start_worker):
-    # The suite shares one database per run: compare with what was there before.
+async def test_demo_activity_fills_the_console_once(api, admin, dynsec_api, iot_worker, dev_broker, fake_wechat,
+                                                    start_worker):
     start_worker()  # the ARQ worker: the demo's pushes are delivered to the (strict) fake WeChat
     refused_before = len(fake_wechat.refusals())
     sent_before = len(fake_wechat.messages())
+    # The suite shares one database per run: compare with what was there before.
     before = (await api.get("/api/v1/credit/dashboard", headers=admin)).json()
     alarms_before = (await _alarms("active_unacknowledged"), await _alarms("acknowledged"))
 
-    first = _demo(live_server, dev_broker)
+    first = _demo(dynsec_api, dev_broker.port)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "published over MQTT (each sensor with its own login)" in first.stdout
+    assert "published over MQTT (each sensor with the login the API provisioned for it)" in first.stdout
     assert "demo-activity: made complaint" in first.stdout and "→ black list" in first.stdout
 
     c0 = before["complaints"]
@@ -114,6 +111,7 @@ async def test_demo_activity_fills_the_console_once(api, admin, live_server, iot
     listed = {(r["list"], r["name"]) for r in f["credit"]["listed"]}
     assert ("black", "温州东海劳务分包有限公司") in listed and ("red", "温州城建开发有限公司") in listed
     counts = (await Complaint.count(), await LabReport.count(), await Alarm.count())
+
     # Issue 20: inspection requests, one answered (with its document), one pending on its answer deadline.
     assert "inspection requests: 1 answered (passed, 1 document), 1 pending" in first.stdout, first.stdout
     # Issue 16: the demo users reported their acceptances, so the demo's pushes really went out through the
@@ -129,7 +127,7 @@ async def test_demo_activity_fills_the_console_once(api, admin, live_server, iot
     assert {"demo-lead", "demo-supervisor", "demo-citizen"} <= told, told
     assert fake_wechat.refusals()[refused_before:] == []
 
-    second = _demo(live_server, dev_broker)
+    second = _demo(dynsec_api, dev_broker.port)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "demo-activity: made" not in second.stdout and "0 things made" in second.stdout, second.stdout
     assert (await Complaint.count(), await LabReport.count(), await Alarm.count()) == counts

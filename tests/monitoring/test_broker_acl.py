@@ -1,37 +1,35 @@
-"""The shipped Mosquitto configs with generated credentials: a device publishes only to its own topic.
+"""The shipped Mosquitto configs with live-provisioned logins: a device publishes only to its own topic.
 
 Every broker test runs twice: on scripts/docker/mosquitto.conf (docker-compose) and on the dev config
-that scripts/run.sh writes from it (scripts/lib.sh ``dev_mosquitto_conf``).
+that scripts/run.sh writes from it (scripts/lib.sh ``dev_mosquitto_conf``). Both load the dynamic-security
+plugin; logins are created and deleted over its control topic (issue 18): no files, no SIGHUP.
 """
 
 from __future__ import annotations
 
-import shutil
-import signal
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 
-from iot.credentials import Device, devices_for, write_broker_auth
-from tests.support.broker import SHIPPED, dev_conf, private_broker
+from backend.clients.dynsec import DynSecTarget, run_commands
+from backend.monitoring import provisioning
+from iot.credentials import Device, devices_for, provision_live
+from tests.support.broker import HAVE_DYNSEC, PLUGINS, SHIPPED, dev_conf, private_broker
 from tests.support.env import free_port
 
-pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None, reason="mosquitto binary not installed")
+pytestmark = pytest.mark.skipif(not HAVE_DYNSEC, reason="mosquitto with its dynamic-security plugin is not installed")
 
 
 @pytest.fixture(params=["docker", "dev"])
 def broker(request):
-    """A private mosquitto from a shipped config with two devices."""
+    """A private mosquitto from a shipped config, the worker and two devices provisioned live."""
     project = str(uuid.uuid4())
     devices = devices_for([(project, str(uuid.uuid4())), (project, str(uuid.uuid4()))], {})
-    def write_auth(auth: Path) -> None:
-        write_broker_auth(auth, devices, "zhijian-iot", "worker-secret")
-
-    with private_broker(request.param, write_auth) as b:
+    with private_broker(request.param) as b:
+        provision_live(b.admin_url, devices, "zhijian-iot", "worker-secret")
         request.node.broker = b
         yield b.port, devices
 
@@ -110,22 +108,23 @@ def test_credentials_keep_known_passwords():
 
 
 def test_dev_config_is_the_compose_config_on_loopback(tmp_path):
-    """One source of truth: the dev broker's config differs from the compose one only in where it listens
-    and where its files are."""
-    port, base = free_port(), tmp_path / "mosquitto"  # run.sh's folders are .run/mqtt-auth, .run/mosquitto/data
-    dev = [line for line in dev_conf(port, tmp_path / "mqtt-auth", base / "data").splitlines()
-           if not line.startswith("# Generated")]
+    """One source of truth: the dev broker's config differs from the compose one only in where it listens,
+    where its files are and where this machine keeps the plugin."""
+    port, base = free_port(), tmp_path / "mosquitto"  # run.sh's folder is .run/mosquitto/data
+    dev = [line for line in dev_conf(port, base / "data").splitlines() if not line.startswith("# Generated")]
     shipped = SHIPPED.read_text().splitlines()
     assert len(dev) == len(shipped)
     changed = {(a, b) for a, b in zip(shipped, dev, strict=True) if a != b}
     assert changed == {
         ("listener 1883", f"listener {port} 127.0.0.1"),
         ("persistence_location /mosquitto/data/", f"persistence_location {base}/data/"),
-        ("password_file /mosquitto/auth/passwd", f"password_file {tmp_path}/mqtt-auth/passwd"),
-        ("acl_file /mosquitto/auth/acl", f"acl_file {tmp_path}/mqtt-auth/acl"),
+        ("plugin /usr/lib/mosquitto_dynamic_security.so", f"plugin {PLUGINS[0]}"),
+        ("plugin_opt_config_file /mosquitto/data/dynamic-security.json",
+         f"plugin_opt_config_file {base}/data/dynamic-security.json"),
     }
     for kept in ("allow_anonymous false", "max_inflight_messages 10000", "persistence true"):
         assert kept in dev
+    assert not any(line.startswith(("password_file", "acl_file")) for line in dev)
 
 
 def test_refused_publish_is_reported_in_the_puback(broker):
@@ -142,20 +141,36 @@ def test_refused_publish_is_reported_in_the_puback(broker):
     assert [c.is_failure for c in codes] == [False, True], codes
 
 
-def test_sighup_loads_credentials_written_later(request, broker):
-    """A sensor added after the broker started may connect once the files are rewritten and the broker got
-    SIGHUP (scripts/dev_mqtt_auth.sh --reload; compose: mqtt-auth, then kill -s HUP)."""
+def test_new_sensor_provisioned_live_and_retired_at_once(request, broker):
+    """A sensor added after the broker started may connect as soon as its login is created over the control
+    topic — no files, no SIGHUP (the broker process and its config are untouched) — and retiring it drops
+    its live connection at once and refuses it afterwards."""
     port, devices = broker
-    proc, work = request.node.broker.proc, request.node.broker.work
-    newcomer = devices_for([(str(uuid.uuid4()), str(uuid.uuid4()))], {})[0]
-    client, rc = _client(port, newcomer.username, newcomer.password)
+    b = request.node.broker
+    conf_before = (b.work / "mosquitto.conf").stat().st_mtime_ns
+    project, sensor = str(uuid.uuid4()), str(uuid.uuid4())
+    client, rc = _client(port, sensor, "pw-newcomer")
     client.loop_stop()
     assert rc.is_failure
-    write_broker_auth(work / "auth", [*devices, newcomer], "zhijian-iot", "worker-secret")
-    proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 5
-    while rc.is_failure and time.monotonic() < deadline:
-        time.sleep(0.1)
-        client, rc = _client(port, newcomer.username, newcomer.password)
-        client.loop_stop()
+    target = DynSecTarget.from_url(b.admin_url)
+    run_commands(target, provisioning.device_commands(sensor, project, "pw-newcomer"), tolerate=provisioning.EXISTS)
+    live, rc = _client(port, sensor, "pw-newcomer")
     assert not rc.is_failure, rc
+    gone = threading.Event()
+    live.on_disconnect = lambda *args: gone.set()
+    acks: list[object] = []
+    live.on_publish = lambda c, u, mid, reason_code, props: acks.append(reason_code)
+    live.publish(provisioning.TOPIC.format(project_id=project, sensor_id=sensor), "{}", qos=1).wait_for_publish(10)
+    assert [a.is_failure for a in acks] == [False]
+    run_commands(target, provisioning.revoke_commands(sensor), tolerate=provisioning.GONE)
+    assert gone.wait(5)  # the broker dropped the retired device's connection
+    live.loop_stop()
+    again, rc = _client(port, sensor, "pw-newcomer")
+    again.loop_stop()
+    assert rc.is_failure
+    # the other devices are untouched, and nothing was reloaded
+    other, rc = _client(port, devices[0].username, devices[0].password)
+    assert not rc.is_failure
+    other.disconnect()
+    other.loop_stop()
+    assert b.proc.poll() is None and (b.work / "mosquitto.conf").stat().st_mtime_ns == conf_before

@@ -16,8 +16,8 @@ import paho.mqtt.client as mqtt
 import pytest
 import yaml
 
-from iot.credentials import devices_for, write_broker_auth
-from tests.support.broker import ROOT, SHIPPED
+from iot.credentials import devices_for, provision_live
+from tests.support.broker import ADMIN_USER, HAVE_DYNSEC, PLUGINS, ROOT, SHIPPED, dynsec_init
 from tests.support.env import free_port
 
 TLS_SNIPPET = ROOT / "scripts" / "docker" / "mosquitto-tls.conf"
@@ -33,13 +33,28 @@ def test_compose_publishes_only_the_tls_listener():
         assert not any(str(p).endswith(":1883") for p in service.get("ports", []))
 
 
-@pytest.mark.skipif(shutil.which("mosquitto") is None or shutil.which("openssl") is None,
-                    reason="mosquitto or openssl not installed")
+def test_compose_provisions_live_through_the_plugin():
+    """The broker makes its dynamic-security admin on first start; mqtt-auth provisions over the control topic
+    (no files for the broker, which mounts no auth volume); only the API gets the admin login."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    mosquitto = services["mosquitto"]
+    command = " ".join(mosquitto["command"])
+    assert "mosquitto_ctrl dynsec init /mosquitto/data/dynamic-security.json" in command
+    assert not any("/mosquitto/auth" in str(v) for v in mosquitto["volumes"])
+    assert "--dynsec" in services["mqtt-auth"]["command"]
+    assert "@mosquitto:1883" in services["api"]["environment"]["ZHIJIAN_MQTT_DYNSEC_URL"]
+    # the workers start once their login exists
+    assert "mqtt-auth" in services["iot-worker"]["depends_on"]
+
+
+@pytest.mark.skipif(not HAVE_DYNSEC or shutil.which("openssl") is None,
+                    reason="mosquitto with its dynamic-security plugin, or openssl, not installed")
 def test_the_joined_config_serves_devices_over_tls():
     # not pytest's tmp_path: its parents are private to root, and mosquitto drops to its own user
     tmp_path = Path(tempfile.mkdtemp(prefix="zhijian-tls-"))
     tmp_path.chmod(0o777)
-    certs, auth, data = tmp_path / "certs", tmp_path / "auth", tmp_path / "data"
+    certs, data = tmp_path / "certs", tmp_path / "data"
     certs.mkdir()
     data.mkdir(mode=0o777)
     data.chmod(0o777)
@@ -50,17 +65,26 @@ def test_the_joined_config_serves_devices_over_tls():
     (certs / "server.key").chmod(0o644)  # mosquitto drops to its own user
     project = str(uuid.uuid4())
     [device] = devices_for([(project, str(uuid.uuid4()))], {})
-    write_broker_auth(auth, [device], "zhijian-iot", "worker-secret")
+    admin_password = "admin-" + uuid.uuid4().hex
+    dynsec_init(data, admin_password)  # what the service's command does on first start
     plain, tls = free_port(), free_port()
     joined = SHIPPED.read_text() + "\n" + TLS_SNIPPET.read_text()  # what the service's command does
     joined = (joined.replace("listener 1883", f"listener {plain} 127.0.0.1")
               .replace("listener 8883", f"listener {tls} 127.0.0.1")
-              .replace("/mosquitto/auth/", f"{auth}/").replace("/mosquitto/data/", f"{data}/")
+              .replace("/mosquitto/data/", f"{data}/")
+              .replace("plugin /usr/lib/mosquitto_dynamic_security.so", f"plugin {PLUGINS[0]}")
               .replace("/mosquitto/certs/", f"{certs}/"))
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(joined)
     proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        for _ in range(100):  # mqtt-auth's step, over the plain listener (the compose network's)
+            try:
+                provision_live(f"mqtt://{ADMIN_USER}:{admin_password}@127.0.0.1:{plain}", [device], "zhijian-iot",
+                               "worker-secret")
+                break
+            except Exception:  # noqa: BLE001 - not listening yet
+                time.sleep(0.1)
         codes: list[object] = []
         done = threading.Event()
         for _ in range(100):

@@ -3,6 +3,7 @@ a free port with mosquitto_dynamic_security.so, no files regenerated and no SIGH
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import glob
 import json
@@ -223,3 +224,44 @@ def test_existing_sensors_and_the_worker_provisioned_live_in_one_go(dynsec_broke
     assert sorted(worker.messages) == sorted(d.topic for d in devices)
     worker.close()
     assert proc.poll() is None
+
+
+@pytest.mark.asyncio
+async def test_credentials_command_provisions_live_without_rekeying(api, dynsec_broker, monkeypatch, tmp_path):
+    """`python -m iot.credentials --out DIR --dynsec URL` (run.sh, compose's mqtt-auth): no broker files; sensors
+    the broker does not know get a login (listed in devices.csv); one the API provisioned keeps its password."""
+    import os
+    import sys
+
+    _, port, url, _ = dynsec_broker
+    toks = await tokens(api)
+    offline = await make_sensor(api, toks)  # made while provisioning was off: the broker does not know it
+    assert offline["device_password"] is None
+    monkeypatch.setattr(api.app.state, "settings", dataclasses.replace(api.app.state.settings, MQTT_DYNSEC_URL=url))
+    online = await make_sensor(api, toks)
+    given = online["device_password"]
+    out = tmp_path / "auth"
+    for _ in range(2):  # idempotent
+        done = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "iot.credentials", "--out", str(out), "--dynsec", url],
+            env={**os.environ, "MQTT_WORKER_PASSWORD": "worker-secret"}, capture_output=True, text=True, timeout=120,
+            check=False)
+        assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["devices.csv"]  # no passwd, no acl
+    import csv
+    import io
+
+    sheet = {row["username"]: row for row in csv.DictReader(io.StringIO((out / "devices.csv").read_text()))}
+    assert online["id"] not in sheet and offline["id"] in sheet
+    assert sheet[offline["id"]]["topic"] == offline["topic"]
+    kept = Client(port, online["id"], given)  # the API's password still works
+    assert kept.ok
+    kept.close()
+    dev = Client(port, offline["id"], sheet[offline["id"]]["password"])
+    assert dev.ok
+    dev.publish(offline["topic"])
+    assert [r.is_failure for r in dev.acks] == [False]
+    dev.close()
+    worker = Client(port, "zhijian-iot", "worker-secret")
+    assert worker.ok
+    worker.close()
