@@ -27,7 +27,7 @@ from backend.complaints.controller import ComplaintController
 from backend.complaints.open311_controller import open311_router
 from backend.content_security.controller import ContentReviewController, WechatPushController
 from backend.credit.controller import ConsoleController, CreditController, OpenCreditController, admin_console
-from backend.credit.controller import PublicCreditController  # feat/workforce: the public lists
+from backend.credit.controller import PublicCreditController  # issue 19: the public lists
 from backend.deps import DEPENDENCIES
 from backend.districts.controller import DistrictController
 from backend.enterprises.controller import EnterpriseController, PartnerEnterpriseController
@@ -105,7 +105,7 @@ MINIPROGRAM_CONTROLLERS = [MpAuthController, MpMeController, MpPlacesController,
                            MpComplaintController, MpMaterialController]
 MINIPROGRAM_CONTROLLERS.append(MpMonitoringController)
 MINIPROGRAM_CONTROLLERS.append(MpWorkforceController)
-REGULATOR_CONTROLLERS += [WechatPushController, ContentReviewController]  # feat/wechat: push + content review
+REGULATOR_CONTROLLERS += [WechatPushController, ContentReviewController]  # issue 16: push + content review
 MINIPROGRAM_CONTROLLERS.append(MpSiteController)  # issue 20: the live site view
 MINIPROGRAM_CONTROLLERS.append(MpPrivacyController)  # issue 23: notices and consents
 REGULATOR_CONTROLLERS.append(PrivacyController)  # issue 23: people's requests, retention runs

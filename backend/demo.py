@@ -153,7 +153,7 @@ async def seed(settings: Settings) -> list[str]:
     from backend.lifecycle.demo import STAGED, seed_stages  # issue 20: a demo project at each stage
 
     await seed_stages(user_ids, enterprise_ids)
-    workforce = await seed_workforce(settings)  # feat/workforce: roster, a month of clocks, a paid payroll
+    workforce = await seed_workforce(settings)  # issue 19: roster, a month of clocks, a paid payroll
 
     return [
         *workforce,

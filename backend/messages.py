@@ -136,7 +136,7 @@ MESSAGES.update(
     }
 )
 
-# materials: use decisions, retests, void / correct (feat/materials)
+# materials: use decisions, retests, void / correct (issue 19)
 MESSAGES.update(
     {
         "BATCH_USE_NEEDS_DECISION": "该批次有未判定的检测项目，须经项目监理作出使用决定（附理由）后方可使用",
@@ -255,7 +255,7 @@ MESSAGES.update(
     }
 )
 
-# feat/wechat: WeChat message push and content security
+# issue 16: WeChat message push and content security
 MESSAGES.update(
     {
         "WECHAT_PUSH_SIGNATURE": "微信消息推送签名校验失败",
@@ -317,7 +317,7 @@ MESSAGES.update(
 )
 
 MESSAGES.update(
-    {  # feat/rest: leftovers of issues 16, 19, 20
+    {  # issue 16/19/20: leftovers of issues 16, 19, 20
         "PROJECT_STATUS_FOLLOWS_STAGE": "项目状态随项目阶段变化，只能在施工期间停工或复工（阶段请通过阶段操作推进）",
         "PAYROLL_NOT_PAID": "只能更正已发放的工资单",
         "PAYROLL_LINE_NOT_FOUND": "该工资单没有此工人的工资明细",
@@ -355,7 +355,7 @@ MESSAGES.update(
 MESSAGES.update({"OUTBOUND_URL_REFUSED": "该地址指向内部网络或无法解析，不能使用"})
 
 MESSAGES.update(
-    {  # privacy: notice and consent (issue 23, feat/privacy2)
+    {  # privacy: notice and consent (issue 23, issue 23)
         "PRIVACY_CONSENT_REQUIRED": "请先阅读并同意个人信息保护告知（含精确位置、人脸信息的单独告知）后再继续",
         "PRIVACY_NOTICE_UNKNOWN": "没有这项个人信息告知",
         "PRIVACY_NOTICE_STALE": "个人信息告知已更新，请阅读并同意最新版本",
@@ -363,7 +363,7 @@ MESSAGES.update(
 )
 
 MESSAGES.update(
-    {  # privacy: people's rights (issue 23, feat/privacy2)
+    {  # privacy: people's rights (issue 23, issue 23)
         "PRIVACY_FIELD_UNKNOWN": "不能申请更正该项信息，请选择列出的信息项",
         "PRIVACY_REQUESTS_OPEN": "您已有多项个人信息申请正在处理，请等待答复后再提交",
         "PRIVACY_REQUEST_NOT_FOUND": "个人信息申请不存在",

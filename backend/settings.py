@@ -52,7 +52,7 @@ class Settings:
     WECHAT_SECRET: str = "demo-wechat-secret"
     WECHAT_MINIPROGRAM_STATE: str = "formal"  # developer | trial | formal
     WECHAT_TEMPLATE_IDS: str = ""  # "alarm_raised=abc123,complaint_status=def456" overrides the defaults
-    # feat/wechat: message push (消息推送) and content security (内容安全)
+    # issue 16: message push (消息推送) and content security (内容安全)
     WECHAT_PUSH_TOKEN: str = "demo-push-token"  # the Token of the console's message-push settings
     WECHAT_PUSH_AES_KEY: str = ""  # EncodingAESKey (43 characters): set = safe mode (安全模式), empty = plain
     CONTENT_CHECK_SCENE: int = 3  # msgSecCheck / mediaCheckAsync scene: 1 资料 2 评论 3 论坛 4 社交日志
@@ -67,7 +67,7 @@ class Settings:
     JWT_SECRET: str = _DEV_JWT_SECRET
     JWT_ISSUER: str = "zhijian"
     ACCESS_TOKEN_TTL_S: int = 900
-    # --- access (feat/access) ---
+    # --- access (issue 17) ---
     TOKEN_VERSION_CACHE_S: float = 2.0  # how long a process trusts its copy of a user's token version
     TRUSTED_PROXIES: tuple[str, ...] = ()  # addresses/networks (CIDR) of reverse proxies whose X-Forwarded-For is believed
     OUTBOUND_ALLOW: tuple[str, ...] = ()  # networks (CIDR) outbound URLs (cameras, webhooks) may reach although private
@@ -129,8 +129,8 @@ class Settings:
 
     CREDIT_NOTICE_DAYS: float = 7.0  # 公示期: a red/black listing takes effect this long after it is proposed
     CREDIT_OPEN_RATE_PER_MIN: int = 60  # department queries per API key per minute (bulk check counts once)
-    CREDIT_BONUS_CAP: int = 10  # manual bonus points per enterprise per rolling 12 months (feat/workforce)
-    CREDIT_PUBLIC_CACHE_S: int = 60  # the public list page and feed are cached this long (feat/workforce)
+    CREDIT_BONUS_CAP: int = 10  # manual bonus points per enterprise per rolling 12 months (issue 19)
+    CREDIT_PUBLIC_CACHE_S: int = 60  # the public list page and feed are cached this long (issue 19)
     CREDIT_CONSOLE_TICKET_S: int = 60  # one-time ticket that opens the dashboard page in a browser
 
     # Lifecycle (issue 20): inspection requests (工序报验) are answered within this time, else reminded and escalated.
@@ -142,7 +142,7 @@ class Settings:
     OUTBOX_BATCHES: int = 4  # batches worked on at once per worker
     OUTBOX_POLL_S: float = 1.0  # look for due rows this often besides the commit-time pg_notify wake-up
     OUTBOX_MAX_ATTEMPTS: int = 12  # a task or a row whose handler keeps failing is marked dead after this many
-    # Privacy (issue 23, feat/privacy2): retention run daily by backend/privacy/retention.py (PIPL 第19条).
+    # Privacy (issue 23, issue 23): retention run daily by backend/privacy/retention.py (PIPL 第19条).
     RETENTION_CASE_YEARS: int = 3  # a closed complaint's reporter identity, contact and exact location kept this long
     RETENTION_SELFIE_DAYS: int = 90  # clock-in selfies (S3 objects and media rows) kept this long after the clock
     RETENTION_ATTENDANCE_YEARS: int = 3  # clock records (with their locations) kept this long, then deleted
@@ -158,7 +158,7 @@ class Settings:
             raise ValueError("ZHIJIAN_MATERIAL_QR_KEY must be set in production")
         if self.ENV == "production" and self.PII_KEY.startswith("dev-only-"):
             raise ValueError("ZHIJIAN_PII_KEY must be set in production")
-        if self.ENV == "production" and self.WECHAT_PUSH_TOKEN == "demo-push-token":  # feat/wechat
+        if self.ENV == "production" and self.WECHAT_PUSH_TOKEN == "demo-push-token":  # issue 16
             raise ValueError("ZHIJIAN_WECHAT_PUSH_TOKEN must be set in production")
         if self.ENV == "production" and self.PII_LOOKUP_KEY.startswith("dev-only-"):
             raise ValueError("ZHIJIAN_PII_LOOKUP_KEY must be set in production")

@@ -18,7 +18,7 @@ from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient
 from backend.complaints import sla as complaint_sla
 from backend.complaints.jobs import complaint_created, on_sla_timer
-from backend.content_security.jobs import reconcile_content_checks  # feat/wechat
+from backend.content_security.jobs import reconcile_content_checks  # issue 16
 from backend.credit.jobs import credit_recompute
 from backend.lifecycle.jobs import TIMER_KIND as INSPECTION_TIMER_KIND, on_inspection_timer
 from backend.logging import configure_logging
@@ -93,8 +93,8 @@ class WorkerSettings:
         purge_camera_labels,
         pii_reencrypt,
     ]
-    functions += [reconcile_content_checks]  # feat/wechat: content security
-    functions += [retention_run]  # issue 23 (feat/privacy2): the data map's retention
+    functions += [reconcile_content_checks]  # issue 16: content security
+    functions += [retention_run]  # issue 23: the data map's retention
     cron_jobs = [
         cron(heartbeat, second={0, 30}, run_at_startup=False),
         cron(flush_material_scans, second={45}, run_at_startup=True, unique=True),  # scans → PostgreSQL
@@ -110,7 +110,7 @@ class WorkerSettings:
         ),
     ]
     cron_jobs.append(
-        cron(reconcile_content_checks, second={40}, run_at_startup=False, unique=True)  # feat/wechat
+        cron(reconcile_content_checks, second={40}, run_at_startup=False, unique=True)  # issue 16
     )
     cron_jobs.append(cron(retention_run, hour={18}, minute={40}, unique=True))  # 02:40 Asia/Shanghai (issue 23)
     on_startup = startup

@@ -6,7 +6,7 @@ the insert run under a transaction-scoped advisory lock on (camera, rule), so tw
 the same risk at once raise it once, and a restart or a flushed Redis raises nothing again.
 
 A new alert is announced to the project's leads and the district's station (inspectors and admins)
-through `notify()` inside the same transaction (issue 21; feat/outbox makes that an outbox row), and
+through `notify()` inside the same transaction (issue 21; issue 16 makes that an outbox row), and
 carries the figures that produced it: the thresholds in force, the model, the evidence's confidences or
 bays, and the model's operating point at those thresholds (vision/models/*.operating-point.json).
 """

@@ -23,7 +23,7 @@ async def on_sla_timer(ctx: dict[str, Any], timer: Timer) -> str:
 async def complaint_created(ctx: dict[str, Any], complaint_id: str) -> None:
     """Tell the assignee and the citizen about a new, routed complaint (dedup keys make it idempotent)."""
     await service.announce_created(ctx["settings"], ctx["redis"], UUID(complaint_id))
-    # feat/wechat: WeChat's content security on the text and photos (a failure is retried by the reconciler)
+    # issue 16: WeChat's content security on the text and photos (a failure is retried by the reconciler)
     try:
         await content_security.register_complaint(UUID(complaint_id))
         await content_security.run_pending(ctx["settings"], ctx["wechat"], ctx["s3"], UUID(complaint_id))

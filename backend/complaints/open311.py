@@ -92,7 +92,7 @@ async def _request(s3: S3Client, row: dict[str, Any], names: dict[str, str], sta
     """The public view of one complaint (privacy rule: docs/ACCESS.md)."""
     status = Status(row["status"])
     lng, lat = public_point(*gcj02_to_wgs84(row["lng"], row["lat"]))
-    # feat/wechat: a text WeChat's content check hid is shown to the station only, never on the public API
+    # issue 16: a text WeChat's content check hid is shown to the station only, never on the public API
     if await content_security.hidden_subjects("complaint_text", [str(row["id"])]):
         row = {**row, "description": MESSAGES["CONTENT_UNDER_REVIEW"]}
     notes = mask_phones(row["resolution_notes"] or row["reject_reason"] or "") or None

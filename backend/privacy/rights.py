@@ -22,6 +22,7 @@ from uuid import UUID, uuid4
 import structlog
 
 from backend import db
+from backend.accounts import service as accounts_service
 from backend.auth.principal import Principal, Role
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound
 from backend.notifications.service import notify
@@ -372,6 +373,7 @@ async def close_account(settings: Settings, actor: Principal) -> ClosureOut:
             " WHERE id = $1", user_id)
         await _q("UPDATE refresh_tokens SET revoked_at = now() WHERE \"user\" = $1 AND revoked_at IS NULL",
                            user_id)
+        await accounts_service.end_sessions(user_id)  # every access token issued before stops at once
         await _q("DELETE FROM wechat_subscriptions WHERE \"user\" = $1", user_id)
         request_id = await _log_done(user_id, "closure", "账号已注销")
     kept = list(KEPT_ON_CLOSING) if worker is not None else KEPT_ON_CLOSING[1:]

@@ -118,6 +118,8 @@ async def test_my_data_correction_in_time_and_closing(api, admin):
     assert body["deleted"]["consents"] == 3 and body["deleted"]["worker_unlinked"] == 1
     assert_error(await api.post("/mp/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}), 401,
                  "REFRESH_TOKEN_INVALID")
+    # the access token issued before the closing stops working at once, not when it expires
+    assert (await api.get("/mp/v1/privacy/my-data", headers=bearer(pair))).status_code == 401
     kept = await api.get(f"/api/v1/workers/{worker['id']}/pii", headers=admin)
     assert kept.json()["id_number"] == number  # kept by law, no longer reachable from WeChat
     again = await mp_login(api, pair["openid"])  # the same WeChat user starts afresh: nothing of before
