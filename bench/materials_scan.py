@@ -75,7 +75,8 @@ async def prepare() -> tuple[list[str], list[str], tuple[float, float]]:
             production_batch_no=f"BENCH{i:05d}", production_date=date(2026, 10, 1), quantity=30, unit="t",
             project_id=project["id"]))
         await service.record_entry_inspection(redis, admin, b.id, EntryInspectionIn(accepted=True))
-        await service.record_sampling(redis, admin, b.id, SamplingIn(sample_no=f"S{i}", sampled_by="bench"))
+        await service.record_sampling(redis, admin, b.id, SamplingIn(sample_no=f"S{i}", sampled_by="bench",
+                                                                               lab_id=lab["id"]))
         spec = RebarSpecimen(yield_strength=450, tensile_strength=600, max_force_elongation=12)
         await reports.record_report(settings, redis, None, lab_user, b.id, ReportIn(
             report_no=f"RB{i:05d}", report_date=date(2026, 10, 5), rebar=[spec, spec]))

@@ -130,8 +130,8 @@ async def run(count: int, batch: int, concurrency: int, steady_s: float, base: s
     # each (the anchor's message, the burst's, at most one steady one), at the fake and in our quota table.
     template_id = get_template(TEMPLATE).wechat_template_id
     await Notification.raw(
-        "INSERT INTO wechat_subscriptions (id, \"user\", template_id, kind, remaining, status, updated_at)"
-        " SELECT gen_random_uuid(), u, {}, 'one_time', 3, 'accept', now() FROM unnest({}::uuid[]) AS u",
+        "INSERT INTO wechat_subscriptions (\"user\", template_id, kind, remaining, status, updated_at)"
+        " SELECT u, {}, 'one_time', 3, 'accept', now() FROM unnest({}::uuid[]) AS u",
         template_id, ids,
     )
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=32)) as taps:
