@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,8 +16,9 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from backend import db
+from backend import db, litestar_compat
 from backend.access.controller import AccessController
+from backend.accounts import sessions
 from backend.accounts.controller import ApiKeyController, AuthController, MeController, UserController
 from backend.auth.guards import policy as access_policy
 from backend.auth.middleware import AuthMiddleware
@@ -124,6 +127,7 @@ def _lifespan(settings: Settings):
         s3 = S3Client(settings)
         wechat = WeChatClient(settings)
         app.state.update(redis=redis, arq=arq, s3=s3, wechat=wechat)
+        listener = asyncio.create_task(sessions.listen(settings), name="token-version-listener")
         try:
             await s3.ensure_buckets()
         except Exception as exc:  # noqa: BLE001 - the API still starts; /readyz reports S3 as down
@@ -132,6 +136,9 @@ def _lifespan(settings: Settings):
         try:
             yield
         finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
             wechat.close()
             await arq.aclose()
             await redis.aclose()
@@ -145,6 +152,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """The ASGI application (uvicorn --factory backend.app:create_app)."""
     settings = settings or get_settings()
     configure_logging(settings)
+    litestar_compat.apply()  # dependencies resolved in order, not in a task group per request (issue 22)
     prometheus = PrometheusConfig(app_name="zhijian", group_path=True, exclude=["/metrics", "/healthz"])
     auth = DefineMiddleware(AuthMiddleware, exclude=["^/schema", "^/metrics$"])
     openapi = OpenAPIConfig(

@@ -20,9 +20,22 @@ def engine() -> PostgresEngine:
     return found
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release: nothing beyond what asyncpg always does first (roll back an open
+    transaction, drop listeners).
+
+    asyncpg's default reset sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on
+    every release, and Piccolo acquires and releases a connection per query: one extra round trip for
+    every statement the system runs. None of that state exists on our pooled connections: advisory locks
+    are transaction-scoped (``pg_advisory_xact_lock``), settings are ``SET LOCAL``, LISTEN runs on the
+    outbox's own connection, no cursor is held past its transaction. tests/test_db_session.py keeps it so.
+    """
+
+
 async def open_pool(settings: Settings) -> None:
     """Start the asyncpg pool behind Piccolo (min_size is required with max_size)."""
-    await engine().start_connection_pool(min_size=settings.DB_POOL_MIN, max_size=settings.DB_POOL_MAX)
+    await engine().start_connection_pool(min_size=settings.DB_POOL_MIN, max_size=settings.DB_POOL_MAX,
+                                         reset=_keep_session)
 
 
 async def close_pool() -> None:
@@ -33,8 +46,8 @@ async def close_pool() -> None:
 async def connection() -> AsyncIterator[asyncpg.Connection]:
     """One pooled connection for a hot path's few statements, outside any transaction (each statement is atomic).
 
-    Piccolo acquires (and asyncpg resets, one more round trip) a pool connection per query; a hot path that
-    runs two statements saves that by holding one connection for both.
+    Piccolo acquires and releases a pool connection per query; a hot path that runs two statements saves the
+    second acquisition by holding one connection for both.
     """
     eng = engine()
     if eng.pool is None:

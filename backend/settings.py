@@ -68,7 +68,8 @@ class Settings:
     JWT_ISSUER: str = "zhijian"
     ACCESS_TOKEN_TTL_S: int = 900
     # --- access (issue 17) ---
-    TOKEN_VERSION_CACHE_S: float = 2.0  # how long a process trusts its copy of a user's token version
+    TOKEN_VERSION_CACHE_S: float = 2.0  # how long a process trusts its copy of a user's token version …
+    TOKEN_VERSION_LISTEN_CACHE_S: float = 300.0  # … and while it listens to the users trigger (backend/accounts/sessions.py)
     TRUSTED_PROXIES: tuple[str, ...] = ()  # addresses/networks (CIDR) of reverse proxies whose X-Forwarded-For is believed
     OUTBOUND_ALLOW: tuple[str, ...] = ()  # networks (CIDR) outbound URLs (cameras, webhooks) may reach although private
     JSON_MAX_DEPTH: int = 64  # deeper JSON bodies are refused before decoding

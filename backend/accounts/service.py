@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import time
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -11,6 +10,7 @@ from uuid import UUID
 from asyncpg.exceptions import UniqueViolationError
 
 from backend.access import policy as access_policy
+from backend.accounts import sessions
 from backend.accounts.refresh_tokens import revoke_all_refresh_tokens
 from backend.accounts.schemas import (
     ApiKeyCreate,
@@ -78,29 +78,7 @@ def principal_for(row: dict[str, Any]) -> Principal:
 async def end_sessions(user_id: UUID) -> None:
     """Raise the user's token version: every access token issued before stops working at the next request."""
     await User.update({User.token_version: User.token_version + 1}).where(User.id == user_id)
-    _VERSIONS.pop(user_id, None)
-
-
-# user id → (token version, or -1 when disabled; monotonic time read). A cache per process, kept short:
-# a change in another process is seen within TOKEN_VERSION_CACHE_S, one in this process at once.
-_VERSIONS: dict[UUID, tuple[int, float]] = {}
-
-
-async def current_token_version(user_id: UUID, cache_s: float, presented: int | None = None) -> int:
-    """The user's token version now (-1 for a disabled or deleted account), cached for ``cache_s`` seconds.
-
-    A token newer than the cached copy (issued after a change) makes it read the database again.
-    """
-    now = time.monotonic()
-    hit = _VERSIONS.get(user_id)
-    if hit is not None and now - hit[1] < cache_s and (presented is None or presented <= hit[0]):
-        return hit[0]
-    row = await User.select(User.token_version, User.is_active).where(User.id == user_id).first()
-    version = -1 if row is None or not row["is_active"] else row["token_version"]
-    if len(_VERSIONS) > 50_000:
-        _VERSIONS.clear()
-    _VERSIONS[user_id] = (version, now)
-    return version
+    sessions.forget(user_id)  # this process at once; the others by NOTIFY at commit (backend/accounts/sessions.py)
 
 
 async def get_user_row(user_id: UUID) -> dict[str, Any]:

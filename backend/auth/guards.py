@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from backend.auth.principal import Principal, Role
 
-Guard = Callable[[ASGIConnection, BaseRouteHandler], None]
+# Guards are coroutines: Litestar runs a plain function guard in a worker thread (sync_to_thread), one thread
+# hop per request for a check that takes microseconds.
+Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]
 
 
 def _is_preflight(connection: ASGIConnection) -> bool:
@@ -20,7 +22,7 @@ def _is_preflight(connection: ASGIConnection) -> bool:
 def roles(*allowed: Role) -> Guard:
     """Allow only users with one of these roles."""
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         if _is_preflight(connection):
             return
         principal: Principal = connection.user
@@ -33,7 +35,7 @@ def roles(*allowed: Role) -> Guard:
 def scope(required: str) -> Guard:
     """Allow only API keys that carry this scope."""
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         if _is_preflight(connection):
             return
         principal: Principal = connection.user
@@ -43,7 +45,7 @@ def scope(required: str) -> Guard:
     return guard
 
 
-def policy(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+async def policy(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """The app-wide guard: the route table of backend.access decides who may call each route."""
     if _is_preflight(connection):
         return

@@ -6,6 +6,7 @@ from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from backend.accounts import service as accounts_service
+from backend.accounts import sessions
 from backend.auth.tokens import decode_access_token
 from backend.errors import Unauthorized
 from backend.settings import Settings
@@ -22,8 +23,8 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthorized("TOKEN_INVALID")
             principal = decode_access_token(settings, token.strip())
-            current = await accounts_service.current_token_version(principal.id, settings.TOKEN_VERSION_CACHE_S,
-                                                                  principal.token_version)
+            current = await sessions.current_token_version(principal.id, sessions.trust_s(settings),
+                                                           principal.token_version)
             if current != principal.token_version:  # disabled, password reset, role changed: sessions end at once
                 raise Unauthorized("TOKEN_REVOKED")
             return AuthenticationResult(user=principal, auth=token)

@@ -79,18 +79,29 @@ async def withdraw(actor: Principal, item: str) -> None:
                            " WHERE \"user\" = $1 AND item = $2 AND withdrawn_at IS NULL", user_id, item)
 
 
+# What a caller folds into a statement it runs anyway (the clock-in's context query, say) instead of asking
+# require(): the user's standing acceptances as 'item version' strings; the user id is the given parameter.
+ACCEPTED_SQL = ("(SELECT coalesce(array_agg(pc.item || ' ' || pc.version), '{{}}') FROM privacy_consents pc"
+                " WHERE pc.\"user\" = {user} AND pc.withdrawn_at IS NULL)")
+
+
+def check_accepted(actor: Principal, action: str, accepted: list[str] | None) -> None:
+    """Refuse the action (PRIVACY_CONSENT_REQUIRED, the items missing) unless ``accepted`` ('item version'
+    strings, from ACCEPTED_SQL) holds the current version of every notice the action needs."""
+    if actor.kind != "user":
+        return
+    have = set(accepted or ())
+    missing = [item for item in REQUIRED[action] if f"{item} {notice.current(item).version}" not in have]
+    if missing:
+        raise Forbidden("PRIVACY_CONSENT_REQUIRED", detail={
+            "missing": [{"item": i, "version": notice.current(i).version} for i in missing]})
+
+
 async def require(actor: Principal, action: str) -> None:
     """Refuse the action (PRIVACY_CONSENT_REQUIRED, the items missing) unless the user accepted the current
     version of every notice it needs. Partner systems (API keys) bring their own basis and are not asked."""
     if actor.kind != "user":
         return
-    needed = REQUIRED[action]
     async with db.connection() as conn:
-        have = {r["item"] for r in await conn.fetch(
-            "SELECT item, version FROM privacy_consents WHERE \"user\" = $1 AND withdrawn_at IS NULL"
-            " AND item = ANY($2::text[])", actor.id, list(needed))
-            if r["version"] == notice.current(r["item"]).version}
-    missing = [item for item in needed if item not in have]
-    if missing:
-        raise Forbidden("PRIVACY_CONSENT_REQUIRED", detail={
-            "missing": [{"item": i, "version": notice.current(i).version} for i in missing]})
+        accepted = await conn.fetchval("SELECT " + ACCEPTED_SQL.format(user="$1"), actor.id)
+    check_accepted(actor, action, accepted)

@@ -335,8 +335,14 @@ async def require_site_activity(project_id: UUID) -> None:
     A project that does not exist passes here: the caller's own lookup refuses it with its own code.
     """
     row = await Project.select(Project.stage).where(Project.id == project_id).first()
-    if row is not None and row["stage"] in PRE_PERMIT_STAGES:
-        raise Conflict("PROJECT_NO_PERMIT", detail={"project_id": str(project_id), "stage": row["stage"],
+    if row is not None:
+        check_site_activity(project_id, row["stage"])
+
+
+def check_site_activity(project_id: UUID, stage: str) -> None:
+    """require_site_activity for a caller that read the project's stage in a statement of its own."""
+    if stage in PRE_PERMIT_STAGES:
+        raise Conflict("PROJECT_NO_PERMIT", detail={"project_id": str(project_id), "stage": stage,
                                                     "link": f"/api/v1/projects/{project_id}/stage"})
 
 

@@ -14,11 +14,14 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import msgspec
 import shapely
 from asyncpg.exceptions import UniqueViolationError
@@ -64,7 +67,9 @@ SELECT w.id AS worker_id, p.id AS project_id, p.geofence AS geofence,
        (SELECT array_agg(DISTINCT dc.coord_type) FROM worker_clocks dc
          WHERE dc.worker = w.id AND dc.device_id = $4 AND $4 <> '') AS device_types,
        (SELECT sha256 FROM media m WHERE m.id = $5::uuid) AS selfie_sha256,
-       (SELECT dhash FROM media m WHERE m.id = $5::uuid) AS selfie_dhash
+       (SELECT dhash FROM media m WHERE m.id = $5::uuid) AS selfie_dhash,
+       p.stage AS project_stage,
+       """ + consent.ACCEPTED_SQL.format(user="$3") + """ AS accepted
 FROM workers w
 LEFT JOIN projects p ON p.id = $1
 LEFT JOIN LATERAL (SELECT project, kind, at, lng, lat FROM worker_clocks c WHERE c.worker = w.id
@@ -199,6 +204,21 @@ async def link(settings: Settings, redis: Redis, actor: Principal, data: LinkIn)
     return LinkOut(worker_id=row["id"], access_token=pair.access_token, refresh_token=pair.refresh_token)
 
 
+@asynccontextmanager
+async def _locked_transaction(conn: asyncpg.Connection, user_id: UUID) -> AsyncIterator[None]:
+    """BEGIN and the worker's transaction-scoped advisory lock in one round trip (a simple-query batch: the
+    id is a UUID, formatted by uuid itself); COMMIT on success, ROLLBACK on any error."""
+    await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('clock:{UUID(str(user_id))}', 0))")
+    try:
+        yield
+    except BaseException:
+        if not conn.is_closed():
+            await conn.execute("ROLLBACK")
+        raise
+    else:
+        await conn.execute("COMMIT")
+
+
 def _body_hash(data: ClockIn) -> str:
     """What a request_id stands for: the request's body without the id (a retry sends the same)."""
     body = msgspec.structs.asdict(data)
@@ -213,8 +233,6 @@ async def clock(settings: Settings, actor: Principal, data: ClockIn) -> tuple[Cl
     insert one step, so two concurrent clocks of one worker cannot both pass DUPLICATE_WINDOW.
     """
     actor.require_role(Role.WORKER)
-    await consent.require(actor, "clock")  # issue 23: notice, precise location and face consent first
-    await projects_service.require_site_activity(data.project_id)
     if data.at.tzinfo is None:
         raise BadRequest("VALIDATION_ERROR", detail="at needs a time zone")
     if data.selfie_media_id is None:  # 建市〔2019〕18号 (standards.md §4.1): attendance with image archives
@@ -229,11 +247,17 @@ async def clock(settings: Settings, actor: Principal, data: ClockIn) -> tuple[Cl
     body_hash = _body_hash(data)
     clock_id = uuid4()
     try:
-        async with db.connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('clock:' || $1::text, 0))", str(actor.id))
+        async with db.connection() as conn, _locked_transaction(conn, actor.id):
             ctx = await conn.fetchrow(_CONTEXT_SQL, data.project_id, data.request_id, actor.id, data.device_id,
                                       data.selfie_media_id)
+            # One statement read what three used to (consent, the project's stage, the worker's context); the
+            # refusals keep their order: consent first (issue 23), then the permit gate, then the worker.
+            consent.check_accepted(actor, "clock", ctx["accepted"] if ctx else
+                                   await conn.fetchval("SELECT " + consent.ACCEPTED_SQL.format(user="$1"), actor.id))
+            if ctx is not None and ctx["project_stage"] is not None:
+                projects_service.check_site_activity(data.project_id, ctx["project_stage"])
             if ctx is None:
+                await projects_service.require_site_activity(data.project_id)
                 raise Forbidden("NOT_A_WORKER")
             if ctx["dup_id"] is not None:
                 if ctx["dup_body_hash"] and ctx["dup_body_hash"] != body_hash:
