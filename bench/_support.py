@@ -95,6 +95,14 @@ def relation(name: str, value: float, unit: str, anchor_name: str, anchor: float
             "ratio": ratio, "goal": f"≥ {goal:.0%} of the anchor", "met": bool(ratio >= goal)}
 
 
+def beside(name: str, value: float, unit: str, anchor_name: str, anchor: float, words: str) -> dict:
+    """A figure shown beside a second anchor for its cause, with no goal of its own (e.g. a path that stores a
+    record beside a bare endpoint that only commits one row)."""
+    ratio = value / anchor if anchor else float("nan")
+    return {"name": name, "value": value, "unit": unit, "anchor_name": anchor_name, "anchor": anchor,
+            "ratio": ratio, "goal": words}
+
+
 def bound(name: str, value: float, unit: str, limit: float, words: str) -> dict:
     """A figure with an upper bound (latency, lateness, memory); met when value < limit."""
     return {"name": name, "value": value, "unit": unit, "goal": words, "met": bool(value < limit)}
