@@ -62,13 +62,14 @@ def _retry_or_fail(settings: Settings, oid: UUID, attempt: int, errcode: int | N
 
 
 async def _record(table: type, channel: str, outcomes: list[Outcome], now: datetime) -> None:
-    """Write every outcome onto its receipt and into the attempt log: one statement for the batch."""
+    """Write every outcome onto its receipt and into the attempt log: one statement for the batch.
+
+    One statement (the UPDATE and the INSERT are parts of one WITH), so it is atomic by itself: a worker
+    killed at any instant leaves both written or neither (tests/notifications/test_worker_e2e.py), without
+    the BEGIN and COMMIT round trips a transaction block would add to every message."""
     if not outcomes:
         return
-    # One transaction: a worker killed between the two statements must not leave a receipt whose
-    # attempt is missing from the log (seen in tests/notifications/test_worker_e2e.py).
-    async with table._meta.db.transaction():
-        await _record_in_transaction(table, channel, outcomes, now)
+    await _record_in_transaction(table, channel, outcomes, now)
 
 
 async def _record_in_transaction(table: type, channel: str, outcomes: list[Outcome], now: datetime) -> None:
@@ -118,10 +119,16 @@ async def _claim_wechat(ids: list[UUID], now: datetime, takeover: bool = False) 
 
 
 async def _take_quota(user_id: UUID, template_id: str) -> tuple[bool, bool]:
-    """(may_send, consumed_one_time_quota) from what the user accepted in the mini-program."""
+    """(may_send, consumed_one_time_quota) from what the user accepted in the mini-program, in one statement:
+    the acceptance read under a row lock and, for a one-time acceptance, one use taken."""
     rows = await Delivery.raw(
-        "SELECT kind, remaining, status FROM wechat_subscriptions WHERE \"user\" = {} AND template_id = {}",
-        user_id, template_id,
+        "WITH s AS (SELECT kind, remaining, status FROM wechat_subscriptions"
+        "           WHERE \"user\" = {} AND template_id = {} FOR UPDATE),"
+        " u AS (UPDATE wechat_subscriptions w SET remaining = w.remaining - 1, updated_at = now() FROM s"
+        "       WHERE w.\"user\" = {} AND w.template_id = {} AND s.kind <> 'long_term' AND s.status <> 'ban'"
+        "         AND w.remaining > 0 RETURNING w.remaining)"
+        " SELECT s.kind, s.status, (SELECT count(*) FROM u) AS taken FROM s",
+        user_id, template_id, user_id, template_id,
     )
     if not rows:
         return False, False  # never reported: no acceptance to spend (WeChat would answer 43101)
@@ -130,12 +137,8 @@ async def _take_quota(user_id: UUID, template_id: str) -> tuple[bool, bool]:
         return False, False
     if sub["kind"] == "long_term":
         return sub["status"] == "accept", False
-    taken = await Delivery.raw(
-        "UPDATE wechat_subscriptions SET remaining = remaining - 1, updated_at = now()"
-        " WHERE \"user\" = {} AND template_id = {} AND remaining > 0 RETURNING remaining",
-        user_id, template_id,
-    )
-    return bool(taken), bool(taken)
+    taken = bool(sub["taken"])
+    return taken, taken
 
 
 async def _give_back_quota(user_id: UUID, template_id: str) -> None:
