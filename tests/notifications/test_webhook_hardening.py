@@ -187,3 +187,16 @@ async def test_key_rotation_reseals_webhook_secrets_and_camera_credentials(api, 
         back = dataclasses.replace(settings, PII_OLD_KEYS=(f"{rotated.PII_KEY_ID}:{rotated.PII_KEY}",))
         await pii_rotation.reencrypt(back)
     assert await pii_rotation.remaining(settings) == 0
+
+
+@pytest.mark.parametrize(("url", "address", "expected"), [
+    ("https://hooks.example.test/h?x=1", "93.184.216.34",
+     ("https://93.184.216.34/h?x=1", "hooks.example.test", "hooks.example.test")),
+    ("http://u:p%40ss@hooks.example.test:8080/h", "2001:db8::5",
+     ("http://u:p%40ss@[2001:db8::5]:8080/h", "hooks.example.test:8080", "hooks.example.test")),
+    ("http://[::ffff:8.8.8.8]:81/h", "::ffff:8.8.8.8", ("http://8.8.8.8:81/h", "[::ffff:8.8.8.8]:81", "::ffff:8.8.8.8")),
+])
+async def test_pinned_url_connects_to_the_address_and_keeps_the_name(url, address, expected):
+    import ipaddress
+
+    assert addresses.pinned_url(url, ipaddress.ip_address(address)) == expected
