@@ -51,8 +51,10 @@ Two steps decide every request:
 - **Outbound addresses**: camera and webhook URLs must not point inside the network (loopback, private,
   carrier-grade NAT, link-local, multicast, reserved — checked after resolving the name) unless the network is
   listed in `ZHIJIAN_OUTBOUND_ALLOW`; credentials in such URLs are never shown back, nor a camera's fetch error.
+  The check is made again at every fetch and before every webhook call (a name may later resolve inside the
+  network), and a webhook call goes to the very address checked.
 - **Webhooks** receive only the event kinds they name, and, when they name districts, only those districts'
-  events.
+  events. Their signing secret is shown once, at registration, and stored encrypted.
 - **Sessions**: disabling an account, resetting its password or changing its role ends every session at
   once (`TOKEN_REVOKED`).
 - **Separation of duties** (partly): a project lead switching off its own camera is reported to the district's

@@ -26,17 +26,21 @@ from uuid import UUID
 import httpx
 import structlog
 
+from backend.access.addresses import pinned_url, resolve_outbound
 from backend.clients import wechat_rules as rules
 from backend.clients.wechat import NETWORK_ERROR, WeChatClient, WeChatError
 from backend.db import utcnow
+from backend.errors import AppError
 from backend.notifications.tables import Delivery, WebhookDelivery
 from backend.notifications.templates import get_template, wechat_template_id
 from backend.outbox.dispatcher import Message, Retry
 from backend.settings import Settings
+from backend.workforce.pii import cipher
 
 log = structlog.get_logger("zhijian.notifications.delivery")
 
 LEASE = timedelta(seconds=60)
+WEBHOOK_SECRET_CONTEXT = "webhook_secret"  # bound as associated data to every sealed webhook secret
 
 
 @dataclass(slots=True)
@@ -254,6 +258,15 @@ async def handle_wechat(ctx: dict[str, Any], messages: list[Message]) -> dict[UU
 # --- webhooks ----------------------------------------------------------------------------------
 
 
+def seal_secret(settings: Settings, secret: str) -> str:
+    """A webhook's signing secret as stored: AES-GCM under the PII key (context "webhook_secret")."""
+    return cipher(settings).encrypt(secret, WEBHOOK_SECRET_CONTEXT)
+
+
+def open_secret(settings: Settings, sealed: str) -> str:
+    return cipher(settings).decrypt(sealed, WEBHOOK_SECRET_CONTEXT)
+
+
 def sign_webhook(secret: str, timestamp: str, body: bytes) -> str:
     """HMAC-SHA256 over "<timestamp>.<body>", hex; sent as X-Zhijian-Signature: sha256=<hex>."""
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
@@ -280,10 +293,22 @@ async def _post_webhook(settings: Settings, http: httpx.AsyncClient, row: dict[s
         "X-Zhijian-Event": row["template"],
         "X-Zhijian-Delivery": str(oid),
         "X-Zhijian-Timestamp": ts,
-        "X-Zhijian-Signature": "sha256=" + sign_webhook(row["secret"], ts, body),
+        "X-Zhijian-Signature": "sha256=" + sign_webhook(open_secret(settings, row["secret"]), ts, body),
     }
+    # Checked again right before the POST (the name may resolve inside the network by now: DNS rebinding),
+    # and the connection goes to the address checked, with the registered name as Host and TLS server name.
     try:
-        resp = await http.post(row["url"], content=body, headers=headers)
+        addresses = await asyncio.to_thread(
+            resolve_outbound, row["url"], settings.OUTBOUND_ALLOW, schemes=("http", "https"))
+    except AppError as exc:
+        why = exc.detail.get("reason", "refused") if isinstance(exc.detail, dict) else "refused"
+        if why == "unresolvable":  # DNS may answer again later: retried like a network error
+            return _retry_or_fail(settings, oid, attempt, NETWORK_ERROR, "outbound_unresolvable: host did not resolve", now)
+        return Outcome(oid, attempt, "failed", None, f"outbound_refused: {why} (not sent; allow-list in OUTBOUND_ALLOW)")
+    url, host_header, server_name = pinned_url(row["url"], addresses[0])
+    headers["Host"] = host_header
+    try:
+        resp = await http.post(url, content=body, headers=headers, extensions={"sni_hostname": server_name})
     except httpx.HTTPError as exc:
         return _retry_or_fail(settings, oid, attempt, NETWORK_ERROR, f"network: {type(exc).__name__}", now)
     if 200 <= resp.status_code < 300:
@@ -301,7 +326,11 @@ async def send_webhooks(
     rows = await _claim_webhooks(ids, now, takeover)
 
     async def one(row: dict[str, Any]) -> Outcome:
-        outcome = await _post_webhook(settings, http, row, now)
+        try:
+            outcome = await _post_webhook(settings, http, row, now)
+        except Exception as exc:  # noqa: BLE001 - one broken receipt (say, a secret no key opens) must not sink the batch
+            log.exception("webhook_delivery_error", delivery=str(row["id"]))
+            outcome = _retry_or_fail(settings, row["id"], row["attempts"], None, f"internal: {type(exc).__name__}", now)
         await _record(WebhookDelivery, "webhook", [outcome], utcnow())
         return outcome
 

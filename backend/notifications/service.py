@@ -24,6 +24,7 @@ from backend.auth.principal import Principal
 from backend.db import utcnow
 from backend.errors import BadRequest, Forbidden, NotFound
 from backend.notifications import webhook_scope
+from backend.notifications.delivery import seal_secret
 from backend.notifications.schemas import (
     InboxItem,
     InboxPage,
@@ -345,9 +346,9 @@ async def create_webhook(actor: Principal, data: WebhookCreate) -> WebhookCreate
     if unknown:
         raise BadRequest("TEMPLATE_UNKNOWN", detail={"templates": unknown})
     check_outbound_url(data.url, get_settings().OUTBOUND_ALLOW, schemes=("http", "https"))
-    secret = secrets.token_hex(32)
+    secret = secrets.token_hex(32)  # shown once, here; stored sealed (delivery.seal_secret), never returned again
     hook = Webhook(
-        name=data.name, department=data.department, url=data.url, secret=secret,
+        name=data.name, department=data.department, url=data.url, secret=seal_secret(get_settings(), secret),
         templates=sorted(set(data.templates)), districts=sorted(set(data.districts)), created_by=actor.id,
     )
     await hook.save()

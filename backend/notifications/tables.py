@@ -70,7 +70,7 @@ class Webhook(Table, tablename="webhooks"):
     name = Varchar(length=64)
     department = Varchar(length=64)
     url = Varchar(length=500)
-    secret = Varchar(length=64)
+    secret = Varchar(length=200)  # the signing secret sealed with the PII key (context "webhook_secret"), never returned
     templates = Array(base_column=Varchar(length=64))  # the event kinds it receives (empty: none)
     districts = Array(base_column=Integer(), default=list)  # its scope: these districts' events (empty: city-wide)
     active = Boolean(default=True)

@@ -24,6 +24,7 @@ ENCRYPTED: tuple[tuple[str, str, str, str], ...] = (
     ("workers", "phone_enc", "phone", "phone_hash"),
     ("workers", "bank_card_enc", "bank_card", ""),
     ("cameras", "url_credentials", "camera_url", ""),  # credentials embedded in a camera's URL (issue 17)
+    ("webhooks", "secret", "webhook_secret", ""),  # a department webhook's signing secret (issue 17)
 )
 
 

@@ -1,4 +1,5 @@
-"""The fixture world of the access tests: one signed-in caller of every actor kind (and a worker)."""
+"""The fixture world of the access tests: one signed-in caller of every actor kind (``callers``, the matrix) and
+two of each person on either side of every boundary (``pairs``, the relation tests)."""
 
 from __future__ import annotations
 
@@ -69,8 +70,8 @@ async def callers(api, admin) -> dict[str, dict[str, str]]:
     return out
 
 
-async def site(api, admin, gc_uscc: str = GC, adcode: int = 330302) -> dict[str, Any]:
-    """A project of `adcode` with the demo labour subcontractor and the given general contractor."""
+async def site(api, admin, gc_uscc: str = GC, adcode: int = 330302, labour_uscc: str = LABOUR) -> dict[str, Any]:
+    """A project of `adcode` with the given labour subcontractor (the demo one) and general contractor."""
     from tests.support.api import new_permit
 
     d = 0.002
@@ -80,7 +81,7 @@ async def site(api, admin, gc_uscc: str = GC, adcode: int = 330302) -> dict[str,
     lng, lat = lng + random.uniform(-0.012, -0.006), lat + random.uniform(-0.012, -0.006)
     fence = {"type": "Polygon", "coordinates": [[[lng - d, lat - d], [lng + d, lat - d], [lng + d, lat + d],
                                                   [lng - d, lat + d], [lng - d, lat - d]]]}
-    labour, gc = await enterprise(api, admin, LABOUR), await enterprise(api, admin, gc_uscc)
+    labour, gc = await enterprise(api, admin, labour_uscc), await enterprise(api, admin, gc_uscc)
     resp = await api.post("/api/v1/projects", json={
         "name": "访问控制测试项目", "permit_no": new_permit(), "location": {"lng": lng, "lat": lat, "coord_type": "gcj02"},
         "geofence": fence, "parties": [{"enterprise_id": labour, "role": "labour_subcontractor"},
@@ -98,3 +99,46 @@ async def new_gc_with_lead(api, admin) -> dict[str, Any]:
     assert made.status_code == 201, made.text
     lead = await enterprise_user(api, admin, "project_lead", made.json()["id"])
     return {"id": made.json()["id"], "uscc": made.json()["uscc"], "lead": lead["headers"]}
+
+
+async def new_enterprise(api, admin, kind: str, name: str) -> dict[str, Any]:
+    from tests.support.api import new_uscc
+
+    made = await api.post("/api/v1/enterprises", json={"name": f"{name}{uuid.uuid4().hex[:4]}", "uscc": new_uscc(),
+                                                       "kinds": [kind]}, headers=admin)
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+async def pairs(api, admin) -> dict[str, Any]:
+    """Two of each, on either side of every boundary (issue 17's fixture world), made once per run.
+
+    Two projects in two districts with different general contractors and labour subcontractors: A (鹿城 330302:
+    the demo general contractor of lead_wang, the demo labour firm) and B (龙湾 330303: a new general contractor and
+    a new labour firm, each with a lead). Two citizens; two linked workers, A on project A's roster and B on B's;
+    a user of the demo lab (the one the demo samplings go to) and of a lab with no sampling at all.
+    """
+    if "pairs" in _cache:
+        return _cache["pairs"]
+    gc_b = await new_gc_with_lead(api, admin)
+    labour_b = await new_enterprise(api, admin, "labour_subcontractor", "别家劳务")
+    other_lab = await new_enterprise(api, admin, "testing_lab", "别家检测")
+    out: dict[str, Any] = {"A": {}, "B": {}}
+    for side, gc_uscc, labour_uscc, adcode, lead in (
+            ("A", GC, LABOUR, 330302, await staff_token(api, "lead_wang")),
+            ("B", gc_b["uscc"], labour_b["uscc"], 330303, gc_b["lead"])):
+        place = await site(api, admin, gc_uscc, adcode, labour_uscc)
+        worker = await linked_worker(api, admin, place["labour"])
+        stint = await api.post("/api/v1/roster", json={"project_id": place["project"], "worker_id": worker["id"],
+                                                       "enterprise_id": place["labour"], "trade": "木工",
+                                                       "daily_rate_fen": 40000}, headers=lead)
+        assert stint.status_code == 201, stint.text
+        out[side] = {
+            "site": place, "gc_lead": lead, "worker": {**worker, "stint": stint.json()["id"]},
+            "sub_lead": (await enterprise_user(api, admin, "project_lead", place["labour"]))["headers"],
+            "citizen": await mp_login(api),
+        }
+    out["lab_with_sampling"] = (await enterprise_user(api, admin, "supervisor", await enterprise(api, admin, LAB)))["headers"]
+    out["lab_without_sampling"] = (await enterprise_user(api, admin, "supervisor", other_lab["id"]))["headers"]
+    _cache["pairs"] = out
+    return out

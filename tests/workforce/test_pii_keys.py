@@ -126,7 +126,7 @@ async def test_pii_rotate_command_reencrypts_every_value_and_lookups_still_find(
     assert c.decrypt(legacy["id_number_enc"], "id_number") == legacy_number
     assert legacy["id_number_hash"] == c.lookup(legacy_number, "id_number")  # re-computed under the lookup key
     # a second run finds nothing to do
-    assert (await pii_rotation.reencrypt(rotated)) == {"workers": 0, "cameras": 0}
+    assert (await pii_rotation.reencrypt(rotated)) == {"workers": 0, "cameras": 0, "webhooks": 0}
     # and back (key 1 again, key 2 retired-but-readable), so the rest of the run reads with the test settings
     back = dataclasses.replace(settings, PII_OLD_KEYS=(f"{rotated.PII_KEY_ID}:{B}",))
     await pii_rotation.reencrypt(back)
