@@ -134,6 +134,39 @@ async def trace_bytes(settings: Settings, redis: Redis, batch_id: UUID) -> bytes
     return body
 
 
+# One round trip for a scan's cached reads: the label's facts, whether it is revoked, and its batch's trace
+# view (the batch named inside the facts). A pipeline cannot do the third read, which depends on the first.
+_FACTS_AND_TRACE = """
+local facts = redis.call('GET', KEYS[1])
+local revoked = redis.call('SISMEMBER', KEYS[2], ARGV[1])
+local trace = false
+if facts then
+  local batch = string.match(facts, '"batch": *"([0-9a-f-]+)"')
+  if batch then trace = redis.call('GET', ARGV[2] .. batch) end
+end
+return {facts, revoked, trace}
+"""
+_scripts: dict[str, Any] = {}
+
+
+async def _facts_and_trace(settings: Settings, redis: Redis, label_id: UUID
+                           ) -> tuple[dict[str, Any] | None, bytes | None]:
+    """The label's facts (as ``_label_facts``) and the cached trace view of its batch (None when not cached)."""
+    script = _scripts.get("facts_and_trace")
+    if script is None:
+        script = _scripts["facts_and_trace"] = redis.register_script(_FACTS_AND_TRACE)
+    cached, revoked, trace = await script(keys=[LABEL_KEY.format(label_id), REVOKED_KEY],
+                                          args=[str(label_id), TRACE_KEY.format("")], client=redis)
+    if cached is None:
+        facts = await _label_facts(settings, redis, label_id)
+        if facts is None:
+            return None, None
+        return facts, await redis.get(TRACE_KEY.format(facts["batch"]))
+    facts = json.loads(cached)
+    facts["revoked"] = facts["revoked"] or bool(revoked)  # a revocation wins over facts cached before it
+    return facts, trace
+
+
 async def _label_facts(settings: Settings, redis: Redis, label_id: UUID) -> dict[str, Any] | None:
     """What a scan needs to know about a label (cached; dropped when it is revoked)."""
     key = LABEL_KEY.format(label_id)
@@ -224,9 +257,10 @@ async def scan(settings: Settings, redis: Redis, actor: Principal, data: ScanIn,
         district = await districts_service.locate_adcode(lng, lat)
     scan_rec: dict[str, Any] = {"user": actor.id if actor.kind == "user" else None, "lng": lng, "lat": lat,
                                 "district": district, "outcome": "ok"}
+    cached_trace: bytes | None = None
     try:
         ref = qr.verify(settings, data.content)
-        facts = await _label_facts(settings, redis, ref.label_id)
+        facts, cached_trace = await _facts_and_trace(settings, redis, ref.label_id)
     except qr.TokenInvalid as exc:
         ref, facts, reason = None, None, exc.reason
     else:
@@ -240,8 +274,7 @@ async def scan(settings: Settings, redis: Redis, actor: Principal, data: ScanIn,
         return _envelope("counterfeit", alert, None, b"null")
     label_id = ref.label_id  # type: ignore[union-attr]
     alert = None
-    trace_key = TRACE_KEY.format(facts["batch"])
-    trace = await redis.get(trace_key)
+    trace = cached_trace
     if trace is None:
         trace = await trace_bytes(settings, redis, UUID(facts["batch"]))
     found = _STATUS_RE.search(trace)
