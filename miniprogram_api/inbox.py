@@ -41,7 +41,7 @@ class MpInboxController(Controller):
     @post("/inbox/{notification_id:uuid}/read", status_code=200)
     async def mark_read(self, principal: PrincipalDep, notification_id: FromPath[UUID]) -> InboxItem:
         principal.require_role(*_ROLES)
-        return await service.mark_read(principal.id, notification_id)
+        return await service.mark_read(principal, notification_id)
 
     @post("/inbox/read-all", status_code=200)
     async def mark_all_read(self, principal: PrincipalDep) -> UnreadCount:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from backend.access.actors import ALL_KINDS, ANY_KEY, WORDS
+from backend.access.policy import ACTIONS, RULES
+from backend.access.policy import WORDS as ACTION_WORDS
 from backend.access.routes import ROUTES
 
 PREAMBLE = """# Who may see and do what (访问控制)
@@ -62,6 +64,18 @@ Two steps decide every request:
   services.
 - **piccolo-admin** (`/admin`): city admins only (its own sign-in with the staff password).
 
+## Resource actions
+
+What the service asks `backend.access.policy` about the resource once the route lets the caller in
+(`check`/`allows` for actions that read a relation from the database, `require`/`permits` for rules decided on the
+row alone). No domain keeps a permission helper of its own (`tests/access/test_local_helpers.py`). Lists ask
+`backend.access.scope.project_scope` for the same reach as a filter, so a list, its total and its counts hold only
+rows the caller may read.
+
+| action | kind | who may, in words |
+|---|---|---|
+{actions}
+
 ## Routes
 
 """
@@ -81,7 +95,10 @@ def render() -> str:
         body.append(f"### `{top}`\n\n| method | route | who may call | what they reach |\n|---|---|---|---|")
         body.extend(groups[top])
         body.append("")
-    return PREAMBLE.format(kinds=kinds) + "\n".join(body)
+    actions = "\n".join(
+        f"| `{name}` | {'relation' if name in ACTIONS else 'rule'} | {ACTION_WORDS[name]} |"
+        for name in sorted({*ACTIONS, *RULES}))
+    return PREAMBLE.format(kinds=kinds, actions=actions) + "\n".join(body)
 
 
 if __name__ == "__main__":

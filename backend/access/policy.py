@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from backend.access import relations
 from backend.access.actors import KEY_PREFIX, kinds_of
 from backend.access.routes import ROUTES, UNDOCUMENTED_PUBLIC_PREFIXES, R
-from backend.auth.principal import Principal, Role
+from backend.auth.principal import ENTERPRISE_ROLES, Principal, Role
 from backend.errors import Forbidden
 
 
@@ -40,8 +42,25 @@ def require_route(principal: Principal | None, method: str, path_template: str) 
 
 
 # --- resource actions: services ask check(actor, action, resource) -------------------------------------------
+#
+# A rule returns None (allowed) or the refusal: an error code, or (code, detail). WORDS says each rule in the
+# words docs/ACCESS.md prints; tests/access/test_docs.py fails when an action has none.
 
-async def _read_worker_pii(actor: Principal, worker: dict) -> str | None:
+Reason = str | tuple[str, dict[str, Any]] | None
+
+_STAFF = (Role.INSPECTOR, Role.REGULATOR_ADMIN)
+
+
+def _allowed(*roles: Role) -> tuple[str, dict[str, Any]]:
+    return "FORBIDDEN_ROLE", {"allowed": [r.value for r in roles]}
+
+
+def _out_of_scope(actor: Principal) -> str:
+    """Outside the caller's reach: another district for staff, another's project for everyone else."""
+    return "FORBIDDEN_DISTRICT" if actor.is_staff else "FORBIDDEN_OWNER"
+
+
+async def _read_worker_pii(actor: Principal, worker: dict) -> Reason:
     if actor.is_city_wide:
         return None
     if actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None and \
@@ -50,13 +69,20 @@ async def _read_worker_pii(actor: Principal, worker: dict) -> str | None:
     return "PII_NOT_EMPLOYER"
 
 
-async def _export_unmasked(actor: Principal, project: dict) -> str | None:
+async def _export_unmasked(actor: Principal, project: dict) -> Reason:
     if actor.is_city_wide or await relations.is_gc_lead_of(actor, project["id"]):
         return None
     return "PII_NOT_EMPLOYER"
 
 
-async def _manage_user(actor: Principal, target: dict) -> str | None:
+async def _export_roster(actor: Principal, project: dict) -> Reason:
+    """Staff of the project's district, or a lead of its general contractor (masked unless export_unmasked)."""
+    if actor.is_staff:
+        return _station(actor, project)
+    return None if await relations.is_gc_lead_of(actor, project["id"]) else "FORBIDDEN_OWNER"
+
+
+async def _manage_user(actor: Principal, target: dict) -> Reason:
     """target: {"role", "district"} of the account created or changed."""
     if not actor.has_role(Role.REGULATOR_ADMIN):
         return "FORBIDDEN_ROLE"
@@ -65,7 +91,7 @@ async def _manage_user(actor: Principal, target: dict) -> str | None:
     return "FORBIDDEN_DISTRICT"
 
 
-async def _file_lab_report(actor: Principal, sampling: dict) -> str | None:
+async def _file_lab_report(actor: Principal, sampling: dict) -> Reason:
     """sampling: {"lab_ids"} named by the batch's witnessed samplings (empty: not sampled yet)."""
     if not sampling["lab_ids"]:
         return "NOT_SAMPLED_YET"
@@ -74,12 +100,215 @@ async def _file_lab_report(actor: Principal, sampling: dict) -> str | None:
     return None
 
 
+async def _act_as_lab(actor: Principal, _resource: dict) -> Reason:
+    """A user of an enterprise that is a testing lab (检测机构)."""
+    if actor.kind != "user" or actor.enterprise_id is None:
+        return "NOT_A_LAB"
+    return None if "testing_lab" in await relations.enterprise_kinds(actor.enterprise_id) else "NOT_A_LAB"
+
+
+async def _read_project(actor: Principal, project: dict) -> Reason:
+    return None if await relations.reads_project(actor, project) else _out_of_scope(actor)
+
+
+async def _read_holds(actor: Principal, project: dict) -> Reason:
+    """A project's quality holds: staff of its district, its leads, and the people of every party enterprise."""
+    if actor.is_staff:
+        return _station(actor, project)
+    if await relations.reads_project(actor, project) or await relations.is_party_of(actor.enterprise_id, project["id"]):
+        return None
+    return "FORBIDDEN_OWNER"
+
+
+async def _project_complaints(actor: Principal, project: dict) -> Reason:
+    """The cases about a site, without the citizen: its leads and its parties' supervisors (not staff: they read
+    the full case in their district's queue)."""
+    if actor.is_staff:
+        return "FORBIDDEN_ROLE"
+    return None if await relations.reads_project(actor, project) else "FORBIDDEN_OWNER"
+
+
+async def _inspect_material_entry(actor: Principal, project: dict) -> Reason:
+    """进场验收: a reader of the project who is staff, its supervisor or its lead."""
+    reason = await _read_project(actor, project)
+    if reason is None and not actor.is_staff and not actor.has_role(Role.SUPERVISOR, Role.PROJECT_LEAD):
+        return _allowed(Role.SUPERVISOR, Role.PROJECT_LEAD)
+    return reason
+
+
+async def _witness_material(actor: Principal, project: dict) -> Reason:
+    """见证取样 / 退场: a reader of the project who is staff or a supervisor."""
+    reason = await _read_project(actor, project)
+    if reason is None and not actor.is_staff and not actor.has_role(Role.SUPERVISOR):
+        return _allowed(Role.SUPERVISOR)
+    return reason
+
+
+async def _decide_material_use(actor: Principal, project: dict) -> Reason:
+    """A supervisor user of an enterprise that is the project's supervision party (监理)."""
+    reason = await _read_project(actor, project)
+    if reason is not None:
+        return reason
+    if actor.kind != "user" or not actor.has_role(Role.SUPERVISOR) or actor.enterprise_id is None:
+        return _allowed(Role.SUPERVISOR)
+    if not await relations.is_party_of(actor.enterprise_id, project["id"], "supervision"):
+        return "NOT_PROJECT_SUPERVISOR"
+    return None
+
+
+async def _manage_camera(actor: Principal, project: dict) -> Reason:
+    """Staff of the project's district, or one of the project's leads."""
+    if not actor.has_role(*_STAFF, Role.PROJECT_LEAD):
+        return _allowed(*_STAFF, Role.PROJECT_LEAD)
+    if actor.is_staff:
+        return _station(actor, project)
+    return None if await relations.reads_project(actor, project) else "FORBIDDEN_OWNER"
+
+
+async def _read_camera(actor: Principal, project: dict) -> Reason:
+    """Staff of the project's district, its leads, supervisors whose enterprise is a party."""
+    if not actor.has_role(*_STAFF, Role.PROJECT_LEAD, Role.SUPERVISOR):
+        return _allowed(*_STAFF, Role.PROJECT_LEAD, Role.SUPERVISOR)
+    if actor.is_staff:
+        return _station(actor, project)
+    return None if await relations.reads_project(actor, project) else "FORBIDDEN_OWNER"
+
+
+async def _read_monitoring(actor: Principal, project: dict) -> Reason:
+    """A reader of the project, or the safety director named on one of its dangerous works."""
+    if await relations.reads_project(actor, project):
+        return None
+    if not actor.is_staff and await relations.is_safety_director_of(actor, project["id"]):
+        return None
+    return _out_of_scope(actor)
+
+
+async def _manage_monitoring(actor: Principal, project: dict) -> Reason:
+    """Staff of the project's district, or one of the project's leads."""
+    if actor.is_staff:
+        return _station(actor, project)
+    if not actor.has_role(Role.PROJECT_LEAD):
+        return _allowed(Role.PROJECT_LEAD, *_STAFF)
+    return None if await relations.is_lead_of(actor, project["id"]) else "FORBIDDEN_OWNER"
+
+
+async def _handle_alarm(actor: Principal, project: dict) -> Reason:
+    """Acknowledge / comment / clear: a person who reads the project's monitoring (not a key)."""
+    reason = await _read_monitoring(actor, project)
+    if reason is None and actor.kind != "user":
+        return "FORBIDDEN_ROLE"
+    return reason
+
+
+async def _supervise_monitoring(actor: Principal, project: dict) -> Reason:
+    """The supervising side: staff of the project's district, or a supervisor whose enterprise is a party."""
+    if actor.is_staff:
+        return _station(actor, project)
+    if actor.has_role(Role.SUPERVISOR) and await relations.reads_project(actor, project):
+        return None
+    return _allowed(Role.SUPERVISOR, *_STAFF)
+
+
+async def _approve_plan(actor: Principal, project: dict) -> Reason:
+    """专项方案 approval: staff of the project's district, or a supervisor whose enterprise is a party."""
+    if actor.is_staff:
+        return _station(actor, project)
+    if not actor.has_role(Role.SUPERVISOR):
+        return _allowed(Role.SUPERVISOR, *_STAFF)
+    return None if await relations.reads_project(actor, project) else "FORBIDDEN_OWNER"
+
+
+async def _move_project(actor: Principal, act: dict) -> Reason:
+    """act: {"project": row, "roles": the roles the act names, "party": whether a party of the project may do it}.
+    Staff of the project's district; a party's act also the project's named leads and its supervision party's
+    supervisors (among the roles named)."""
+    project, roles = act["project"], frozenset(act["roles"])
+    if not actor.has_role(*roles):
+        return "FORBIDDEN_ROLE", {"allowed": sorted(r.value for r in roles)}
+    if actor.is_staff:
+        return _station(actor, project)
+    if not act["party"]:
+        return "FORBIDDEN_ROLE", {"allowed": sorted(r.value for r in roles)}
+    if actor.has_role(Role.PROJECT_LEAD) and await relations.is_lead_of(actor, project["id"]):
+        return None
+    if actor.has_role(Role.SUPERVISOR) and await relations.is_party_of(actor.enterprise_id, project["id"], "supervision"):
+        return None
+    return "FORBIDDEN_OWNER"
+
+
+async def _roster_reach(actor: Principal, project: dict) -> tuple[Reason, Any]:
+    """(refusal, whose stints): None = everyone's (staff of its district, a lead of its general contractor); an
+    enterprise id = only that labour subcontractor's own."""
+    if actor.is_staff:
+        return _station(actor, project), None
+    if actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None:
+        roles = await relations.party_roles(project["id"], actor.enterprise_id)
+        if "general_contractor" in roles:
+            return None, None
+        if "labour_subcontractor" in roles:
+            return None, actor.enterprise_id
+    return "FORBIDDEN_ROLE", None
+
+
+async def _read_roster(actor: Principal, project: dict) -> Reason:
+    return (await _roster_reach(actor, project))[0]
+
+
+async def _change_roster(actor: Principal, stint: dict) -> Reason:
+    """stint: {"project": project row, "enterprise": employer}. A regulator admin of the district, a lead of the
+    project's general contractor, or a lead of the employing labour subcontractor for its own workers."""
+    if actor.is_staff and not actor.has_role(Role.REGULATOR_ADMIN):
+        return "FORBIDDEN_ROLE"
+    reason, seen = await _roster_reach(actor, stint["project"])
+    if reason is not None:
+        return reason
+    return None if seen is None or seen == stint["enterprise"] else "FORBIDDEN_OWNER"
+
+
+async def _manage_worker(actor: Principal, worker: dict) -> Reason:
+    """worker: {"employer"}. A regulator admin; a project lead of the employer or of a general contractor."""
+    if actor.has_role(Role.REGULATOR_ADMIN):
+        return None
+    if actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None:
+        if actor.enterprise_id == worker["employer"]:
+            return None
+        if "general_contractor" in await relations.enterprise_kinds(actor.enterprise_id):
+            return None
+    return "FORBIDDEN_ROLE"
+
+
 ACTIONS = {
     "read_worker_pii": _read_worker_pii,
     "export_unmasked": _export_unmasked,
+    "export_roster": _export_roster,
     "manage_user": _manage_user,
     "file_lab_report": _file_lab_report,
+    "act_as_lab": _act_as_lab,
+    "read_project": _read_project,
+    "read_holds": _read_holds,
+    "project_complaints": _project_complaints,
+    "inspect_material_entry": _inspect_material_entry,
+    "witness_material": _witness_material,
+    "decide_material_use": _decide_material_use,
+    "manage_camera": _manage_camera,
+    "read_camera": _read_camera,
+    "read_monitoring": _read_monitoring,
+    "manage_monitoring": _manage_monitoring,
+    "handle_alarm": _handle_alarm,
+    "supervise_monitoring": _supervise_monitoring,
+    "approve_plan": _approve_plan,
+    "move_project": _move_project,
+    "read_roster": _read_roster,
+    "change_roster": _change_roster,
+    "manage_worker": _manage_worker,
 }
+
+
+def _raise(action: str, reason: Reason) -> None:
+    if reason is None:
+        return
+    code, detail = (reason, {}) if isinstance(reason, str) else reason
+    raise Forbidden(code, detail={"action": action, **detail})
 
 
 async def allows(actor: Principal, action: str, resource: dict) -> bool:
@@ -89,14 +318,43 @@ async def allows(actor: Principal, action: str, resource: dict) -> bool:
 
 async def check(actor: Principal, action: str, resource: dict) -> None:
     """Raise 403 with the policy's reason unless the actor may do the action on the resource."""
-    reason = await ACTIONS[action](actor, resource)
-    if reason is not None:
-        raise Forbidden(reason, detail={"action": action})
+    _raise(action, await ACTIONS[action](actor, resource))
+
+
+async def roster_scope(actor: Principal, project: dict) -> Any:
+    """Whose stints the actor sees on a project (read_roster): None = everyone's, else that enterprise's own."""
+    reason, seen = await _roster_reach(actor, project)
+    _raise("read_roster", reason)
+    return seen
 
 
 # --- rules that need no database: require(actor, action, resource) -------------------------------------------
 
-def _complaint_in_staff_scope(actor: Principal, row: dict) -> str | None:
+def _staff(actor: Principal, _row: dict) -> Reason:
+    """Staff (inspectors, regulator admins) of any district."""
+    return None if actor.is_staff else _allowed(*_STAFF)
+
+
+def _station(actor: Principal, row: dict) -> Reason:
+    """Staff (inspectors, admins) of the row's district; a city admin everywhere."""
+    if not actor.is_staff:
+        return _allowed(*_STAFF)
+    return None if actor.can_see_district(row["district"]) else "FORBIDDEN_DISTRICT"
+
+
+def _admin_of_district(actor: Principal, row: dict) -> Reason:
+    """A regulator admin of the row's district; a city admin everywhere."""
+    if not actor.has_role(Role.REGULATOR_ADMIN):
+        return _allowed(Role.REGULATOR_ADMIN)
+    return None if actor.can_see_district(row["district"]) else "FORBIDDEN_DISTRICT"
+
+
+def _city_admin(actor: Principal, what: dict) -> Reason:
+    """City admins only; ``what`` (e.g. {"kind": …}) is named in the refusal."""
+    return None if actor.is_city_wide else ("FORBIDDEN_ROLE", dict(what))
+
+
+def _complaint_in_staff_scope(actor: Principal, row: dict) -> Reason:
     """Staff of the complaint's district; the city queue (no district) is the city admins'."""
     if not actor.is_staff:
         return "FORBIDDEN_ROLE"
@@ -105,7 +363,7 @@ def _complaint_in_staff_scope(actor: Principal, row: dict) -> str | None:
     return None if actor.can_see_district(row["district"]) else "FORBIDDEN_DISTRICT"
 
 
-def _act_on_complaint(actor: Principal, row: dict) -> str | None:
+def _act_on_complaint(actor: Principal, row: dict) -> Reason:
     """Staff of its district; an inspector only while the case is unassigned or theirs."""
     reason = _complaint_in_staff_scope(actor, row)
     if reason is None and actor.has_role(Role.INSPECTOR) and row["assignee"] not in (None, actor.id):
@@ -113,11 +371,11 @@ def _act_on_complaint(actor: Principal, row: dict) -> str | None:
     return reason
 
 
-def _own_complaint(actor: Principal, row: dict) -> str | None:
+def _own_complaint(actor: Principal, row: dict) -> Reason:
     return None if row["citizen"] == actor.id else "FORBIDDEN_OWNER"
 
 
-def _read_enterprise(actor: Principal, enterprise: dict) -> str | None:
+def _read_enterprise(actor: Principal, enterprise: dict) -> Reason:
     """Staff read every enterprise; an enterprise user only its own."""
     if actor.is_staff:
         return None
@@ -127,16 +385,69 @@ def _read_enterprise(actor: Principal, enterprise: dict) -> str | None:
     return "FORBIDDEN_ROLE"
 
 
-def _key_scope(actor: Principal, resource: dict) -> str | None:
+def _key_scope(actor: Principal, resource: dict) -> Reason:
     return None if actor.kind == "api_key" and resource["scope"] in actor.scopes else "API_KEY_SCOPE"
 
 
+def _credit_admin(actor: Principal, enterprise: dict) -> Reason:
+    """A regulator admin of the enterprise's district; a city admin for every enterprise."""
+    if not actor.has_role(Role.REGULATOR_ADMIN):
+        return _allowed(Role.REGULATOR_ADMIN)
+    return None if actor.is_city_wide or enterprise["district"] == actor.district_id else "FORBIDDEN_DISTRICT"
+
+
+def _read_credit(actor: Principal, enterprise: dict) -> Reason:
+    """Staff of the enterprise's district or of any district when it has none; a city admin for every one."""
+    if not actor.is_staff:
+        return _allowed(*_STAFF)
+    ok = actor.is_city_wide or enterprise["district"] in (None, actor.district_id)
+    return None if ok else "FORBIDDEN_DISTRICT"
+
+
+def _read_listing(actor: Principal, listing: dict) -> Reason:
+    """Staff, or the listed enterprise's own project leads and supervisors."""
+    if actor.has_role(*ENTERPRISE_ROLES) and actor.enterprise_id == listing["enterprise"]:
+        return None
+    return None if actor.is_staff else _allowed(*_STAFF)
+
+
+def _appeal_listing(actor: Principal, listing: dict) -> Reason:
+    """The listed enterprise's own project leads and supervisors."""
+    ok = actor.has_role(*ENTERPRISE_ROLES) and actor.enterprise_id == listing["enterprise"]
+    return None if ok else "FORBIDDEN_OWNER"
+
+
+def _own_lab_report(actor: Principal, report: dict) -> Reason:
+    """Void or correct a lab report: a user of the lab that filed it."""
+    return None if actor.enterprise_id is not None and report["lab"] == actor.enterprise_id else "REPORT_NOT_OWN_LAB"
+
+
+def _own_notification(actor: Principal, notification: dict) -> Reason:
+    return None if notification["recipient"] == actor.id else "FORBIDDEN_OWNER"
+
+
+def _read_receipts(actor: Principal, notification: dict) -> Reason:
+    """The notification's recipient, or a city admin."""
+    return None if notification["recipient"] == actor.id or actor.is_city_wide else "FORBIDDEN_OWNER"
+
+
 RULES = {
+    "staff": _staff,
+    "station": _station,
+    "admin_of_district": _admin_of_district,
+    "city_admin": _city_admin,
     "staff_read_complaint": _complaint_in_staff_scope,
     "act_on_complaint": _act_on_complaint,
     "own_complaint": _own_complaint,
     "read_enterprise": _read_enterprise,
     "key_scope": _key_scope,
+    "credit_admin": _credit_admin,
+    "read_credit": _read_credit,
+    "read_listing": _read_listing,
+    "appeal_listing": _appeal_listing,
+    "own_lab_report": _own_lab_report,
+    "own_notification": _own_notification,
+    "read_receipts": _read_receipts,
 }
 
 
@@ -147,6 +458,68 @@ def permits(actor: Principal, action: str, resource: dict) -> bool:
 
 def require(actor: Principal, action: str, resource: dict) -> None:
     """Raise 403 with the rule's reason unless a database-free rule lets the actor do the action."""
-    reason = RULES[action](actor, resource)
-    if reason is not None:
-        raise Forbidden(reason, detail={"action": action})
+    _raise(action, RULES[action](actor, resource))
+
+
+# --- in words, for docs/ACCESS.md (every action and rule above has a line) ----------------------------------
+
+WORDS: dict[str, str] = {
+    # actions that read relations from the database
+    "read_worker_pii": "a worker's unmasked ID number, phone, bank card: a city admin, or a project lead of an "
+                       "enterprise employing the worker on a current roster or of that project's general contractor",
+    "export_unmasked": "unmasked personal data in a roster export: a city admin, or a lead of the project's general "
+                       "contractor",
+    "export_roster": "a project's roster export (masked): staff of its district, a lead of its general contractor",
+    "manage_user": "create or change an account: a city admin anyone; a district admin only the inspectors and "
+                   "admins of its own district",
+    "file_lab_report": "file a lab report on a batch: a user of the lab named in the batch's witnessed sampling, once "
+                       "sampled",
+    "act_as_lab": "record or withdraw lab reports at all: a user of an enterprise that is a testing lab",
+    "read_project": "read a project and what hangs off it (materials, lots, reports): staff of its district, its "
+                    "named leads, supervisors whose enterprise is a party",
+    "read_holds": "a project's quality holds (质量停工): staff of its district, its leads, the people of every "
+                  "party enterprise",
+    "project_complaints": "the complaints about a site, without the citizen: its leads and its parties' "
+                          "supervisors (staff use the district queue)",
+    "inspect_material_entry": "进场验收 of a batch: a reader of the project who is staff, its supervisor or its lead",
+    "witness_material": "见证取样 and 退场 of a batch: a reader of the project who is staff or a supervisor",
+    "decide_material_use": "decide a batch's use: a supervisor of the project's supervision party (监理单位)",
+    "manage_camera": "add, change or switch off a project's cameras: staff of its district, its named leads",
+    "read_camera": "see a project's cameras and their alerts: staff of its district, its leads, its supervisors",
+    "read_monitoring": "see a project's dangerous works, sensors and alarms: a reader of the project, or the safety "
+                       "director named on one of its dangerous works",
+    "manage_monitoring": "register dangerous works, points and sensors: staff of its district, its named leads",
+    "handle_alarm": "acknowledge, comment on or clear an alarm: a person who may read the project's monitoring",
+    "supervise_monitoring": "the supervising side of monitoring (may loosen values, sign baselines): staff of the "
+                            "district, supervisors whose enterprise is a party",
+    "approve_plan": "approve a dangerous work's special plan: staff of the district, a supervisor of a party",
+    "move_project": "a lifecycle act (stage move, acceptance, assessment): one of the roles the act names; staff of "
+                    "the project's district; for a party's act, the project's named leads and its supervision "
+                    "party's supervisors",
+    "read_roster": "a project's roster and teams: staff of its district, a lead of its general contractor "
+                   "(everyone's), a lead of a labour subcontractor of the project (its own workers only)",
+    "change_roster": "put workers on or off a roster, change teams: a regulator admin of the district, a lead of the "
+                     "project's general contractor, a lead of the employing labour subcontractor for its own workers",
+    "manage_worker": "register or change a worker: a regulator admin; a lead of the employer or of a general "
+                     "contractor",
+    # rules that need no database
+    "staff": "staff (inspectors, regulator admins) of any district: the regulators' own lists and dashboards, "
+             "filtered to their district",
+    "station": "the station's own acts (reviews, spot checks, assessments, exports for training): staff of the "
+               "district, a city admin everywhere",
+    "admin_of_district": "a regulator admin of the district; a city admin everywhere",
+    "city_admin": "city admins only (API keys, webhooks, serious violations, recomputing credit)",
+    "staff_read_complaint": "read a complaint with its reporter: staff of its district; the city queue is the city "
+                            "admins'",
+    "act_on_complaint": "act on a complaint: staff of its district; an inspector only while unassigned or theirs",
+    "own_complaint": "the citizen who reported the complaint",
+    "read_enterprise": "read an enterprise: staff; an enterprise user its own",
+    "key_scope": "a department API key carrying the scope",
+    "credit_admin": "record or decide credit for an enterprise: a regulator admin of its district, a city admin",
+    "read_credit": "an enterprise's credit file: staff of its district (or any, when it has none), a city admin",
+    "read_listing": "a credit listing: staff, or the listed enterprise's own users",
+    "appeal_listing": "appeal a listing: the listed enterprise's own users",
+    "own_lab_report": "void or correct a lab report: a user of the lab that filed it",
+    "own_notification": "mark a notification read: its recipient",
+    "read_receipts": "a notification's delivery receipts: its recipient or a city admin",
+}

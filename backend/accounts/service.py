@@ -28,7 +28,7 @@ from backend.auth.tokens import new_secret, secret_hash
 from backend.db import utcnow
 from backend.districts import service as districts_service
 from backend.enterprises import service as enterprises_service
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from backend.errors import BadRequest, Conflict, NotFound, Unauthorized
 
 # What other departments' systems may be granted (see docs/ARCHITECTURE.md, "API keys").
 KNOWN_SCOPES = frozenset(
@@ -88,11 +88,6 @@ async def get_user_row(user_id: UUID) -> dict[str, Any]:
     return row
 
 
-async def _require_manager(actor: Principal, target_role: Role | str, target_district: int | None) -> None:
-    """The access policy's ``manage_user``: a city admin anyone, a district admin its own district's staff."""
-    await access_policy.check(actor, "manage_user", {"role": Role(target_role).value, "district": target_district})
-
-
 def _check_role_fields(role: Role, district: int | None, enterprise: UUID | None) -> None:
     if role in (Role.CITIZEN, Role.WORKER):
         raise BadRequest("ROLE_NOT_CREATABLE")
@@ -107,7 +102,7 @@ async def create_user(actor: Principal, data: UserCreate) -> UserOut:
     district = data.district_adcode if data.role not in ENTERPRISE_ROLES else None
     enterprise = data.enterprise_id if data.role in ENTERPRISE_ROLES else None
     _check_role_fields(data.role, district, enterprise)
-    await _require_manager(actor, data.role, district)
+    await access_policy.check(actor, "manage_user", {"role": data.role.value, "district": district})
     if district is not None:
         await districts_service.require_district(district)
     if enterprise is not None:
@@ -140,12 +135,11 @@ async def list_users(
     actor: Principal, *, role: Role | None, district: int | None, limit: int, offset: int
 ) -> tuple[int, list[UserOut]]:
     """Users the actor may manage, newest first."""
-    actor.require_role(Role.REGULATOR_ADMIN)
+    access_policy.require(actor, "admin_of_district", {"district": actor.district_id if district is None else district})
     where = []
     if role is not None:
         where.append(User.role == role.value)
     if district is not None:
-        actor.require_district(district)
         where.append(User.district == district)
     if not actor.is_city_wide:  # the same rule as access policy manage_user
         where.append((User.district == actor.district_id) & User.role.is_in([r.value for r in STAFF_ROLES]))
@@ -161,14 +155,14 @@ async def list_users(
 async def get_user(actor: Principal, user_id: UUID) -> UserOut:
     row = await get_user_row(user_id)
     if row["id"] != actor.id:
-        await _require_manager(actor, row["role"], row["district"])
+        await access_policy.check(actor, "manage_user", row)
     return user_out(row)
 
 
 async def update_user(actor: Principal, user_id: UUID, data: UserUpdate) -> UserOut:
     """Change a managed user's name, phone, password or active flag; disabling revokes their logins."""
     row = await get_user_row(user_id)
-    await _require_manager(actor, row["role"], row["district"])
+    await access_policy.check(actor, "manage_user", row)
     changes: dict[Any, Any] = {}
     if data.display_name is not None:
         changes[User.display_name] = data.display_name
@@ -195,7 +189,7 @@ async def update_user(actor: Principal, user_id: UUID, data: UserUpdate) -> User
 async def issue_bind_code(actor: Principal, user_id: UUID, ttl_s: int) -> BindCodeOut:
     """A one-time code the user types into the mini-program to link their WeChat to this account."""
     row = await get_user_row(user_id)
-    await _require_manager(actor, row["role"], row["district"])
+    await access_policy.check(actor, "manage_user", row)
     code = new_secret(9)
     expires = utcnow() + timedelta(seconds=ttl_s)
     await BindCode.insert(BindCode(user=user_id, code_hash=secret_hash(code), expires_at=expires))
@@ -236,8 +230,7 @@ def _api_key_out(row: dict[str, Any]) -> ApiKeyOut:
 
 async def create_api_key(actor: Principal, data: ApiKeyCreate) -> ApiKeyCreated:
     """Only a city-wide admin issues keys; the secret is shown once and stored hashed."""
-    if not actor.is_city_wide:
-        raise Forbidden("FORBIDDEN_ROLE")
+    access_policy.require(actor, "city_admin", {})
     unknown = sorted(set(data.scopes) - KNOWN_SCOPES)
     if unknown:
         raise BadRequest("SCOPE_UNKNOWN", detail={"unknown": unknown, "known": sorted(KNOWN_SCOPES)})
@@ -257,15 +250,13 @@ async def create_api_key(actor: Principal, data: ApiKeyCreate) -> ApiKeyCreated:
 
 
 async def list_api_keys(actor: Principal) -> list[ApiKeyOut]:
-    if not actor.is_city_wide:
-        raise Forbidden("FORBIDDEN_ROLE")
+    access_policy.require(actor, "city_admin", {})
     rows = await ApiKey.select().order_by(ApiKey.created_at, ascending=False)
     return [_api_key_out(r) for r in rows]
 
 
 async def revoke_api_key(actor: Principal, key_id: UUID) -> ApiKeyOut:
-    if not actor.is_city_wide:
-        raise Forbidden("FORBIDDEN_ROLE")
+    access_policy.require(actor, "city_admin", {})
     rows = (
         await ApiKey.update({ApiKey.revoked_at: utcnow()})
         .where((ApiKey.id == key_id) & ApiKey.revoked_at.is_null())

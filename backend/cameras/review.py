@@ -20,13 +20,12 @@ from uuid import UUID, uuid4
 
 import structlog
 
-from backend.auth.principal import Principal, Role
+from backend.access import policy as access_policy
+from backend.auth.principal import Principal
 from backend.cameras.schemas import AlertReview, CameraAlertStats, LabelBox, ReviewOut, ReviewVerdict
 from backend.cameras.service import (
     EVIDENCE_BUCKET,
     _project,
-    _require_manager,
-    _require_reader,
     alert_out,
     camera_row,
 )
@@ -92,7 +91,7 @@ async def review_alert(
     """Confirm or dismiss an alert (station or the project's lead); keep the frame as a labelled one when
     the project consented and its raw image is there."""
     row = await _alert_row(alert_id)
-    await _require_manager(actor, await _project(row["project"]))
+    await access_policy.check(actor, "manage_camera", await _project(row["project"]))
     frame = await CameraFrame.select().where(CameraFrame.id == row["frame"]).output(load_json=True).first()
     camera = await camera_row(row["camera"])
     analysis = _json(frame["result"]) or {}
@@ -131,7 +130,7 @@ async def review_alert(
 async def alert_stats(settings: Settings, actor: Principal, project_id: UUID, days: int) -> list[CameraAlertStats]:
     """Per camera of the project: alerts over the last `days`, how many reviewed / confirmed / dismissed,
     and whether its reviews ask for calibration or retraining."""
-    await _require_reader(actor, await _project(project_id))
+    await access_policy.check(actor, "read_camera", await _project(project_id))
     since = utcnow() - timedelta(days=days)
     rows = await Camera.raw(
         "SELECT c.id, c.name,"
@@ -158,12 +157,6 @@ async def alert_stats(settings: Settings, actor: Principal, project_id: UUID, da
     return out
 
 
-def _require_station(actor: Principal, project: dict[str, Any]) -> None:
-    """Staff (inspectors, admins) of the project's district."""
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
-    actor.require_district(project["district"])
-
-
 def yolo_line(box: dict[str, Any], width: int, height: int) -> str:
     x1, y1, x2, y2 = box["box"]
     return (f"{CLASSES.index(box['cls'])} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f}"
@@ -174,7 +167,7 @@ async def export_labels(s3: S3Client, actor: Principal, camera_id: UUID) -> byte
     """The camera's live labelled frames as a YOLO dataset (zip: images/, labels/, data.yaml, manifest.json);
     the station only."""
     camera = await camera_row(camera_id)
-    _require_station(actor, await _project(camera["project"]))
+    access_policy.require(actor, "station", await _project(camera["project"]))
     rows = await CameraLabel.select().where(
         (CameraLabel.camera == camera_id) & (CameraLabel.expires_at > utcnow())).order_by(
         CameraLabel.created_at).output(load_json=True)

@@ -20,6 +20,13 @@ import structlog
 from asyncpg.exceptions import UniqueViolationError
 from redis.asyncio import Redis
 
+from backend.access import policy as access_policy
+from backend.access.addresses import (
+    check_outbound_url,
+    split_credentials,
+    strip_credentials,
+    with_credentials,
+)
 from backend.auth.principal import Principal, Role
 from backend.cameras.schemas import (
     AlertOut,
@@ -35,7 +42,6 @@ from backend.cameras.schemas import (
 )
 from backend.cameras.tables import Camera, CameraAlert, CameraFrame, CameraLabel
 from backend.clients.s3 import S3Client
-from backend.access.addresses import check_outbound_url, split_credentials, strip_credentials, with_credentials
 from backend.db import utcnow
 from backend.errors import AppError, BadRequest, Conflict, Forbidden, NotFound
 from backend.media.images import ImageRejected, verify_image
@@ -56,24 +62,6 @@ RISK_TEXT = {"no_helmet": "作业人员未佩戴安全帽", "spacing": "模板�
 
 async def _project(project_id: UUID) -> dict[str, Any]:
     return await projects_service.get_project_row(project_id)
-
-
-async def _require_manager(actor: Principal, project: dict[str, Any]) -> None:
-    """Staff of the project's district, or one of the project's leads."""
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN, Role.PROJECT_LEAD)
-    if actor.is_staff:
-        actor.require_district(project["district"])
-    elif not await projects_service.can_read(actor, project):
-        raise Forbidden("FORBIDDEN_OWNER")
-
-
-async def _require_reader(actor: Principal, project: dict[str, Any]) -> None:
-    """Staff of the district, the project's leads, supervisors whose enterprise is a party."""
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN, Role.PROJECT_LEAD, Role.SUPERVISOR)
-    if actor.is_staff:
-        actor.require_district(project["district"])
-    elif not await projects_service.can_read(actor, project):
-        raise Forbidden("FORBIDDEN_OWNER")
 
 
 async def camera_row(camera_id: UUID) -> dict[str, Any]:
@@ -197,7 +185,7 @@ def _out(row: dict[str, Any]) -> CameraOut:
 async def create_camera(actor: Principal, data: CameraCreate) -> CameraOut:
     """Register a camera on a project (staff of its district or its lead)."""
     project = await _project(data.project_id)
-    await _require_manager(actor, project)
+    await access_policy.check(actor, "manage_camera", project)
     url, secret = _seal(check_source(data.source, data.url))
     check_settings_change(actor, None, data)
     if data.calibration is not None:
@@ -218,12 +206,12 @@ async def create_camera(actor: Principal, data: CameraCreate) -> CameraOut:
 
 async def get_camera(actor: Principal, camera_id: UUID) -> CameraOut:
     row = await camera_row(camera_id)
-    await _require_reader(actor, await _project(row["project"]))
+    await access_policy.check(actor, "read_camera", await _project(row["project"]))
     return _out(row)
 
 
 async def list_cameras(actor: Principal, project_id: UUID) -> list[CameraOut]:
-    await _require_reader(actor, await _project(project_id))
+    await access_policy.check(actor, "read_camera", await _project(project_id))
     rows = await Camera.select().where(Camera.project == project_id).order_by(Camera.name).output(load_json=True)
     return [_out(r) for r in rows]
 
@@ -251,7 +239,7 @@ async def update_camera(actor: Principal, camera_id: UUID, data: CameraUpdate, *
                         arq: Any = None) -> CameraOut:
     row = await camera_row(camera_id)
     project = await _project(row["project"])
-    await _require_manager(actor, project)
+    await access_policy.check(actor, "manage_camera", project)
     check_settings_change(actor, row, data)
     changes: dict[Any, Any] = {}
     if data.url is not None:
@@ -288,7 +276,7 @@ async def withdraw_consent(camera_id: UUID) -> None:
 async def set_calibration(actor: Principal, camera_id: UUID, data: CalibrationIn) -> CameraOut:
     """Store the measurements the camera's image → plane calibration is rebuilt from."""
     row = await camera_row(camera_id)
-    await _require_manager(actor, await _project(row["project"]))
+    await access_policy.check(actor, "manage_camera", await _project(row["project"]))
     check_calibration(data)
     await Camera.update({Camera.calibration: _calibration_json(data), Camera.updated_at: utcnow()}).where(
         Camera.id == camera_id)
@@ -303,7 +291,7 @@ async def submit_frame(
 ) -> UUID:
     """Verify an uploaded frame, keep it in the evidence bucket and queue it for the vision worker."""
     row = await camera_row(camera_id)
-    await _require_manager(actor, await _project(row["project"]))
+    await access_policy.check(actor, "manage_camera", await _project(row["project"]))
     try:
         image = await asyncio.to_thread(verify_image, content)
     except ImageRejected as exc:
@@ -346,7 +334,7 @@ async def get_frame(s3: S3Client, actor: Principal, frame_id: UUID, wait_s: floa
     """A frame and its analysis; with `wait_s`, wait that long for a queued frame to be analysed."""
     row = await _frame_row(frame_id)
     camera = await camera_row(row["camera"])
-    await _require_reader(actor, await _project(camera["project"]))
+    await access_policy.check(actor, "read_camera", await _project(camera["project"]))
     deadline = asyncio.get_running_loop().time() + wait_s
     while row["status"] in ("queued", "analysing") and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.2)
@@ -379,7 +367,7 @@ async def list_alerts(
     since: datetime | None, limit: int, offset: int,
 ) -> list[AlertOut]:
     """A project's camera alerts, newest first, each with a 5-minute link to its evidence image."""
-    await _require_reader(actor, await _project(project_id))
+    await access_policy.check(actor, "read_camera", await _project(project_id))
     query = CameraAlert.select(*CameraAlert.all_columns(), CameraAlert.camera.name.as_alias("camera_name")).where(
         CameraAlert.project == project_id)
     if camera_id is not None:

@@ -53,11 +53,11 @@ from backend.credit import service as credit_service
 from backend.db import utcnow
 from backend.districts.tables import District, Station
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound
-from backend.messages import MESSAGES
 from backend.geo.coords import to_gcj02
 from backend.geo.distance import bbox, haversine_m
 from backend.media import service as media_service
 from backend.media.schemas import Purpose
+from backend.messages import MESSAGES
 from backend.notifications import service as notifications
 from backend.outbox import service as outbox
 from backend.privacy import consent
@@ -844,8 +844,7 @@ async def queue(
 async def for_project(actor: Principal, project_id: UUID, limit: int, offset: int) -> tuple[int, list[ComplaintBrief]]:
     """What a project's lead or supervising enterprise sees: the cases about their site, no citizen."""
     project = await projects_service.get_project_row(project_id)
-    if actor.is_staff or not await projects_service.can_read(actor, project):
-        raise Forbidden("FORBIDDEN_OWNER" if not actor.is_staff else "FORBIDDEN_ROLE")
+    await access_policy.check(actor, "project_complaints", project)
     where = (Complaint.project == project_id) & (Complaint.status != Status.MERGED.value)
     rows = await Complaint.select().where(where).order_by(Complaint.submitted_at, ascending=False).limit(limit).offset(offset)
     return await Complaint.count().where(where), [brief(r) for r in rows]

@@ -16,7 +16,8 @@ from uuid import UUID
 
 from arq.connections import ArqRedis
 
-from backend.auth.principal import ENTERPRISE_ROLES, Principal, Role
+from backend.access import policy as access_policy
+from backend.auth.principal import Principal
 from backend.credit import listings, scoring
 from backend.credit.audit import audit
 from backend.credit.schemas import (
@@ -40,7 +41,7 @@ from backend.credit.tables import (
 )
 from backend.db import utcnow
 from backend.enterprises.tables import Enterprise
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import BadRequest, Conflict, NotFound
 from backend.materials.schemas import CreditEventOut
 from backend.materials.tables import CreditEvent
 from backend.settings import Settings
@@ -169,18 +170,12 @@ async def _enterprise(enterprise_id: UUID) -> dict[str, Any]:
     return row
 
 
-def _require_admin_for(actor: Principal, enterprise: dict[str, Any]) -> None:
-    actor.require_role(Role.REGULATOR_ADMIN)
-    if not actor.is_city_wide and enterprise["district"] != actor.district_id:
-        raise Forbidden("FORBIDDEN_DISTRICT")
-
-
 async def manual_event(settings: Settings, arq: ArqRedis | None, actor: Principal, data: ManualEventIn) -> CreditEventOut:
     """A regulator's deduction, bonus or serious violation, with a reason (serious: city-wide admins only)."""
     ent = await _enterprise(data.enterprise_id)
-    _require_admin_for(actor, ent)
-    if data.kind == "serious_violation" and not actor.is_city_wide:
-        raise Forbidden("FORBIDDEN_ROLE", detail={"kind": data.kind})
+    access_policy.require(actor, "credit_admin", ent)
+    if data.kind == "serious_violation":
+        access_policy.require(actor, "city_admin", {"kind": data.kind})
     if data.points is not None and (data.points <= 0 if data.kind == "manual_bonus" else data.points >= 0):
         raise BadRequest("CREDIT_POINTS_SIGN", detail={"kind": data.kind, "points": data.points})
     if data.kind == "manual_bonus":
@@ -241,17 +236,10 @@ async def status_of(ent: dict[str, Any]) -> CreditStatus:
     )
 
 
-def _require_staff_for(actor: Principal, ent: dict[str, Any]) -> None:
-    """Staff see enterprises of their district (or without one); a city-wide admin sees all."""
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
-    if not actor.is_city_wide and ent["district"] not in (None, actor.district_id):
-        raise Forbidden("FORBIDDEN_DISTRICT")
-
-
 async def enterprise_credit(actor: Principal, enterprise_id: UUID) -> EnterpriseCredit:
     """Regulators' view: status, score history and events of one enterprise."""
     ent = await _enterprise(enterprise_id)
-    _require_staff_for(actor, ent)
+    access_policy.require(actor, "read_credit", ent)
     history = await CreditScoreHistory.select().where(CreditScoreHistory.enterprise == enterprise_id).order_by(
         CreditScoreHistory.at, ascending=False).order_by(CreditScoreHistory.id, ascending=False).limit(100)
     events = await CreditEvent.select().where(CreditEvent.enterprise == enterprise_id).order_by(
@@ -268,7 +256,7 @@ async def enterprise_credit(actor: Principal, enterprise_id: UUID) -> Enterprise
 async def list_listings(actor: Principal, list_kind: str | None, status: str | None, limit: int, offset: int
                         ) -> list[ListingOut]:
     """Listings, newest first (staff); the lists are public information, so no district filter."""
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
+    access_policy.require(actor, "staff", {})
     query = CreditListing.select()
     if list_kind:
         query = query.where(CreditListing.list_kind == list_kind)
@@ -290,16 +278,10 @@ def _appeal_out(a: dict[str, Any]) -> AppealOut:
                      decision_note=a["decision_note"], submitted_at=a["submitted_at"], decided_at=a["decided_at"])
 
 
-def _require_viewer(actor: Principal, row: dict[str, Any]) -> None:
-    if actor.has_role(*ENTERPRISE_ROLES) and actor.enterprise_id == row["enterprise"]:
-        return
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
-
-
 async def listing_detail(actor: Principal, listing_id: UUID) -> ListingDetail:
     """A listing with its timeline and appeals: staff, or the listed enterprise's own people."""
     row = await _listing(listing_id)
-    _require_viewer(actor, row)
+    access_policy.require(actor, "read_listing", row)
     timeline = await CreditListingEvent.select().where(CreditListingEvent.listing == listing_id).order_by(
         CreditListingEvent.id)
     appeals = await CreditAppeal.select().where(CreditAppeal.listing == listing_id).order_by(CreditAppeal.submitted_at)
@@ -318,8 +300,7 @@ async def submit_appeal(settings: Settings, arq: ArqRedis | None, actor: Princip
                         ) -> AppealOut:
     """The listed enterprise (its project lead or supervisor accounts) appeals; the listing waits."""
     row = await _listing(listing_id)
-    if not (actor.has_role(*ENTERPRISE_ROLES) and actor.enterprise_id == row["enterprise"]):
-        raise Forbidden("FORBIDDEN_OWNER")
+    access_policy.require(actor, "appeal_listing", row)
     now = utcnow()
     async with CreditListing._meta.db.transaction():
         listings.target_status("appeal", row["status"], row, now)  # the state first: appealed twice at once is a state error
@@ -340,7 +321,7 @@ async def decide_appeal(settings: Settings, arq: ArqRedis | None, actor: Princip
     if appeal is None:
         raise NotFound("CREDIT_APPEAL_NOT_FOUND")
     row = await _listing(appeal["listing"])
-    _require_admin_for(actor, await _enterprise(row["enterprise"]))
+    access_policy.require(actor, "credit_admin", await _enterprise(row["enterprise"]))
     if appeal["status"] != "submitted":
         raise Conflict("CREDIT_APPEAL_DECIDED")
     now = utcnow()
@@ -360,7 +341,7 @@ async def suspend_restrictions(settings: Settings, arq: ArqRedis | None, actor: 
     """A regulator admin suspends an appealed black listing's restrictions, with a reason, until the appeal is
     decided (an appeal alone lifts nothing)."""
     row = await _listing(listing_id)
-    _require_admin_for(actor, await _enterprise(row["enterprise"]))
+    access_policy.require(actor, "credit_admin", await _enterprise(row["enterprise"]))
     if row["list_kind"] != "black" or row["status"] != "appealed" or row["effective_at"] is None or row["suspended_at"]:
         raise Conflict("CREDIT_SUSPEND_NOT_APPLICABLE", detail={"status": row["status"], "list": row["list_kind"]})
     now = utcnow()
@@ -375,7 +356,7 @@ async def accept_new_evidence(settings: Settings, arq: ArqRedis | None, actor: P
                               reason: str) -> ListingOut:
     """A regulator admin accepts new evidence after an appeal was turned down: one more appeal is allowed."""
     row = await _listing(listing_id)
-    _require_admin_for(actor, await _enterprise(row["enterprise"]))
+    access_policy.require(actor, "credit_admin", await _enterprise(row["enterprise"]))
     if not await CreditAppeal.exists().where((CreditAppeal.listing == listing_id) & (CreditAppeal.status == "rejected")):
         raise Conflict("CREDIT_LISTING_STATE", detail={"action": "accept_new_evidence", "status": row["status"]})
     async with CreditListing._meta.db.transaction():
@@ -386,8 +367,7 @@ async def accept_new_evidence(settings: Settings, arq: ArqRedis | None, actor: P
 
 async def recompute_now(settings: Settings, arq: ArqRedis | None, actor: Principal) -> dict[str, int]:
     """A city-wide admin runs the periodic job at once."""
-    if not actor.is_city_wide:
-        raise Forbidden("FORBIDDEN_ROLE")
+    access_policy.require(actor, "city_admin", {})
     await audit(actor, "recompute.requested", None, {})
     return await recompute_all(settings, arq)
 

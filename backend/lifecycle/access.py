@@ -1,14 +1,13 @@
-"""Who is who on a project, for the lifecycle rules (until backend/access/ holds one policy table)."""
+"""Who is who on a project, for the lifecycle rules; rights are decided by backend.access.policy."""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
+from backend.access import policy as access_policy
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
-from backend.errors import Forbidden
-from backend.projects import service as projects_service
 from backend.projects.tables import ProjectLead, ProjectParty
 
 SUPERVISION = "supervision"
@@ -26,27 +25,14 @@ async def is_supervisor(actor: Principal, project_id: UUID) -> bool:
         & (ProjectParty.role == SUPERVISION))
 
 
-async def require_reader(actor: Principal, project: dict[str, Any]) -> None:
-    """Staff of the district, the project's leads, supervisors of its parties (projects.can_read)."""
-    if not await projects_service.can_read(actor, project):
-        raise Forbidden("FORBIDDEN_DISTRICT" if actor.is_staff else "FORBIDDEN_OWNER")
+async def check_reader(actor: Principal, project: dict[str, Any]) -> None:
+    """Access policy read_project: staff of the district, the project's leads, supervisors of its parties."""
+    await access_policy.check(actor, "read_project", project)
 
 
-async def require_party_or_station(actor: Principal, project: dict[str, Any], roles: frozenset[Role],
-                                   party: bool) -> None:
-    """The actor has one of the roles; staff must be of the district; a lead/supervisor must be the project's."""
-    if not actor.has_role(*roles):
-        raise Forbidden("FORBIDDEN_ROLE", detail={"allowed": sorted(r.value for r in roles)})
-    if actor.is_staff:
-        actor.require_district(project["district"])
-        return
-    if not party:
-        raise Forbidden("FORBIDDEN_ROLE", detail={"allowed": sorted(r.value for r in roles)})
-    if actor.has_role(Role.PROJECT_LEAD) and await is_lead(actor, project["id"]):
-        return
-    if actor.has_role(Role.SUPERVISOR) and await is_supervisor(actor, project["id"]):
-        return
-    raise Forbidden("FORBIDDEN_OWNER")
+async def check_act(actor: Principal, project: dict[str, Any], roles: frozenset[Role], party: bool) -> None:
+    """Access policy move_project: one of the roles; staff of the district; a party's own lead/supervisor."""
+    await access_policy.check(actor, "move_project", {"project": project, "roles": roles, "party": party})
 
 
 async def supervisor_users(project_id: UUID) -> list[UUID]:

@@ -131,7 +131,7 @@ async def personnel_of(settings: Settings, project_id: UUID) -> KeyPersonnelOut:
 
 
 async def get_personnel(settings: Settings, actor: Principal, project_id: UUID) -> KeyPersonnelOut:
-    await access.require_reader(actor, await projects_service.get_project_row(project_id))
+    await access.check_reader(actor, await projects_service.get_project_row(project_id))
     return await personnel_of(settings, project_id)
 
 
@@ -139,7 +139,7 @@ async def replace_personnel(settings: Settings, actor: Principal, project_id: UU
                             ) -> KeyPersonnelOut:
     """Set the project's key personnel (its lead, or station staff of the district); one per role."""
     project = await projects_service.get_project_row(project_id)
-    await access.require_party_or_station(actor, project, frozenset({Role.PROJECT_LEAD, Role.INSPECTOR,
+    await access.check_act(actor, project, frozenset({Role.PROJECT_LEAD, Role.INSPECTOR,
                                                                      Role.REGULATOR_ADMIN}), party=True)
     roles = [p.role for p in people]
     if len(set(roles)) != len(roles):

@@ -234,14 +234,14 @@ async def audit(actor: Principal, request_id: UUID, data: InspectionAudit) -> In
 
 async def get(actor: Principal, request_id: UUID) -> InspectionOut:
     row = await _row(request_id)
-    await access.require_reader(actor, await projects_service.get_project_row(row["project"]))
+    await access.check_reader(actor, await projects_service.get_project_row(row["project"]))
     return await _out(row)
 
 
 async def list_for_project(actor: Principal, project_id: UUID, status: InspectionStatus | None
                            ) -> list[InspectionOut]:
     """A project's requests, newest first, for its readers."""
-    await access.require_reader(actor, await projects_service.get_project_row(project_id))
+    await access.check_reader(actor, await projects_service.get_project_row(project_id))
     query = InspectionRequest.select().where(InspectionRequest.project == project_id)
     if status is not None:
         query = query.where(InspectionRequest.status == status.value)
@@ -335,7 +335,7 @@ async def add_document(s3: S3Client, actor: Principal, request_id: UUID, name: s
 async def list_documents(s3: S3Client, actor: Principal, request_id: UUID) -> list[DocumentOut]:
     """A request's documents with short-lived download URLs, for the project's readers."""
     row = await _row(request_id)
-    await access.require_reader(actor, await projects_service.get_project_row(row["project"]))
+    await access.check_reader(actor, await projects_service.get_project_row(row["project"]))
     docs = await InspectionDocument.select().where(InspectionDocument.request == request_id).order_by(
         InspectionDocument.uploaded_at)
     return [_doc_out(d, await s3.presigned_get(FILES_BUCKET, d["key"])) for d in docs]

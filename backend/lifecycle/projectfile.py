@@ -280,7 +280,7 @@ async def build(settings: Settings, s3: S3Client, actor: Principal, project_id: 
     """The project file as PDF or ZIP for a reader of the project (staff of its district, its leads, supervisors)."""
     from backend.lifecycle.projectfile_pdf import render_pdf  # reportlab is loaded only when a file is made
 
-    await access.require_reader(actor, await projects_service.get_project_row(project_id))
+    await access.check_reader(actor, await projects_service.get_project_row(project_id))
     pf = await gather(settings, project_id, start, end)
     pdf = render_pdf(pf, await thumbnails(s3, pf), settings.zone())
     return pdf if kind == "pdf" else await render_zip(s3, pf, pdf)

@@ -135,7 +135,7 @@ async def site_data(settings: Settings, s3: S3Client | None, project_id: UUID, n
 
 async def site_view(settings: Settings, s3: S3Client | None, actor: Principal, project_id: UUID) -> dict[str, Any]:
     """The site view for a reader of the project (staff of its district, its leads, its supervisors)."""
-    await access.require_reader(actor, await projects_service.get_project_row(project_id))
+    await access.check_reader(actor, await projects_service.get_project_row(project_id))
     return await site_data(settings, s3, project_id)
 
 

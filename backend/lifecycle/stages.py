@@ -52,7 +52,7 @@ async def view(project: dict[str, Any]) -> StageOut:
 async def get_stage(actor: Principal, project_id: UUID) -> StageOut:
     """A project's stage and timeline, for its readers."""
     project = await projects_service.get_project_row(project_id)
-    await access.require_reader(actor, project)
+    await access.check_reader(actor, project)
     return await view(project)
 
 
@@ -62,7 +62,7 @@ async def transition(actor: Principal, project_id: UUID, data: StageTransitionIn
     if data.action not in STAGE_ACTIONS:
         raise BadRequest("STAGE_ACTION_UNKNOWN", detail={"action": data.action, "known": list(STAGE_ACTIONS)})
     move = STAGE_ACTIONS[data.action]
-    await access.require_party_or_station(actor, project, move.roles, move.project_party)
+    await access.check_act(actor, project, move.roles, move.project_party)
     detail: dict[str, Any] = {}
     if data.action == "permit":
         if data.permit is None:

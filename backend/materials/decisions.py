@@ -15,27 +15,19 @@ from uuid import UUID, uuid4
 from redis.asyncio import Redis
 
 from backend.accounts.tables import User
-from backend.auth.principal import Principal, Role
+from backend.auth.principal import Principal
 from backend.db import utcnow
-from backend.errors import Conflict, Forbidden
+from backend.errors import Conflict
 from backend.materials.reports import active_reports, unchecked_items
 from backend.materials.rules import Status, usable
 from backend.materials.schemas import UseDecisionIn, UseDecisionOut
-from backend.materials.service import _batch, _event, _require_reader, _touch, invalidate
+from backend.materials.service import _batch, _event, _touch, invalidate, project_for
 from backend.materials.tables import MaterialBatch, UseDecision
-from backend.projects.tables import ProjectParty
 
 
-async def _require_project_supervisor(actor: Principal, project_id: UUID) -> str:
-    """A supervisor (监理) user of an enterprise that is the project's supervision party; returns their name."""
-    await _require_reader(actor, project_id)
-    if actor.kind != "user" or not actor.has_role(Role.SUPERVISOR) or actor.enterprise_id is None:
-        raise Forbidden("FORBIDDEN_ROLE", detail={"allowed": [Role.SUPERVISOR.value]})
-    party = await ProjectParty.exists().where(
-        (ProjectParty.project == project_id) & (ProjectParty.enterprise == actor.enterprise_id)
-        & (ProjectParty.role == "supervision"))
-    if not party:
-        raise Forbidden("NOT_PROJECT_SUPERVISOR")
+async def _supervisor_name(actor: Principal, project_id: UUID) -> str:
+    """The deciding supervisor's name, once the access policy lets them decide (decide_material_use)."""
+    await project_for(actor, project_id, "decide_material_use")
     user = await User.select(User.display_name).where(User.id == actor.id).first()
     return user["display_name"] if user else ""
 
@@ -53,7 +45,7 @@ def _out(row: dict[str, Any], batch: dict[str, Any]) -> UseDecisionOut:
 async def decide_use(redis: Redis, actor: Principal, batch_id: UUID, data: UseDecisionIn) -> UseDecisionOut:
     """Record the supervisor's decision (accept the unchecked items for use, or not) on a partially checked batch."""
     batch = await _batch(batch_id)
-    name = await _require_project_supervisor(actor, batch["project"])
+    name = await _supervisor_name(actor, batch["project"])
     decision_id = uuid4()
     async with MaterialBatch._meta.db.transaction():
         locked = await MaterialBatch.raw(
@@ -82,7 +74,7 @@ async def decide_use(redis: Redis, actor: Principal, batch_id: UUID, data: UseDe
 
 async def list_decisions(actor: Principal, batch_id: UUID) -> list[UseDecisionOut]:
     batch = await _batch(batch_id)
-    await _require_reader(actor, batch["project"])
+    await project_for(actor, batch["project"])
     rows = await UseDecision.select().where(UseDecision.batch == batch_id).order_by(
         UseDecision.decided_at).output(load_json=True)
     return [_out(r, batch) for r in rows]

@@ -18,7 +18,7 @@ from uuid import UUID
 from backend.auth.principal import Principal
 from backend.materials import judge, standards
 from backend.materials.schemas import ConcreteMeasured, LotOut, PropertyOut
-from backend.materials.service import _require_reader
+from backend.materials.service import project_for
 from backend.materials.tables import ConcreteGroup, ConcreteLot, LabReport
 
 
@@ -131,7 +131,7 @@ async def batches_of(key: str) -> list[UUID]:
 
 async def list_lots(actor: Principal, project_id: UUID) -> list[LotOut]:
     """A project's concrete inspection lots with their latest assessment."""
-    await _require_reader(actor, project_id)
+    await project_for(actor, project_id)
     rows = await ConcreteLot.select().where(ConcreteLot.project == project_id).order_by(
         ConcreteLot.period_start, ascending=False).output(load_json=True)
     out = []

@@ -19,7 +19,7 @@ from backend.access import policy as access_policy
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
 from backend.db import utcnow
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import BadRequest, Conflict, NotFound
 from backend.materials import judge, lots, standards
 from backend.materials.rules import (
     TRANSITIONS,
@@ -33,9 +33,9 @@ from backend.materials.service import (
     _batch,
     _event,
     _fields,
-    _require_lab,
-    _require_reader,
     invalidate,
+    lab_of,
+    project_for,
     transition,
 )
 from backend.materials.tables import CreditEvent, LabReport, MaterialBatch, Sampling, UseDecision
@@ -124,7 +124,7 @@ async def _check_retest(batch: dict[str, Any], data: ReportIn) -> None:
 async def record_report(settings: Settings, redis: Redis, arq: ArqRedis | None, actor: Principal, batch_id: UUID,
                         data: ReportIn) -> ReportOut:
     """A lab records a report; it is judged at once and the batch follows (blocked, notified, credited on failure)."""
-    lab_id = await _require_lab(actor)
+    lab_id = await lab_of(actor)
     row = await _batch(batch_id)
     # only the lab named in the batch's witnessed sampling, and only after sampling (issue 17)
     labs = await Sampling.select(Sampling.lab).where(Sampling.batch == batch_id)
@@ -196,10 +196,9 @@ async def _insert_report(batch: dict[str, Any], lab_id: UUID, actor: Principal, 
 # --- void and correct -------------------------------------------------------------------------------------
 
 async def _own_active_report(actor: Principal, report_id: UUID) -> tuple[dict[str, Any], dict[str, Any]]:
-    lab_id = await _require_lab(actor)
+    await lab_of(actor)
     report = await _report(report_id)
-    if report["lab"] != lab_id:
-        raise Forbidden("REPORT_NOT_OWN_LAB")
+    access_policy.require(actor, "own_lab_report", report)
     if report["state"] != "active":
         raise Conflict("REPORT_STATE", detail={"state": report["state"]})
     return report, await _batch(report["batch"])
@@ -441,7 +440,7 @@ async def _notify_change(settings: Settings, arq: ArqRedis | None, batch: dict[s
 async def list_reports(actor: Principal, batch_id: UUID) -> list[ReportOut]:
     """Every report of the batch, voided and superseded ones included (the trail)."""
     row = await _batch(batch_id)
-    await _require_reader(actor, row["project"])
+    await project_for(actor, row["project"])
     rows = await LabReport.select(*LabReport.all_columns(), LabReport.lab.name.as_alias("lab_name")).where(
         LabReport.batch == batch_id).order_by(LabReport.created_at).output(load_json=True)
     return [report_out(r, row["status"]) for r in rows]

@@ -19,12 +19,14 @@ from asyncpg.exceptions import UniqueViolationError
 from redis.asyncio import Redis
 
 from backend import ratelimit
-from backend.auth.principal import Principal, Role
+from backend.access import policy as access_policy
+from backend.access.scope import project_scope
+from backend.auth.principal import Principal
 from backend.clients.s3 import S3Client
 from backend.db import utcnow
 from backend.enterprises import service as enterprises_service
 from backend.enterprises.tables import Enterprise
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import BadRequest, Conflict, NotFound
 from backend.geo.coords import to_gcj02
 from backend.materials import qr, standards
 from backend.materials.rules import Event, Material, Status, TransitionRefused, next_status, usable
@@ -76,28 +78,18 @@ async def _batch(batch_id: UUID) -> dict[str, Any]:
     return row
 
 
-async def _require_reader(actor: Principal, project_id: UUID) -> dict[str, Any]:
+async def project_for(actor: Principal, project_id: UUID, action: str = "read_project") -> dict[str, Any]:
+    """The project row, once the access policy lets the actor do ``action`` on it (read_project,
+    inspect_material_entry, witness_material, decide_material_use)."""
     project = await projects_service.get_project_row(project_id)
-    if not await projects_service.can_read(actor, project):
-        raise Forbidden("FORBIDDEN_DISTRICT" if actor.is_staff else "FORBIDDEN_OWNER")
+    await access_policy.check(actor, action, project)
     return project
 
 
-async def _require_party(actor: Principal, project_id: UUID, *roles: Role) -> dict[str, Any]:
-    """Staff of the project's district, or its leads / supervisors (limited to `roles` when given)."""
-    project = await _require_reader(actor, project_id)
-    if not actor.is_staff and roles and not actor.has_role(*roles):
-        raise Forbidden("FORBIDDEN_ROLE", detail={"allowed": [r.value for r in roles]})
-    return project
-
-
-async def _require_lab(actor: Principal) -> UUID:
-    """A user of a testing lab (检测机构) records reports."""
-    if actor.kind != "user" or actor.enterprise_id is None:
-        raise Forbidden("NOT_A_LAB")
-    kinds = await enterprises_service.kinds_of([actor.enterprise_id])
-    if "testing_lab" not in kinds.get(actor.enterprise_id, set()):
-        raise Forbidden("NOT_A_LAB")
+async def lab_of(actor: Principal) -> UUID:
+    """The actor's testing lab, once the access policy says they act as one (act_as_lab)."""
+    await access_policy.check(actor, "act_as_lab", {})
+    assert actor.enterprise_id is not None  # act_as_lab holds only for users of an enterprise
     return actor.enterprise_id
 
 
@@ -136,7 +128,7 @@ async def invalidate(redis: Redis | None, batch_id: UUID) -> None:
 async def create_batch(settings: Settings, actor: Principal, data: BatchCreate) -> BatchOut:
     """Register a delivered batch for a project, with its batch label (serial 0)."""
     await projects_service.require_site_activity(data.project_id)
-    project = await _require_party(actor, data.project_id)
+    project = await project_for(actor, data.project_id)
     check_grade(data.material, data.grade)
     kinds = await enterprises_service.kinds_of([data.manufacturer_id])
     if data.manufacturer_id not in kinds:
@@ -164,13 +156,13 @@ async def create_batch(settings: Settings, actor: Principal, data: BatchCreate) 
 
 async def get_batch(actor: Principal, batch_id: UUID) -> BatchOut:
     row = await _batch(batch_id)
-    await _require_reader(actor, row["project"])
+    await project_for(actor, row["project"])
     return _out(row)
 
 
 async def list_batches(actor: Principal, project_id: UUID, status: Status | None, limit: int, offset: int
                        ) -> tuple[int, list[BatchOut]]:
-    await _require_reader(actor, project_id)
+    await project_for(actor, project_id)
     where = MaterialBatch.project == project_id
     if status is not None:
         where = where & (MaterialBatch.status == status.value)
@@ -218,7 +210,7 @@ async def upload_certificate(s3: S3Client, settings: Settings, redis: Redis, act
                              content: bytes) -> BatchOut:
     """Keep the factory certificate (出厂合格证) in the files bucket; only PDF/JPEG/PNG up to 10 MB."""
     row = await _batch(batch_id)
-    await _require_party(actor, row["project"])
+    await project_for(actor, row["project"])
     kind = next((v for magic, v in _CERT_TYPES.items() if content.startswith(magic)), None)
     if kind is None or len(content) > CERTIFICATE_MAX_BYTES:
         raise BadRequest("CERTIFICATE_INVALID")
@@ -234,7 +226,7 @@ async def upload_certificate(s3: S3Client, settings: Settings, redis: Redis, act
 
 async def certificate_url(s3: S3Client, settings: Settings, actor: Principal, batch_id: UUID) -> str:
     row = await _batch(batch_id)
-    await _require_reader(actor, row["project"])
+    await project_for(actor, row["project"])
     if row["certificate_key"] is None:
         raise NotFound("NOT_FOUND", detail="no certificate")
     return await s3.presigned_get("files", row["certificate_key"])
@@ -244,7 +236,7 @@ async def certificate_url(s3: S3Client, settings: Settings, actor: Principal, ba
 
 async def add_transport_leg(redis: Redis, actor: Principal, batch_id: UUID, data: TransportLegIn) -> dict[str, Any]:
     row = await _batch(batch_id)
-    await _require_party(actor, row["project"])
+    await project_for(actor, row["project"])
     if data.arrived_at is not None and data.arrived_at < data.departed_at:
         raise BadRequest("VALIDATION_ERROR", detail={"arrived_at": "before departed_at"})
     track = None
@@ -268,7 +260,7 @@ async def record_entry_inspection(redis: Redis, actor: Principal, batch_id: UUID
                                   ) -> BatchOut:
     """进场验收 by the supervisor, the project lead, or a station inspector."""
     row = await _batch(batch_id)
-    await _require_party(actor, row["project"], Role.SUPERVISOR, Role.PROJECT_LEAD)
+    await project_for(actor, row["project"], "inspect_material_entry")
     async with MaterialBatch._meta.db.transaction():
         await transition(row, Event.ENTRY_ACCEPT if data.accepted else Event.ENTRY_REJECT, actor,
                          {"note": data.note})
@@ -282,7 +274,7 @@ async def record_entry_inspection(redis: Redis, actor: Principal, batch_id: UUID
 async def record_sampling(redis: Redis, actor: Principal, batch_id: UUID, data: SamplingIn) -> BatchOut:
     """见证取样: the witness (supervisor or station inspector) records the sample."""
     row = await _batch(batch_id)
-    await _require_party(actor, row["project"], Role.SUPERVISOR)
+    await project_for(actor, row["project"], "witness_material")
     if data.lab_id is not None:
         kinds = await enterprises_service.kinds_of([data.lab_id])
         if "testing_lab" not in kinds.get(data.lab_id, set()):
@@ -309,7 +301,7 @@ def _use_refusal(status: str, decision: UUID | None) -> Conflict | None:
 async def record_use(redis: Redis, actor: Principal, batch_id: UUID, data: UseIn) -> dict[str, Any]:
     """使用部位: refused unless the batch passed, or a supervisor accepted its unchecked items (usable())."""
     row = await _batch(batch_id)
-    await _require_party(actor, row["project"])
+    await project_for(actor, row["project"])
     if (refusal := _use_refusal(row["status"], row["use_decision"])) is not None:
         raise refusal
     use = UseRecord(batch=batch_id, building=data.building, floor=data.floor, element=data.element,
@@ -334,7 +326,7 @@ async def remove_batch(settings: Settings, redis: Redis, arq: ArqRedis | None, a
     from backend.materials import reports  # reports builds on this module
 
     row = await _batch(batch_id)
-    await _require_party(actor, row["project"], Role.SUPERVISOR)
+    await project_for(actor, row["project"], "witness_material")
     async with MaterialBatch._meta.db.transaction():
         await transition(row, Event.REMOVE, actor, {"reason": reason})
         await reports.apply_reports(settings, arq, actor, batch_id, cause=f"remove:{batch_id}", reports_changed=False)
@@ -350,7 +342,7 @@ def _fields(obj: Any) -> dict[str, Any]:
 
 async def timeline(actor: Principal, batch_id: UUID) -> list[dict[str, Any]]:
     row = await _batch(batch_id)
-    await _require_reader(actor, row["project"])
+    await project_for(actor, row["project"])
     rows = await MaterialEvent.select().where(MaterialEvent.batch == batch_id).order_by(
         MaterialEvent.at).output(load_json=True)
     return [{"kind": r["kind"], "from": r["from_status"], "to": r["to_status"], "actor_id": r["actor"],
@@ -368,7 +360,7 @@ def _label_out(settings: Settings, row: dict[str, Any]) -> LabelOut:
 async def issue_labels(settings: Settings, actor: Principal, batch_id: UUID, bundles: int) -> list[LabelOut]:
     """Make sure the batch has bundle labels 1..bundles (idempotent); returns all its labels."""
     row = await _batch(batch_id)
-    await _require_party(actor, row["project"])
+    await project_for(actor, row["project"])
     existing = {r["serial"] for r in await MaterialLabel.select(MaterialLabel.serial).where(
         MaterialLabel.batch == batch_id)}
     fresh = []
@@ -387,7 +379,7 @@ async def issue_labels(settings: Settings, actor: Principal, batch_id: UUID, bun
 
 async def list_labels(settings: Settings, actor: Principal, batch_id: UUID) -> list[LabelOut]:
     row = await _batch(batch_id)
-    await _require_reader(actor, row["project"])
+    await project_for(actor, row["project"])
     rows = await MaterialLabel.select().where(MaterialLabel.batch == batch_id).order_by(MaterialLabel.serial)
     return [_label_out(settings, r) for r in rows]
 
@@ -402,7 +394,7 @@ async def _label(label_id: UUID) -> dict[str, Any]:
 async def label_image(settings: Settings, actor: Principal, label_id: UUID, kind: str) -> bytes:
     label = await _label(label_id)
     row = await _batch(label["batch"])
-    await _require_reader(actor, row["project"])
+    await project_for(actor, row["project"])
     content = qr.content_for(settings, label["token"])
     return qr.png(content) if kind == "png" else qr.svg(content)
 
@@ -410,7 +402,7 @@ async def label_image(settings: Settings, actor: Principal, label_id: UUID, kind
 async def label_sheet(settings: Settings, actor: Principal, batch_id: UUID) -> bytes:
     """A printable A4 sheet (SVG) of the batch's labels that are not revoked."""
     row = await _batch(batch_id)
-    await _require_reader(actor, row["project"])
+    await project_for(actor, row["project"])
     labels = await MaterialLabel.select().where(
         (MaterialLabel.batch == batch_id) & MaterialLabel.revoked_at.is_null()).order_by(MaterialLabel.serial)
     items = [qr.SheetItem(qr.content_for(settings, lab["token"]), [
@@ -424,7 +416,7 @@ async def label_sheet(settings: Settings, actor: Principal, batch_id: UUID) -> b
 async def revoke_label(settings: Settings, redis: Redis, actor: Principal, label_id: UUID, reason: str) -> LabelOut:
     label = await _label(label_id)
     row = await _batch(label["batch"])
-    await _require_party(actor, row["project"])
+    await project_for(actor, row["project"])
     if label["revoked_at"] is None:
         async with MaterialBatch._meta.db.transaction():
             await MaterialLabel.update({MaterialLabel.revoked_at: utcnow(), MaterialLabel.revoked_reason: reason,
@@ -444,13 +436,9 @@ async def revoke_label(settings: Settings, redis: Redis, actor: Principal, label
 async def list_alerts(actor: Principal, district: int | None, kind: str | None, since: datetime | None,
                       limit: int, offset: int) -> list[AlertOut]:
     """Counterfeit / revoked / diversion alerts of the actor's district (staff)."""
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
     query = MaterialAlert.select()
-    if district is not None:
-        actor.require_district(district)
-        query = query.where(MaterialAlert.district == district)
-    elif not actor.is_city_wide:
-        query = query.where(MaterialAlert.district == actor.district_id)
+    for clause in project_scope(actor, district, staff_only=True).where(district_col=MaterialAlert.district):
+        query = query.where(clause)
     if kind:
         query = query.where(MaterialAlert.kind == kind)
     if since:
@@ -473,7 +461,7 @@ async def list_credit_events(actor: Principal, enterprise_id: UUID | None, limit
     every read audited in credit_audit like the open credit API)."""
     query = CreditEvent.select(*CreditEvent.all_columns())
     if actor.kind == "api_key":
-        actor.require_scope("credit:read")
+        access_policy.require(actor, "key_scope", {"scope": "credit:read"})
         if redis is not None and settings is not None:
             await ratelimit.hit(redis, f"credit:open:{actor.id}", settings.CREDIT_OPEN_RATE_PER_MIN, 60)
         from backend.credit.audit import audit  # credit imports materials' tables
@@ -481,9 +469,8 @@ async def list_credit_events(actor: Principal, enterprise_id: UUID | None, limit
         await audit(actor, "query.material_events", enterprise_id,
                     {"enterprise": str(enterprise_id) if enterprise_id else None, "limit": limit, "offset": offset})
     else:
-        actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
-        if not actor.is_city_wide:
-            query = query.where(CreditEvent.project.district == actor.district_id)
+        for clause in project_scope(actor, staff_only=True).where(district_col=CreditEvent.project.district):
+            query = query.where(clause)
     if enterprise_id is not None:
         query = query.where(CreditEvent.enterprise == enterprise_id)
     rows = await query.order_by(CreditEvent.occurred_at, ascending=False).limit(limit).offset(offset)

@@ -18,7 +18,8 @@ from uuid import UUID
 
 import msgspec
 
-from backend.auth.principal import Principal, Role
+from backend.access import policy as access_policy
+from backend.auth.principal import Principal
 from backend.db import utcnow
 from backend.errors import BadRequest, Conflict, Forbidden
 from backend.monitoring import provisioning, service
@@ -73,18 +74,19 @@ def loosened(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 
 async def _is_supervisor(actor: Principal, project: dict[str, Any]) -> bool:
+    """The supervising side (access policy supervise_monitoring); staff of another district are refused."""
     if actor.is_staff:
-        actor.require_district(project["district"])
+        await access_policy.check(actor, "supervise_monitoring", project)
         return True
-    return actor.has_role(Role.SUPERVISOR) and await service.projects_service.can_read(actor, project)
+    return await access_policy.allows(actor, "supervise_monitoring", project)
 
 
-async def _require_editor(actor: Principal, project: dict[str, Any]) -> bool:
-    """Leads (and staff) manage sensors; the project's supervisors too. Returns whether the actor is the
-    supervising side (staff or supervisor), which may also loosen."""
+async def _supervising(actor: Principal, project: dict[str, Any]) -> bool:
+    """Leads (and staff) manage sensors; the project's supervisors too (access policy manage_monitoring /
+    supervise_monitoring). Returns whether the actor is the supervising side, which may also loosen."""
     if await _is_supervisor(actor, project):
         return True
-    await service._require_manager(actor, project)  # noqa: SLF001 - the domain's own access rule
+    await access_policy.check(actor, "manage_monitoring", project)
     return False
 
 
@@ -100,7 +102,7 @@ async def _audit(sensor_id: UUID, kind: str, actor: Principal, *, plan_ref: str 
 async def sensor_detail(actor: Principal, sensor_id: UUID) -> SensorDetail:
     """The sensor, its status and its lifecycle audit trail."""
     row = await service._sensor(sensor_id)  # noqa: SLF001
-    await service._require_reader(actor, await service._project(row["project"]))  # noqa: SLF001
+    await access_policy.check(actor, "read_monitoring", await service._project(row["project"]))  # noqa: SLF001
     events = await SensorEvent.select().where(SensorEvent.sensor == sensor_id).order_by(SensorEvent.at).output(
         load_json=True)
     return SensorDetail(sensor=service._sensor_out(row), status=row["status"], events=[  # noqa: SLF001
@@ -112,7 +114,7 @@ async def edit_thresholds(actor: Principal, sensor_id: UUID, data: ThresholdEdit
     """Change some alarm values (audited, with the plan reference); the lead may only tighten them."""
     row = await service._sensor(sensor_id)  # noqa: SLF001
     project = await service._project(row["project"])  # noqa: SLF001
-    supervising = await _require_editor(actor, project)
+    supervising = await _supervising(actor, project)
     if not data.plan_ref.strip():
         raise BadRequest("PLAN_REF_REQUIRED")
     if row["status"] == "retired":
@@ -145,7 +147,7 @@ async def set_baseline(actor: Principal, sensor_id: UUID, data: BaselineSet) -> 
     row = await service._sensor(sensor_id)  # noqa: SLF001
     project = await service._project(row["project"])  # noqa: SLF001
     if not await _is_supervisor(actor, project):
-        await service._require_reader(actor, project)  # noqa: SLF001
+        await access_policy.check(actor, "read_monitoring", project)
         raise Forbidden("BASELINE_NEEDS_SUPERVISOR")
     if row["status"] == "retired":
         raise Conflict("SENSOR_STATE", detail={"status": row["status"]})
@@ -169,7 +171,7 @@ async def transition_sensor(actor: Principal, sensor_id: UUID, action: str, data
     device's broker login in the same transaction (a broker that cannot be told leaves it active)."""
     row = await service._sensor(sensor_id)  # noqa: SLF001
     project = await service._project(row["project"])  # noqa: SLF001
-    supervising = await _require_editor(actor, project)
+    supervising = await _supervising(actor, project)
     if action == "retire" and not supervising:
         raise Forbidden("THRESHOLD_LOOSENING_FORBIDDEN", detail={"action": action})
     async with Sensor._meta.db.transaction():

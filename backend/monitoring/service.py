@@ -17,6 +17,8 @@ from uuid import UUID
 import msgspec
 from arq.connections import ArqRedis
 
+from backend.access import policy as access_policy
+from backend.access.scope import project_scope
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
 from backend.db import utcnow
@@ -61,7 +63,7 @@ from backend.monitoring.tables import (
 )
 from backend.notifications import escalation
 from backend.projects import service as projects_service
-from backend.projects.tables import ProjectLead, ProjectParty
+from backend.projects.tables import ProjectParty
 from backend.settings import Settings
 
 TOPIC = "zhijian/v1/{project_id}/{sensor_id}/telemetry"
@@ -86,37 +88,6 @@ async def _project(project_id: UUID) -> dict[str, Any]:
         return await projects_service.get_project_row(project_id)
     except NotFound:
         raise NotFound("PROJECT_NOT_FOUND") from None
-
-
-async def _is_safety_director(actor: Principal, project_id: UUID) -> bool:
-    return await DangerousWork.exists().where(
-        (DangerousWork.project == project_id) & (DangerousWork.safety_director == actor.id)
-    )
-
-
-async def _require_reader(actor: Principal, project: dict[str, Any]) -> None:
-    if await projects_service.can_read(actor, project):
-        return
-    if actor.kind == "user" and not actor.is_staff and await _is_safety_director(actor, project["id"]):
-        return
-    raise Forbidden("FORBIDDEN_DISTRICT" if actor.is_staff else "FORBIDDEN_OWNER")
-
-
-async def _require_manager(actor: Principal, project: dict[str, Any]) -> None:
-    """Staff of the district, or a lead of this project."""
-    if actor.is_staff:
-        actor.require_district(project["district"])
-        return
-    actor.require_role(Role.PROJECT_LEAD, Role.INSPECTOR, Role.REGULATOR_ADMIN)
-    if not await ProjectLead.exists().where((ProjectLead.project == project["id"]) & (ProjectLead.user == actor.id)):
-        raise Forbidden("FORBIDDEN_OWNER")
-
-
-async def _require_handler(actor: Principal, project: dict[str, Any]) -> None:
-    """Who may acknowledge / clear an alarm: leads, supervisors, the safety director, staff."""
-    await _require_reader(actor, project)
-    if actor.kind != "user":
-        raise Forbidden("FORBIDDEN_ROLE")
 
 
 # --- dangerous works --------------------------------------------------------------------------------
@@ -174,7 +145,7 @@ async def _check_safety_director(project_id: UUID, user_id: UUID | None) -> None
 async def create_work(actor: Principal, data: WorkCreate) -> WorkOut:
     """Register a dangerous work; its class (危大 / 超过一定规模) follows from the parameters."""
     project = await _project(data.project_id)
-    await _require_manager(actor, project)
+    await access_policy.check(actor, "manage_monitoring", project)
     params = _parameters(data.kind, data.parameters)
     await _check_safety_director(data.project_id, data.safety_director_id)
     verdict = classify(data.kind, params)
@@ -189,12 +160,12 @@ async def create_work(actor: Principal, data: WorkCreate) -> WorkOut:
 
 async def get_work(actor: Principal, work_id: UUID) -> WorkOut:
     row = await _work(work_id)
-    await _require_reader(actor, await _project(row["project"]))
+    await access_policy.check(actor, "read_monitoring", await _project(row["project"]))
     return _work_out(row)
 
 
 async def list_works(actor: Principal, project_id: UUID) -> list[WorkOut]:
-    await _require_reader(actor, await _project(project_id))
+    await access_policy.check(actor, "read_monitoring", await _project(project_id))
     rows = await DangerousWork.select().where(DangerousWork.project == project_id).order_by(
         DangerousWork.created_at).output(load_json=True)
     return [_work_out(r) for r in rows]
@@ -203,7 +174,7 @@ async def list_works(actor: Principal, project_id: UUID) -> list[WorkOut]:
 async def update_work(actor: Principal, work_id: UUID, data: WorkUpdate) -> WorkOut:
     """Rename, change parameters (reclassified) or the safety director."""
     row = await _work(work_id)
-    await _require_manager(actor, await _project(row["project"]))
+    await access_policy.check(actor, "manage_monitoring", await _project(row["project"]))
     changes: dict[Any, Any] = {DangerousWork.updated_at: utcnow()}
     if data.name is not None:
         changes[DangerousWork.name] = data.name
@@ -222,9 +193,7 @@ async def update_work(actor: Principal, work_id: UUID, data: WorkUpdate) -> Work
 async def delete_work(actor: Principal, work_id: UUID) -> None:
     """Staff only, and only while it has never alarmed (alarms are the record)."""
     row = await _work(work_id)
-    if not actor.is_staff:
-        raise Forbidden("FORBIDDEN_ROLE", detail={"allowed": [Role.INSPECTOR.value, Role.REGULATOR_ADMIN.value]})
-    actor.require_district(row["district"])
+    access_policy.require(actor, "station", row)
     if await Alarm.exists().where(Alarm.point.work == work_id):
         raise Conflict("WORK_HAS_ALARMS")
     await DangerousWork.delete().where(DangerousWork.id == work_id)
@@ -235,7 +204,7 @@ async def submit_plan(actor: Principal, work_id: UUID, data: PlanSubmit) -> Work
     import msgspec
 
     row = await _work(work_id)
-    await _require_manager(actor, await _project(row["project"]))
+    await access_policy.check(actor, "manage_monitoring", await _project(row["project"]))
     unknown = sorted(set(data.alarm_values) - set(METRICS))
     if unknown:
         raise BadRequest("METRIC_UNKNOWN", detail={"metrics": unknown})
@@ -252,12 +221,7 @@ async def approve_plan(actor: Principal, work_id: UUID, data: PlanApprove) -> Wo
     """The chief supervising engineer (a supervisor of the project) or staff approves; 超规模 needs expert review."""
     row = await _work(work_id)
     project = await _project(row["project"])
-    if actor.is_staff:
-        actor.require_district(project["district"])
-    else:
-        actor.require_role(Role.SUPERVISOR, Role.INSPECTOR, Role.REGULATOR_ADMIN)
-        if not await projects_service.can_read(actor, project):
-            raise Forbidden("FORBIDDEN_OWNER")
+    await access_policy.check(actor, "approve_plan", project)
     if row["plan_status"] != "submitted":
         raise Conflict("PLAN_STATE", detail={"plan_status": row["plan_status"]})
     if row["classification"] == "beyond_scale" and not data.expert_review.strip():
@@ -279,7 +243,7 @@ def _point_out(r: dict[str, Any]) -> PointOut:
 
 async def create_point(actor: Principal, work_id: UUID, data: PointCreate) -> PointOut:
     row = await _work(work_id)
-    await _require_manager(actor, await _project(row["project"]))
+    await access_policy.check(actor, "manage_monitoring", await _project(row["project"]))
     if await MonitoringPoint.exists().where((MonitoringPoint.work == work_id) & (MonitoringPoint.code == data.code)):
         raise Conflict("POINT_DUPLICATE")
     point = MonitoringPoint(work=work_id, code=data.code, name=data.name)
@@ -289,7 +253,7 @@ async def create_point(actor: Principal, work_id: UUID, data: PointCreate) -> Po
 
 async def list_points(actor: Principal, work_id: UUID) -> list[PointOut]:
     row = await _work(work_id)
-    await _require_reader(actor, await _project(row["project"]))
+    await access_policy.check(actor, "read_monitoring", await _project(row["project"]))
     rows = await MonitoringPoint.select().where(MonitoringPoint.work == work_id).order_by(MonitoringPoint.code)
     return [_point_out(r) for r in rows]
 
@@ -319,7 +283,7 @@ async def create_sensor(actor: Principal, point_id: UUID, data: SensorCreate, se
     provisioning on, its broker login is created at once and its password returned in this answer only."""
     point = await _point(point_id)
     await projects_service.require_site_activity(point["project"])
-    await _require_manager(actor, await _project(point["project"]))
+    await access_policy.check(actor, "manage_monitoring", await _project(point["project"]))
     if data.metric not in METRICS:
         raise BadRequest("METRIC_UNKNOWN", detail={"metric": data.metric, "known": sorted(METRICS)})
     if point["plan_status"] != "approved":
@@ -351,7 +315,7 @@ async def create_sensor(actor: Principal, point_id: UUID, data: SensorCreate, se
 async def rotate_device_password(actor: Principal, sensor_id: UUID, settings: Settings) -> SensorOut:
     """A new broker password for the sensor (its login re-created if missing), returned once."""
     row = await _sensor(sensor_id)
-    await _require_manager(actor, await _project(row["project"]))
+    await access_policy.check(actor, "manage_monitoring", await _project(row["project"]))
     if row["status"] == "retired":
         raise Conflict("SENSOR_STATE", detail={"status": row["status"]})
     if not provisioning.enabled(settings):
@@ -369,13 +333,13 @@ async def _sensor(sensor_id: UUID) -> dict[str, Any]:
 
 async def get_sensor(actor: Principal, sensor_id: UUID) -> SensorOut:
     row = await _sensor(sensor_id)
-    await _require_reader(actor, await _project(row["project"]))
+    await access_policy.check(actor, "read_monitoring", await _project(row["project"]))
     return _sensor_out(row)
 
 
 async def list_sensors(actor: Principal, point_id: UUID) -> list[SensorOut]:
     point = await _point(point_id)
-    await _require_reader(actor, await _project(point["project"]))
+    await access_policy.check(actor, "read_monitoring", await _project(point["project"]))
     rows = await Sensor.select().where(Sensor.point == point_id).order_by(Sensor.metric).output(load_json=True)
     return [_sensor_out(r) for r in rows]
 
@@ -384,7 +348,7 @@ async def series(actor: Principal, sensor_id: UUID, start: datetime | None, end:
                  buckets: int) -> Series:
     """A sensor's readings in ``buckets`` time buckets (avg / min / max / n) for a chart."""
     row = await _sensor(sensor_id)
-    await _require_reader(actor, await _project(row["project"]))
+    await access_policy.check(actor, "read_monitoring", await _project(row["project"]))
     end = end or utcnow()
     start = start or end - timedelta(days=7)
     if start.tzinfo is None or end.tzinfo is None or start >= end:
@@ -423,18 +387,13 @@ async def list_alarms(actor: Principal, project_id: UUID | None, district: int |
     """Open (or all) alarms of a project, or of a district for its staff; highest level first."""
     clauses, args = [], []
     if project_id is not None:
-        await _require_reader(actor, await _project(project_id))
+        await access_policy.check(actor, "read_monitoring", await _project(project_id))
         clauses.append("a.project = {}")
         args.append(project_id)
     else:
-        if not actor.is_staff:
-            raise Forbidden("FORBIDDEN_ROLE", detail={"allowed": [Role.INSPECTOR.value, Role.REGULATOR_ADMIN.value]})
-        if district is None and not actor.is_city_wide:
-            district = actor.district_id
-        if district is not None:
-            actor.require_district(district)
-            clauses.append("a.district = {}")
-            args.append(district)
+        where, values = project_scope(actor, district, staff_only=True).sql("a.project", "a.district")
+        clauses.extend(where)
+        args.extend(values)
     if open_only:
         clauses.append("a.status <> 'cleared'")
     where = " WHERE " + " AND ".join(clauses) if clauses else ""
@@ -467,7 +426,7 @@ async def _alarm(alarm_id: UUID, *, lock: bool = False) -> dict[str, Any]:
 
 async def get_alarm(actor: Principal, alarm_id: UUID) -> AlarmDetail:
     row = await _alarm(alarm_id)
-    await _require_reader(actor, await _project(row["project"]))
+    await access_policy.check(actor, "read_monitoring", await _project(row["project"]))
     events = await AlarmEvent.select().where(AlarmEvent.alarm == alarm_id).order_by(AlarmEvent.at)
     return AlarmDetail(alarm=_alarm_out(row), events=[
         AlarmEventOut(kind=e["kind"], from_level=e["from_level"], to_level=e["to_level"], from_status=e["from_status"],
@@ -478,7 +437,7 @@ async def transition(actor: Principal, alarm_id: UUID, action: str, note: str, *
     """Acknowledge or clear (alarms.TRANSITIONS); stops the escalation; a clear also resets the rule level."""
     row = await _alarm(alarm_id)
     project = await _project(row["project"])
-    await _require_handler(actor, project)
+    await access_policy.check(actor, "handle_alarm", project)
     if action == "clear" and row["rule"] == "threshold" and not (actor.is_staff or actor.has_role(Role.SUPERVISOR)):
         # the regulated party (lead, the contractor's safety director) cannot clear a structural alarm itself
         raise Forbidden("ALARM_CLEAR_NEEDS_SUPERVISOR")
@@ -517,7 +476,7 @@ async def transition(actor: Principal, alarm_id: UUID, action: str, note: str, *
 
 async def comment(actor: Principal, alarm_id: UUID, data: CommentIn) -> AlarmDetail:
     row = await _alarm(alarm_id)
-    await _require_handler(actor, await _project(row["project"]))
+    await access_policy.check(actor, "handle_alarm", await _project(row["project"]))
     await AlarmEvent(alarm=alarm_id, kind="comment", actor=actor.id, note=data.note, from_status=row["status"],
                      to_status=row["status"]).save()
     return await get_alarm(actor, alarm_id)
@@ -525,13 +484,13 @@ async def comment(actor: Principal, alarm_id: UUID, data: CommentIn) -> AlarmDet
 
 async def dead_letters(actor: Principal, reason: str | None, limit: int, offset: int) -> list[DeadLetterOut]:
     """What the ingest worker refused, newest first: city-wide admins see all, district staff their sensors'."""
-    if not actor.is_staff:
-        raise Forbidden("FORBIDDEN_ROLE", detail={"allowed": [Role.INSPECTOR.value, Role.REGULATOR_ADMIN.value]})
     clauses, args = [], []
-    if not actor.is_city_wide:
+    scope = project_scope(actor, staff_only=True)
+    if not scope.everything:
+        where, values = scope.sql("p.id", "p.district")
         clauses.append("d.sensor IN (SELECT s.id FROM monitoring_sensors s JOIN projects p ON p.id = s.project"
-                       " WHERE p.district = {})")
-        args.append(actor.district_id)
+                       " WHERE " + " AND ".join(where) + ")")
+        args.extend(values)
     if reason:
         clauses.append("d.reason = {}")
         args.append(reason)

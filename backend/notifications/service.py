@@ -18,11 +18,12 @@ from uuid import UUID
 import structlog
 from arq.connections import ArqRedis
 
+from backend.access import policy as access_policy
 from backend.access.addresses import check_outbound_url, strip_credentials
 from backend.accounts.tables import User
 from backend.auth.principal import Principal
 from backend.db import utcnow
-from backend.errors import BadRequest, Forbidden, NotFound
+from backend.errors import BadRequest, NotFound
 from backend.notifications import webhook_scope
 from backend.notifications.delivery import seal_secret
 from backend.notifications.schemas import (
@@ -216,13 +217,12 @@ async def inbox(user_id: UUID, *, unread_only: bool, limit: int, offset: int) ->
     )
 
 
-async def mark_read(user_id: UUID, notification_id: UUID) -> InboxItem:
-    """Mark one of the user's own notifications read (idempotent); others' are not found."""
+async def mark_read(actor: Principal, notification_id: UUID) -> InboxItem:
+    """Mark one of the user's own notifications read (idempotent); others' are refused (own_notification)."""
     row = await Notification.select(Notification.recipient).where(Notification.id == notification_id).first()
     if row is None:
         raise NotFound("NOTIFICATION_NOT_FOUND")
-    if row["recipient"] != user_id:
-        raise Forbidden("FORBIDDEN_OWNER")
+    access_policy.require(actor, "own_notification", row)
     await Notification.update({Notification.read_at: utcnow()}).where(
         (Notification.id == notification_id) & Notification.read_at.is_null()
     )
@@ -291,8 +291,7 @@ async def receipts(actor: Principal, notification_id: UUID) -> NotificationRecei
     row = await Notification.select().where(Notification.id == notification_id).first()
     if row is None:
         raise NotFound("NOTIFICATION_NOT_FOUND")
-    if row["recipient"] != actor.id and not actor.is_city_wide:
-        raise Forbidden("FORBIDDEN_OWNER")
+    access_policy.require(actor, "read_receipts", row)
     deliveries = await Delivery.select().where(Delivery.notification == notification_id).order_by(Delivery.channel)
     return NotificationReceipts(
         id=row["id"],
@@ -340,8 +339,7 @@ def _webhook_out(row: dict[str, Any]) -> WebhookOut:
 
 
 async def create_webhook(actor: Principal, data: WebhookCreate) -> WebhookCreated:
-    if not actor.is_city_wide:
-        raise Forbidden("FORBIDDEN_ROLE")
+    access_policy.require(actor, "city_admin", {})
     unknown = sorted(set(data.templates) - set(TEMPLATES))
     if unknown:
         raise BadRequest("TEMPLATE_UNKNOWN", detail={"templates": unknown})
@@ -357,14 +355,12 @@ async def create_webhook(actor: Principal, data: WebhookCreate) -> WebhookCreate
 
 
 async def list_webhooks(actor: Principal) -> list[WebhookOut]:
-    if not actor.is_city_wide:
-        raise Forbidden("FORBIDDEN_ROLE")
+    access_policy.require(actor, "city_admin", {})
     return [_webhook_out(r) for r in await Webhook.select().order_by(Webhook.created_at)]
 
 
 async def set_webhook_active(actor: Principal, webhook_id: UUID, active: bool) -> WebhookOut:
-    if not actor.is_city_wide:
-        raise Forbidden("FORBIDDEN_ROLE")
+    access_policy.require(actor, "city_admin", {})
     rows = await Webhook.update({Webhook.active: active}).where(Webhook.id == webhook_id).returning(*Webhook.all_columns())
     if not rows:
         raise NotFound("WEBHOOK_NOT_FOUND")
@@ -373,8 +369,7 @@ async def set_webhook_active(actor: Principal, webhook_id: UUID, active: bool) -
 
 async def webhook_deliveries(actor: Principal, webhook_id: UUID, limit: int, offset: int) -> list[WebhookDeliveryOut]:
     """The delivery log of one webhook, newest first."""
-    if not actor.is_city_wide:
-        raise Forbidden("FORBIDDEN_ROLE")
+    access_policy.require(actor, "city_admin", {})
     rows = (
         await WebhookDelivery.select()
         .where(WebhookDelivery.webhook == webhook_id)

@@ -7,13 +7,15 @@ from uuid import UUID
 
 from asyncpg.exceptions import UniqueViolationError
 
+from backend.access import policy
+from backend.access.scope import project_scope
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
 from backend.db import utcnow
 from backend.districts import service as districts_service
 from backend.districts.schemas import Location
 from backend.enterprises import service as enterprises_service
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import BadRequest, Conflict, NotFound
 from backend.geo.coords import CoordType, to_gcj02
 from backend.geo.distance import bbox, haversine_m
 from backend.geo.districts import distance_to_polygon_m, parse_polygon
@@ -105,24 +107,6 @@ async def _out(row: dict[str, Any]) -> ProjectOut:
     )
 
 
-async def can_read(actor: Principal, row: dict[str, Any]) -> bool:
-    """Staff of the district; the project's leads; supervisors whose enterprise is a party."""
-    if actor.is_staff:
-        return actor.can_see_district(row["district"])
-    if actor.has_role(Role.PROJECT_LEAD):
-        return await ProjectLead.exists().where((ProjectLead.project == row["id"]) & (ProjectLead.user == actor.id))
-    if actor.has_role(Role.SUPERVISOR) and actor.enterprise_id is not None:
-        return await ProjectParty.exists().where(
-            (ProjectParty.project == row["id"]) & (ProjectParty.enterprise == actor.enterprise_id)
-        )
-    return False
-
-
-async def _require_manager(actor: Principal, district: int) -> None:
-    actor.require_role(Role.REGULATOR_ADMIN, Role.INSPECTOR)
-    actor.require_district(district)
-
-
 async def _check_parties(parties: list[PartyIn]) -> None:
     kinds = await enterprises_service.kinds_of(list({p.enterprise_id for p in parties}))
     for party in parties:
@@ -148,7 +132,7 @@ async def _check_leads(user_ids: list[UUID]) -> None:
 
 async def create_project(actor: Principal, data: ProjectCreate) -> ProjectOut:
     """Register a project; its district comes from the request or from its location."""
-    actor.require_role(Role.REGULATOR_ADMIN, Role.INSPECTOR)
+    policy.require(actor, "staff", {})
     lng, lat = to_gcj02(data.location.lng, data.location.lat, data.location.coord_type)
     district = data.district_adcode
     if district is None:
@@ -157,7 +141,7 @@ async def create_project(actor: Principal, data: ProjectCreate) -> ProjectOut:
             raise BadRequest("OUTSIDE_DISTRICTS", detail={"gcj02": [lng, lat]})
     else:
         await districts_service.require_district(district)
-    actor.require_district(district)
+    policy.require(actor, "station", {"district": district})
     fence = None
     if data.geofence is not None:
         fence = fence_to_gcj02(data.geofence, data.location.coord_type)
@@ -193,8 +177,7 @@ async def create_project(actor: Principal, data: ProjectCreate) -> ProjectOut:
 
 async def get_project(actor: Principal, project_id: UUID) -> ProjectOut:
     row = await _row(project_id)
-    if not await can_read(actor, row):
-        raise Forbidden("FORBIDDEN_DISTRICT" if actor.is_staff else "FORBIDDEN_OWNER")
+    await policy.check(actor, "read_project", row)
     return await _out(row)
 
 
@@ -212,26 +195,8 @@ async def list_projects(
     limit: int,
     offset: int,
 ) -> tuple[int, list[ProjectBrief]]:
-    """Projects visible to the actor, newest first."""
-    clauses = []
-    if actor.is_staff:
-        if district is not None:
-            actor.require_district(district)
-            clauses.append(Project.district == district)
-        elif not actor.is_city_wide:
-            clauses.append(Project.district == actor.district_id)
-    elif actor.has_role(Role.PROJECT_LEAD):
-        clauses.append(Project.id.is_in(ProjectLead.select(ProjectLead.project).where(ProjectLead.user == actor.id)))
-    elif actor.has_role(Role.SUPERVISOR) and actor.enterprise_id is not None:
-        clauses.append(
-            Project.id.is_in(
-                ProjectParty.select(ProjectParty.project).where(ProjectParty.enterprise == actor.enterprise_id)
-            )
-        )
-    else:
-        raise Forbidden("FORBIDDEN_ROLE")
-    if not actor.is_staff and district is not None:
-        clauses.append(Project.district == district)
+    """Projects visible to the actor (the policy's scope, as read_project), newest first."""
+    clauses = project_scope(actor, district).where(Project.id, Project.district)
     if status is not None:
         clauses.append(Project.status == status.value)
     if q:
@@ -269,7 +234,7 @@ def status_change_allowed(stage: str, current: str, wanted: ProjectStatus) -> li
 
 async def update_project(actor: Principal, project_id: UUID, data: ProjectUpdate) -> ProjectOut:
     row = await _row(project_id)
-    await _require_manager(actor, row["district"])
+    policy.require(actor, "station", row)
     changes: dict[Any, Any] = {}
     if data.status is not None and data.status.value != row["status"]:
         allowed = status_change_allowed(row["stage"], row["status"], data.status)
@@ -295,7 +260,7 @@ async def update_project(actor: Principal, project_id: UUID, data: ProjectUpdate
 async def replace_parties(actor: Principal, project_id: UUID, parties: list[PartyIn]) -> ProjectOut:
     """Set the project's parties to exactly this list (one transaction)."""
     row = await _row(project_id)
-    await _require_manager(actor, row["district"])
+    policy.require(actor, "station", row)
     await _check_parties(parties)
     async with Project._meta.db.transaction():
         await ProjectParty.delete().where(ProjectParty.project == project_id)
@@ -307,7 +272,7 @@ async def replace_parties(actor: Principal, project_id: UUID, parties: list[Part
 
 async def add_lead(actor: Principal, project_id: UUID, user_id: UUID) -> ProjectOut:
     row = await _row(project_id)
-    await _require_manager(actor, row["district"])
+    policy.require(actor, "station", row)
     await _check_leads([user_id])
     if not await ProjectLead.exists().where((ProjectLead.project == project_id) & (ProjectLead.user == user_id)):
         try:
@@ -319,7 +284,7 @@ async def add_lead(actor: Principal, project_id: UUID, user_id: UUID) -> Project
 
 async def remove_lead(actor: Principal, project_id: UUID, user_id: UUID) -> ProjectOut:
     row = await _row(project_id)
-    await _require_manager(actor, row["district"])
+    policy.require(actor, "station", row)
     await ProjectLead.delete().where((ProjectLead.project == project_id) & (ProjectLead.user == user_id))
     return await _out(await _row(project_id))
 

@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from shapely.geometry import Polygon
 
 from backend import db, ratelimit
+from backend.access import policy as access_policy
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
 from backend.auth.service import issue_tokens
@@ -157,7 +158,7 @@ async def bind_code(settings: Settings, actor: Principal, worker_id: UUID) -> Bi
     """The employer (or the GC, or a regulator admin) issues a one-time bind code for a worker, 72 h; a new one
     replaces the old. The worker proves they hold it when linking their WeChat account."""
     row = await registry.worker_row(worker_id)
-    await registry.may_manage(actor, row["employer"])
+    await access_policy.check(actor, "manage_worker", {"employer": row["employer"]})
     code = "".join(secrets.choice(BIND_CODE_ALPHABET) for _ in range(8))
     expires = utcnow() + BIND_CODE_TTL
     await Worker.update({Worker.bind_code_hash: cipher(settings).lookup(code, "bind_code"),

@@ -20,28 +20,18 @@ from zoneinfo import ZoneInfo
 from backend.access import audit as access_audit
 from backend.access import policy as access_policy
 from backend.accounts.service import mask_phone
-from backend.auth.principal import Principal, Role
+from backend.auth.principal import Principal
 from backend.enterprises.tables import Enterprise
-from backend.errors import BadRequest, Forbidden
+from backend.errors import BadRequest
 from backend.projects import service as projects_service
 from backend.settings import Settings
-from backend.workforce.payroll import _gc_of, month_bounds
+from backend.workforce.payroll import month_bounds
 from backend.workforce.pii import cipher, mask_bank_card, mask_id_number
 from backend.workforce.tables import Clock, Payroll, PayrollLine, ProjectWorker, Team, Worker
 
 OBJECTS = ("WorkerMaster", "TeamMaster", "ProjectWorker", "EntryExitHistory", "WorkerAttendance", "PayRoll", "PayRollDetail")
 ID_CARD_TYPE = "01"  # 居民身份证 (dictionary: ID types)
 WORK_ROLE_WORKER = "20"  # 建筑工人 (10 = 管理人员)
-
-
-async def _may_see_pii(actor: Principal, project: dict[str, Any]) -> bool:
-    """Who reads exports (staff of the district, the GC's leads) and whether unmasked (access policy)."""
-    if actor.is_staff:
-        actor.require_district(project["district"])
-    elif not (actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None
-              and actor.enterprise_id in await _gc_of(project["id"])):
-        raise Forbidden("FORBIDDEN_OWNER")
-    return await access_policy.allows(actor, "export_unmasked", project)
 
 
 class _Pii:
@@ -83,7 +73,8 @@ async def export(settings: Settings, actor: Principal, project_id: UUID, month: 
     if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit() or not 1 <= int(month[5:]) <= 12:
         raise BadRequest("VALIDATION_ERROR", detail={"month": month})
     project = await projects_service.get_project_row(project_id)
-    pii = _Pii(settings, await _may_see_pii(actor, project))
+    await access_policy.check(actor, "export_roster", project)
+    pii = _Pii(settings, await access_policy.allows(actor, "export_unmasked", project))
     if pii.unmasked:
         await access_audit.record_pii_read(actor, "export", project=project_id, detail=month)
     local = _Local(settings.TIMEZONE)

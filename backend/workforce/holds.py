@@ -22,6 +22,7 @@ from uuid import UUID, uuid4
 
 from arq.connections import ArqRedis
 
+from backend.access import policy as access_policy
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
 from backend.credit import service as credit_service
@@ -29,7 +30,7 @@ from backend.db import utcnow
 from backend.errors import Conflict, Forbidden, NotFound
 from backend.notifications import service as notifications
 from backend.projects import service as projects_service
-from backend.projects.tables import ProjectLead, ProjectParty
+from backend.projects.tables import ProjectLead
 from backend.settings import Settings
 from backend.workforce.schemas import HoldEventOut, HoldOut
 from backend.workforce.tables import ProjectWorker, QualityHold, QualityHoldEvent, SpotCheck
@@ -240,15 +241,7 @@ async def events(actor: Principal, hold_id: UUID) -> list[HoldEventOut]:
 async def holds(actor: Principal, project_id: UUID, status: str | None) -> list[HoldOut]:
     """A project's holds: staff of its district, its leads, and its parties' people."""
     project = await projects_service.get_project_row(project_id)
-    if actor.is_staff:
-        actor.require_district(project["district"])
-    elif not await projects_service.can_read(actor, project) and not (
-        actor.enterprise_id is not None
-        and await ProjectParty.exists().where(
-            (ProjectParty.project == project_id) & (ProjectParty.enterprise == actor.enterprise_id)
-        )
-    ):
-        raise Forbidden("FORBIDDEN_OWNER")
+    await access_policy.check(actor, "read_holds", project)
     query = QualityHold.select(QualityHold.id).where(QualityHold.project == project_id)
     if status:
         query = query.where(QualityHold.status == status)

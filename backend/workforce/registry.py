@@ -19,7 +19,7 @@ from backend.accounts.service import mask_phone
 from backend.auth.principal import Principal, Role
 from backend.db import utcnow
 from backend.enterprises import service as enterprises_service
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import BadRequest, Conflict, NotFound
 from backend.media import service as media_service
 from backend.media.schemas import Purpose
 from backend.settings import Settings
@@ -47,21 +47,9 @@ def _out(settings: Settings, row: dict[str, Any]) -> WorkerOut:
     )
 
 
-async def may_manage(actor: Principal, employer_id: UUID) -> None:
-    if actor.has_role(Role.REGULATOR_ADMIN):
-        return
-    if actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None:
-        if actor.enterprise_id == employer_id:
-            return
-        kinds = await enterprises_service.kinds_of([actor.enterprise_id])
-        if "general_contractor" in kinds.get(actor.enterprise_id, set()):
-            return
-    raise Forbidden("FORBIDDEN_ROLE")
-
-
 async def register(settings: Settings, actor: Principal, data: WorkerCreate) -> WorkerOut:
     """Register a worker; the same ID number twice is refused."""
-    await may_manage(actor, data.employer_id)
+    await access_policy.check(actor, "manage_worker", {"employer": data.employer_id})
     info = check_id_number(data.id_number, utcnow().date())
     kinds = await enterprises_service.kinds_of([data.employer_id])
     if data.employer_id not in kinds:
@@ -99,7 +87,7 @@ async def worker_row(worker_id: UUID) -> dict[str, Any]:
 async def get(settings: Settings, actor: Principal, worker_id: UUID) -> WorkerOut:
     row = await worker_row(worker_id)
     if not actor.is_staff:
-        await may_manage(actor, row["employer"])
+        await access_policy.check(actor, "manage_worker", {"employer": row["employer"]})
     return _out(settings, row)
 
 

@@ -12,7 +12,8 @@ from uuid import UUID, uuid4
 
 from asyncpg.exceptions import UniqueViolationError
 
-from backend.auth.principal import Principal, Role
+from backend.access import policy as access_policy
+from backend.auth.principal import Principal
 from backend.db import utcnow
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound
 from backend.projects import service as projects_service
@@ -40,32 +41,21 @@ async def parties(project_id: UUID) -> dict[UUID, set[str]]:
 
 
 async def scope(actor: Principal, project_id: UUID) -> UUID | None:
-    """Whose stints the actor may see on this project: None = all; an enterprise id = only that one's."""
+    """Whose stints the actor may see on this project (access policy read_roster): None = all; an enterprise id =
+    only that one's."""
+    return await access_policy.roster_scope(actor, await projects_service.get_project_row(project_id))
+
+
+async def check_change(actor: Principal, project_id: UUID, enterprise_id: UUID) -> None:
+    """Access policy change_roster: a regulator admin of the district, or a lead of the employing subcontractor or
+    of the project's GC."""
     project = await projects_service.get_project_row(project_id)
-    if actor.is_staff:
-        actor.require_district(project["district"])
-        return None
-    if actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None:
-        roles = (await parties(project_id)).get(actor.enterprise_id, set())
-        if "general_contractor" in roles:
-            return None
-        if "labour_subcontractor" in roles:
-            return actor.enterprise_id
-    raise Forbidden("FORBIDDEN_ROLE")
-
-
-async def may_change(actor: Principal, project_id: UUID, enterprise_id: UUID) -> None:
-    """A regulator admin of the district, or a lead of the employing subcontractor or of the project's GC."""
-    if actor.is_staff and not actor.has_role(Role.REGULATOR_ADMIN):
-        raise Forbidden("FORBIDDEN_ROLE")
-    seen = await scope(actor, project_id)
-    if seen is not None and seen != enterprise_id:
-        raise Forbidden("FORBIDDEN_OWNER")
+    await access_policy.check(actor, "change_roster", {"project": project, "enterprise": enterprise_id})
 
 
 async def enter(actor: Principal, data: StintIn) -> StintOut:
     """Put a worker on a project's roster; their employer must be a labour subcontractor of the project."""
-    await may_change(actor, data.project_id, data.enterprise_id)
+    await check_change(actor, data.project_id, data.enterprise_id)
     roles = (await parties(data.project_id)).get(data.enterprise_id, set())
     if "labour_subcontractor" not in roles and "general_contractor" not in roles:
         raise BadRequest("NOT_PROJECT_SUBCONTRACTOR")
@@ -106,7 +96,7 @@ async def exit_(actor: Principal, stint_id: UUID) -> StintOut:
     row = await ProjectWorker.select().where(ProjectWorker.id == stint_id).first()
     if row is None:
         raise NotFound("STINT_NOT_FOUND")
-    await may_change(actor, row["project"], row["enterprise"])
+    await check_change(actor, row["project"], row["enterprise"])
     done = await ProjectWorker.update({ProjectWorker.exited_at: utcnow(), ProjectWorker.exited_by: actor.id}).where(
         (ProjectWorker.id == stint_id) & ProjectWorker.exited_at.is_null()
     ).returning(*ProjectWorker.all_columns())

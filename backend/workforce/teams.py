@@ -1,6 +1,6 @@
 """Teams (班组) of a labour subcontractor on a project, and which team a worker's roster stint is in.
 
-Who may change teams: as for the roster (``roster.may_change``) — a regulator admin of the district, or a
+Who may change teams: as for the roster (``roster.check_change``, access policy change_roster) — a regulator admin of the district, or a
 project lead of the team's subcontractor or of the project's general contractor. Who may read them: as for
 the roster (``roster.scope``) — district staff and the GC's leads see all, a subcontractor's lead its own.
 A disbanded team (解散) keeps its row for the stints' history and takes no one new; it is disbanded only
@@ -56,7 +56,7 @@ async def _check_leader(worker_id: UUID, project_id: UUID, enterprise_id: UUID) 
 
 async def create(actor: Principal, data: TeamIn) -> TeamOut:
     """A new team of a subcontractor of the project; names are unique per project and subcontractor."""
-    await roster.may_change(actor, data.project_id, data.enterprise_id)
+    await roster.check_change(actor, data.project_id, data.enterprise_id)
     roles = (await roster.parties(data.project_id)).get(data.enterprise_id, set())
     if "labour_subcontractor" not in roles and "general_contractor" not in roles:
         raise BadRequest("NOT_PROJECT_SUBCONTRACTOR", detail={"enterprise_ids": [str(data.enterprise_id)]})
@@ -93,7 +93,7 @@ async def get(actor: Principal, team_id: UUID) -> TeamOut:
 async def update(actor: Principal, team_id: UUID, data: TeamUpdate) -> TeamOut:
     """Rename, set or clear the leader, or disband (only once nobody on the roster is left in it)."""
     row = await _row(team_id)
-    await roster.may_change(actor, row["project"], row["enterprise"])
+    await roster.check_change(actor, row["project"], row["enterprise"])
     if data.leader_worker_id is not None and data.clear_leader:
         raise BadRequest("VALIDATION_ERROR", detail="leader_worker_id and clear_leader together")
     if data.leader_worker_id is not None:
@@ -128,7 +128,7 @@ async def assign(actor: Principal, stint_id: UUID, team_id: UUID | None) -> Stin
     stint = await ProjectWorker.select().where(ProjectWorker.id == stint_id).first()
     if stint is None:
         raise NotFound("STINT_NOT_FOUND")
-    await roster.may_change(actor, stint["project"], stint["enterprise"])
+    await roster.check_change(actor, stint["project"], stint["enterprise"])
     if stint["exited_at"] is not None:
         raise Conflict("WORKER_ALREADY_EXITED")
     async with ProjectWorker._meta.db.transaction():
