@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -82,7 +83,7 @@ def test_iot_worker_subscribes_and_stops(database):
     # A session that ends with the connection: a lingering one would keep taking its share of this
     # run's telemetry (tests/monitoring use the same share group).
     proc = _start([sys.executable, "-m", "iot.worker"], {"ZHIJIAN_MQTT_SESSION_EXPIRY_S": "0",
-                                                         "ZHIJIAN_MQTT_WORKER_CLIENT_ID": "zhijian-test-system-iot"})
+                                                         "ZHIJIAN_MQTT_WORKER_CLIENT_ID": f"zhijian-test-system-iot-{uuid.uuid4().hex[:8]}"})
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 20
