@@ -96,7 +96,7 @@ class _Id(UUID):
 
     __slots__ = ("_hash",)
 
-    def __init__(self, hex: str) -> None:  # noqa: A002 - UUID's own parameter name
+    def __init__(self, hex: str) -> None:
         super().__init__(hex)
         object.__setattr__(self, "_hash", hash(self.int))
 
@@ -164,7 +164,8 @@ class SensorCache:
         self.sensors: dict[UUID, SensorInfo] = {}
         self.loaded_at = 0.0
         self.max_states = max_states
-        self.states: OrderedDict[UUID, tuple[dict[str, Any], RuleState]] = OrderedDict()
+        # sensor → (md5 of the state row's text as written by this worker, the state, its batch-start history)
+        self.states: OrderedDict[UUID, tuple[str, RuleState, list[list[Any]]]] = OrderedDict()
         self.rebuilt = 0  # states rebuilt from the database (a restart, another worker, an operator)
 
     async def _load(self, ids: list[UUID] | None) -> dict[UUID, SensorInfo]:
@@ -196,8 +197,8 @@ class SensorCache:
         sensors = self.sensors
         return {i: sensors[i] for i in ids if i in sensors}
 
-    def remember(self, sensor_id: UUID, stored: dict[str, Any], state: RuleState) -> None:
-        self.states[sensor_id] = (stored, state)
+    def remember(self, sensor_id: UUID, digest: str, state: RuleState, history: list[list[Any]]) -> None:
+        self.states[sensor_id] = (digest, state, history)
         self.states.move_to_end(sensor_id)
         while len(self.states) > self.max_states:
             self.states.popitem(last=False)
@@ -211,19 +212,21 @@ async def _lock_states(conn: Any, cache: SensorCache, known: dict[UUID, SensorIn
                        sensor_ids: list[UUID]) -> dict[UUID, tuple[RuleState, int, int, list[list[Any]]]]:
     """Lock the sensors' state rows (one worker per sensor at a time) and return each state with its window,
     its silent and clock-fault flags and its batch-start history (for re-sequencing late readings)."""
+    # The row's md5 tells whether it is still what this worker wrote (any writer that changes the state changes
+    # it): then the cached state is used and the row's JSON is not decoded, the most frequent case by far.
     rows = await conn.fetch(
-        "SELECT sensor, state::text AS state, silent, clock_fault FROM monitoring_rule_states"
+        "SELECT sensor, md5(state::text) AS h, state::text AS state, silent, clock_fault FROM monitoring_rule_states"
         " WHERE sensor = ANY($1::uuid[]) ORDER BY sensor FOR UPDATE", sensor_ids,
     )
     out: dict[UUID, tuple[RuleState, int, int, list[list[Any]]]] = {}
     stale: dict[UUID, dict[str, Any]] = {}
     for r in rows:
-        stored = _json_decode(r["state"]) if r["state"] else {}
         cached = cache.states.get(r["sensor"])
-        history = stored.get("history") or []
-        if cached is not None and cached[0] == stored:
-            out[r["sensor"]] = (cached[1], r["silent"], r["clock_fault"], history)
+        if cached is not None and cached[0] == r["h"]:
+            out[r["sensor"]] = (cached[1], r["silent"], r["clock_fault"], cached[2])
         else:
+            stored = _json_decode(r["state"]) if r["state"] else {}
+            history = stored.get("history") or []
             stale[r["sensor"]] = stored
             out[r["sensor"]] = (RuleState.from_json(stored), r["silent"], r["clock_fault"], history)
     starts = {sid: window_start(st, known[sid].thresholds) for sid, st in stale.items()}
@@ -361,7 +364,8 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
             continue
         per_sensor[sensor_id].append((readings, m, received))
 
-    remembered: list[tuple[UUID, dict[str, Any], RuleState]] = []
+    remembered: list[tuple[UUID, RuleState, list[list[Any]]]] = []
+    written: dict[UUID, str] = {}  # sensor → md5 of the state row as this batch wrote it
     skew = cache.clock_skew_s
     try:
         async with Sensor._meta.db.transaction() as tx:
@@ -466,7 +470,7 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
                         "reasons": [*ev.reasons, "re-sequenced: a reading arrived after a newer one"],
                         "reading_ts": _dt(ev.ts)}))
                 stored = {**state.to_json(), "history": history}
-                remembered.append((sensor_id, stored, state))
+                remembered.append((sensor_id, state, history))
                 if w.clock_open:
                     clock.append((sensor_id, 1))
                     changes.append((info, "clock", int(Level.NORMAL), int(Level.WARNING), {
@@ -491,11 +495,12 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
                     " AS t(s, c) WHERE r.sensor = t.s", [c[0] for c in clock], [c[1] for c in clock])
             stored_n = await _store_readings(conn, rows, careful=careful) if len(rows) else 0
             if s_sensor:
-                await conn.execute(
+                written = {r["sensor"]: r["h"] for r in await conn.fetch(
                     "UPDATE monitoring_rule_states AS r SET state = t.st::jsonb, last_ts = t.lt, silent = 0, updated_at = $1"
-                    " FROM unnest($2::uuid[], $3::text[], $4::timestamptz[]) AS t(s, st, lt) WHERE r.sensor = t.s",
+                    " FROM unnest($2::uuid[], $3::text[], $4::timestamptz[]) AS t(s, st, lt) WHERE r.sensor = t.s"
+                    " RETURNING r.sensor, md5(r.state::text) AS h",
                     utcnow(), s_sensor, s_state, s_last,
-                )
+                )}
             for info, rule, previous, level, d in changes:
                 event = await alarms.on_level_change(info, rule, previous, level, value=d["value"], cumulative=d["cumulative"],
                                                      rate=d["rate"], reasons=d["reasons"], reading_ts=d["reading_ts"])
@@ -514,8 +519,11 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
     except BaseException:
         cache.forget(per_sensor)  # the states were stepped in memory: not what the database holds
         raise
-    for sensor_id, stored, state in remembered:
-        cache.remember(sensor_id, stored, state)
+    for sensor_id, state, history in remembered:
+        if sensor_id in written:
+            cache.remember(sensor_id, written[sensor_id], state, history)
+        else:  # nothing written (every reading refused): the row keeps what it held, read it next time
+            cache.forget([sensor_id])
     result.stored = stored_n
     result.dead = len(dead)
     for d in dead:
