@@ -179,7 +179,7 @@ async def my_data(settings: Settings, actor: Principal) -> dict[str, Any]:
     if worker is not None:
         out["worker"] = {
             "id": str(worker["id"]), "name": worker["name"],
-            "id_number": c.decrypt(worker["id_number_enc"], "id_number"),
+            "id_number": c.decrypt(worker["id_number_enc"], "id_number") if worker["id_number_enc"] else "",
             "sex": worker["sex"], "birth_date": worker["birth_date"].isoformat(),
             "phone": c.decrypt(worker["phone_enc"], "phone") if worker["phone_enc"] else "",
             "bank_card": c.decrypt(worker["bank_card_enc"], "bank_card") if worker["bank_card_enc"] else "",
@@ -375,6 +375,7 @@ async def close_account(settings: Settings, actor: Principal) -> ClosureOut:
                            user_id)
         await accounts_service.end_sessions(user_id)  # every access token issued before stops at once
         await _q("DELETE FROM wechat_subscriptions WHERE \"user\" = $1", user_id)
+        await _q("DELETE FROM wechat_bindings WHERE \"user\" = $1", user_id)  # the refused openid it kept
         request_id = await _log_done(user_id, "closure", "账号已注销")
     kept = list(KEPT_ON_CLOSING) if worker is not None else KEPT_ON_CLOSING[1:]
     log.info("privacy_account_closed", user=str(user_id), **counts)
