@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from backend.accounts.tables import User
+from backend.notifications.tables import Notification, WechatBinding
 from backend.privacy import rights
 from backend.settings import get_settings
 from backend.timers import service as timers
@@ -109,6 +111,9 @@ async def test_my_data_correction_in_time_and_closing(api, admin):
     assert [r["answer"] for r in mine_now if r["id"] == req["id"]] == ["已核实并更正实名登记手机号"]
 
     # --- close the account: the real-name, attendance and wage records are kept (and said so), the rest goes ---
+    me = await User.select(User.id).where(User.openid == pair["openid"]).first()
+    await WechatBinding.insert(WechatBinding(user=me["id"], openid=pair["openid"]))  # as a refused push leaves it
+    assert await Notification.exists().where(Notification.recipient == me["id"])  # the answer above
     refused = await api.post("/mp/v1/privacy/close-account", json={}, headers=bearer(pair))  # no explicit yes
     assert refused.status_code == 400, refused.text
     closed = await api.post("/mp/v1/privacy/close-account", json={"confirm": True}, headers=bearer(pair))
@@ -120,6 +125,13 @@ async def test_my_data_correction_in_time_and_closing(api, admin):
                  "REFRESH_TOKEN_INVALID")
     # the access token issued before the closing stops working at once, not when it expires
     assert (await api.get("/mp/v1/privacy/my-data", headers=bearer(pair))).status_code == 401
+    # the account's own fields (data map: "on account closing") are gone: openid, unionid, name, phone, the
+    # refused-openid record and every inbox message
+    account = await User.select(User.openid, User.unionid, User.display_name, User.phone, User.is_active).where(
+        User.id == me["id"]).first()
+    assert account == {"openid": None, "unionid": None, "display_name": "已注销用户", "phone": "", "is_active": False}
+    assert not await WechatBinding.exists().where(WechatBinding.user == me["id"])
+    assert not await Notification.exists().where(Notification.recipient == me["id"])
     kept = await api.get(f"/api/v1/workers/{worker['id']}/pii", headers=admin)
     assert kept.json()["id_number"] == number  # kept by law, no longer reachable from WeChat
     again = await mp_login(api, pair["openid"])  # the same WeChat user starts afresh: nothing of before
