@@ -61,6 +61,13 @@ CORRECTABLE = {
     "other": "其他",
 }
 
+# Fields the person owns on their account that the station may correct through the answer (rights.answer applies
+# the value): column of ``users``, and the check of the new value.
+APPLICABLE: dict[str, re.Pattern[str]] = {
+    "display_name": re.compile(r"^\S(.{0,62}\S)?$"),
+    "phone": re.compile(r"^1[3-9]\d{9}$"),  # a mainland mobile number
+}
+
 # What the law keeps when an account is closed (PIPL 第47条第2款: storage only, no other processing).
 KEPT_ON_CLOSING = [
     KeptItem(what="实名登记信息、考勤记录和工资记录", why="《保障农民工工资支付条例》第15条、第28条；建市〔2019〕18号",
@@ -308,6 +315,8 @@ async def answer(settings: Settings, actor: Principal, request_id: UUID, data: A
         allowed, target = TRANSITIONS[action]
         if row["status"] not in allowed:
             raise Conflict("PRIVACY_REQUEST_STATE", detail={"status": row["status"], "action": action})
+        if data.corrected_value is not None:
+            await _apply(row, action, data.corrected_value, actor)
         await _q("UPDATE privacy_requests SET status = $2, answer = $3, answered_at = now(),"
                            " answered_by = $4 WHERE id = $1", request_id, target, data.answer.strip(), actor.id)
         await _event(request_id, "answered" if action == "answer" else "rejected", actor.id, row["status"],
@@ -316,6 +325,24 @@ async def answer(settings: Settings, actor: Principal, request_id: UUID, data: A
         await _tell(settings, [row["user"]], "个人信息请求已答复", data.answer.strip()[:20],
                     f"privacy:{request_id}:{target}", request_id)
     return await _out(request_id)
+
+
+async def _apply(row: dict[str, Any], action: str, value: str, actor: Principal) -> None:
+    """Correct a field the person owns (PIPL 第46条), inside the answer's transaction; the trail says who and which
+    field (not the value: the request holds what was asked, the account what it is now)."""
+    field = row["field"]
+    if action != "answer" or field not in APPLICABLE:
+        raise BadRequest("PRIVACY_CORRECTION_NOT_APPLICABLE",
+                         detail={"field": field, "decision": "done" if action == "answer" else "rejected",
+                                 "applicable": sorted(APPLICABLE)})
+    value = value.strip()
+    if not APPLICABLE[field].match(value):
+        raise BadRequest("PRIVACY_CORRECTION_INVALID", detail={"field": field})
+    changed = await _q(f"UPDATE users SET {field} = $2 WHERE id = $1 AND is_active RETURNING id", row["user"], value)
+    if not changed:  # the account was closed meanwhile: nothing of it to correct
+        raise BadRequest("PRIVACY_CORRECTION_NOT_APPLICABLE", detail={"field": field, "account": "closed"})
+    await _event(row["id"], "corrected", actor.id, row["status"], row["status"], f"已按申请更正：{CORRECTABLE[field]}")
+    log.info("privacy_correction_applied", request=str(row["id"]), field=field, by=str(actor.id))
 
 
 async def staff_list(actor: Principal, status: str | None) -> list[PrivacyRequestOut]:

@@ -139,3 +139,47 @@ async def test_my_data_correction_in_time_and_closing(api, admin):
     assert fresh["worker"] is None and fresh["complaints"] == [] and fresh["account"]["role"] == "citizen"
     staff_view = await api.get(f"/api/v1/complaints/{complaint['id']}", headers=admin)
     assert staff_view.status_code == 200  # the case file stays with the station
+
+
+async def test_station_applies_a_correction_of_a_field_the_person_owns(api, admin):
+    """Display name and phone: the answer may carry the corrected value, applied to the account in the same
+    transaction and recorded in the trail (who, which field); anything else is still corrected by hand."""
+    pair = await mp_login(api)
+
+    async def ask(field: str, change: str) -> str:
+        resp = await api.post("/mp/v1/privacy/requests", headers=bearer(pair),
+                              json={"field": field, "requested_change": change})
+        assert resp.status_code == 201, resp.text
+        return resp.json()["id"]
+
+    async def answer(request_id: str, **body):
+        return await api.post(f"/api/v1/privacy/requests/{request_id}/answer", headers=admin,
+                              json={"decision": "done", "answer": "已更正", **body})
+
+    async def account() -> dict:
+        return (await api.get("/mp/v1/privacy/my-data", headers=bearer(pair))).json()["account"]
+
+    phone = await ask("phone", "手机号应为 13800001111")
+    other = await ask("complaint", "投诉地址写错了")
+    # refused: a value with a refusal, a field the system does not own, a value that is not a phone number
+    assert_error(await answer(phone, decision="rejected", corrected_value="13800001111"), 400,
+                 "PRIVACY_CORRECTION_NOT_APPLICABLE")
+    assert_error(await answer(other, corrected_value="x"), 400, "PRIVACY_CORRECTION_NOT_APPLICABLE")
+    assert_error(await answer(phone, corrected_value="12345"), 400, "PRIVACY_CORRECTION_INVALID")
+    assert (await account())["phone"] == ""
+    mine = {r["id"]: r for r in (await api.get("/mp/v1/privacy/requests", headers=bearer(pair))).json()}
+    assert mine[phone]["status"] == "open" and mine[other]["status"] == "open"  # nothing half-done
+
+    done = await answer(phone, corrected_value=" 13800001111 ")
+    assert done.status_code == 200, done.text
+    assert (await account())["phone"] == "13800001111"
+    events = done.json()["events"]
+    assert [e["kind"] for e in events] == ["submitted", "corrected", "answered"]
+    corrected = events[1]
+    assert corrected["actor_id"] and "手机号" in corrected["note"] and "13800001111" not in corrected["note"]
+
+    name = await ask("display_name", "昵称请改为 老陈")
+    assert (await answer(name, corrected_value="老陈")).status_code == 200
+    assert (await account())["display_name"] == "老陈"
+    # answered without a value: the request is closed and the account untouched (corrected by hand, as before)
+    assert (await answer(other)).status_code == 200 and (await account())["display_name"] == "老陈"
