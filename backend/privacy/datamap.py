@@ -139,8 +139,8 @@ FIELDS: dict[str, Personal | NotPersonal] = {
         "staff", "admin console last name", "general", "the admin console", STAFF, "city admins", "none",
         KEEP_STAFF, enforced=BY_STAFF),
     "console_users.email": Personal(
-        "staff", "admin console e-mail (usually empty)", "general", "the admin console", STAFF, "city admins",
-        "none", KEEP_STAFF, enforced=BY_STAFF),
+        "staff", "admin console e-mail: a placeholder <sign-in name>@console.invalid (required and unique)",
+        "general", "the admin console", STAFF, "city admins", "none", KEEP_STAFF, enforced=BY_STAFF),
     "credit_audit.actor_name": Personal(
         "staff", "name of the regulator who changed a credit record", "general", "accountability of credit decisions",
         STAFF + "; 《网络安全法》第21条第3项 (such logs kept at least 6 months); 建市〔2017〕241号《建筑市场信用管理暂行办法》"

@@ -153,6 +153,7 @@ async def test_retention_with_a_moved_clock(api, admin):
         "phone": "13700000000"})
     assert made.status_code == 201, made.text
     staff_id = made.json()["id"]
+    assert await staff_login(ConsoleUser, "admin", ADMIN_PASSWORD) is not None  # another admin's mirror first
     assert await staff_login(ConsoleUser, username, ADMIN_PASSWORD) is not None
     await WechatBinding.insert(WechatBinding(user=staff_id, openid="o-refused-" + username))
     off = await api.patch(f"/api/v1/users/{staff_id}", json={"is_active": False}, headers=admin)
