@@ -368,5 +368,7 @@ MESSAGES.update(
         "PRIVACY_REQUESTS_OPEN": "您已有多项个人信息申请正在处理，请等待答复后再提交",
         "PRIVACY_REQUEST_NOT_FOUND": "个人信息申请不存在",
         "PRIVACY_REQUEST_STATE": "该申请已答复，不能再次处理",
+        "PRIVACY_CORRECTION_NOT_APPLICABLE": "该项信息不能由系统直接更正（仅昵称、手机号，且须为“已更正”的答复），请人工处理",
+        "PRIVACY_CORRECTION_INVALID": "更正后的值不合法（昵称1至64个字；手机号为11位手机号码）",
     }
 )

@@ -147,7 +147,12 @@ class Settings:
     RETENTION_CASE_YEARS: int = 3  # a closed complaint's reporter identity, contact and exact location kept this long
     RETENTION_SELFIE_DAYS: int = 90  # clock-in selfies (S3 objects and media rows) kept this long after the clock
     RETENTION_ATTENDANCE_YEARS: int = 3  # clock records (with their locations) kept this long, then deleted
-    RETENTION_WAGE_YEARS: int = 3  # a worker's bank card kept this long after their last stint or paid payroll
+    RETENTION_WAGE_YEARS: int = 3  # a worker's bank card and identity kept this long after the last stint or pay
+    RETENTION_SCAN_POINT_DAYS: int = 365  # a label scan's point (and its alert's copy) dropped this long after the scan
+    RETENTION_REQUEST_YEARS: int = 3  # a privacy request (its words, answer and trail) deleted this long after the answer
+    RETENTION_INBOX_DAYS: int = 365  # an inbox message's text (body and template data) cleared this long after sending
+    RETENTION_STAFF_YEARS: int = 3  # a disabled staff account's name, sign-in and phone anonymised this long after
+    RETENTION_PROJECT_FILE_YEARS: int = 5  # key personnel's names kept this long after the project's 竣工验收备案
     RETENTION_BATCH: int = 500  # rows handled per statement (a long backlog is worked through in batches)
     PRIVACY_ANSWER_S: float = 15 * 86400.0  # a correction request is answered within this (GB/T 35273-2020 §8.7: ≤ 30 days)
     PRIVACY_REMIND_BEFORE_S: float = 3 * 86400.0  # the station's admins are reminded this long before the deadline

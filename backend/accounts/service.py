@@ -177,6 +177,8 @@ async def update_user(actor: Principal, user_id: UUID, data: UserUpdate) -> User
         if not data.is_active and user_id == actor.id:
             raise BadRequest("CANNOT_DISABLE_SELF")
         changes[User.is_active] = data.is_active
+        if data.is_active != row["is_active"]:  # the retention of a disabled staff account counts from this moment
+            changes[User.disabled_at] = None if data.is_active else utcnow()
     if changes:
         async with User._meta.db.transaction():
             await User.update(changes).where(User.id == user_id)

@@ -25,6 +25,7 @@ class User(Table, tablename="users"):
     created_at = Timestamptz(default=TimestamptzNow())
     last_login_at = Timestamptz(null=True, default=None)
     token_version = Integer(default=0)  # raised on disable / password reset / role change: ends every session
+    disabled_at = Timestamptz(null=True, default=None)  # when disabled (staff retention counts from it)
 
 
 class RefreshToken(Table, tablename="refresh_tokens"):

@@ -47,12 +47,14 @@ async def staff_login(table: type[ConsoleUser], username: str, password: str) ->
     if row["role"] != Role.REGULATOR_ADMIN.value or not row["is_active"] or row["district"] is not None:
         return None  # city admins only (docs/ACCESS.md): a district admin must not edit other districts' registries
     superuser = True
+    # piccolo-admin's e-mail column is unique and required: a placeholder of the sign-in name (RFC 2606 .invalid),
+    # so that a second admin's mirror does not collide with the first one's empty e-mail.
     saved = await table.raw(
         "INSERT INTO console_users (username, password, first_name, last_name, email, active, admin, superuser)"
-        " VALUES ({}, {}, {}, '', '', true, true, {})"
-        " ON CONFLICT (username) DO UPDATE SET active = true, admin = true, superuser = EXCLUDED.superuser"
-        " RETURNING id",
-        name, "disabled:" + secrets.token_hex(16), row["display_name"][:255], superuser,
+        " VALUES ({}, {}, {}, '', {}, true, true, {})"
+        " ON CONFLICT (username) DO UPDATE SET active = true, admin = true, superuser = EXCLUDED.superuser,"
+        " email = EXCLUDED.email RETURNING id",
+        name, "disabled:" + secrets.token_hex(16), row["display_name"][:255], f"{name}@console.invalid", superuser,
     )
     return saved[0]["id"]
 

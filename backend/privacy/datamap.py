@@ -29,24 +29,48 @@ ACCOUNT = "PIPL 第13条第2项 (necessary to provide the service the person ask
 STAFF = "PIPL 第13条第2项 人力资源管理 / 第3项 履行法定职责 (regulators' and enterprises' acts are on record)"
 
 # Retention rules (PIPL 第19条: no longer than the purpose needs). Enforcement: see `enforced` of each field.
-KEEP_CASE = "the complaint's file: identity and exact location anonymised 3 years after the case is closed"
+KEEP_CASE = ("the complaint's file: identity, text and exact location anonymised 3 years after the case is "
+             "closed")
 KEEP_WAGES = "3 years after the worker's last payroll is paid (工资支付台账, 条例第15条), then deleted"
 KEEP_ATTENDANCE = "3 years after the clock (attendance record), then deleted; selfies 90 days after the clock"
 KEEP_ACCOUNT = "while the account is open; on closing: deleted or anonymised (what the law keeps excepted)"
-KEEP_STAFF = "while the person holds the role, then 3 years with the records they signed"
+KEEP_STAFF = "while the person holds the role, then 3 years after the account is disabled, then anonymised"
+KEEP_SIGNED = ("kept with the record it signs for as long as that record is kept: who made an official decision is "
+               "part of the record of the decision (PIPL 第13条第3项 履行法定职责; 第47条第2款: where a law sets the "
+               "keeping, only storage and security go on)")
+KEEP_PROJECT_FILE = ("with the project while it is built and 5 years after its 竣工验收备案 (the project file goes to the "
+                     "city construction archive after 备案, 《城市建设档案管理规定》第6条; 5 years = the longest fixed "
+                     "warranty, 《建设工程质量管理条例》第40条 屋面防水), then cleared")
 
+# The default of `Personal.enforced`: a field left with it fails tests/privacy/test_retention.py (every personal
+# field must say where its retention is applied).
 NOT_ENFORCED = "not enforced: kept with its record (the daily retention job has no rule for this field yet)"
 # What the daily retention job (backend/privacy/retention.py, `python -m backend.cli retention`) really does.
 _RUN = "daily job (backend/privacy/retention.py), rule "
-BY_CASE = (_RUN + "`case`: RETENTION_CASE_YEARS after closing (closed, rejected or merged) the reporter, contact, "
-           "address and comment are cleared, the point coarsened to 0.01° (about 1 km), the joiners deleted")
+BY_CASE = (_RUN + "`case`: RETENTION_CASE_YEARS after closing (closed, rejected or merged) the reporter, text, "
+           "contact, address and comment are cleared, the point coarsened to 0.01° (about 1 km), the joiners deleted")
 BY_CASE_PHOTOS = _RUN + "`case_photos`: the reporter's photos (S3 objects and rows) deleted with the case's anonymising"
 BY_SELFIES = _RUN + "`selfies`: RETENTION_SELFIE_DAYS after upload the selfie's S3 objects and media row are deleted"
 BY_CLOCKS = _RUN + "`clocks`: the whole clock record deleted RETENTION_ATTENDANCE_YEARS after the clock"
 BY_CARDS = (_RUN + "`bank_cards`: cleared when the worker has been on no roster and in no unpaid or recently paid "
             "payroll for RETENTION_WAGE_YEARS")
-NOT_YET_WORKER = ("not yet: the worker's record is kept (the wage ledger refers to it); deleting a worker after the "
-                  "wage retention is not implemented")
+BY_WORKERS = (_RUN + "`workers`: with the bank card (same condition, RETENTION_WAGE_YEARS) the name, ID number and its "
+              "hash, sex, birth date (set to 1900-01-01), phone and its hash, WeChat link and face photo (S3 objects "
+              "and media row) are cleared; the anonymous row stays for the payroll lines that point at it")
+ON_CLOSING = "on account closing: backend/privacy/rights.py close_account"
+BY_STAFF = (_RUN + "`staff`: RETENTION_STAFF_YEARS after a staff account is disabled (users.disabled_at) its name "
+            "becomes 已离职人员, sign-in name, password, phone and WeChat ids are cleared, the console mirror deleted")
+ACCOUNT_FIELD = (ON_CLOSING + " (citizens and workers); staff accounts: " + BY_STAFF)
+BY_SCAN_POINTS = (_RUN + "`scan_points`: RETENTION_SCAN_POINT_DAYS after the scan the point is set to NULL, and its "
+                  "copy in the alert the scan raised (material_alerts.detail) removed")
+BY_REQUESTS = (_RUN + "`requests`: RETENTION_REQUEST_YEARS after the answer (or refusal) the request and its trail are "
+               "deleted")
+BY_INBOX = (_RUN + "`inbox`: RETENTION_INBOX_DAYS after sending the text (body and template data) is cleared; the "
+            "title, time and delivery receipts stay; and " + ON_CLOSING + " (every message deleted)")
+BY_KEY_PERSONNEL = (_RUN + "`key_personnel`: RETENTION_PROJECT_FILE_YEARS after the project's 竣工验收备案 (stage "
+                    "`filed`) name and certificate number are cleared; deleted with the project before that")
+WITH_SIGNED_RECORD = ("by law with the signed record: no separate deletion (it goes only with its record); the "
+                      "person's own account is anonymised by rule `staff` of the daily job")
 
 
 @dataclass(frozen=True)
@@ -85,43 +109,49 @@ FIELDS: dict[str, Personal | NotPersonal] = {
     "users.display_name": Personal(
         "any user", "display name (WeChat nickname or the name staff are created with)", "general",
         "shown on what the user did (case timeline, sign-offs)", ACCOUNT, "the user; staff of the cases they act on",
-        "no exports; never in webhooks", KEEP_ACCOUNT),
+        "no exports; never in webhooks", KEEP_ACCOUNT + "; staff: " + KEEP_STAFF, enforced=ACCOUNT_FIELD),
     "users.openid": Personal(
         "any user", "WeChat openid of this mini-program", "general", "sign-in and subscribe messages", ACCOUNT,
-        "no one through the API (server use only)", "sent to WeChat with each message", KEEP_ACCOUNT),
+        "no one through the API (server use only)", "sent to WeChat with each message",
+        KEEP_ACCOUNT + "; staff: " + KEEP_STAFF, enforced=ACCOUNT_FIELD),
     "users.unionid": Personal(
         "any user", "WeChat unionid (when WeChat gives it)", "general", "sign-in across the city's mini-programs",
-        ACCOUNT, "no one through the API", "none", KEEP_ACCOUNT),
+        ACCOUNT, "no one through the API", "none", KEEP_ACCOUNT + "; staff: " + KEEP_STAFF, enforced=ACCOUNT_FIELD),
     "users.username": Personal(
         "staff", "staff sign-in name", "general", "password sign-in", STAFF, "the user; admins of their district",
-        "audit logs", KEEP_STAFF),
+        "audit logs", KEEP_STAFF, enforced=BY_STAFF),
     "users.phone": Personal(
         "any user", "mobile phone number", "general", "contact by the station about the user's case or account",
-        ACCOUNT, "the user; admins", "masked in every list; never in webhooks or logs", KEEP_ACCOUNT),
+        ACCOUNT, "the user; admins", "masked in every list; never in webhooks or logs",
+        KEEP_ACCOUNT + "; staff: " + KEEP_STAFF, enforced=ACCOUNT_FIELD),
     "wechat_bindings.openid": Personal(
-        "any user", "openid bound to a pre-created account", "general", "binding a staff or lead account to WeChat",
-        ACCOUNT, "no one through the API", "none", KEEP_ACCOUNT),
+        "any user", "an openid WeChat refused (errcode 40003): no pushes to it until the user signs in again",
+        "general", "not sending messages WeChat will refuse", ACCOUNT, "no one through the API", "none",
+        KEEP_ACCOUNT + "; staff: " + KEEP_STAFF,
+        enforced=ON_CLOSING + " (the row deleted); staff accounts: " + BY_STAFF + " (the row deleted)"),
     "console_users.username": Personal(
         "staff", "admin console sign-in name (mirrors the staff account)", "general", "the admin console", STAFF,
-        "city admins", "none", KEEP_STAFF),
+        "city admins", "none", KEEP_STAFF, enforced=BY_STAFF),
     "console_users.first_name": Personal(
         "staff", "admin console first name", "general", "the admin console", STAFF, "city admins", "none",
-        KEEP_STAFF),
+        KEEP_STAFF, enforced=BY_STAFF),
     "console_users.last_name": Personal(
         "staff", "admin console last name", "general", "the admin console", STAFF, "city admins", "none",
-        KEEP_STAFF),
+        KEEP_STAFF, enforced=BY_STAFF),
     "console_users.email": Personal(
-        "staff", "admin console e-mail (usually empty)", "general", "the admin console", STAFF, "city admins",
-        "none", KEEP_STAFF),
+        "staff", "admin console e-mail: a placeholder <sign-in name>@console.invalid (required and unique)",
+        "general", "the admin console", STAFF, "city admins", "none", KEEP_STAFF, enforced=BY_STAFF),
     "credit_audit.actor_name": Personal(
         "staff", "name of the regulator who changed a credit record", "general", "accountability of credit decisions",
-        STAFF, "regulators", "none", KEEP_STAFF),
+        STAFF + "; 《网络安全法》第21条第3项 (such logs kept at least 6 months); 建市〔2017〕241号《建筑市场信用管理暂行办法》"
+        "(a credit record can be appealed and corrected over its whole publication period)", "regulators", "none",
+        KEEP_SIGNED, enforced=WITH_SIGNED_RECORD),
     # --- complaints: citizens ---
     "complaints.description": Personal(
         "citizen", "the report's text (may name people or a home)", "general", "handling the report",
         COMPLAINT_DUTY, "the reporter and the assigned district's staff; joiners and the public (Open311) with phone "
         "numbers masked", "the public Open311 feed (phones masked); webhooks of complaint events; WeChat message "
-        "fields (cut); not in the CSV export", KEEP_CASE),
+        "fields (cut); not in the CSV export", KEEP_CASE, enforced=BY_CASE),
     "complaints.address": Personal(
         "citizen", "where the problem is (often the reporter's home)", "general", "sending the inspector",
         COMPLAINT_DUTY, "the reporter, the assigned district's staff", "nowhere public (Open311 and joiners get "
@@ -150,43 +180,44 @@ FIELDS: dict[str, Personal | NotPersonal] = {
     "material_scans.lng": Personal(
         "any user", "where a label was scanned (GCJ-02)", "sensitive", "detecting diverted material (行踪轨迹)",
         "PIPL 第13条第3项 (材料质量追溯, the station's duty)", "district staff of the batch's project",
-        "none", "1 year after the scan, then the point is dropped"),
+        "the alert the scan raised (material_alerts.detail)", "1 year after the scan, then the point is dropped",
+        enforced=BY_SCAN_POINTS),
     "material_scans.lat": Personal(
-        "any user", "as longitude", "sensitive", "as longitude", "PIPL 第13条第3项", "as longitude", "none",
-        "1 year after the scan, then the point is dropped"),
+        "any user", "as longitude", "sensitive", "as longitude", "PIPL 第13条第3项", "as longitude",
+        "as longitude", "1 year after the scan, then the point is dropped", enforced=BY_SCAN_POINTS),
     # --- workers (实名制) ---
     "workers.name": Personal(
         "worker", "real name", "general", "real-name registration, attendance, wages", REAL_NAME,
         "the worker; the employer and GC of a project the worker is on; district staff",
         "national-platform exports (WorkerMaster …)", KEEP_WAGES,
-        enforced=NOT_YET_WORKER),
+        enforced=BY_WORKERS),
     "workers.id_number_enc": Personal(
         "worker", "resident ID number, encrypted (AES-GCM, key id beside it)", "sensitive",
         "real-name registration (特定身份; GB/T 35273-2020 附录B lists ID numbers as sensitive)", REAL_NAME,
         "masked to all; unmasked only to leads of the worker's current employer or general contractor and to a city "
         "admin, each read audited (pii_reads)",
         "exports (masked unless the caller may unmask, then audited)", KEEP_WAGES,
-        enforced=NOT_YET_WORKER),
+        enforced=BY_WORKERS),
     "workers.id_number_hash": Personal(
         "worker", "keyed hash of the ID number (finds a record; not reversible without the key)", "sensitive",
         "duplicate check, look-up by inspectors", REAL_NAME, "no one through the API", "none", KEEP_WAGES,
-        enforced=NOT_YET_WORKER),
+        enforced=BY_WORKERS),
     "workers.sex": Personal(
         "worker", "sex (from the ID number)", "general", "national-platform fields", REAL_NAME,
         "as the name", "exports", KEEP_WAGES,
-        enforced=NOT_YET_WORKER),
+        enforced=BY_WORKERS),
     "workers.birth_date": Personal(
         "worker", "birth date (from the ID number)", "general", "age checks (16 or older)", REAL_NAME,
         "as the name", "exports", KEEP_WAGES,
-        enforced=NOT_YET_WORKER),
+        enforced=BY_WORKERS),
     "workers.phone_enc": Personal(
         "worker", "mobile phone, encrypted", "general", "contact about wages; a sign-in factor", REAL_NAME,
         "masked; unmasked as the ID number", "exports (masked as the ID number)", KEEP_WAGES,
-        enforced=NOT_YET_WORKER),
+        enforced=BY_WORKERS),
     "workers.phone_hash": Personal(
         "worker", "keyed hash of the phone", "general", "linking a WeChat account", REAL_NAME,
         "no one through the API", "none", KEEP_WAGES,
-        enforced=NOT_YET_WORKER),
+        enforced=BY_WORKERS),
     "workers.bank_card_enc": Personal(
         "worker", "wage bank card number, encrypted", "sensitive", "paying wages (金融账户)",
         WAGE_LEDGER, "masked; unmasked as the ID number", "payroll exports (masked as the ID number)", KEEP_WAGES,
@@ -195,7 +226,7 @@ FIELDS: dict[str, Personal | NotPersonal] = {
         "worker", "registration face photo (the S3 object it names)", "sensitive",
         "identity at registration (生物识别 when used to recognise the face)", REAL_NAME + "; PIPL 第29条",
         "the worker; the employer and GC; district staff", "S3 (private bucket, signed URLs)", KEEP_WAGES,
-        enforced=NOT_YET_WORKER),
+        enforced=BY_WORKERS),
     "worker_clocks.lng": Personal(
         "worker", "where the worker clocked in (GCJ-02)", "sensitive", "attendance on the site (行踪轨迹)",
         REAL_NAME, "the worker; the employer and GC of the project; district staff", "attendance exports",
@@ -241,15 +272,17 @@ FIELDS: dict[str, Personal | NotPersonal] = {
     "project_key_personnel.name": Personal(
         "staff", "a key person's name (项目经理, 总监理工程师, 专职安全员 …)", "general",
         "checking that key posts are filled by certified people", STAFF + "; 《建设工程质量管理条例》第26、37条",
-        "readers of the project", "the project file (PDF)", KEEP_STAFF),
+        "readers of the project", "the project file (PDF)", KEEP_PROJECT_FILE, enforced=BY_KEY_PERSONNEL),
     "project_key_personnel.certificate_no": Personal(
         "staff", "the key person's registration certificate number", "general", "checking the certificate",
-        STAFF, "readers of the project", "the project file (PDF)", KEEP_STAFF),
+        STAFF, "readers of the project", "the project file (PDF)", KEEP_PROJECT_FILE, enforced=BY_KEY_PERSONNEL),
     "inspection_requests.description": NotPersonal("the contractor's description of the work to inspect"),
     "inspection_documents.name": NotPersonal("a document's file name (inspection records)"),
     "material_use_decisions.decider_name": Personal(
         "staff", "name of the supervisor who allowed a batch's use", "general", "accountability of the decision",
-        STAFF, "readers of the project", "the batch trail", KEEP_STAFF),
+        STAFF + "; 《建设工程质量管理条例》第37条 (未经监理工程师签字，建筑材料不得在工程上使用: the signature is the record)",
+        "readers of the project", "the batch trail", KEEP_SIGNED + "; deleted with its batch",
+        enforced=WITH_SIGNED_RECORD),
     # --- content security (WeChat) ---
     "content_checks.openid": Personal(
         "citizen", "the reporter's openid, sent to WeChat's msgSecCheck / mediaCheckAsync", "general",
@@ -261,12 +294,15 @@ FIELDS: dict[str, Personal | NotPersonal] = {
         "any user", "S3 key of an uploaded photo (complaint photo, selfie, face, evidence)", "general",
         "the purpose of the record it is attached to", "that record's basis",
         "whoever may read the record it is attached to (signed URLs, minutes)", "S3", "that record's retention",
-        enforced="daily job: rules `case_photos` and `selfies` (S3 objects with the row); other photos follow their record, not yet enforced"),
+        enforced="daily job: rules `case_photos`, `selfies` and `workers` (face photos) remove the S3 objects with "
+                 "the row; staff's evidence photos (complaint results, inspections) are the station's record and are "
+                 "kept with it"),
     # --- people's requests about their own data (issue 23) ---
     "privacy_requests.requested_change": Personal(
         "any user", "what a person asks to be corrected, in their words (may hold the right value of a field)",
         "general", "answering the request (PIPL 第46条)", "PIPL 第13条第3项 (第50条: requests must be handled)",
-        "the person; admins of the responsible station", "none", "3 years after the answer (record of the request)"),
+        "the person; admins of the responsible station", "none", "3 years after the answer (record of the request)",
+        enforced=BY_REQUESTS),
     # --- organisations and things ---
     "api_keys.name": _OBJECT,
     "cameras.name": _OBJECT,
@@ -287,7 +323,8 @@ FIELDS: dict[str, Personal | NotPersonal] = {
     "monitoring_points.name": _OBJECT,
     "notifications.body": Personal(
         "any user", "text of a message to the person (may name their case)", "general", "the inbox",
-        ACCOUNT, "the recipient", "WeChat (subscribe message fields), webhooks", KEEP_ACCOUNT),
+        ACCOUNT, "the recipient", "WeChat (subscribe message fields), webhooks",
+        "1 year after sending (the inbox); all of it on account closing", enforced=BY_INBOX),
     "webhooks.name": _OBJECT,
 }
 

@@ -61,12 +61,19 @@ CORRECTABLE = {
     "other": "其他",
 }
 
+# Fields the person owns on their account that the station may correct through the answer (rights.answer applies
+# the value): column of ``users``, and the check of the new value.
+APPLICABLE: dict[str, re.Pattern[str]] = {
+    "display_name": re.compile(r"^\S(.{0,62}\S)?$"),
+    "phone": re.compile(r"^1[3-9]\d{9}$"),  # a mainland mobile number
+}
+
 # What the law keeps when an account is closed (PIPL 第47条第2款: storage only, no other processing).
 KEPT_ON_CLOSING = [
     KeptItem(what="实名登记信息、考勤记录和工资记录", why="《保障农民工工资支付条例》第15条、第28条；建市〔2019〕18号",
              until="最后一次工资发放后3年（见个人信息处理记录）"),
     KeptItem(what="已提交投诉的案卷（不再关联您的身份）", why="《建设工程质量管理条例》第53条：质监机构办理投诉的记录",
-             until="办结后3年，期满后位置模糊化"),
+             until="办结后3年，期满后位置模糊化、投诉内容删除"),
     KeptItem(what="本次注销及您提出的个人信息请求的记录", why="PIPL 第50条：个人行使权利的申请受理和处理情况",
              until="3年"),
 ]
@@ -179,7 +186,7 @@ async def my_data(settings: Settings, actor: Principal) -> dict[str, Any]:
     if worker is not None:
         out["worker"] = {
             "id": str(worker["id"]), "name": worker["name"],
-            "id_number": c.decrypt(worker["id_number_enc"], "id_number"),
+            "id_number": c.decrypt(worker["id_number_enc"], "id_number") if worker["id_number_enc"] else "",
             "sex": worker["sex"], "birth_date": worker["birth_date"].isoformat(),
             "phone": c.decrypt(worker["phone_enc"], "phone") if worker["phone_enc"] else "",
             "bank_card": c.decrypt(worker["bank_card_enc"], "bank_card") if worker["bank_card_enc"] else "",
@@ -308,6 +315,8 @@ async def answer(settings: Settings, actor: Principal, request_id: UUID, data: A
         allowed, target = TRANSITIONS[action]
         if row["status"] not in allowed:
             raise Conflict("PRIVACY_REQUEST_STATE", detail={"status": row["status"], "action": action})
+        if data.corrected_value is not None:
+            await _apply(row, action, data.corrected_value, actor)
         await _q("UPDATE privacy_requests SET status = $2, answer = $3, answered_at = now(),"
                            " answered_by = $4 WHERE id = $1", request_id, target, data.answer.strip(), actor.id)
         await _event(request_id, "answered" if action == "answer" else "rejected", actor.id, row["status"],
@@ -316,6 +325,24 @@ async def answer(settings: Settings, actor: Principal, request_id: UUID, data: A
         await _tell(settings, [row["user"]], "个人信息请求已答复", data.answer.strip()[:20],
                     f"privacy:{request_id}:{target}", request_id)
     return await _out(request_id)
+
+
+async def _apply(row: dict[str, Any], action: str, value: str, actor: Principal) -> None:
+    """Correct a field the person owns (PIPL 第46条), inside the answer's transaction; the trail says who and which
+    field (not the value: the request holds what was asked, the account what it is now)."""
+    field = row["field"]
+    if action != "answer" or field not in APPLICABLE:
+        raise BadRequest("PRIVACY_CORRECTION_NOT_APPLICABLE",
+                         detail={"field": field, "decision": "done" if action == "answer" else "rejected",
+                                 "applicable": sorted(APPLICABLE)})
+    value = value.strip()
+    if not APPLICABLE[field].match(value):
+        raise BadRequest("PRIVACY_CORRECTION_INVALID", detail={"field": field})
+    changed = await _q(f"UPDATE users SET {field} = $2 WHERE id = $1 AND is_active RETURNING id", row["user"], value)
+    if not changed:  # the account was closed meanwhile: nothing of it to correct
+        raise BadRequest("PRIVACY_CORRECTION_NOT_APPLICABLE", detail={"field": field, "account": "closed"})
+    await _event(row["id"], "corrected", actor.id, row["status"], row["status"], f"已按申请更正：{CORRECTABLE[field]}")
+    log.info("privacy_correction_applied", request=str(row["id"]), field=field, by=str(actor.id))
 
 
 async def staff_list(actor: Principal, status: str | None) -> list[PrivacyRequestOut]:
@@ -375,6 +402,7 @@ async def close_account(settings: Settings, actor: Principal) -> ClosureOut:
                            user_id)
         await accounts_service.end_sessions(user_id)  # every access token issued before stops at once
         await _q("DELETE FROM wechat_subscriptions WHERE \"user\" = $1", user_id)
+        await _q("DELETE FROM wechat_bindings WHERE \"user\" = $1", user_id)  # the refused openid it kept
         request_id = await _log_done(user_id, "closure", "账号已注销")
     kept = list(KEPT_ON_CLOSING) if worker is not None else KEPT_ON_CLOSING[1:]
     log.info("privacy_account_closed", user=str(user_id), **counts)

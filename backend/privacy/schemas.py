@@ -52,6 +52,9 @@ class ClosureIn(Schema):
 class AnswerIn(Schema):
     decision: Literal["done", "rejected"]
     answer: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]  # what was corrected, or why not
+    # With "done" on a request about a field the person owns (display_name, phone): the corrected value, applied
+    # to the account by the system in the same transaction (the trail records who applied it). Else left out.
+    corrected_value: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
 class PrivacyRequestEventOut(Schema):

@@ -39,6 +39,8 @@ class _Pii:
         self.c, self.unmasked = cipher(settings), unmasked
 
     def id_number(self, row: dict[str, Any]) -> str:
+        if not row["id_number_enc"]:  # anonymised by the retention job
+            return ""
         plain = self.c.decrypt(row["id_number_enc"], "id_number")
         return plain if self.unmasked else mask_id_number(plain)
 

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from backend.accounts.tables import User
+from backend.notifications.tables import Notification, WechatBinding
 from backend.privacy import rights
 from backend.settings import get_settings
 from backend.timers import service as timers
@@ -109,6 +111,9 @@ async def test_my_data_correction_in_time_and_closing(api, admin):
     assert [r["answer"] for r in mine_now if r["id"] == req["id"]] == ["已核实并更正实名登记手机号"]
 
     # --- close the account: the real-name, attendance and wage records are kept (and said so), the rest goes ---
+    me = await User.select(User.id).where(User.openid == pair["openid"]).first()
+    await WechatBinding.insert(WechatBinding(user=me["id"], openid=pair["openid"]))  # as a refused push leaves it
+    assert await Notification.exists().where(Notification.recipient == me["id"])  # the answer above
     refused = await api.post("/mp/v1/privacy/close-account", json={}, headers=bearer(pair))  # no explicit yes
     assert refused.status_code == 400, refused.text
     closed = await api.post("/mp/v1/privacy/close-account", json={"confirm": True}, headers=bearer(pair))
@@ -120,6 +125,13 @@ async def test_my_data_correction_in_time_and_closing(api, admin):
                  "REFRESH_TOKEN_INVALID")
     # the access token issued before the closing stops working at once, not when it expires
     assert (await api.get("/mp/v1/privacy/my-data", headers=bearer(pair))).status_code == 401
+    # the account's own fields (data map: "on account closing") are gone: openid, unionid, name, phone, the
+    # refused-openid record and every inbox message
+    account = await User.select(User.openid, User.unionid, User.display_name, User.phone, User.is_active).where(
+        User.id == me["id"]).first()
+    assert account == {"openid": None, "unionid": None, "display_name": "已注销用户", "phone": "", "is_active": False}
+    assert not await WechatBinding.exists().where(WechatBinding.user == me["id"])
+    assert not await Notification.exists().where(Notification.recipient == me["id"])
     kept = await api.get(f"/api/v1/workers/{worker['id']}/pii", headers=admin)
     assert kept.json()["id_number"] == number  # kept by law, no longer reachable from WeChat
     again = await mp_login(api, pair["openid"])  # the same WeChat user starts afresh: nothing of before
@@ -127,3 +139,47 @@ async def test_my_data_correction_in_time_and_closing(api, admin):
     assert fresh["worker"] is None and fresh["complaints"] == [] and fresh["account"]["role"] == "citizen"
     staff_view = await api.get(f"/api/v1/complaints/{complaint['id']}", headers=admin)
     assert staff_view.status_code == 200  # the case file stays with the station
+
+
+async def test_station_applies_a_correction_of_a_field_the_person_owns(api, admin):
+    """Display name and phone: the answer may carry the corrected value, applied to the account in the same
+    transaction and recorded in the trail (who, which field); anything else is still corrected by hand."""
+    pair = await mp_login(api)
+
+    async def ask(field: str, change: str) -> str:
+        resp = await api.post("/mp/v1/privacy/requests", headers=bearer(pair),
+                              json={"field": field, "requested_change": change})
+        assert resp.status_code == 201, resp.text
+        return resp.json()["id"]
+
+    async def answer(request_id: str, **body):
+        return await api.post(f"/api/v1/privacy/requests/{request_id}/answer", headers=admin,
+                              json={"decision": "done", "answer": "已更正", **body})
+
+    async def account() -> dict:
+        return (await api.get("/mp/v1/privacy/my-data", headers=bearer(pair))).json()["account"]
+
+    phone = await ask("phone", "手机号应为 13800001111")
+    other = await ask("complaint", "投诉地址写错了")
+    # refused: a value with a refusal, a field the system does not own, a value that is not a phone number
+    assert_error(await answer(phone, decision="rejected", corrected_value="13800001111"), 400,
+                 "PRIVACY_CORRECTION_NOT_APPLICABLE")
+    assert_error(await answer(other, corrected_value="x"), 400, "PRIVACY_CORRECTION_NOT_APPLICABLE")
+    assert_error(await answer(phone, corrected_value="12345"), 400, "PRIVACY_CORRECTION_INVALID")
+    assert (await account())["phone"] == ""
+    mine = {r["id"]: r for r in (await api.get("/mp/v1/privacy/requests", headers=bearer(pair))).json()}
+    assert mine[phone]["status"] == "open" and mine[other]["status"] == "open"  # nothing half-done
+
+    done = await answer(phone, corrected_value=" 13800001111 ")
+    assert done.status_code == 200, done.text
+    assert (await account())["phone"] == "13800001111"
+    events = done.json()["events"]
+    assert [e["kind"] for e in events] == ["submitted", "corrected", "answered"]
+    corrected = events[1]
+    assert corrected["actor_id"] and "手机号" in corrected["note"] and "13800001111" not in corrected["note"]
+
+    name = await ask("display_name", "昵称请改为 老陈")
+    assert (await answer(name, corrected_value="老陈")).status_code == 200
+    assert (await account())["display_name"] == "老陈"
+    # answered without a value: the request is closed and the account untouched (corrected by hand, as before)
+    assert (await answer(other)).status_code == 200 and (await account())["display_name"] == "老陈"

@@ -202,7 +202,10 @@ async def _stored_messages(database_url: str) -> list[dict[str, Any]]:
 
     conn = await asyncpg.connect(database_url)
     try:
-        rows = await conn.fetch("SELECT DISTINCT template, page, data::text AS data FROM notifications")
+        # A message whose text the retention job cleared (issue 23, rule `inbox`: body '' and data {}) is no
+        # longer a producer's output: it is left out.
+        rows = await conn.fetch("SELECT DISTINCT template, page, data::text AS data FROM notifications"
+                                " WHERE NOT (body = '' AND data = '{}'::jsonb)")
     finally:
         await conn.close()
     return [dict(r) for r in rows]
