@@ -389,6 +389,11 @@ async def _set_baseline(actor: Principal, project: dict) -> Reason:
     return await _read_monitoring(actor, project) or "BASELINE_NEEDS_SUPERVISOR"
 
 
+async def _read_worker(actor: Principal, worker: dict) -> Reason:
+    """worker: {"employer"}. Staff of any district (masked), or whoever may manage the worker."""
+    return None if actor.is_staff else await _manage_worker(actor, worker)
+
+
 ACTIONS = {
     "read_worker_pii": _read_worker_pii,
     "export_unmasked": _export_unmasked,
@@ -413,6 +418,7 @@ ACTIONS = {
     "read_roster": _read_roster,
     "change_roster": _change_roster,
     "manage_worker": _manage_worker,
+    "read_worker": _read_worker,
     "read_payroll": _read_payroll,
     "keep_payroll": _keep_payroll,
     "list_payrolls": _list_payrolls,
@@ -777,6 +783,7 @@ WORDS: dict[str, str] = {
                      "project's general contractor, a lead of the employing labour subcontractor for its own workers",
     "manage_worker": "register or change a worker: a regulator admin; a lead of the employer or of a general "
                      "contractor",
+    "read_worker": "a worker's registry record (masked): staff of any district, or whoever may manage the worker",
     "read_payroll": "a payroll and its trail: staff of the project's district, the labour subcontractor's own "
                     "leads, leads of the project's general contractor",
     "keep_payroll": "create, edit, recompute, submit, pay or correct a payroll: the subcontractor's leads (not "

@@ -86,8 +86,7 @@ async def worker_row(worker_id: UUID) -> dict[str, Any]:
 
 async def get(settings: Settings, actor: Principal, worker_id: UUID) -> WorkerOut:
     row = await worker_row(worker_id)
-    if not actor.is_staff:
-        await access_policy.check(actor, "manage_worker", {"employer": row["employer"]})
+    await access_policy.check(actor, "read_worker", {"employer": row["employer"]})
     return _out(settings, row)
 
 
