@@ -277,6 +277,123 @@ async def _manage_worker(actor: Principal, worker: dict) -> Reason:
     return "FORBIDDEN_ROLE"
 
 
+# payroll (工资单): who the actor is for a (project, labour subcontractor) payroll
+_SUB, _GC, _STAFF_SIDE = "subcontractor", "general_contractor", "staff"
+
+
+async def _payroll_reach(actor: Principal, payroll: dict) -> tuple[Reason, str | None]:
+    """payroll: {"project": project row, "enterprise": the subcontractor}. (refusal, side): staff of the project's
+    district, the subcontractor's own leads, leads of the project's general contractor."""
+    project = payroll["project"]
+    if actor.is_staff:
+        return _station(actor, project), _STAFF_SIDE
+    if actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None:
+        if actor.enterprise_id == payroll["enterprise"]:
+            return None, _SUB
+        if "general_contractor" in await relations.party_roles(project["id"], actor.enterprise_id):
+            return None, _GC
+    return "FORBIDDEN_OWNER", None
+
+
+async def _read_payroll(actor: Principal, payroll: dict) -> Reason:
+    return (await _payroll_reach(actor, payroll))[0]
+
+
+async def _keep_payroll(actor: Principal, payroll: dict) -> Reason:
+    """Create, edit, recompute, submit, pay or correct: the subcontractor or the general contractor, not staff."""
+    reason, side = await _payroll_reach(actor, payroll)
+    if reason is None and side == _STAFF_SIDE:
+        return "FORBIDDEN_ROLE", {"allowed": [_SUB, _GC]}
+    return reason
+
+
+async def _payroll_list_reach(actor: Principal, project: dict) -> tuple[Reason, Any]:
+    """(refusal, whose payrolls): None = all (staff of the district, a lead of the general contractor); an
+    enterprise id = a labour subcontractor's own."""
+    if actor.is_staff:
+        return _station(actor, project), None
+    if not (actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None):
+        return "FORBIDDEN_ROLE", None
+    roles = await relations.party_roles(project["id"], actor.enterprise_id)
+    if "general_contractor" in roles:
+        return None, None
+    if "labour_subcontractor" in roles:
+        return None, actor.enterprise_id
+    return "FORBIDDEN_OWNER", None
+
+
+async def _list_payrolls(actor: Principal, project: dict) -> Reason:
+    return (await _payroll_list_reach(actor, project))[0]
+
+
+async def _review_clock(actor: Principal, clock: dict) -> Reason:
+    """clock: {"project": project row, "employer"}. A lead of the employer on the project or of its general
+    contractor (read_roster's reach over the employer's stints); not staff."""
+    if actor.is_staff:
+        return "FORBIDDEN_ROLE", {"allowed": ["employer", "general_contractor"]}
+    reason, seen = await _roster_reach(actor, clock["project"])
+    if reason is not None:
+        return reason
+    return None if seen is None or seen == clock["employer"] else "FORBIDDEN_OWNER"
+
+
+def _lead_or_role(actor: Principal, *roles: Role) -> str:
+    """The refusal of a relation: not yours (you hold the role) or not for your role."""
+    return "FORBIDDEN_OWNER" if actor.has_role(*roles) else "FORBIDDEN_ROLE"
+
+
+async def _hold_reach(actor: Principal, hold: dict) -> tuple[Reason, str | None]:
+    """hold: {"project", "enterprise"}. The held subcontractor's leads or the project's general contractor's."""
+    if actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None:
+        if actor.enterprise_id == hold["enterprise"]:
+            return None, _SUB
+        if "general_contractor" in await relations.party_roles(hold["project"], actor.enterprise_id):
+            return None, _GC
+    return _lead_or_role(actor, Role.PROJECT_LEAD), None
+
+
+async def _request_hold_lift(actor: Principal, hold: dict) -> Reason:
+    return (await _hold_reach(actor, hold))[0]
+
+
+async def _read_hold(actor: Principal, hold: dict) -> Reason:
+    """hold: {"project", "enterprise", "district"}. Staff of the district, the held firm's and the GC's leads."""
+    if actor.is_staff:
+        return _station(actor, hold)
+    return (await _hold_reach(actor, hold))[0]
+
+
+async def _request_inspection(actor: Principal, project: dict) -> Reason:
+    """工序报验: one of the project's named leads."""
+    ok = actor.has_role(Role.PROJECT_LEAD) and await relations.is_lead_of(actor, project["id"])
+    return None if ok else _lead_or_role(actor, Role.PROJECT_LEAD)
+
+
+async def _answer_inspection(actor: Principal, project: dict) -> Reason:
+    """A supervisor of the project's supervision party (监理单位)."""
+    ok = actor.has_role(Role.SUPERVISOR) and await relations.is_party_of(actor.enterprise_id, project["id"], "supervision")
+    return None if ok else _lead_or_role(actor, Role.SUPERVISOR)
+
+
+async def _inspection_document(actor: Principal, project: dict) -> Reason:
+    if await _request_inspection(actor, project) is None or await _answer_inspection(actor, project) is None:
+        return None
+    return _lead_or_role(actor, Role.PROJECT_LEAD, Role.SUPERVISOR)
+
+
+async def _set_baseline(actor: Principal, project: dict) -> Reason:
+    """The supervising side only; a reader who is not gets BASELINE_NEEDS_SUPERVISOR."""
+    reason = await _supervise_monitoring(actor, project)
+    if reason is None or actor.is_staff:
+        return reason
+    return await _read_monitoring(actor, project) or "BASELINE_NEEDS_SUPERVISOR"
+
+
+async def _read_worker(actor: Principal, worker: dict) -> Reason:
+    """worker: {"employer"}. Staff of any district (masked), or whoever may manage the worker."""
+    return None if actor.is_staff else await _manage_worker(actor, worker)
+
+
 ACTIONS = {
     "read_worker_pii": _read_worker_pii,
     "export_unmasked": _export_unmasked,
@@ -301,6 +418,17 @@ ACTIONS = {
     "read_roster": _read_roster,
     "change_roster": _change_roster,
     "manage_worker": _manage_worker,
+    "read_worker": _read_worker,
+    "read_payroll": _read_payroll,
+    "keep_payroll": _keep_payroll,
+    "list_payrolls": _list_payrolls,
+    "review_clock": _review_clock,
+    "request_hold_lift": _request_hold_lift,
+    "read_hold": _read_hold,
+    "request_inspection": _request_inspection,
+    "answer_inspection": _answer_inspection,
+    "inspection_document": _inspection_document,
+    "set_baseline": _set_baseline,
 }
 
 
@@ -326,6 +454,43 @@ async def roster_scope(actor: Principal, project: dict) -> Any:
     reason, seen = await _roster_reach(actor, project)
     _raise("read_roster", reason)
     return seen
+
+
+async def payroll_side(actor: Principal, payroll: dict, action: str = "read_payroll") -> str:
+    """Check read_payroll or keep_payroll and say who the actor is for it: subcontractor, general_contractor or
+    staff."""
+    reason, side = await _payroll_reach(actor, payroll)
+    if reason is None and action == "keep_payroll":
+        reason = await _keep_payroll(actor, payroll)
+    _raise(action, reason)
+    return str(side)
+
+
+async def payroll_scope(actor: Principal, project: dict) -> Any:
+    """Whose payrolls the actor lists on a project (list_payrolls): None = all, else that enterprise's own."""
+    reason, seen = await _payroll_list_reach(actor, project)
+    _raise("list_payrolls", reason)
+    return seen
+
+
+async def hold_side(actor: Principal, hold: dict) -> str:
+    """Check request_hold_lift and say which party asks: subcontractor or general_contractor."""
+    reason, side = await _hold_reach(actor, hold)
+    _raise("request_hold_lift", reason)
+    return str(side)
+
+
+async def supervising_monitoring(actor: Principal, project: dict) -> bool:
+    """Whether the actor is the supervising side of the project's monitoring (may loosen values, retire
+    sensors); otherwise the actor must manage it (manage_monitoring), or is refused. Staff of another district
+    are refused."""
+    reason = await _supervise_monitoring(actor, project)
+    if reason is None:
+        return True
+    if actor.is_staff:
+        _raise("supervise_monitoring", reason)
+    await check(actor, "manage_monitoring", project)
+    return False
 
 
 # --- rules that need no database: require(actor, action, resource) -------------------------------------------
@@ -386,7 +551,8 @@ def _read_enterprise(actor: Principal, enterprise: dict) -> Reason:
 
 
 def _key_scope(actor: Principal, resource: dict) -> Reason:
-    return None if actor.kind == "api_key" and resource["scope"] in actor.scopes else "API_KEY_SCOPE"
+    ok = actor.kind == "api_key" and resource["scope"] in actor.scopes
+    return None if ok else ("API_KEY_SCOPE", {"required": resource["scope"]})
 
 
 def _credit_admin(actor: Principal, enterprise: dict) -> Reason:
@@ -431,6 +597,103 @@ def _read_receipts(actor: Principal, notification: dict) -> Reason:
     return None if notification["recipient"] == actor.id or actor.is_city_wide else "FORBIDDEN_OWNER"
 
 
+def _role_rule(*roles: Role):
+    def rule(actor: Principal, _row: dict) -> Reason:
+        return None if actor.has_role(*roles) else _allowed(*roles)
+    return rule
+
+
+def _regulator_admin(actor: Principal, _row: dict) -> Reason:
+    """Any regulator admin (of a district or the city)."""
+    return None if actor.has_role(Role.REGULATOR_ADMIN) else _allowed(Role.REGULATOR_ADMIN)
+
+
+def _city_admin_of_admins(actor: Principal, _row: dict) -> Reason:
+    """A city admin; a district admin is refused for its district (FORBIDDEN_DISTRICT)."""
+    if not actor.has_role(Role.REGULATOR_ADMIN):
+        return _allowed(Role.REGULATOR_ADMIN)
+    return None if actor.is_city_wide else "FORBIDDEN_DISTRICT"
+
+
+def _city_queue(actor: Principal, _row: dict) -> Reason:
+    """The city-level complaint queue (no district): city admins."""
+    return None if actor.is_city_wide else "FORBIDDEN_DISTRICT"
+
+
+def _file_complaint(actor: Principal, _row: dict) -> Reason:
+    """A person signed in as citizen, worker, project lead or supervisor (staff do not report to themselves)."""
+    if actor.kind != "user":
+        return None  # keys are decided by the route table
+    roles = (Role.CITIZEN, Role.WORKER, Role.PROJECT_LEAD, Role.SUPERVISOR)
+    return None if actor.has_role(*roles) else _allowed(*roles)
+
+
+def _person(actor: Principal, _row: dict) -> Reason:
+    """Anyone signed in with a role (not a key)."""
+    return None if actor.role is not None else _allowed(*Role)
+
+
+def _view_complaint_as_citizen(actor: Principal, row: dict) -> Reason:
+    """row: {"citizen", "joined"}. The reporter, or a citizen who joined the case (the public view)."""
+    return None if row["citizen"] == actor.id or row["joined"] else "FORBIDDEN_OWNER"
+
+
+def _review_content(actor: Principal, row: dict) -> Reason:
+    """The station of the text or photo: staff users of its district; a city admin everywhere."""
+    return None if actor.kind == "user" and actor.can_see_district(row["district"]) else "FORBIDDEN_DISTRICT"
+
+
+def _own_privacy_rights(actor: Principal, _row: dict) -> Reason:
+    """A person's own data rights (access, correction, closing): a citizen or worker user."""
+    return None if actor.kind == "user" and actor.role in (Role.CITIZEN, Role.WORKER) else "FORBIDDEN_ROLE"
+
+
+def _own_consent(actor: Principal, _row: dict) -> Reason:
+    return None if actor.kind == "user" else "FORBIDDEN_ROLE"
+
+
+def _link_worker(actor: Principal, _row: dict) -> Reason:
+    """Bind a WeChat user to a registry record: a citizen or worker user."""
+    return None if actor.kind == "user" and actor.role in (Role.CITIZEN, Role.WORKER) else "FORBIDDEN_ROLE"
+
+
+def _own_media(actor: Principal, media: dict) -> Reason:
+    """media: {"owner"} (and "media_id" to name in the refusal). The uploader."""
+    if media["owner"] == actor.id:
+        return None
+    return ("FORBIDDEN_OWNER", {"media_id": media["media_id"]}) if media.get("media_id") else "FORBIDDEN_OWNER"
+
+
+def _change_camera_settings(actor: Principal, change: dict) -> Reason:
+    """change: {"station_only": [{"field", …}] — the plan values changed or thresholds loosened}. Staff may."""
+    if actor.is_staff or not change["station_only"]:
+        return None
+    return "CAMERA_SETTING_STATION_ONLY", dict(change["station_only"][0])
+
+
+def _clear_alarm(actor: Principal, alarm: dict) -> Reason:
+    """alarm: {"rule"}. A structural (threshold) alarm is cleared by staff or a supervisor, not the regulated party."""
+    if alarm["rule"] != "threshold" or actor.is_staff or actor.has_role(Role.SUPERVISOR):
+        return None
+    return "ALARM_CLEAR_NEEDS_SUPERVISOR"
+
+
+def _loosen_monitoring(actor: Principal, change: dict) -> Reason:
+    """change: {"supervising": supervising_monitoring's answer, "detail"}. Loosening alarm values or retiring a
+    sensor: the supervising side only."""
+    return None if change["supervising"] else ("THRESHOLD_LOOSENING_FORBIDDEN", dict(change["detail"]))
+
+
+def _payroll_step(actor: Principal, step: dict) -> Reason:
+    """step: {"step", "side" (payroll_side's answer), "held" (a quality hold is active)}. Approving is the general
+    contractor's; submitting the subcontractor's, the general contractor's only on a held subcontractor's behalf."""
+    if step["step"] == "approve" and step["side"] != _GC:
+        return "FORBIDDEN_ROLE", {"allowed": [_GC]}
+    if step["step"] == "submit" and step["side"] == _GC and not step["held"]:
+        return "FORBIDDEN_ROLE", {"allowed": [_SUB]}
+    return None
+
+
 RULES = {
     "staff": _staff,
     "station": _station,
@@ -448,6 +711,24 @@ RULES = {
     "own_lab_report": _own_lab_report,
     "own_notification": _own_notification,
     "read_receipts": _read_receipts,
+    "payroll_step": _payroll_step,
+    "regulator_admin": _regulator_admin,
+    "city_admin_of_admins": _city_admin_of_admins,
+    "read_city_queue": _city_queue,
+    "citizen": _role_rule(Role.CITIZEN),
+    "worker": _role_rule(Role.WORKER),
+    "party_view": _role_rule(Role.PROJECT_LEAD, Role.SUPERVISOR),
+    "file_complaint": _file_complaint,
+    "person": _person,
+    "view_complaint_as_citizen": _view_complaint_as_citizen,
+    "review_content": _review_content,
+    "own_privacy_rights": _own_privacy_rights,
+    "own_consent": _own_consent,
+    "link_worker": _link_worker,
+    "own_media": _own_media,
+    "change_camera_settings": _change_camera_settings,
+    "clear_alarm": _clear_alarm,
+    "loosen_monitoring": _loosen_monitoring,
 }
 
 
@@ -502,6 +783,25 @@ WORDS: dict[str, str] = {
                      "project's general contractor, a lead of the employing labour subcontractor for its own workers",
     "manage_worker": "register or change a worker: a regulator admin; a lead of the employer or of a general "
                      "contractor",
+    "read_worker": "a worker's registry record (masked): staff of any district, or whoever may manage the worker",
+    "read_payroll": "a payroll and its trail: staff of the project's district, the labour subcontractor's own "
+                    "leads, leads of the project's general contractor",
+    "keep_payroll": "create, edit, recompute, submit, pay or correct a payroll: the subcontractor's leads (not "
+                    "while a quality hold is active) or the general contractor's; not staff",
+    "list_payrolls": "a project's payrolls: staff of its district, a lead of its general contractor (all), a lead "
+                     "of one of its labour subcontractors (its own)",
+    "review_clock": "accept or reject a flagged clock: a lead of the worker's employer on the project or of its "
+                    "general contractor; not staff",
+    "request_hold_lift": "ask the station to re-inspect a quality hold: the held subcontractor's leads, the "
+                         "general contractor's",
+    "read_hold": "a quality hold's trail: staff of its district, the held subcontractor's and the general "
+                 "contractor's leads",
+    "request_inspection": "工序报验 (submit, resubmit): one of the project's named leads",
+    "answer_inspection": "answer a 工序报验: a supervisor of the project's supervision party",
+    "inspection_document": "attach a document to a 工序报验: the project's named leads, its supervision party's "
+                           "supervisors",
+    "set_baseline": "set a sensor's baseline: the supervising side only (staff of the district, supervisors of a "
+                    "party); the lead is refused (BASELINE_NEEDS_SUPERVISOR)",
     # rules that need no database
     "staff": "staff (inspectors, regulator admins) of any district: the regulators' own lists and dashboards, "
              "filtered to their district",
@@ -522,4 +822,28 @@ WORDS: dict[str, str] = {
     "own_lab_report": "void or correct a lab report: a user of the lab that filed it",
     "own_notification": "mark a notification read: its recipient",
     "read_receipts": "a notification's delivery receipts: its recipient or a city admin",
+    "payroll_step": "a payroll's step: approving is the general contractor's; submitting the subcontractor's, the "
+                    "general contractor's only on behalf of a held subcontractor",
+    "regulator_admin": "any regulator admin (register or change an enterprise)",
+    "city_admin_of_admins": "city-wide personal-data duties (retention runs, the register): a city admin; a district "
+                            "admin is refused",
+    "read_city_queue": "the city-level complaint queue (cases in no district): city admins",
+    "citizen": "a citizen (look for similar open reports, join one)",
+    "worker": "a worker, for their own clocks and wages",
+    "party_view": "the mini-program's lead and supervisor site views: project leads and supervisors (then "
+                  "read_project)",
+    "file_complaint": "report a complaint: a person signed in as citizen, worker, project lead or supervisor",
+    "person": "anyone signed in as a person (their own complaints)",
+    "view_complaint_as_citizen": "a complaint's citizen view: its reporter, or a citizen who joined it",
+    "review_content": "review hidden texts and photos and their trail: the station of the district, a city admin",
+    "own_privacy_rights": "a person's own data rights (access, correction, closing): a citizen or worker",
+    "own_consent": "give or withdraw one's own consent: any signed-in person",
+    "link_worker": "bind one's WeChat account to a worker record: a citizen or worker",
+    "own_media": "an uploaded photo (complete, read, attach): its uploader",
+    "change_camera_settings": "a camera's plan spacing, plan, support system, allowance, or a detection threshold "
+                              "above the one in force: the station only; a lead files the approved values at "
+                              "registration and may only tighten",
+    "clear_alarm": "clear a structural (threshold) alarm: staff or a supervisor, not the regulated party",
+    "loosen_monitoring": "loosen a sensor's alarm values or retire it: the supervising side only; the lead may "
+                         "only tighten",
 }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from backend.auth.principal import Principal, Role
+from backend.auth.principal import STAFF_ROLES, Principal, Role
 from backend.errors import Forbidden
 from backend.projects.tables import ProjectLead, ProjectParty
 
@@ -81,3 +81,24 @@ def project_scope(actor: Principal, district: int | None = None, *, staff_only: 
     if actor.has_role(Role.SUPERVISOR) and actor.enterprise_id is not None:
         return Scope(district=district, party=actor.enterprise_id)
     raise Forbidden("FORBIDDEN_ROLE", detail={"action": "list"})
+
+
+def staff_district(actor: Principal, district: int | None = None, *, roles: frozenset[Role] = STAFF_ROLES) -> int | None:
+    """The one district a regulators' list shows: the one asked for (refused outside the caller's reach), else the
+    caller's own; None = the whole city (a city admin who asked for none). Callers outside ``roles`` are refused
+    (FORBIDDEN_ROLE)."""
+    if not actor.has_role(*roles):
+        raise Forbidden("FORBIDDEN_ROLE", detail={"action": "list", "allowed": sorted(r.value for r in roles)})
+    if district is not None:
+        if not actor.can_see_district(district):
+            raise Forbidden("FORBIDDEN_DISTRICT", detail={"action": "list"})
+        return district
+    return None if actor.is_city_wide else actor.district_id
+
+
+def managed_users(actor: Principal, user_table: Any) -> list[Any]:
+    """The accounts an admin may manage (policy manage_user) as where-clauses on the users table: a city admin
+    every account; a district admin its own district's inspectors and admins."""
+    if actor.is_city_wide:
+        return []
+    return [(user_table.district == actor.district_id) & user_table.role.is_in([r.value for r in STAFF_ROLES])]

@@ -10,6 +10,7 @@ from uuid import UUID
 from asyncpg.exceptions import UniqueViolationError
 
 from backend.access import policy as access_policy
+from backend.access import scope as access_scope
 from backend.accounts import sessions
 from backend.accounts.refresh_tokens import revoke_all_refresh_tokens
 from backend.accounts.schemas import (
@@ -104,7 +105,7 @@ async def create_user(actor: Principal, data: UserCreate) -> UserOut:
     _check_role_fields(data.role, district, enterprise)
     await access_policy.check(actor, "manage_user", {"role": data.role.value, "district": district})
     if district is not None:
-        await districts_service.require_district(district)
+        await districts_service.require_known(district)
     if enterprise is not None:
         await enterprises_service.require_enterprise(enterprise)
     if data.role in STAFF_ROLES and not (data.username and data.password):
@@ -141,8 +142,7 @@ async def list_users(
         where.append(User.role == role.value)
     if district is not None:
         where.append(User.district == district)
-    if not actor.is_city_wide:  # the same rule as access policy manage_user
-        where.append((User.district == actor.district_id) & User.role.is_in([r.value for r in STAFF_ROLES]))
+    where += access_scope.managed_users(actor, User)  # the rows access policy manage_user lets it manage
     query = User.select()
     count = User.count()
     for clause in where:

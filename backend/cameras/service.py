@@ -43,7 +43,7 @@ from backend.cameras.schemas import (
 from backend.cameras.tables import Camera, CameraAlert, CameraFrame, CameraLabel
 from backend.clients.s3 import S3Client
 from backend.db import utcnow
-from backend.errors import AppError, BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import AppError, BadRequest, Conflict, NotFound
 from backend.media.images import ImageRejected, verify_image
 from backend.projects import service as projects_service
 from backend.settings import Settings, get_settings
@@ -147,20 +147,21 @@ def thresholds_in_force(row: dict[str, Any], settings: Settings | None = None) -
 def check_settings_change(actor: Principal, row: dict[str, Any] | None, data: CameraCreate | CameraUpdate) -> None:
     """The regulated party (a project lead) may not change the plan spacing, the ceiling or the allowance
     of a registered camera, nor loosen a threshold (raise it above the one in force: fewer alerts);
-    the station (staff of the district) may. On registration a lead files the approved plan's values."""
-    if actor.is_staff:
-        return
+    the station (staff of the district) may (access policy change_camera_settings). On registration a lead files
+    the approved plan's values."""
+    station_only: list[dict[str, Any]] = []
     if row is not None:
         for field in ("plan_spacing_m", "plan_ref", "support_system", "allowance_m"):
             value = getattr(data, field)
             current = row[field]
             if value is not None and (value.value if isinstance(value, SupportSystem) else value) != current:
-                raise Forbidden("CAMERA_SETTING_STATION_ONLY", detail={"field": field})
+                station_only.append({"field": field})
     in_force = thresholds_in_force(row or {})
     for field in ("helmet_conf", "upright_conf"):
         value = getattr(data, field)
         if value is not None and value > in_force[field] + 1e-9:
-            raise Forbidden("CAMERA_SETTING_STATION_ONLY", detail={"field": field, "in_force": in_force[field]})
+            station_only.append({"field": field, "in_force": in_force[field]})
+    access_policy.require(actor, "change_camera_settings", {"station_only": station_only})
 
 
 def _out(row: dict[str, Any]) -> CameraOut:

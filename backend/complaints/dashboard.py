@@ -24,7 +24,8 @@ from typing import Any
 
 from piccolo.query import WhereRaw
 
-from backend.auth.principal import Principal, Role
+from backend.access import scope as access_scope
+from backend.auth.principal import Principal
 from backend.complaints.rules import OPEN, Status, handling_seconds, is_overdue, overdue_sql, percentile, rate
 from backend.complaints.schemas import DashboardOut
 from backend.complaints.tables import Complaint
@@ -33,11 +34,7 @@ from backend.settings import Settings
 
 
 def _scope(actor: Principal, district: int | None) -> int | None:
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
-    if district is not None:
-        actor.require_district(district)
-        return district
-    return None if actor.is_city_wide else actor.district_id
+    return access_scope.staff_district(actor, district)
 
 
 async def _rows(district: int | None, category: str | None, start: datetime, end: datetime) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from backend import ratelimit
 from backend.access import policy as access_policy
+from backend.access import scope as access_scope
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
 from backend.clients.s3 import S3Client
@@ -52,7 +53,7 @@ from backend.content_security import service as content_security
 from backend.credit import service as credit_service
 from backend.db import utcnow
 from backend.districts.tables import District, Station
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import BadRequest, Conflict, NotFound
 from backend.geo.coords import to_gcj02
 from backend.geo.distance import bbox, haversine_m
 from backend.media import service as media_service
@@ -126,8 +127,7 @@ async def upsert_category(
     sort: int,
 ) -> CategoryOut:
     """City-wide admins configure categories (an Open311 service each) and their SLA."""
-    if not actor.is_city_wide:
-        raise Forbidden("FORBIDDEN_ROLE")
+    access_policy.require(actor, "city_admin", {"kind": "complaint_category"})
     await Category.raw(
         "INSERT INTO complaint_categories (code, name, description, sla_hours, active, sort) VALUES ({}, {}, {}, {}, {}, {})"
         " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description,"
@@ -258,7 +258,7 @@ async def similar(
     redis: Redis, actor: Principal, category: str, lng: float, lat: float, coord_type: Any, project_id: UUID | None
 ) -> list[SimilarComplaint]:
     """Open reports of the same category in the last 7 days: same project, or within 50 m (public view only)."""
-    actor.require_role(Role.CITIZEN)
+    access_policy.require(actor, "citizen", {})
     await ratelimit.hit(redis, f"complaints:similar:{actor.id}", SIMILAR_PER_HOUR, 3600)
     glng, glat = to_gcj02(lng, lat, coord_type)
     min_lng, min_lat, max_lng, max_lat = bbox(glng, glat, SIMILAR_RADIUS_M)
@@ -300,7 +300,7 @@ async def create(
     The hot path of the mini-program: one transaction of five statements, then two Redis round trips.
     """
     if actor.kind == "user":
-        actor.require_role(Role.CITIZEN, Role.WORKER, Role.PROJECT_LEAD, Role.SUPERVISOR)
+        access_policy.require(actor, "file_complaint", {})
         await consent.require(actor, "complaint")  # issue 23: notice and precise-location consent first
         await ratelimit.hit_many(redis, [
             (f"complaint:h:{actor.id}", settings.COMPLAINTS_PER_HOUR, 3600),
@@ -378,7 +378,7 @@ async def announce_created(settings: Settings, arq: ArqRedis | None, complaint_i
 
 async def join(settings: Settings, redis: Redis, actor: Principal, complaint_id: UUID) -> dict[str, Any]:
     """Support an existing open report instead of filing a duplicate (citizens; the joiner sees the public view)."""
-    actor.require_role(Role.CITIZEN)
+    access_policy.require(actor, "citizen", {})
     await ratelimit.hit(redis, f"complaints:join:{actor.id}", JOIN_PER_DAY, 86_400)
     row = await _row(complaint_id)
     if Status(row["status"]) not in OPEN:
@@ -726,8 +726,9 @@ async def _names(row: dict[str, Any]) -> dict[str, Any]:
 
 async def citizen_view(settings: Settings, s3: S3Client, actor: Principal, complaint_id: UUID) -> ComplaintCitizenView:
     row = await _row(complaint_id)
-    if row["citizen"] != actor.id and not await _is_supporter(complaint_id, actor.id):
-        raise Forbidden("FORBIDDEN_OWNER")
+    access_policy.require(actor, "view_complaint_as_citizen", {
+        "citizen": row["citizen"],
+        "joined": row["citizen"] != actor.id and await _is_supporter(complaint_id, actor.id)})
     names = await _names(row)
     owner = row["citizen"] == actor.id
     status = Status(row["status"])
@@ -798,7 +799,7 @@ def _overdue(row: dict[str, Any]) -> bool:
 
 
 async def mine(actor: Principal, limit: int, offset: int) -> tuple[int, list[ComplaintBrief]]:
-    actor.require_role(*Role)
+    access_policy.require(actor, "person", {})
     where = (Complaint.citizen == actor.id) | Complaint.id.is_in(
         Supporter.select(Supporter.complaint).where(Supporter.user == actor.id)
     )
@@ -811,17 +812,13 @@ async def queue(
     mine_only: bool, city_queue: bool, limit: int, offset: int,
 ) -> tuple[int, list[ComplaintBrief]]:
     """The station queue: the actor's district (a city-wide admin: everywhere, or the city-level queue)."""
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
     clauses = []
     if city_queue:
-        if not actor.is_city_wide:
-            raise Forbidden("FORBIDDEN_DISTRICT")
+        access_policy.require(actor, "staff", {})
+        access_policy.require(actor, "read_city_queue", {})
         clauses.append(Complaint.district.is_null())
-    elif district is not None:
-        actor.require_district(district)
-        clauses.append(Complaint.district == district)
-    elif not actor.is_city_wide:
-        clauses.append(Complaint.district == actor.district_id)
+    elif (in_district := access_scope.staff_district(actor, district)) is not None:
+        clauses.append(Complaint.district == in_district)
     if status is not None:
         clauses.append(Complaint.status == status.value)
     else:
@@ -857,7 +854,6 @@ async def set_duty(actor: Principal, user_id: UUID | None, on_duty: bool) -> dic
     if target is None or target["role"] != Role.INSPECTOR.value:
         raise BadRequest("NOT_AN_INSPECTOR")
     if target_id != actor.id:
-        actor.require_role(Role.REGULATOR_ADMIN)
-        actor.require_district(target["district"])
+        access_policy.require(actor, "admin_of_district", target)
     await dispatch.set_duty(target_id, on_duty)
     return {"user_id": str(target_id), "on_duty": on_duty, "open_cases": await dispatch.open_cases(target_id)}

@@ -19,12 +19,14 @@ from uuid import UUID
 
 import structlog
 
-from backend.auth.principal import Principal, Role
+from backend.access import policy as access_policy
+from backend.access import scope as access_scope
+from backend.auth.principal import Principal
 from backend.clients.s3 import S3Client
 from backend.clients.wechat import WeChatClient, WeChatError
 from backend.content_security.tables import ContentCheck, ContentCheckEvent
 from backend.db import utcnow
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import BadRequest, Conflict, NotFound
 from backend.settings import Settings
 
 log = structlog.get_logger("zhijian.content_security")
@@ -176,16 +178,6 @@ async def record_media_verdict(trace_id: str, result: dict[str, Any]) -> str | N
 # --- who sees what ------------------------------------------------------------------------------
 
 
-def is_station(actor: Principal | None, district: int | None) -> bool:
-    """The station of the case: its district's inspectors and admins, or a city-wide admin."""
-    return (
-        actor is not None
-        and actor.kind == "user"
-        and actor.has_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
-        and actor.can_see_district(district)
-    )
-
-
 async def hidden_subjects(subject_type: str, subject_ids: list[str]) -> set[str]:
     """Which of these texts or photos only the station may see (a review / risky verdict not yet cleared)."""
     if not subject_ids:
@@ -214,10 +206,10 @@ def _check_out(row: dict[str, Any]) -> dict[str, Any]:
 
 async def review_queue(actor: Principal, limit: int, offset: int) -> list[dict[str, Any]]:
     """Hidden texts and photos awaiting the station's review, oldest first (own district; city-wide: all)."""
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
+    district = access_scope.staff_district(actor)
     where = ContentCheck.status == "hidden"
-    if not actor.is_city_wide:
-        where = where & (ContentCheck.district == actor.district_id)
+    if district is not None:
+        where = where & (ContentCheck.district == district)
     rows = await ContentCheck.select().where(where).order_by(ContentCheck.created_at).limit(limit).offset(offset)
     return [_check_out(r) for r in rows]
 
@@ -231,8 +223,7 @@ async def review(actor: Principal, check_id: UUID, decision: str, reason: str) -
     row = await ContentCheck.select().where(ContentCheck.id == check_id).first()
     if row is None:
         raise NotFound("CONTENT_CHECK_NOT_FOUND")
-    if not is_station(actor, row["district"]):
-        raise Forbidden("FORBIDDEN_DISTRICT")
+    access_policy.require(actor, "review_content", row)
     updated = await transition(
         check_id, REVIEW_TO[decision], f"review_{decision}", actor=actor.id, reason=reason.strip(),
         values={"reviewed_by": actor.id, "reviewed_at": utcnow()},
@@ -245,8 +236,7 @@ async def history(actor: Principal, check_id: UUID) -> list[dict[str, Any]]:
     row = await ContentCheck.select(ContentCheck.district).where(ContentCheck.id == check_id).first()
     if row is None:
         raise NotFound("CONTENT_CHECK_NOT_FOUND")
-    if not is_station(actor, row["district"]):
-        raise Forbidden("FORBIDDEN_DISTRICT")
+    access_policy.require(actor, "review_content", row)
     events = await ContentCheckEvent.select().where(ContentCheckEvent.check == check_id).order_by(ContentCheckEvent.id)
     return [
         {"kind": e["kind"], "from_status": e["from_status"], "to_status": e["to_status"], "actor_id": e["actor"],

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
+from backend.access import policy as access_policy
 from backend.auth.principal import Principal, Role
 from backend.complaints import dashboard as complaints_dashboard
 from backend.credit import scoring
@@ -27,7 +28,7 @@ _TICKET = "credit:console:"
 
 
 async def issue_ticket(settings: Settings, redis: Redis, actor: Principal) -> str:
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
+    access_policy.require(actor, "staff", {})
     ticket = secrets.token_urlsafe(24)
     who = {"id": str(actor.id), "role": actor.role.value, "district": actor.district_id, "name": actor.name}
     await redis.set(_TICKET + ticket, json.dumps(who), ex=settings.CREDIT_CONSOLE_TICKET_S)
@@ -62,7 +63,7 @@ async def _open_alarms() -> int | None:
 
 async def figures(settings: Settings, actor: Principal) -> dict[str, Any]:
     """Everything the console shows, as JSON-able numbers."""
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
+    access_policy.require(actor, "staff", {})
     sla = await complaints_dashboard.dashboard(settings, actor, None, None, None, None)
     materials = (await CreditListing.raw(
         "SELECT count(*) FILTER (WHERE verdict = 'fail') AS failed, count(*) AS reports,"

@@ -9,13 +9,14 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from backend import ratelimit
+from backend.access import policy as access_policy
 from backend.auth.principal import Principal
 from backend.credit.audit import audit
 from backend.credit.schemas import AuditOut, BulkCheckOut, BulkItem, CreditStatus
 from backend.credit.service import status_of
 from backend.credit.tables import CreditAudit
 from backend.enterprises.tables import Enterprise
-from backend.errors import Forbidden, NotFound
+from backend.errors import NotFound
 from backend.settings import Settings
 
 SCOPE = "credit:read"
@@ -31,7 +32,7 @@ def _norm(code: str) -> str:
 
 async def status_by_uscc(settings: Settings, redis: Redis, actor: Principal, uscc: str) -> CreditStatus:
     """One enterprise's credit status for a department's key (scope credit:read)."""
-    actor.require_scope(SCOPE)
+    access_policy.require(actor, "key_scope", {"scope": SCOPE})
     await _throttle(settings, redis, actor)
     code = _norm(uscc)
     ent = await Enterprise.select().where(Enterprise.uscc == code).first()
@@ -46,7 +47,7 @@ async def status_by_uscc(settings: Settings, redis: Redis, actor: Principal, usc
 
 async def bulk_check(settings: Settings, redis: Redis, actor: Principal, codes: list[str]) -> BulkCheckOut:
     """Up to 100 codes in one call (one hit on the rate limit); unknown codes come back found=false."""
-    actor.require_scope(SCOPE)
+    access_policy.require(actor, "key_scope", {"scope": SCOPE})
     await _throttle(settings, redis, actor)
     wanted = list(dict.fromkeys(_norm(c) for c in codes))
     rows = await Enterprise.select().where(Enterprise.uscc.is_in(wanted))
@@ -65,8 +66,7 @@ async def bulk_check(settings: Settings, redis: Redis, actor: Principal, codes: 
 async def audit_log(actor: Principal, enterprise_id: UUID | None, action: str | None, limit: int, offset: int
                     ) -> list[AuditOut]:
     """The audit trail (city-wide admins): changes and every department query."""
-    if not actor.is_city_wide:
-        raise Forbidden("FORBIDDEN_ROLE")
+    access_policy.require(actor, "city_admin", {"kind": "credit_audit"})
     query = CreditAudit.select()
     if enterprise_id is not None:
         query = query.where(CreditAudit.enterprise == enterprise_id)

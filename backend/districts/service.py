@@ -6,7 +6,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from backend.auth.principal import Principal, Role
+from backend.access import policy as access_policy
+from backend.auth.principal import Principal
 from backend.db import utcnow
 from backend.districts.schemas import DistrictOut, LocateOut, Location, StationOut, StationUpdate
 from backend.districts.tables import District, Station
@@ -83,7 +84,8 @@ async def get_district(adcode: int, with_boundary: bool = False) -> DistrictOut:
     return _district_out(row, station, with_boundary)
 
 
-async def require_district(adcode: int) -> None:
+async def require_known(adcode: int) -> None:
+    """A district of the directory, else DISTRICT_NOT_FOUND (what is asked of, not who asks)."""
     if not await District.exists().where(District.adcode == adcode):
         raise NotFound("DISTRICT_NOT_FOUND")
 
@@ -107,11 +109,11 @@ async def locate(point: Location) -> LocateOut:
 
 async def update_station(actor: Principal, station_id: int, data: StationUpdate) -> StationOut:
     """A regulator admin of the station's district (or city-wide) edits its contact details."""
-    actor.require_role(Role.REGULATOR_ADMIN)
+    access_policy.require(actor, "regulator_admin", {})
     row = await Station.select().where(Station.id == station_id).first()
     if row is None:
         raise NotFound("STATION_NOT_FOUND")
-    actor.require_district(row["district"])
+    access_policy.require(actor, "admin_of_district", row)
     changes = {
         col: value
         for col, value in ((Station.name, data.name), (Station.address, data.address), (Station.phone, data.phone))

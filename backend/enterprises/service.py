@@ -10,7 +10,7 @@ from stdnum.cn import uscc as uscc_std
 from stdnum.exceptions import ValidationError
 
 from backend.access import policy as access_policy
-from backend.auth.principal import Principal, Role
+from backend.auth.principal import Principal
 from backend.db import utcnow
 from backend.districts import service as districts_service
 from backend.enterprises.schemas import (
@@ -75,10 +75,10 @@ async def kinds_of(enterprise_ids: list[UUID]) -> dict[UUID, set[str]]:
 
 
 async def create_enterprise(actor: Principal, data: EnterpriseCreate) -> EnterpriseOut:
-    actor.require_role(Role.REGULATOR_ADMIN)
+    access_policy.require(actor, "regulator_admin", {})
     code = normalize_uscc(data.uscc)
     if data.district_adcode is not None:
-        await districts_service.require_district(data.district_adcode)
+        await districts_service.require_known(data.district_adcode)
     row = Enterprise(
         uscc=code,
         name=data.name.strip(),
@@ -96,7 +96,7 @@ async def create_enterprise(actor: Principal, data: EnterpriseCreate) -> Enterpr
 
 
 async def update_enterprise(actor: Principal, enterprise_id: UUID, data: EnterpriseUpdate) -> EnterpriseOut:
-    actor.require_role(Role.REGULATOR_ADMIN)
+    access_policy.require(actor, "regulator_admin", {})
     await _row(enterprise_id)
     changes: dict[Any, Any] = {
         col: value
@@ -141,7 +141,7 @@ async def list_enterprises(
 
 async def public_by_uscc(actor: Principal, code: str) -> EnterprisePublic:
     """Another department's lookup by credit code (scope enterprises:read)."""
-    actor.require_scope("enterprises:read")
+    access_policy.require(actor, "key_scope", {"scope": "enterprises:read"})
     normalized = normalize_uscc(code)
     row = await Enterprise.select().where(Enterprise.uscc == normalized).first()
     if row is None:

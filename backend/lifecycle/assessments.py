@@ -28,6 +28,8 @@ from uuid import UUID, uuid4
 
 from arq.connections import ArqRedis
 
+from backend.access import policy as access_policy
+from backend.access import scope as access_scope
 from backend.auth.principal import Principal, Role
 from backend.credit import service as credit_service
 from backend.db import utcnow
@@ -73,9 +75,9 @@ def _out(row: dict[str, Any]) -> AssessmentOut:
 
 async def record(settings: Settings, arq: ArqRedis | None, actor: Principal, data: AssessmentIn) -> AssessmentOut:
     """Enter a third-party assessment of an enterprise on a project (station staff of its district); scores it."""
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
+    access_policy.require(actor, "staff", {})
     project = await projects_service.get_project_row(data.project_id)
-    actor.require_district(project["district"])
+    access_policy.require(actor, "station", project)
     if data.period_end < data.period_start:
         raise BadRequest("ASSESSMENT_PERIOD_INVALID")
     if not await ProjectParty.exists().where((ProjectParty.project == data.project_id)
@@ -98,10 +100,10 @@ async def record(settings: Settings, arq: ArqRedis | None, actor: Principal, dat
 
 async def list_for_enterprise(actor: Principal, enterprise_id: UUID) -> list[AssessmentOut]:
     """An enterprise's assessments, newest period first (staff; a district's staff see their district's projects)."""
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
+    district = access_scope.staff_district(actor)
     query = Assessment.select().where(Assessment.enterprise == enterprise_id)
-    if not actor.is_city_wide:
-        query = query.where(Assessment.project.district == actor.district_id)
+    if district is not None:
+        query = query.where(Assessment.project.district == district)
     return [_out(r) for r in await query.order_by(Assessment.period_end, ascending=False).limit(200)]
 
 

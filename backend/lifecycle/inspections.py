@@ -26,11 +26,12 @@ from uuid import UUID, uuid4
 
 from arq.connections import ArqRedis
 
-from backend.auth.principal import Principal, Role
+from backend.access import policy as access_policy
+from backend.auth.principal import Principal
 from backend.clients.s3 import S3Client
 from backend.credit import service as credit_service
 from backend.db import utcnow
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import BadRequest, Conflict, NotFound
 from backend.lifecycle import access
 from backend.lifecycle.rules import (
     LATE_ANSWER_KIND,
@@ -134,8 +135,7 @@ async def _insert(settings: Settings, arq: ArqRedis | None, actor: Principal, pr
 async def submit(settings: Settings, arq: ArqRedis | None, actor: Principal, data: InspectionCreate) -> InspectionOut:
     """工序报验 by the project's lead; the project must have started."""
     project = await projects_service.get_project_row(data.project_id)
-    if not await access.is_lead(actor, project["id"]):
-        raise Forbidden("FORBIDDEN_OWNER" if actor.has_role(Role.PROJECT_LEAD) else "FORBIDDEN_ROLE")
+    await access_policy.check(actor, "request_inspection", project)
     if not reached(project["stage"], Stage.STARTED):
         raise Conflict("PROJECT_NOT_STARTED", detail={"stage": project["stage"]})
     async with InspectionRequest._meta.db.transaction():
@@ -149,8 +149,7 @@ async def resubmit(settings: Settings, arq: ArqRedis | None, actor: Principal, r
     """重新报验 after a failure: the failed request is closed as resubmitted, a new one carries on."""
     row = await _row(request_id)
     project = await projects_service.get_project_row(row["project"])
-    if not await access.is_lead(actor, project["id"]):
-        raise Forbidden("FORBIDDEN_OWNER" if actor.has_role(Role.PROJECT_LEAD) else "FORBIDDEN_ROLE")
+    await access_policy.check(actor, "request_inspection", project)
     async with InspectionRequest._meta.db.transaction():
         locked = await InspectionRequest.raw("SELECT status FROM inspection_requests WHERE id = {} FOR UPDATE",
                                              request_id)
@@ -180,8 +179,7 @@ async def answer(settings: Settings, arq: ArqRedis | None, actor: Principal, req
     """The supervisor's pass / fail with findings and photos; late answers and repeat failures feed credit."""
     row = await _row(request_id)
     project = await projects_service.get_project_row(row["project"])
-    if not await access.is_supervisor(actor, project["id"]):
-        raise Forbidden("FORBIDDEN_OWNER" if actor.has_role(Role.SUPERVISOR) else "FORBIDDEN_ROLE")
+    await access_policy.check(actor, "answer_inspection", project)
     action = "pass" if data.passed else "fail"
     async with InspectionRequest._meta.db.transaction():
         locked = await InspectionRequest.raw("SELECT status FROM inspection_requests WHERE id = {} FOR UPDATE",
@@ -216,8 +214,7 @@ async def audit(actor: Principal, request_id: UUID, data: InspectionAudit) -> In
     """The station's audit of an answer (监督抽查): uphold, or overturn pass ↔ fail; audited on the timeline."""
     row = await _row(request_id)
     project = await projects_service.get_project_row(row["project"])
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
-    actor.require_district(project["district"])
+    access_policy.require(actor, "station", project)
     action = "audit_uphold" if data.uphold else "audit_overturn"
     async with InspectionRequest._meta.db.transaction():
         locked = await InspectionRequest.raw("SELECT status FROM inspection_requests WHERE id = {} FOR UPDATE",
@@ -315,8 +312,7 @@ def _doc_out(row: dict[str, Any], url: str | None = None) -> DocumentOut:
 async def add_document(s3: S3Client, actor: Principal, request_id: UUID, name: str, content: bytes) -> DocumentOut:
     """Attach a document (PDF / JPEG / PNG by its magic bytes, ≤ 10 MB) to a request: its lead or supervisor."""
     row = await _row(request_id)
-    if not (await access.is_lead(actor, row["project"]) or await access.is_supervisor(actor, row["project"])):
-        raise Forbidden("FORBIDDEN_OWNER" if actor.has_role(Role.PROJECT_LEAD, Role.SUPERVISOR) else "FORBIDDEN_ROLE")
+    await access_policy.check(actor, "inspection_document", {"id": row["project"]})
     kind = next((v for magic, v in _DOC_TYPES.items() if content.startswith(magic)), None)
     if kind is None or len(content) > DOCUMENT_MAX_BYTES:
         raise BadRequest("DOCUMENT_INVALID", detail={"max_bytes": DOCUMENT_MAX_BYTES, "types": ["pdf", "jpeg", "png"]})

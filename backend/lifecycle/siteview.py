@@ -13,7 +13,8 @@ from typing import Any
 from uuid import UUID
 
 from backend import db
-from backend.auth.principal import Principal, Role
+from backend.access import policy as access_policy
+from backend.auth.principal import Principal
 from backend.clients.s3 import S3Client
 from backend.db import utcnow
 from backend.lifecycle import access, assessments, inspections, stages
@@ -142,5 +143,5 @@ async def site_view(settings: Settings, s3: S3Client | None, actor: Principal, p
 async def party_site_view(settings: Settings, s3: S3Client | None, actor: Principal, project_id: UUID
                           ) -> dict[str, Any]:
     """The mini-program's lead and supervisor views: the same data, for the project's own leads and supervisors."""
-    actor.require_role(Role.PROJECT_LEAD, Role.SUPERVISOR)
+    access_policy.require(actor, "party_view", {})
     return await site_view(settings, s3, actor, project_id)

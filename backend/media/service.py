@@ -17,10 +17,11 @@ from uuid import UUID, uuid4
 from redis.asyncio import Redis
 
 from backend import ratelimit
+from backend.access import policy as access_policy
 from backend.auth.principal import Principal
 from backend.clients.s3 import S3Client
 from backend.db import utcnow
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import BadRequest, Conflict, NotFound
 from backend.media import images
 from backend.media.schemas import MediaOut, MediaUrl, PresignOut, PresignRequest, Purpose
 from backend.media.tables import Media
@@ -108,8 +109,7 @@ async def presign(s3: S3Client, redis: Redis, owner: Principal, data: PresignReq
 async def complete(s3: S3Client, owner: Principal, media_id: UUID) -> MediaOut:
     """Fetch the presigned upload, verify and re-encode it, delete the raw object."""
     row = await _row(media_id)
-    if row["owner"] != owner.id:
-        raise Forbidden("FORBIDDEN_OWNER")
+    access_policy.require(owner, "own_media", row)
     if row["status"] == "verified":
         return _out(row)
     if row["status"] != "pending" or not row["incoming_key"]:
@@ -131,8 +131,7 @@ async def complete(s3: S3Client, owner: Principal, media_id: UUID) -> MediaOut:
 
 async def get(owner: Principal, media_id: UUID) -> MediaOut:
     row = await _row(media_id)
-    if row["owner"] != owner.id:
-        raise Forbidden("FORBIDDEN_OWNER")
+    access_policy.require(owner, "own_media", row)
     return _out(row)
 
 
@@ -149,8 +148,7 @@ async def signed_urls(s3: S3Client, media_id: UUID, ttl_s: int = URL_TTL_S) -> M
 
 async def own_signed_urls(s3: S3Client, owner: Principal, media_id: UUID) -> MediaUrl:
     row = await _row(media_id)
-    if row["owner"] != owner.id:
-        raise Forbidden("FORBIDDEN_OWNER")
+    access_policy.require(owner, "own_media", row)
     return await signed_urls(s3, media_id)
 
 
@@ -180,8 +178,8 @@ async def attach(
         row = found.get(media_id)
         if row is None:
             raise NotFound("MEDIA_NOT_FOUND", detail={"media_id": str(media_id)})
-        if row["owner"] != owner_id:
-            raise Forbidden("FORBIDDEN_OWNER", detail={"media_id": str(media_id)})
+        access_policy.require(Principal(kind="user", id=owner_id), "own_media",
+                              {"owner": row["owner"], "media_id": str(media_id)})
         if row["status"] != "verified":
             raise Conflict("MEDIA_NOT_VERIFIED", detail={"media_id": str(media_id)})
         if row["purpose"] != purpose.value:

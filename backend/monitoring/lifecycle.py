@@ -21,7 +21,7 @@ import msgspec
 from backend.access import policy as access_policy
 from backend.auth.principal import Principal
 from backend.db import utcnow
-from backend.errors import BadRequest, Conflict, Forbidden
+from backend.errors import BadRequest, Conflict
 from backend.monitoring import provisioning, service
 from backend.monitoring.classify import NoAlarmValue
 from backend.monitoring.rules import Thresholds
@@ -73,23 +73,6 @@ def loosened(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return out
 
 
-async def _is_supervisor(actor: Principal, project: dict[str, Any]) -> bool:
-    """The supervising side (access policy supervise_monitoring); staff of another district are refused."""
-    if actor.is_staff:
-        await access_policy.check(actor, "supervise_monitoring", project)
-        return True
-    return await access_policy.allows(actor, "supervise_monitoring", project)
-
-
-async def _supervising(actor: Principal, project: dict[str, Any]) -> bool:
-    """Leads (and staff) manage sensors; the project's supervisors too (access policy manage_monitoring /
-    supervise_monitoring). Returns whether the actor is the supervising side, which may also loosen."""
-    if await _is_supervisor(actor, project):
-        return True
-    await access_policy.check(actor, "manage_monitoring", project)
-    return False
-
-
 async def _audit(sensor_id: UUID, kind: str, actor: Principal, *, plan_ref: str = "", note: str = "",
                  before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> None:
     await SensorEvent.raw(
@@ -114,7 +97,7 @@ async def edit_thresholds(actor: Principal, sensor_id: UUID, data: ThresholdEdit
     """Change some alarm values (audited, with the plan reference); the lead may only tighten them."""
     row = await service._sensor(sensor_id)  # noqa: SLF001
     project = await service._project(row["project"])  # noqa: SLF001
-    supervising = await _supervising(actor, project)
+    supervising = await access_policy.supervising_monitoring(actor, project)
     if not data.plan_ref.strip():
         raise BadRequest("PLAN_REF_REQUIRED")
     if row["status"] == "retired":
@@ -128,8 +111,8 @@ async def edit_thresholds(actor: Principal, sensor_id: UUID, data: ThresholdEdit
         if after.get("cumulative_abs") is None and after.get("rate_per_day") is None and not by_design:
             raise BadRequest("NO_ALARM_VALUE", detail={"metric": row["metric"]})
         looser = loosened(before, after)
-        if looser and not supervising:
-            raise Forbidden("THRESHOLD_LOOSENING_FORBIDDEN", detail={"fields": looser})
+        if looser:
+            access_policy.require(actor, "loosen_monitoring", {"supervising": supervising, "detail": {"fields": looser}})
         try:
             service.thresholds_check(after)
         except NoAlarmValue:
@@ -146,9 +129,7 @@ async def set_baseline(actor: Principal, sensor_id: UUID, data: BaselineSet) -> 
     """Set (or reset to "the next reading") the value cumulative changes are measured from; supervisor or staff."""
     row = await service._sensor(sensor_id)  # noqa: SLF001
     project = await service._project(row["project"])  # noqa: SLF001
-    if not await _is_supervisor(actor, project):
-        await access_policy.check(actor, "read_monitoring", project)
-        raise Forbidden("BASELINE_NEEDS_SUPERVISOR")
+    await access_policy.check(actor, "set_baseline", project)
     if row["status"] == "retired":
         raise Conflict("SENSOR_STATE", detail={"status": row["status"]})
     async with RuleStateRow._meta.db.transaction():
@@ -171,9 +152,9 @@ async def transition_sensor(actor: Principal, sensor_id: UUID, action: str, data
     device's broker login in the same transaction (a broker that cannot be told leaves it active)."""
     row = await service._sensor(sensor_id)  # noqa: SLF001
     project = await service._project(row["project"])  # noqa: SLF001
-    supervising = await _supervising(actor, project)
-    if action == "retire" and not supervising:
-        raise Forbidden("THRESHOLD_LOOSENING_FORBIDDEN", detail={"action": action})
+    supervising = await access_policy.supervising_monitoring(actor, project)
+    if action == "retire":
+        access_policy.require(actor, "loosen_monitoring", {"supervising": supervising, "detail": {"action": action}})
     async with Sensor._meta.db.transaction():
         current = (await Sensor.raw("SELECT status FROM monitoring_sensors WHERE id = {} FOR UPDATE", sensor_id))[0]
         target = SENSOR_TRANSITIONS.get((current["status"], action))

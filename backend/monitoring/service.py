@@ -22,7 +22,7 @@ from backend.access.scope import project_scope
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
 from backend.db import utcnow
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import BadRequest, Conflict, NotFound
 from backend.monitoring import alarms as flow
 from backend.monitoring import provisioning
 from backend.monitoring.classify import (
@@ -438,9 +438,8 @@ async def transition(actor: Principal, alarm_id: UUID, action: str, note: str, *
     row = await _alarm(alarm_id)
     project = await _project(row["project"])
     await access_policy.check(actor, "handle_alarm", project)
-    if action == "clear" and row["rule"] == "threshold" and not (actor.is_staff or actor.has_role(Role.SUPERVISOR)):
-        # the regulated party (lead, the contractor's safety director) cannot clear a structural alarm itself
-        raise Forbidden("ALARM_CLEAR_NEEDS_SUPERVISOR")
+    if action == "clear":  # the regulated party (lead, the contractor's safety director) cannot clear a structural alarm
+        access_policy.require(actor, "clear_alarm", row)
     async with Alarm._meta.db.transaction():
         row = await _alarm(alarm_id, lock=True)
         target = flow.TRANSITIONS.get((row["status"], action))

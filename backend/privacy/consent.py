@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from backend import db
+from backend.access import policy as access_policy
 from backend.auth.principal import Principal
 from backend.errors import BadRequest, Conflict, Forbidden
 from backend.privacy import notice
@@ -23,8 +24,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 
 
 def _user(actor: Principal) -> UUID:
-    if actor.kind != "user":
-        raise Forbidden("FORBIDDEN_ROLE")
+    access_policy.require(actor, "own_consent", {})
     return actor.id
 
 

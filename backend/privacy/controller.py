@@ -1,7 +1,8 @@
 """/api/v1/privacy: the station's queue of people's correction requests and its answers (issue 23).
 
 Who may call: regulator admins — a station's admins for their district's requests, the city's admins for all
-(``rights._staff_can``; the one check of this domain, beside ``rights.staff_list``).
+(access policy ``admin_of_district`` in ``rights.answer``; ``rights.staff_list`` filters by
+``backend.access.scope.staff_district``).
 """
 
 from __future__ import annotations

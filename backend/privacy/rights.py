@@ -22,9 +22,11 @@ from uuid import UUID, uuid4
 import structlog
 
 from backend import db
+from backend.access import policy as access_policy
+from backend.access import scope as access_scope
 from backend.accounts import service as accounts_service
 from backend.auth.principal import Principal, Role
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import BadRequest, Conflict, NotFound
 from backend.notifications.service import notify
 from backend.privacy.schemas import (
     AnswerIn,
@@ -119,8 +121,7 @@ async def _log_done(user_id: UUID, kind: str, answer: str) -> UUID:
 
 
 def _user(actor: Principal) -> UUID:
-    if actor.kind != "user" or actor.role not in (Role.CITIZEN, Role.WORKER):
-        raise Forbidden("FORBIDDEN_ROLE")
+    access_policy.require(actor, "own_privacy_rights", {})
     return actor.id
 
 
@@ -296,12 +297,6 @@ async def on_timer(ctx: dict[str, Any], timer: timers.Timer) -> None:
     await _tell(settings, admins, title, content, f"privacy:{request_id}:{step}", request_id)
 
 
-def _staff_can(actor: Principal, district: int | None) -> None:
-    actor.require_role(Role.REGULATOR_ADMIN)
-    if not (actor.is_city_wide or (district is not None and district == actor.district_id)):
-        raise Forbidden("FORBIDDEN_DISTRICT")
-
-
 async def answer(settings: Settings, actor: Principal, request_id: UUID, data: AnswerIn) -> PrivacyRequestOut:
     """The station answers (done, with what was corrected) or refuses (with the reason: PIPL 第50条)."""
     action = "answer" if data.decision == "done" else "reject"
@@ -311,7 +306,7 @@ async def answer(settings: Settings, actor: Principal, request_id: UUID, data: A
         row = await _row("SELECT * FROM privacy_requests WHERE id = $1 FOR UPDATE", request_id)
         if row is None:
             raise NotFound("PRIVACY_REQUEST_NOT_FOUND")
-        _staff_can(actor, row["district"])
+        access_policy.require(actor, "admin_of_district", row)
         allowed, target = TRANSITIONS[action]
         if row["status"] not in allowed:
             raise Conflict("PRIVACY_REQUEST_STATE", detail={"status": row["status"], "action": action})
@@ -347,12 +342,11 @@ async def _apply(row: dict[str, Any], action: str, value: str, actor: Principal)
 
 async def staff_list(actor: Principal, status: str | None) -> list[PrivacyRequestOut]:
     """Correction requests the caller's station answers (a city admin: all), oldest due first."""
-    actor.require_role(Role.REGULATOR_ADMIN)
+    district = access_scope.staff_district(actor, roles=frozenset({Role.REGULATOR_ADMIN}))
     async with PrivacyRequest._meta.db.transaction():
         ids = await _q(
             "SELECT id FROM privacy_requests WHERE kind = 'correction' AND ($1::text IS NULL OR status = $1)"
-            " AND ($2::bool OR district = $3) ORDER BY due_at LIMIT 200", status, actor.is_city_wide,
-            actor.district_id)
+            " AND ($2::int IS NULL OR district = $2) ORDER BY due_at LIMIT 200", status, district)
     return [await _out(r["id"]) for r in ids]
 
 
@@ -414,6 +408,4 @@ async def _n(sql: str, *args: Any) -> int:
 
 
 def require_city_admin(actor: Principal) -> None:
-    actor.require_role(Role.REGULATOR_ADMIN)
-    if not actor.is_city_wide:
-        raise Forbidden("FORBIDDEN_DISTRICT")
+    access_policy.require(actor, "city_admin_of_admins", {})

@@ -140,7 +140,7 @@ async def create_project(actor: Principal, data: ProjectCreate) -> ProjectOut:
         if district is None:
             raise BadRequest("OUTSIDE_DISTRICTS", detail={"gcj02": [lng, lat]})
     else:
-        await districts_service.require_district(district)
+        await districts_service.require_known(district)
     policy.require(actor, "station", {"district": district})
     fence = None
     if data.geofence is not None:

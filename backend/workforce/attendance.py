@@ -169,8 +169,7 @@ async def bind_code(settings: Settings, actor: Principal, worker_id: UUID) -> Bi
 async def link(settings: Settings, redis: Redis, actor: Principal, data: LinkIn) -> LinkOut:
     """Bind this WeChat user to their registry record: ID number + name + a factor the worker holds (the
     employer's one-time bind code); rate limited per account and per ID number. Role → worker."""
-    if actor.kind != "user" or actor.role not in (Role.CITIZEN, Role.WORKER):
-        raise Forbidden("FORBIDDEN_ROLE")
+    access_policy.require(actor, "link_worker", {})
     c = cipher(settings)
     id_hash = c.lookup(data.id_number.strip().upper(), "id_number")
     await ratelimit.hit_many(redis, [(f"link:user:{actor.id}", LINK_TRIES_PER_USER, 3600),
@@ -233,7 +232,7 @@ async def clock(settings: Settings, actor: Principal, data: ClockIn) -> tuple[Cl
     Serialized per worker: a transaction-scoped advisory lock on the caller makes the duplicate check and the
     insert one step, so two concurrent clocks of one worker cannot both pass DUPLICATE_WINDOW.
     """
-    actor.require_role(Role.WORKER)
+    access_policy.require(actor, "worker", {})
     if data.at.tzinfo is None:
         raise BadRequest("VALIDATION_ERROR", detail="at needs a time zone")
     if data.selfie_media_id is None:  # 建市〔2019〕18号 (standards.md §4.1): attendance with image archives
@@ -323,7 +322,7 @@ async def clock(settings: Settings, actor: Principal, data: ClockIn) -> tuple[Cl
 
 
 async def mine(actor: Principal, limit: int = 100) -> list[ClockOut]:
-    actor.require_role(Role.WORKER)
+    access_policy.require(actor, "worker", {})
     worker = await Worker.select(Worker.id).where(Worker.user == actor.id).first()
     if worker is None:
         raise Forbidden("NOT_A_WORKER")

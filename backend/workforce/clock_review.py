@@ -16,9 +16,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from backend.access import policy as access_policy
 from backend.auth.principal import Principal
 from backend.db import utcnow
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.errors import BadRequest, Conflict, NotFound
+from backend.projects import service as projects_service
 from backend.workforce import roster
 from backend.workforce.attendance import out
 from backend.workforce.schemas import ClockOut, ClockReviewIn
@@ -71,11 +73,8 @@ async def review(actor: Principal, clock_id: UUID, data: ClockReviewIn) -> Clock
     clock = await Clock.select().where(Clock.id == clock_id).first()
     if clock is None:
         raise NotFound("CLOCK_NOT_FOUND")
-    if actor.is_staff:
-        raise Forbidden("FORBIDDEN_ROLE", detail={"allowed": ["employer", "general_contractor"]})
-    seen = await roster.scope(actor, clock["project"])
-    if seen is not None and seen != await _employer(clock):
-        raise Forbidden("FORBIDDEN_OWNER")
+    await access_policy.check(actor, "review_clock", {
+        "project": await projects_service.get_project_row(clock["project"]), "employer": await _employer(clock)})
     reason = data.reason.strip()
     if len(reason) < 2:
         raise BadRequest("REVIEW_REASON_REQUIRED")

@@ -27,7 +27,7 @@ from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
 from backend.credit import service as credit_service
 from backend.db import utcnow
-from backend.errors import Conflict, Forbidden, NotFound
+from backend.errors import Conflict, NotFound
 from backend.notifications import service as notifications
 from backend.projects import service as projects_service
 from backend.projects.tables import ProjectLead
@@ -166,9 +166,9 @@ async def lift(settings: Settings, arq: ArqRedis | None, actor: Principal, hold_
     The approver is a regulator admin (主管部门) of the project's district who did not make the passing
     re-inspection; the re-inspection is by the station (an inspector or admin). Issue 19 build 6.
     """
-    actor.require_role(Role.REGULATOR_ADMIN)
+    access_policy.require(actor, "regulator_admin", {})
     row = await hold_row(hold_id)
-    actor.require_district(row["district"])
+    access_policy.require(actor, "admin_of_district", row)
     if row["status"] != "active":
         raise Conflict("HOLD_NOT_ACTIVE")
     passing = await SpotCheck.select(SpotCheck.id, SpotCheck.inspector).where(
@@ -193,22 +193,10 @@ async def lift(settings: Settings, arq: ArqRedis | None, actor: Principal, hold_
     return hold_out(await hold_row(hold_id))
 
 
-async def _party_side(actor: Principal, row: dict[str, Any]) -> str | None:
-    """'subcontractor' (the held firm's lead), 'general_contractor' (the GC's lead) or None."""
-    if actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None:
-        if actor.enterprise_id == row["enterprise"]:
-            return "subcontractor"
-        if actor.enterprise_id in await projects_service.general_contractor_ids(row["project"]):
-            return "general_contractor"
-    return None
-
-
 async def request_lift(settings: Settings, arq: ArqRedis | None, actor: Principal, hold_id: UUID, note: str) -> HoldOut:
     """The held subcontractor or the GC reports the defects put right and asks the station to re-inspect."""
     row = await hold_row(hold_id)
-    side = await _party_side(actor, row)
-    if side is None:
-        raise Forbidden("FORBIDDEN_OWNER" if actor.has_role(Role.PROJECT_LEAD) else "FORBIDDEN_ROLE")
+    side = await access_policy.hold_side(actor, row)
     if row["status"] != "active":
         raise Conflict("HOLD_NOT_ACTIVE")
     event_id = uuid4()
@@ -227,10 +215,7 @@ async def request_lift(settings: Settings, arq: ArqRedis | None, actor: Principa
 async def events(actor: Principal, hold_id: UUID) -> list[HoldEventOut]:
     """A hold's trail: regulators of its district, the project's GC and the held subcontractor."""
     row = await hold_row(hold_id)
-    if actor.is_staff:
-        actor.require_district(row["district"])
-    elif await _party_side(actor, row) is None:
-        raise Forbidden("FORBIDDEN_OWNER" if actor.has_role(Role.PROJECT_LEAD) else "FORBIDDEN_ROLE")
+    await access_policy.check(actor, "read_hold", row)
     rows = await QualityHoldEvent.select().where(QualityHoldEvent.hold == hold_id).order_by(QualityHoldEvent.at).output(
         load_json=True)
     return [HoldEventOut(action=r["action"], actor_id=r["actor"],

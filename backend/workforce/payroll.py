@@ -25,7 +25,8 @@ from zoneinfo import ZoneInfo
 from arq.connections import ArqRedis
 from asyncpg.exceptions import UniqueViolationError
 
-from backend.auth.principal import Principal, Role
+from backend.access import policy as access_policy
+from backend.auth.principal import Principal
 from backend.db import utcnow
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound
 from backend.notifications import service as notifications
@@ -62,27 +63,16 @@ def month_bounds(month: str, timezone: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-async def _gc_of(project_id: UUID) -> list[UUID]:
-    return await projects_service.general_contractor_ids(project_id)
-
-
 async def _is_labour(project_id: UUID, enterprise_id: UUID) -> bool:
     return await ProjectParty.exists().where(
         (ProjectParty.project == project_id) & (ProjectParty.enterprise == enterprise_id)
         & (ProjectParty.role == "labour_subcontractor"))
 
 
-async def _side(actor: Principal, project: dict[str, Any], enterprise_id: UUID) -> str:
-    """Who the actor is for this (project, subcontractor) payroll: subcontractor, GC or district staff."""
-    if actor.is_staff:
-        actor.require_district(project["district"])
-        return STAFF
-    if actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None:
-        if actor.enterprise_id == enterprise_id:
-            return SUB
-        if actor.enterprise_id in await _gc_of(project["id"]):
-            return GC
-    raise Forbidden("FORBIDDEN_OWNER")
+async def _side(actor: Principal, project: dict[str, Any], enterprise_id: UUID, action: str = "read_payroll") -> str:
+    """Who the actor is for this (project, subcontractor) payroll: subcontractor, GC or district staff (access
+    policy read_payroll / keep_payroll)."""
+    return await access_policy.payroll_side(actor, {"project": project, "enterprise": enterprise_id}, action)
 
 
 async def _audit(payroll_id: UUID, action: str, actor: Principal, detail: dict[str, Any]) -> None:
@@ -176,9 +166,7 @@ async def recompute(settings: Settings, actor: Principal, payroll_id: UUID) -> P
     reviews and corrections are in; an entered payroll's amounts are compared again."""
     row = await _row(payroll_id)
     project = await projects_service.get_project_row(row["project"])
-    side = await _side(actor, project, row["enterprise"])
-    if side == STAFF:
-        raise Forbidden("FORBIDDEN_ROLE")
+    side = await _side(actor, project, row["enterprise"], "keep_payroll")
     await _refuse_if_held(actor, row, side, "recompute")
     async with Payroll._meta.db.transaction():
         locked = await Payroll.raw("SELECT status FROM payrolls WHERE id = {} FOR UPDATE", payroll_id)
@@ -207,9 +195,7 @@ async def _line_rows(payroll_id: UUID) -> list[dict[str, Any]]:
 async def create(settings: Settings, actor: Principal, data: PayrollCreate) -> PayrollOut:
     """The month's payroll from attendance or entered amounts: the subcontractor, or the GC (always allowed)."""
     project = await projects_service.get_project_row(data.project_id)
-    side = await _side(actor, project, data.enterprise_id)
-    if side == STAFF:
-        raise Forbidden("FORBIDDEN_ROLE")
+    side = await _side(actor, project, data.enterprise_id, "keep_payroll")
     if not await _is_labour(data.project_id, data.enterprise_id):
         raise BadRequest("NOT_PROJECT_SUBCONTRACTOR", detail={"enterprise_ids": [str(data.enterprise_id)]})
     hold = await holds.active_hold(data.project_id, data.enterprise_id)
@@ -243,9 +229,7 @@ async def edit_lines(settings: Settings, actor: Principal, payroll_id: UUID, ent
     """Replace the lines of a draft (amounts entered); the subcontractor (not held) or the GC."""
     row = await _row(payroll_id)
     project = await projects_service.get_project_row(row["project"])
-    side = await _side(actor, project, row["enterprise"])
-    if side == STAFF:
-        raise Forbidden("FORBIDDEN_ROLE")
+    side = await _side(actor, project, row["enterprise"], "keep_payroll")
     await _refuse_if_held(actor, row, side, "edit")
     lines = await _entered_lines(row["project"], row["enterprise"], entered)
     async with Payroll._meta.db.transaction():
@@ -280,14 +264,9 @@ async def transition(settings: Settings, arq: ArqRedis | None, actor: Principal,
         raise BadRequest("VALIDATION_ERROR", detail={"action": action})
     row = await _row(payroll_id)
     project = await projects_service.get_project_row(row["project"])
-    side = await _side(actor, project, row["enterprise"])
-    if side == STAFF:
-        raise Forbidden("FORBIDDEN_ROLE")
+    side = await _side(actor, project, row["enterprise"], "keep_payroll")
     hold = await _refuse_if_held(actor, row, side, action)
-    if action == "approve" and side != GC:
-        raise Forbidden("FORBIDDEN_ROLE", detail={"allowed": [GC]})
-    if action == "submit" and side == GC and hold is None:
-        raise Forbidden("FORBIDDEN_ROLE", detail={"allowed": [SUB]})  # the GC submits only on a held sub's behalf
+    access_policy.require(actor, "payroll_step", {"step": action, "side": side, "held": hold is not None})
     source, target = TRANSITIONS[action]
     values: dict[Any, Any] = {Payroll.status: target, Payroll.updated_at: utcnow()}
     detail: dict[str, Any] = {"from": source, "to": target, "by": side}
@@ -366,15 +345,9 @@ async def list_for(actor: Principal, project_id: UUID, month: str | None) -> lis
     """Staff of the district and the project's GC see all; a subcontractor its own."""
     project = await projects_service.get_project_row(project_id)
     query = Payroll.select(Payroll.id).where(Payroll.project == project_id)
-    if actor.is_staff:
-        actor.require_district(project["district"])
-    elif actor.has_role(Role.PROJECT_LEAD) and actor.enterprise_id is not None:
-        if actor.enterprise_id not in await _gc_of(project_id):
-            if not await _is_labour(project_id, actor.enterprise_id):
-                raise Forbidden("FORBIDDEN_OWNER")
-            query = query.where(Payroll.enterprise == actor.enterprise_id)
-    else:
-        raise Forbidden("FORBIDDEN_ROLE")
+    own = await access_policy.payroll_scope(actor, project)
+    if own is not None:
+        query = query.where(Payroll.enterprise == own)
     if month:
         query = query.where(Payroll.month == month)
     return [await _out(r["id"]) for r in await query.order_by(Payroll.month)]
@@ -384,7 +357,7 @@ async def list_for(actor: Principal, project_id: UUID, month: str | None) -> lis
 
 async def my_lines(actor: Principal, limit: int = 60) -> list[MyPayrollLine]:
     """A worker's own payroll lines (regular and back pay), newest month first: the mini-program's wage page."""
-    actor.require_role(Role.WORKER)
+    access_policy.require(actor, "worker", {})
     worker = await Worker.select(Worker.id).where(Worker.user == actor.id).first()
     if worker is None:
         raise Forbidden("NOT_A_WORKER")
@@ -405,9 +378,7 @@ async def correct(actor: Principal, payroll_id: UUID, data: CorrectionIn) -> Cor
     difference becomes a back-pay or claw-back line of the next payroll (``payroll_corrections``); audited."""
     row = await _row(payroll_id)
     project = await projects_service.get_project_row(row["project"])
-    side = await _side(actor, project, row["enterprise"])
-    if side == STAFF:
-        raise Forbidden("FORBIDDEN_ROLE", detail={"allowed": [SUB, GC]})
+    side = await _side(actor, project, row["enterprise"], "keep_payroll")
     await _refuse_if_held(actor, row, side, "correct")
     async with Payroll._meta.db.transaction():
         await Payroll.raw("SELECT id FROM payrolls WHERE id = {} FOR UPDATE", payroll_id)  # corrections take turns

@@ -16,7 +16,7 @@ from asyncpg.exceptions import UniqueViolationError
 from backend.access import audit as access_audit
 from backend.access import policy as access_policy
 from backend.accounts.service import mask_phone
-from backend.auth.principal import Principal, Role
+from backend.auth.principal import Principal
 from backend.db import utcnow
 from backend.enterprises import service as enterprises_service
 from backend.errors import BadRequest, Conflict, NotFound
@@ -87,14 +87,13 @@ async def worker_row(worker_id: UUID) -> dict[str, Any]:
 
 async def get(settings: Settings, actor: Principal, worker_id: UUID) -> WorkerOut:
     row = await worker_row(worker_id)
-    if not actor.is_staff:
-        await access_policy.check(actor, "manage_worker", {"employer": row["employer"]})
+    await access_policy.check(actor, "read_worker", {"employer": row["employer"]})
     return _out(settings, row)
 
 
 async def find_by_id_number(settings: Settings, actor: Principal, id_number: str) -> WorkerOut:
     """Look a worker up by ID number through the keyed hash (the number itself is never stored plain)."""
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
+    access_policy.require(actor, "staff", {})
     row = await Worker.select().where(Worker.id_number_hash == _cipher(settings).lookup(id_number, "id_number")).first()
     if row is None:
         raise NotFound("WORKER_NOT_FOUND")

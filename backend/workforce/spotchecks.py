@@ -15,7 +15,8 @@ from uuid import UUID, uuid4
 
 from arq.connections import ArqRedis
 
-from backend.auth.principal import Principal, Role
+from backend.access import policy as access_policy
+from backend.auth.principal import Principal
 from backend.credit import service as credit_service
 from backend.db import utcnow
 from backend.errors import BadRequest
@@ -49,9 +50,9 @@ async def _labour_subcontractors(project_id: UUID) -> set[UUID]:
 
 async def record(settings: Settings, arq: ArqRedis | None, actor: Principal, data: SpotCheckIn) -> SpotCheckOut:
     """An inspector records a check; the second failure running puts the subcontractor(s) on hold."""
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
+    access_policy.require(actor, "staff", {})
     project = await projects_service.get_project_row(data.project_id)
-    actor.require_district(project["district"])
+    access_policy.require(actor, "station", project)
     labour = await _labour_subcontractors(data.project_id)
     responsible = list(dict.fromkeys(data.responsible_ids))
     stray = [str(e) for e in responsible if e not in labour]
@@ -106,8 +107,7 @@ async def record(settings: Settings, arq: ArqRedis | None, actor: Principal, dat
 
 async def checks(actor: Principal, project_id: UUID) -> list[SpotCheckOut]:
     project = await projects_service.get_project_row(project_id)
-    actor.require_role(Role.INSPECTOR, Role.REGULATOR_ADMIN)
-    actor.require_district(project["district"])
+    access_policy.require(actor, "station", project)
     rows = await SpotCheck.select().where(SpotCheck.project == project_id).order_by(SpotCheck.checked_at)
     return [_out(r, []) for r in rows]
 
