@@ -60,7 +60,13 @@ BENCHES = [
     Bench("notifications_throughput", "bench/notifications_throughput.py", [], [],
           "notification → WeChat push through the delivery worker vs a bare client posting the same messages"),
     Bench("complaints_timers", "bench/complaints_timers.py", ["--firing", "300"], ["--open", "20000", "--firing", "300"],
-          "SLA timers: rebuild after a Redis flush, 1,200 timers due over 10 s fired while the API is under load"),
+          "SLA timers: rebuild after a Redis flush, 1,200 timers due over 10 s fired while the API is under load",
+          gap=("Where a round misses: the one ARQ worker is the bottleneck. Besides firing the timers it runs each "
+               "report's complaint_created task and delivers every push through the outbox (at 50 reports/s about "
+               "200 pushes/s, wechatpy calls in a thread pool under the GIL), in one process, while the API, "
+               "PostgreSQL, the fake WeChat and the load client share the machine's 2 cores (py-spy, 2026-12-04: "
+               "outbox dispatch and WeChat calls about a third of the worker's samples, timer firing an eighth). "
+               "ARQ workers scale out on other hosts (docs/SCALING.md).")),
     Bench("materials_scan_2api", "bench/materials_scan.py", ["--workers", "2"], ["--seconds", "5", "--workers", "2"],
           "scan → trace with 2 API processes (uvicorn --workers 2, the bare endpoint likewise): beyond one process"),
     Bench("monitoring_ingest", "bench/monitoring_ingest.py", [],
