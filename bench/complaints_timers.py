@@ -100,7 +100,7 @@ async def firing(n: int, env: dict[str, str], load: float = 0, tokens: list[tupl
     await Complaint.raw("UPDATE complaints SET status = 'closed'")  # park the big set (and an earlier round's)
     await Complaint.raw("UPDATE timers SET status = 'cancelled'")
     # SLA 12 s from now: remind at 4 s, 8 s, warning at 11 s, breach at 12 s; ±1 s jitter between complaints.
-    await Complaint.raw(INSERT, "fire", 12.0, 12.0, n, 1.0)
+    await Complaint.raw(INSERT, f"fire{load:g}r", 12.0, 12.0, n, 1.0)  # a number prefix per round
     worker = start([str(BIN / "arq"), "workers.settings.WorkerSettings"], env, "/tmp/bench_timer_worker.log")
     api = None
     load_task = None
