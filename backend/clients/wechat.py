@@ -14,6 +14,7 @@ import asyncio
 import functools
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -39,6 +40,7 @@ TOKEN_ERRORS = frozenset(c for c, e in rules.ERROR_CODES.items() if e.action is 
 #: our own errcode for "WeChat could not be reached or answered nonsense".
 NETWORK_ERROR = rules.NETWORK_ERROR
 TOKEN_MARGIN_S = 300
+LOCAL_TOKEN_S = 5.0  # how long a client trusts its copy of the shared access token before reading Redis again
 DEFAULT_TIMEOUT = (3.0, 5.0)  # (connect, read) seconds
 MINIPROGRAM_STATES = rules.MINIPROGRAM_STATES
 STORAGE_PREFIX = "wechatpy"
@@ -84,6 +86,10 @@ class _Wechatpy(_WechatpyClient):
         self._lock_redis = lock_redis
         self._lock_name = f"{STORAGE_PREFIX}:{self.appid}:token-lock"
         self._lock_timeout = sum(timeout) + 5
+        # This client's copy of the shared token, read from Redis at most every LOCAL_TOKEN_S: a Redis GET per
+        # message was a tenth of the delivery worker's time. A token replaced meanwhile by another process is
+        # answered 40001; _with_token then refreshes from Redis (under the lock) and retries once.
+        self._local: tuple[str, float] = ("", 0.0)
 
     def fetch_access_token(self) -> dict[str, Any]:
         """GET /cgi-bin/token and cache it for expires_in − 300 s.
@@ -110,8 +116,14 @@ class _Wechatpy(_WechatpyClient):
     @property
     def access_token(self) -> str:
         """The shared token; fetched (once, under the lock) when Redis has none."""
+        token, until = self._local
+        if token and time.monotonic() < until:
+            return token
         token = self.session.get(self.access_token_key)
-        return token if token else self.refresh_token(stale=None)
+        if token:
+            self._local = (token, time.monotonic() + LOCAL_TOKEN_S)
+            return token
+        return self.refresh_token(stale=None)
 
     def refresh_token(self, stale: str | None) -> str:
         """Fetch a new token, unless another process already replaced ``stale`` while we waited."""
@@ -119,9 +131,10 @@ class _Wechatpy(_WechatpyClient):
             self._lock_name, timeout=self._lock_timeout, blocking_timeout=self._lock_timeout
         ):
             current = self.session.get(self.access_token_key)
-            if current and current != stale:
-                return current
-            return self.fetch_access_token()["access_token"]
+            if not current or current == stale:
+                current = self.fetch_access_token()["access_token"]
+            self._local = (current, time.monotonic() + LOCAL_TOKEN_S)
+            return current
 
 
 def _call(fn: Callable[[], T]) -> T:
@@ -297,6 +310,9 @@ class WeChatClient:
     def _invalidate(self) -> None:
         with self._borrow() as client:
             _call(lambda: self._storage.delete(client.access_token_key))
+        with self._clients_lock:
+            for each in self._clients:
+                each._local = ("", 0.0)  # this process's copies go too (other processes' expire in LOCAL_TOKEN_S)
 
     async def invalidate_access_token(self) -> None:
         """Forget the cached token; the next call fetches a new one."""

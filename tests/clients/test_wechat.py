@@ -28,7 +28,8 @@ LOGIN = "/sns/jscode2session"
 TOKEN = "/cgi-bin/token"
 TEMPLATE = "tpl-complaint-accepted"
 TEMPLATE_TIMED = "tpl-complaint-timed"
-USERS = ["o_alice", "o_carol", "o_frank", "o_gina", "o_hank", "o_ivan", "o_judy", "o_kate", "o_liam", "o_mia", "o_nina", "o_otto"]
+USERS = ["o_alice", "o_carol", "o_frank", "o_gina", "o_hank", "o_ivan", "o_judy", "o_kate", "o_liam", "o_mia", "o_nina", "o_otto",
+         "o_nora"]
 
 
 @pytest.fixture(scope="module")
@@ -434,3 +435,25 @@ async def test_reset_keeps_the_current_token_valid(fake, make_client):
     fake.reset(tokens=True)
     assert await client.send_subscribe_message("o_otto", TEMPLATE, {"thing1": {"value": "c"}})
     assert len(sends(fake)) == 2  # the forgotten token answered 40001 once, then a refresh
+
+
+async def test_a_client_reads_the_shared_token_once_and_learns_a_replaced_one_at_the_first_refusal(
+        fake, make_client, wx_redis, settings_for):
+    """Each client keeps its copy of the token for LOCAL_TOKEN_S (no Redis read per message); a token another
+    process replaced meanwhile is refused by WeChat (40001), and the client then takes the new one from Redis
+    — no second fetch — and sends once more."""
+    from backend.clients import wechat as wechat_module
+
+    a, other_process = make_client(), make_client()
+    old = await a.access_token()
+    key = f"wechatpy:{settings_for().WECHAT_APPID}_access_token"
+    wx_redis.delete(key)  # while a's copy holds, Redis is not read: a still answers with its copy
+    assert await a.access_token() == old
+    assert wechat_module.LOCAL_TOKEN_S >= 1
+    await other_process.invalidate_access_token()
+    new = await other_process.access_token()  # the fake invalidates the old token on this fetch
+    assert new != old and fake.stats()["token_fetches"] == 2
+    await a.send_subscribe_message("o_nora", TEMPLATE, {"thing1": {"value": "ok"}})
+    first, retry = sends(fake)[-2:]
+    assert first["query"]["access_token"] == old and retry["query"]["access_token"] == new
+    assert fake.stats()["token_fetches"] == 2 and len(fake.messages()) == 1
