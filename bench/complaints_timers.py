@@ -136,7 +136,8 @@ async def firing(n: int, env: dict[str, str], load: float = 0, tokens: list[tupl
         import httpx
 
         async with httpx.AsyncClient(timeout=30) as client:  # one report first: a refused load measures nothing
-            probe = await client.post(f"http://127.0.0.1:{port}/mp/v1/complaints", **complaint(len(tokens) - 1))
+            _USED[0] += 1
+            probe = await client.post(f"http://127.0.0.1:{port}/mp/v1/complaints", **complaint(_USED[0]))
         if probe.status_code != 201:
             raise RuntimeError(f"the load's report is refused: {probe.status_code} {probe.text[:300]}")
         load_task = asyncio.create_task(keep_loading())
