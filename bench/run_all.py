@@ -58,7 +58,8 @@ BENCHES = [
           "worker clock-in (POST /mp/v1/workforce/clocks) vs a bare endpoint, same raw-socket client",
           gap="Cause of the gap (py-spy, 2026-12-04): the process waits on PostgreSQL — a clock-in is one transaction of five round trips (BEGIN with the worker's advisory lock; one context read of consent, permit stage, worker, roster, last clock, request id and selfie hashes; the selfie-reuse check; the insert binding the selfie; COMMIT with its WAL flush). The second anchor (one committed INSERT) shows the floor for any stored record; 60 % of an endpoint that stores nothing is not reachable by a path that must store an attendance record durably (建市〔2019〕18号)."),
     Bench("notifications_throughput", "bench/notifications_throughput.py", [], [],
-          "notification → WeChat push through the delivery worker vs a bare client posting the same messages"),
+          "notification → WeChat push through the delivery worker vs a bare client posting the same messages",
+          gap="Cause of the gap where the burst falls under 70 % (py-spy of the ARQ worker, 2026-12-04; this bench gave 63–83 % in seven runs that day, lower inside the full run_all sequence): per message the outbox does what the anchor does not — it claims the receipt, spends one subscription acceptance (one statement under a row lock) and records the outcome with its attempt (one statement), and it sends through wechatpy, a blocking requests-based client, in a thread pool under the GIL (urllib3 about a quarter of the worker's samples), while the anchor posts with an async httpx client and stores nothing. Removed that day: a Redis read of the access token per message, two BEGIN/COMMIT round trips and a quota round trip per message, asyncpg's RESET round trip per query."),
     Bench("complaints_timers", "bench/complaints_timers.py", ["--firing", "300"], ["--open", "20000", "--firing", "300"],
           "SLA timers: rebuild after a Redis flush, 1,200 timers due over 10 s fired while the API is under load",
           gap=("Where a round misses: the one ARQ worker is the bottleneck. Besides firing the timers it runs each "
@@ -68,7 +69,8 @@ BENCHES = [
                "outbox dispatch and WeChat calls about a third of the worker's samples, timer firing an eighth). "
                "ARQ workers scale out on other hosts (docs/SCALING.md).")),
     Bench("materials_scan_2api", "bench/materials_scan.py", ["--workers", "2"], ["--seconds", "5", "--workers", "2"],
-          "scan → trace with 2 API processes (uvicorn --workers 2, the bare endpoint likewise): beyond one process"),
+          "scan → trace with 2 API processes (uvicorn --workers 2, the bare endpoint likewise): beyond one process",
+          gap="As for materials_scan: the framework's per-request work that the bare endpoint skips, spread over middleware, guard, dependencies, JWT and two Redis round trips; two processes carry about 1.5× one."),
     Bench("monitoring_ingest", "bench/monitoring_ingest.py", [],
           ["--sensors", "500", "--batched", "1000x100", "--batched-steady", "20000x5", "--single", "20000",
            "--rate", "2000", "--seconds", "5"],
