@@ -7,7 +7,6 @@ from litestar import Litestar, get
 from litestar.di import NamedDependency, Provide
 from litestar.testing import AsyncTestClient
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 def test_the_replaced_litestar_method_is_the_one_reviewed():
