@@ -151,33 +151,26 @@ _scripts: dict[str, Any] = {}
 
 async def _facts_and_trace(settings: Settings, redis: Redis, label_id: UUID
                            ) -> tuple[dict[str, Any] | None, bytes | None]:
-    """The label's facts (as ``_label_facts``) and the cached trace view of its batch (None when not cached)."""
+    """The label's facts (cached, else loaded) and the cached trace view of its batch (None when not cached)."""
     script = _scripts.get("facts_and_trace")
     if script is None:
         script = _scripts["facts_and_trace"] = redis.register_script(_FACTS_AND_TRACE)
     cached, revoked, trace = await script(keys=[LABEL_KEY.format(label_id), REVOKED_KEY],
                                           args=[str(label_id), TRACE_KEY.format("")], client=redis)
     if cached is None:
-        facts = await _label_facts(settings, redis, label_id)
+        facts = await _load_label_facts(settings, redis, label_id)
         if facts is None:
             return None, None
-        return facts, await redis.get(TRACE_KEY.format(facts["batch"]))
-    facts = json.loads(cached)
+        trace = await redis.get(TRACE_KEY.format(facts["batch"]))
+    else:
+        facts = json.loads(cached)
     facts["revoked"] = facts["revoked"] or bool(revoked)  # a revocation wins over facts cached before it
     return facts, trace
 
 
-async def _label_facts(settings: Settings, redis: Redis, label_id: UUID) -> dict[str, Any] | None:
-    """What a scan needs to know about a label (cached; dropped when it is revoked)."""
+async def _load_label_facts(settings: Settings, redis: Redis, label_id: UUID) -> dict[str, Any] | None:
+    """What a scan needs to know about a label, read from PostgreSQL and cached (dropped when it is revoked)."""
     key = LABEL_KEY.format(label_id)
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.get(key)
-        pipe.sismember(REVOKED_KEY, str(label_id))
-        cached, revoked = await pipe.execute()
-    if cached is not None:
-        facts = json.loads(cached)
-        facts["revoked"] = facts["revoked"] or bool(revoked)  # a revocation wins over facts cached before it
-        return facts
     row = await MaterialLabel.select(
         MaterialLabel.id, MaterialLabel.batch, MaterialLabel.serial, MaterialLabel.revoked_at,
         MaterialLabel.batch.project.as_alias("project"), MaterialLabel.batch.district.as_alias("district"),

@@ -73,10 +73,6 @@ async def _record(table: type, channel: str, outcomes: list[Outcome], now: datet
     the BEGIN and COMMIT round trips a transaction block would add to every message."""
     if not outcomes:
         return
-    await _record_in_transaction(table, channel, outcomes, now)
-
-
-async def _record_in_transaction(table: type, channel: str, outcomes: list[Outcome], now: datetime) -> None:
     finished = [None if o.status == "retrying" else now for o in outcomes]
     await table.raw(
         f"WITH t AS (SELECT * FROM unnest({{}}::uuid[], {{}}::int[], {{}}::text[], {{}}::int[], {{}}::text[],"

@@ -71,13 +71,13 @@ SELECT w.id AS worker_id, p.id AS project_id, p.geofence AS geofence,
        (SELECT dhash FROM media m WHERE m.id = $5::uuid) AS selfie_dhash,
        p.stage AS project_stage,
        """ + consent.ACCEPTED_SQL.format(user="$3") + """ AS accepted
-FROM workers w
+FROM (SELECT 1) one
+LEFT JOIN workers w ON w."user" = $3
 LEFT JOIN projects p ON p.id = $1
 LEFT JOIN LATERAL (SELECT project, kind, at, lng, lat FROM worker_clocks c WHERE c.worker = w.id
                    ORDER BY c.at DESC LIMIT 1) lc ON true
 LEFT JOIN LATERAL (SELECT id, body_hash FROM worker_clocks d WHERE d.request_id = $2 AND d.worker = w.id) dup ON true
-WHERE w."user" = $3
-"""
+"""  # always one row: consent and the project's stage are read even for a caller with no worker record
 
 # The same selfie already proved another worker's clock, or this worker's clock on another local day: the same
 # sha256 anywhere (indexed), or a perceptual hash within SELFIE_PHASH_BITS on the same project in
@@ -252,12 +252,10 @@ async def clock(settings: Settings, actor: Principal, data: ClockIn) -> tuple[Cl
                                       data.selfie_media_id)
             # One statement read what three used to (consent, the project's stage, the worker's context); the
             # refusals keep their order: consent first (issue 23), then the permit gate, then the worker.
-            consent.check_accepted(actor, "clock", ctx["accepted"] if ctx else
-                                   await conn.fetchval("SELECT " + consent.ACCEPTED_SQL.format(user="$1"), actor.id))
-            if ctx is not None and ctx["project_stage"] is not None:
+            consent.check_accepted(actor, "clock", ctx["accepted"])
+            if ctx["project_stage"] is not None:
                 projects_service.check_site_activity(data.project_id, ctx["project_stage"])
-            if ctx is None:
-                await projects_service.require_site_activity(data.project_id)
+            if ctx["worker_id"] is None:
                 raise Forbidden("NOT_A_WORKER")
             if ctx["dup_id"] is not None:
                 if ctx["dup_body_hash"] and ctx["dup_body_hash"] != body_hash:
