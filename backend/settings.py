@@ -51,6 +51,7 @@ class Settings:
     WECHAT_APPID: str = "wx0000000000demo"
     WECHAT_SECRET: str = "demo-wechat-secret"
     WECHAT_MINIPROGRAM_STATE: str = "formal"  # developer | trial | formal
+    WECHAT_HTTP_PROXY: str = ""  # "http://proxy:3128" where api.weixin.qq.com is reached through a proxy (no *_proxy env)
     WECHAT_TEMPLATE_IDS: str = ""  # "alarm_raised=abc123,complaint_status=def456" overrides the defaults
     # issue 16: message push (消息推送) and content security (内容安全)
     WECHAT_PUSH_TOKEN: str = "demo-push-token"  # the Token of the console's message-push settings

@@ -1,8 +1,10 @@
 """Delivery of receipts (the outbox's wechat and webhook handlers): WeChat subscribe messages and signed webhooks.
 
 The outbox row holds the lease (backend/outbox/dispatcher.py); the receipt is marked 'sending' when its
-call starts and gets its outcome written the moment the call returns, one receipt at a time, so a
-worker killed mid-batch leaves only the calls then in flight unrecorded. Those, and the receipts it
+call starts and gets its outcome written the moment the call returns (grouped with the outcomes that came
+back while the previous write was in flight: Recorder), so a worker killed mid-batch leaves only the calls
+then in flight unrecorded. The batch's subscription acceptances are spent in one statement before its
+calls, each marked on its receipt (``quota_taken``) so a takeover does not spend a second. Those, and the receipts it
 never tried, are taken over by the next worker once the outbox lease runs out: at least once, with a
 repeat possible only for a call that reached WeChat but whose answer was not yet written. WeChat's
 errcodes decide through backend/clients/wechat_rules.py: sent (errcode 0, with or without a msgid);
@@ -97,6 +99,45 @@ async def _record(table: type, channel: str, outcomes: list[Outcome], now: datet
     )
 
 
+class Recorder:
+    """Group commit of outcomes: each call's outcome is written the moment it is known, together with every
+    other outcome that became known while the previous write was in flight (one statement for all of them).
+
+    ``record`` returns once the outcome is written. A worker killed meanwhile leaves unwritten at most the
+    outcomes of calls that returned during one write's round trip: the repeat window stays "the calls in flight"."""
+
+    def __init__(self, table: type, channel: str) -> None:
+        self.table, self.channel = table, channel
+        self._waiting: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._writing = False
+
+    async def record(self, outcome: Outcome) -> None:
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((outcome, mine))
+        if self._writing:
+            await mine  # the write in flight takes it next
+            return
+        self._writing = True
+        group: list[tuple[Outcome, asyncio.Future[None]]] = []
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                await _record(self.table, self.channel, [o for o, _ in group], utcnow())
+                for _, done in group:
+                    if not done.done():
+                        done.set_result(None)
+        except BaseException as exc:
+            # a failed (or cancelled) write is the error of every outcome not yet written: none is left waiting
+            for _, done in [*group, *self._waiting]:
+                if done is not mine and not done.done():
+                    done.set_exception(RuntimeError(f"recording the outcome failed: {exc!r}"))
+            self._waiting = []
+            if not mine.done() or isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            self._writing = False
+
+
 # --- WeChat ------------------------------------------------------------------------------------
 
 
@@ -113,39 +154,48 @@ async def _claim_wechat(ids: list[UUID], now: datetime, takeover: bool = False) 
         " updated_at = {}"
         " FROM notifications n JOIN users u ON u.id = n.recipient"
         " WHERE d.id = ANY({}::uuid[]) AND d.notification = n.id AND d.channel = 'wechat'" + _CLAIMABLE
-        + " RETURNING d.id, d.attempts, n.recipient, n.template, n.data, n.page, u.openid",
+        + " RETURNING d.id, d.attempts, d.quota_taken, n.recipient, n.template, n.data, n.page, u.openid",
         now + LEASE, now, ids, now + timedelta(seconds=1), takeover,
     )
 
 
-async def _take_quota(user_id: UUID, template_id: str) -> tuple[bool, bool]:
-    """(may_send, consumed_one_time_quota) from what the user accepted in the mini-program, in one statement:
-    the acceptance read under a row lock and, for a one-time acceptance, one use taken."""
+async def _take_quotas(wanted: list[tuple[UUID, UUID, str]]) -> dict[UUID, tuple[bool, bool]]:
+    """Per receipt (delivery id, user, WeChat template id): (may_send, holds_one_time_acceptance), for a claimed
+    batch in one statement.
+
+    What the users accepted in the mini-program is read under row locks (taken in key order, so two workers
+    cannot deadlock on them); a one-time acceptance is spent per receipt, in the batch's order, while any is
+    left, and the receipt is marked as holding it (``quota_taken``) in the same statement, so a worker that
+    takes the receipt over after a crash does not spend a second one. A long-term acceptance is not spent."""
+    if not wanted:
+        return {}
     rows = await Delivery.raw(
-        "WITH s AS (SELECT kind, remaining, status FROM wechat_subscriptions"
-        "           WHERE \"user\" = {} AND template_id = {} FOR UPDATE),"
-        " u AS (UPDATE wechat_subscriptions w SET remaining = w.remaining - 1, updated_at = now() FROM s"
-        "       WHERE w.\"user\" = {} AND w.template_id = {} AND s.kind <> 'long_term' AND s.status <> 'ban'"
-        "         AND w.remaining > 0 RETURNING w.remaining)"
-        " SELECT s.kind, s.status, (SELECT count(*) FROM u) AS taken FROM s",
-        user_id, template_id, user_id, template_id,
+        "WITH req AS (SELECT d, u, t, row_number() OVER (PARTITION BY u, t ORDER BY o) AS k"
+        "             FROM unnest({}::uuid[], {}::uuid[], {}::text[]) WITH ORDINALITY AS r(d, u, t, o)),"
+        " s AS (SELECT w.\"user\" AS u, w.template_id AS t, w.kind, w.remaining, w.status FROM wechat_subscriptions w"
+        "       WHERE (w.\"user\", w.template_id) IN (SELECT u, t FROM req)"
+        "       ORDER BY w.\"user\", w.template_id FOR UPDATE),"
+        " g AS (SELECT req.d, req.u, req.t,"
+        "              COALESCE(s.status <> 'ban' AND s.kind = 'long_term' AND s.status = 'accept', false) AS lasting,"
+        "              COALESCE(s.status <> 'ban' AND s.kind <> 'long_term' AND req.k <= s.remaining, false) AS take"
+        "       FROM req LEFT JOIN s ON s.u = req.u AND s.t = req.t),"
+        " n AS (SELECT u, t, count(*) AS c FROM g WHERE take GROUP BY u, t),"
+        " spend AS (UPDATE wechat_subscriptions w SET remaining = w.remaining - n.c, updated_at = now() FROM n"
+        "           WHERE w.\"user\" = n.u AND w.template_id = n.t RETURNING 1),"
+        " mark AS (UPDATE notification_deliveries x SET quota_taken = true FROM g WHERE x.id = g.d AND g.take RETURNING 1)"
+        " SELECT g.d AS id, g.lasting, g.take, (SELECT count(*) FROM spend) + (SELECT count(*) FROM mark) AS written FROM g",
+        [w[0] for w in wanted], [w[1] for w in wanted], [w[2] for w in wanted],
     )
-    if not rows:
-        return False, False  # never reported: no acceptance to spend (WeChat would answer 43101)
-    sub = rows[0]
-    if sub["status"] == "ban":
-        return False, False
-    if sub["kind"] == "long_term":
-        return sub["status"] == "accept", False
-    taken = bool(sub["taken"])
-    return taken, taken
+    return {r["id"]: (r["lasting"] or r["take"], r["take"]) for r in rows}
 
 
-async def _give_back_quota(user_id: UUID, template_id: str) -> None:
+async def _give_back_quota(delivery_id: UUID, user_id: UUID, template_id: str) -> None:
+    """The call failed: the receipt's one-time acceptance goes back to the user (one statement, both rows)."""
     await Delivery.raw(
-        "UPDATE wechat_subscriptions SET remaining = remaining + 1, updated_at = now()"
-        " WHERE \"user\" = {} AND template_id = {} AND kind = 'one_time'",
-        user_id, template_id,
+        "WITH back AS (UPDATE notification_deliveries SET quota_taken = false WHERE id = {} AND quota_taken RETURNING 1)"
+        " UPDATE wechat_subscriptions SET remaining = remaining + 1, updated_at = now()"
+        " WHERE \"user\" = {} AND template_id = {} AND kind = 'one_time' AND EXISTS (SELECT 1 FROM back)",
+        delivery_id, user_id, template_id,
     )
 
 
@@ -166,13 +216,17 @@ async def _set_no_quota(user_id: UUID, template_id: str) -> None:
     )
 
 
-async def _send_one(settings: Settings, wechat: WeChatClient, row: dict[str, Any], now: datetime) -> Outcome:
+def _template_id(settings: Settings, row: dict[str, Any]) -> str:
+    return wechat_template_id(settings, get_template(row["template"]))
+
+
+async def _send_one(settings: Settings, wechat: WeChatClient, row: dict[str, Any], now: datetime,
+                    quota: tuple[bool, bool]) -> Outcome:
     oid, attempt = row["id"], row["attempts"]
-    template = get_template(row["template"])
-    template_id = wechat_template_id(settings, template)
+    template_id = _template_id(settings, row)
     if not row["openid"]:
         return Outcome(oid, attempt, "skipped", reason="no_wechat_binding")
-    may_send, consumed = await _take_quota(row["recipient"], template_id)
+    may_send, consumed = quota
     if not may_send:
         return Outcome(oid, attempt, "skipped", None, "no_quota: no reported, unused subscription acceptance")
     data = row["data"] if isinstance(row["data"], dict) else json.loads(row["data"])
@@ -186,7 +240,7 @@ async def _send_one(settings: Settings, wechat: WeChatClient, row: dict[str, Any
             await _set_no_quota(row["recipient"], template_id)
             return Outcome(oid, attempt, "skipped", err.errcode, "no_quota: WeChat refused (43101)")
         if consumed:
-            await _give_back_quota(row["recipient"], template_id)
+            await _give_back_quota(oid, row["recipient"], template_id)
         if action is rules.Action.BAD_OPENID:
             await _mark_binding_bad(row["recipient"], row["openid"], err.errcode)
             return Outcome(oid, attempt, "failed", err.errcode, "invalid_openid: binding marked bad")
@@ -213,17 +267,21 @@ async def send_wechat(
     rows = await _claim_wechat(ids, now, takeover)
     if not rows:
         return []
+    held = {r["id"]: (True, True) for r in rows if r["openid"] and r["quota_taken"]}  # taken over after a crash
+    quotas = held | await _take_quotas(
+        [(r["id"], r["recipient"], _template_id(settings, r)) for r in rows if r["openid"] and r["id"] not in held])
     gate = asyncio.Semaphore(settings.NOTIFY_CONCURRENCY)
+    recorder = Recorder(Delivery, "wechat")
 
     async def guarded(row: dict[str, Any]) -> Outcome:
         async with gate:
             try:
-                outcome = await _send_one(settings, wechat, row, now)
+                outcome = await _send_one(settings, wechat, row, now, quotas.get(row["id"], (False, False)))
             except Exception as exc:  # noqa: BLE001 - one broken receipt must not sink the batch
                 log.exception("wechat_delivery_error", delivery=str(row["id"]))
                 outcome = _retry_or_fail(settings, row["id"], row["attempts"], None, f"internal: {exc!r}", now)
-            await _record(Delivery, "wechat", [outcome], utcnow())  # at once: the repeat window is this one call
-            return outcome
+        await recorder.record(outcome)  # at once (grouped with the others ready): the repeat window is this call
+        return outcome
 
     return list(await asyncio.gather(*(guarded(r) for r in rows)))
 
@@ -320,6 +378,7 @@ async def send_webhooks(
     """Claim and post these webhook receipts, writing each outcome as soon as its call returns."""
     now = utcnow()
     rows = await _claim_webhooks(ids, now, takeover)
+    recorder = Recorder(WebhookDelivery, "webhook")
 
     async def one(row: dict[str, Any]) -> Outcome:
         try:
@@ -327,7 +386,7 @@ async def send_webhooks(
         except Exception as exc:  # noqa: BLE001 - one broken receipt (say, a secret no key opens) must not sink the batch
             log.exception("webhook_delivery_error", delivery=str(row["id"]))
             outcome = _retry_or_fail(settings, row["id"], row["attempts"], None, f"internal: {type(exc).__name__}", now)
-        await _record(WebhookDelivery, "webhook", [outcome], utcnow())
+        await recorder.record(outcome)
         return outcome
 
     return list(await asyncio.gather(*(one(r) for r in rows)))

@@ -59,6 +59,9 @@ class Delivery(Table, tablename="notification_deliveries"):
     push_status = Varchar(length=32, default="")
     push_errcode = Integer(null=True, default=None)
     push_at = Timestamptz(null=True, default=None)
+    # one of the user's subscription acceptances is spent for this receipt (taken for a claimed batch before its
+    # calls; a worker taking the receipt over does not take a second one; given back when the call fails)
+    quota_taken = Boolean(default=False)
 
     unique_channel = Unique(["notification", "channel"])
 

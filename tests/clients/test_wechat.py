@@ -260,6 +260,23 @@ async def test_unreachable_wechat_is_a_network_error(settings_for, make_client):
         assert settings.WECHAT_SECRET not in exc.value.errmsg
 
 
+async def test_proxy_variables_of_the_environment_are_not_read(fake, make_client, monkeypatch):
+    """requests would read *_proxy and ~/.netrc on every call; the client reads neither (a proxy is a setting)."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, dead)
+    monkeypatch.setenv("NO_PROXY", "")
+    assert await make_client().send_subscribe_message("o_alice", TEMPLATE, {"thing1": {"value": "经代理之外"}})
+
+
+async def test_the_proxy_setting_routes_every_call(settings_for, make_client):
+    """WECHAT_HTTP_PROXY is used: pointed at a closed port, a call fails as a network error (retried)."""
+    client = make_client(settings_for(ZHIJIAN_WECHAT_HTTP_PROXY=f"http://127.0.0.1:{free_port()}"))
+    with pytest.raises(WeChatError) as exc:
+        await client.send_subscribe_message("o_alice", TEMPLATE, {"thing1": {"value": "x"}})
+    assert exc.value.errcode == -2 and exc.value.errmsg.startswith("network:")
+
+
 # -- subscribe messages ---------------------------------------------------------------------------
 
 

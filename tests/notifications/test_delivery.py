@@ -210,3 +210,84 @@ async def test_unknown_template_is_refused():
     with pytest.raises(BadRequest) as err:
         await service.notify([uuid.uuid4()], "nope", {}, "k", settings=get_settings(), arq=None)
     assert err.value.code == "TEMPLATE_UNKNOWN"
+
+
+# --- a claimed batch spends its acceptances in one statement (issue 16, speed) ------------------------
+
+
+async def test_one_batch_spends_exactly_the_acceptances_there_are(api, app, wechat_reset):
+    """Three receipts of one user and template in one claimed batch, two acceptances: two sent, one skipped."""
+    pair = await _citizen(api, wechat_reset, accept=2)
+    pending = [(await _notify(pair["user"]["id"])).wechat_pending[0] for _ in range(3)]
+    assert await _deliver(app, pending) == {"sent": 2, "skipped": 1}
+    assert len(await _sent_to(wechat_reset, pair["openid"])) == 2
+    rows = await Delivery.select(Delivery.status, Delivery.quota_taken).where(Delivery.id.is_in(pending))
+    assert sorted((r["status"], r["quota_taken"]) for r in rows) == [("sent", True), ("sent", True), ("skipped", False)]
+    subs = (await api.get("/mp/v1/subscriptions", headers=bearer(pair))).json()
+    assert subs[0]["remaining"] == 0
+
+
+async def test_a_takeover_does_not_spend_a_second_acceptance(api, app, wechat_reset):
+    """A worker killed after its batch spent the acceptance (receipt left 'sending', quota_taken): the worker
+    that takes the receipt over sends it on that acceptance, though the user has none left."""
+    pair = await _citizen(api, wechat_reset, accept=1)
+    result = await _notify(pair["user"]["id"])
+    rows = await delivery._claim_wechat(result.wechat_pending, delivery.utcnow())
+    assert await delivery._take_quotas([(rows[0]["id"], rows[0]["recipient"], ALARM_TID)]) == {rows[0]["id"]: (True, True)}
+    subs = (await api.get("/mp/v1/subscriptions", headers=bearer(pair))).json()
+    assert subs[0]["remaining"] == 0  # spent; the "worker" dies here, before its call
+    outcomes = await delivery.send_wechat(result.wechat_pending, settings=get_settings(), wechat=app.state.wechat,
+                                          takeover=True)
+    assert [o.status for o in outcomes] == ["sent"]
+    assert len(await _sent_to(wechat_reset, pair["openid"])) == 1
+    assert (await api.get("/mp/v1/subscriptions", headers=bearer(pair))).json()[0]["remaining"] == 0
+
+
+async def test_a_retried_call_gives_its_acceptance_back_and_takes_it_again(api, app, wechat_reset):
+    pair = await _citizen(api, wechat_reset, accept=1)
+    result = await _notify(pair["user"]["id"])
+    wechat_reset.fail_next(SEND, -1)
+    assert await _deliver(app, result.wechat_pending) == {"retrying": 1}
+    receipt = await _receipt(result.notification_ids[0])
+    assert receipt["quota_taken"] is False
+    assert (await api.get("/mp/v1/subscriptions", headers=bearer(pair))).json()[0]["remaining"] == 1
+    await Delivery.update({Delivery.next_attempt_at: None}).where(Delivery.id == receipt["id"])
+    assert await _deliver(app, result.wechat_pending) == {"sent": 1}
+    assert (await api.get("/mp/v1/subscriptions", headers=bearer(pair))).json()[0]["remaining"] == 0
+
+
+async def test_two_workers_never_spend_one_acceptance_twice(api, app, wechat_reset):
+    """Two batches of the same user's receipts claimed at once by two callers: acceptances are spent under row
+    locks, so exactly as many messages go out as were accepted."""
+    import asyncio
+
+    pair = await _citizen(api, wechat_reset, accept=3)
+    pending = [(await _notify(pair["user"]["id"])).wechat_pending[0] for _ in range(6)]
+    counts = await asyncio.gather(_deliver(app, pending[:3]), _deliver(app, pending[3:]))
+    assert sum(c.get("sent", 0) for c in counts) == 3 and sum(c.get("skipped", 0) for c in counts) == 3
+    assert len(await _sent_to(wechat_reset, pair["openid"])) == 3
+
+
+async def test_the_recorder_writes_outcomes_together_and_fails_every_waiter_on_error(app):
+    """Outcomes that come back while a write is in flight share the next statement; a failed write is an error
+    for each of its outcomes' callers (none is left waiting)."""
+    import asyncio
+
+    from backend.db import utcnow
+
+    pair_ids = [uuid.uuid4() for _ in range(5)]
+    recorder = delivery.Recorder(Delivery, "wechat")
+    good = [delivery.Outcome(i, 1, "sent", 0) for i in pair_ids[:4]]
+    await asyncio.gather(*(recorder.record(o) for o in good))
+    written = await DeliveryAttempt.select(DeliveryAttempt.delivery_id, DeliveryAttempt.at).where(
+        DeliveryAttempt.delivery_id.is_in(pair_ids[:4]))
+    assert sorted(r["delivery_id"] for r in written) == sorted(pair_ids[:4])
+    assert len({r["at"] for r in written}) == 2  # the first alone, the three that waited for it together
+    assert written[0]["at"] <= utcnow()
+    bad = delivery.Outcome(pair_ids[4], 1, "failed", None, "nul \x00 byte")  # PostgreSQL refuses NUL in text
+    results = await asyncio.gather(recorder.record(good[0]), recorder.record(bad), recorder.record(good[1]),
+                                   return_exceptions=True)
+    # the first was written alone (its caller, who then wrote the others' group, is not told of their failure);
+    # the group with the bad outcome fails as a whole
+    assert results[0] is None and all(isinstance(r, RuntimeError) for r in results[1:])
+    assert recorder._waiting == [] and recorder._writing is False
