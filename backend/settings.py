@@ -106,6 +106,7 @@ class Settings:
     MONITORING_SILENCE_CHECK_S: float = 30.0  # how often the worker looks for silent sensors
     MONITORING_SENSOR_REFRESH_S: float = 60.0  # sensor thresholds are re-read this often
     # Monitoring (issue 18): device clock sanity.
+    GC_GEN0_THRESHOLD: int = 100_000  # iot worker: allocations between garbage-collector passes (0: Python's 700); backend/runtime.py
     MONITORING_CLOCK_SKEW_S: float = 300.0  # a reading stamped further ahead of its arrival is refused (device clock)
     MQTT_DYNSEC_URL: str = ""  # the dynamic-security admin's login (mqtt://admin:…@host:port); empty: no live provisioning
     MQTT_SESSION_EXPIRY_S: int = 7 * 86400  # the worker's persistent session outlives restarts this long

@@ -34,6 +34,7 @@ from paho.mqtt.properties import Properties
 from backend import db
 from backend.clients.mqtt import AsyncioMqtt, ack_many, make_client, mqtt_params
 from backend.logging import configure_logging
+from backend.runtime import tune_gc
 from backend.monitoring.ingest import (
     Malformed,
     Message,
@@ -195,6 +196,7 @@ class IotWorker:
         await db.open_pool(settings)
         cache = SensorCache(settings.MONITORING_SENSOR_REFRESH_S, clock_skew_s=settings.MONITORING_CLOCK_SKEW_S,
                             settings=settings)
+        thresholds = tune_gc(settings)  # the collector was a third of this process's time (backend/runtime.py)
         params = mqtt_params(settings)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = settings.MQTT_SESSION_EXPIRY_S
@@ -203,7 +205,7 @@ class IotWorker:
         self.client.connect_async(params.host, params.port, keepalive=30, clean_start=False, properties=props)
         bridge = AsyncioMqtt(self.client, asyncio.get_running_loop(), min_delay=1.0, max_delay=10.0)
         mqtt_task = asyncio.create_task(bridge.run(on_error=lambda exc: log.warning("mqtt_connect_failed", error=str(exc))))
-        log.info("iot_worker_started", broker=f"{params.host}:{params.port}", pid=os.getpid())
+        log.info("iot_worker_started", broker=f"{params.host}:{params.port}", pid=os.getpid(), gc_thresholds=thresholds)
         next_silence = time.monotonic() + settings.MONITORING_SILENCE_CHECK_S
         next_alive = time.monotonic() + 30
         try:

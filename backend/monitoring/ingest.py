@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import io
 import json
+import random
+from bisect import bisect_right
 import math
 import struct
 import time
@@ -54,7 +56,7 @@ PAYLOAD_KEEP = 500  # characters of a refused payload kept in its dead letter
 _THRESHOLD_FIELDS = {f.name for f in fields(Thresholds) if f.init}
 
 
-class _Reading(msgspec.Struct, forbid_unknown_fields=True):
+class _Reading(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     ts: Annotated[datetime, msgspec.Meta(tz=True)]
     value: float
 
@@ -164,8 +166,8 @@ class SensorCache:
         self.sensors: dict[UUID, SensorInfo] = {}
         self.loaded_at = 0.0
         self.max_states = max_states
-        # sensor → (md5 of the state row's text as written by this worker, the state, its batch-start history)
-        self.states: OrderedDict[UUID, tuple[str, RuleState, list[list[Any]]]] = OrderedDict()
+        # sensor → (the row's rev as this worker wrote it, the state, its batch-start history)
+        self.states: OrderedDict[UUID, tuple[int, RuleState, History]] = OrderedDict()
         self.rebuilt = 0  # states rebuilt from the database (a restart, another worker, an operator)
 
     async def _load(self, ids: list[UUID] | None) -> dict[UUID, SensorInfo]:
@@ -197,8 +199,8 @@ class SensorCache:
         sensors = self.sensors
         return {i: sensors[i] for i in ids if i in sensors}
 
-    def remember(self, sensor_id: UUID, digest: str, state: RuleState, history: list[list[Any]]) -> None:
-        self.states[sensor_id] = (digest, state, history)
+    def remember(self, sensor_id: UUID, rev: int, state: RuleState, history: History) -> None:
+        self.states[sensor_id] = (rev, state, history)
         self.states.move_to_end(sensor_id)
         while len(self.states) > self.max_states:
             self.states.popitem(last=False)
@@ -209,24 +211,28 @@ class SensorCache:
 
 
 async def _lock_states(conn: Any, cache: SensorCache, known: dict[UUID, SensorInfo],
-                       sensor_ids: list[UUID]) -> dict[UUID, tuple[RuleState, int, int, list[list[Any]]]]:
+                       sensor_ids: list[UUID]) -> dict[UUID, tuple[RuleState, int, int, History]]:
     """Lock the sensors' state rows (one worker per sensor at a time) and return each state with its window,
     its silent and clock-fault flags and its batch-start history (for re-sequencing late readings)."""
-    # The row's md5 tells whether it is still what this worker wrote (any writer that changes the state changes
-    # it): then the cached state is used and the row's JSON is not decoded, the most frequent case by far.
+    # The row's rev tells whether it is still what this worker wrote: the worker sets a new random rev with
+    # every state it writes, and a trigger gives any other writer's state (another worker, an operator, psql) a
+    # new one. Same rev: the cached state is used and the row's JSON is neither sent nor decoded, the most
+    # frequent case by far.
+    expected = [cached[0] if (cached := cache.states.get(s)) is not None else None for s in sensor_ids]
     rows = await conn.fetch(
-        "SELECT sensor, md5(state::text) AS h, state::text AS state, silent, clock_fault FROM monitoring_rule_states"
-        " WHERE sensor = ANY($1::uuid[]) ORDER BY sensor FOR UPDATE", sensor_ids,
+        "SELECT r.sensor, r.rev, CASE WHEN r.rev IS DISTINCT FROM e.rev THEN r.state::text END AS state, r.silent,"
+        " r.clock_fault FROM monitoring_rule_states r JOIN unnest($1::uuid[], $2::int8[]) AS e(s, rev)"
+        " ON r.sensor = e.s ORDER BY r.sensor FOR UPDATE OF r", sensor_ids, expected,
     )
-    out: dict[UUID, tuple[RuleState, int, int, list[list[Any]]]] = {}
+    out: dict[UUID, tuple[RuleState, int, int, History]] = {}
     stale: dict[UUID, dict[str, Any]] = {}
     for r in rows:
         cached = cache.states.get(r["sensor"])
-        if cached is not None and cached[0] == r["h"]:
+        if cached is not None and cached[0] == r["rev"]:
             out[r["sensor"]] = (cached[1], r["silent"], r["clock_fault"], cached[2])
         else:
             stored = _json_decode(r["state"]) if r["state"] else {}
-            history = stored.get("history") or []
+            history = History(stored.get("history") or [])
             stale[r["sensor"]] = stored
             out[r["sensor"]] = (RuleState.from_json(stored), r["silent"], r["clock_fault"], history)
     starts = {sid: window_start(st, known[sid].thresholds) for sid, st in stale.items()}
@@ -364,8 +370,8 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
             continue
         per_sensor[sensor_id].append((readings, m, received))
 
-    remembered: list[tuple[UUID, RuleState, list[list[Any]]]] = []
-    written: dict[UUID, str] = {}  # sensor → md5 of the state row as this batch wrote it
+    remembered: list[tuple[UUID, RuleState, History]] = []
+    written: dict[UUID, int] = {}  # sensor → the rev this batch wrote on its state row
     skew = cache.clock_skew_s
     try:
         async with Sensor._meta.db.transaction() as tx:
@@ -374,6 +380,7 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
             rows = Rows()
             s_sensor: list[UUID] = []
             s_state: list[str] = []
+            s_rev: list[int] = []
             s_last: list[datetime] = []
             clock: list[tuple[UUID, int]] = []  # sensors whose device-clock fault opens (1) or clears (0)
             changes: list[tuple[SensorInfo, str, int, int, dict[str, Any]]] = []
@@ -381,8 +388,12 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
             work: list[_SensorWork] = []
             for sensor_id, readings in per_sensor.items():
                 info = known[sensor_id]
-                state, silent, clock_fault, history = states.get(sensor_id) or (RuleState(), 0, 0, [])
+                state, silent, clock_fault, history = states.get(sensor_id) or (RuleState(), 0, 0, History([]))
                 w = _SensorWork(sensor_id, info, state, silent, clock_fault, history, readings[0][1].topic)
+                if len(readings) < QUIET_RUN_MIN and sum(len(rs) for rs, _, _ in readings) < QUIET_RUN_MIN:
+                    _prepare_few(w, readings, skew, dead)  # the usual case of single-reading messages: no numpy
+                    work.append(w)
+                    continue
                 ts_l = [r.ts.timestamp() for rs, _, _ in readings for r in rs]
                 values_l = [r.value for rs, _, _ in readings for r in rs]
                 counts = [len(rs) for rs, _, _ in readings]
@@ -442,7 +453,7 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
                 sensor_id, info, state, th = w.sensor_id, w.info, w.state, w.info.thresholds
                 raw_id = sensor_id.bytes
                 before_level = state.level
-                history = _push_history(w.history, state)
+                history = w.history.push(state)
                 accepted = 0
                 if w.late:
                     history = await _judge_late(conn, w, history, rows, changes)
@@ -455,7 +466,7 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
                     rows.add_run(raw_id, ts_f, values_f, recv_f)
                     accepted += len(ts_f)
                 else:
-                    for x, v, rec in zip(ts_f.tolist(), values_f.tolist(), recv_f.tolist(), strict=True):
+                    for x, v, rec in zip(_listed(ts_f), _listed(values_f), _listed(recv_f), strict=True):
                         ev = step(state, th, x, v)
                         accepted += 1
                         rows.add(raw_id, _pg_us(x), v, rec)
@@ -469,7 +480,6 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
                         "value": ev.value, "cumulative": ev.cumulative, "rate": ev.rate_per_day,
                         "reasons": [*ev.reasons, "re-sequenced: a reading arrived after a newer one"],
                         "reading_ts": _dt(ev.ts)}))
-                stored = {**state.to_json(), "history": history}
                 remembered.append((sensor_id, state, history))
                 if w.clock_open:
                     clock.append((sensor_id, 1))
@@ -487,7 +497,8 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
                             "value": None, "cumulative": None, "rate": None, "reasons": ["readings resumed"],
                             "reading_ts": None}))
                     s_sensor.append(sensor_id)
-                    s_state.append(_json_encode(stored).decode())
+                    s_state.append(_state_text(state, history))
+                    s_rev.append(random.getrandbits(62) + 1)
                     s_last.append(datetime.fromtimestamp(state.last_ts, UTC))
             if clock:
                 await conn.execute(
@@ -495,11 +506,11 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
                     " AS t(s, c) WHERE r.sensor = t.s", [c[0] for c in clock], [c[1] for c in clock])
             stored_n = await _store_readings(conn, rows, careful=careful) if len(rows) else 0
             if s_sensor:
-                written = {r["sensor"]: r["h"] for r in await conn.fetch(
-                    "UPDATE monitoring_rule_states AS r SET state = t.st::jsonb, last_ts = t.lt, silent = 0, updated_at = $1"
-                    " FROM unnest($2::uuid[], $3::text[], $4::timestamptz[]) AS t(s, st, lt) WHERE r.sensor = t.s"
-                    " RETURNING r.sensor, md5(r.state::text) AS h",
-                    utcnow(), s_sensor, s_state, s_last,
+                written = {r["sensor"]: r["rev"] for r in await conn.fetch(
+                    "UPDATE monitoring_rule_states AS r SET state = t.st::jsonb, rev = t.rv, last_ts = t.lt, silent = 0,"
+                    " updated_at = $1 FROM unnest($2::uuid[], $3::text[], $4::int8[], $5::timestamptz[]) AS t(s, st, rv, lt)"
+                    " WHERE r.sensor = t.s RETURNING r.sensor, r.rev",
+                    utcnow(), s_sensor, s_state, s_rev, s_last,
                 )}
             for info, rule, previous, level, d in changes:
                 event = await alarms.on_level_change(info, rule, previous, level, value=d["value"], cumulative=d["cumulative"],
@@ -531,6 +542,45 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
     return result
 
 
+def _listed(column: Any) -> list[Any]:
+    return column.tolist() if isinstance(column, np.ndarray) else column
+
+
+def _prepare_few(w: _SensorWork, readings: list[tuple[list[_Reading], Message, int]], skew: float,
+                 dead: list[tuple[str, UUID | None, str, str, str]]) -> None:
+    """Pass 1 for a sensor with fewer than QUIET_RUN_MIN readings in the batch (with single-reading messages,
+    nearly every sensor): the same checks as the array path — time sanity, ts order, duplicates inside the
+    batch, what is not newer than the state — on plain lists (numpy's per-call cost is the larger one here)."""
+    items = [(r.ts.timestamp(), r.value, m.received_at, rec) for rs, m, rec in readings for r in rs]
+    future = [it for it in items if it[0] > it[2] + skew]
+    if future:
+        for t, v, arrived, _ in future:
+            detail = (f"reading at {_iso(t)} is {t - arrived:.0f} s ahead of its arrival"
+                      f" (allowed {skew:g} s): the device clock is wrong")
+            dead.append((w.topic, w.sensor_id, "future_timestamp", detail, _one(t, v)))
+        items = [it for it in items if it[0] <= it[2] + skew]
+        if not w.clock_fault:
+            w.clock_open = True
+    elif w.clock_fault and items:
+        w.clock_clear = True
+    if len(items) > 1 and any(items[i][0] >= items[i + 1][0] for i in range(len(items) - 1)):
+        items.sort(key=lambda it: it[0])  # stable, as the array path's argsort
+        kept = [items[0]]
+        for before, it in zip(items, items[1:]):
+            if it[0] == before[0]:  # compared with the one before it, kept or not (as the array path does)
+                reason = "duplicate" if it[1] == before[1] else "conflict"
+                dead.append((w.topic, w.sensor_id, reason, f"a second reading at {_iso(it[0])} in one batch",
+                             _one(it[0], it[1])))
+            else:
+                kept.append(it)
+        items = kept
+    w.ts = [it[0] for it in items]
+    w.values = [it[1] for it in items]
+    w.recv_us = [it[3] for it in items]
+    last = w.state.last_ts
+    w.old = 0 if last is None else bisect_right(w.ts, last)
+
+
 @dataclass(slots=True)
 class _SensorWork:
     """One sensor's share of a batch while it is evaluated (readings in ts order, numpy columns)."""
@@ -540,7 +590,7 @@ class _SensorWork:
     state: RuleState
     silent: int
     clock_fault: int
-    history: list[list[Any]]
+    history: History
     topic: str
     ts: np.ndarray = field(default_factory=lambda: np.empty(0))
     values: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -567,13 +617,41 @@ class _Replayed:
 HISTORY_KEEP = 8  # batch-start states kept per sensor: how far back a late reading can be re-sequenced
 
 
-def _push_history(history: list[list[Any]], state: RuleState) -> list[list[Any]]:
-    """The state's scalars at the start of this batch, appended to the sensor's last HISTORY_KEEP."""
-    snap = [state.baseline, state.last_ts, state.last_value, state.consecutive_over, state.below_count, int(state.level),
-            state.over_counted_ts]
-    if history and history[-1][1] == state.last_ts:
-        return history
-    return [*history[-(HISTORY_KEEP - 1):], snap]
+class History:
+    """A sensor's batch-start states (the scalars of rules.RuleState, oldest first, at most HISTORY_KEEP), with
+    each snapshot's JSON kept beside it: a batch encodes only the snapshot it adds, not the whole history."""
+
+    __slots__ = ("snaps", "_json")
+
+    def __init__(self, snaps: list[list[Any]], encoded: list[bytes] | None = None) -> None:
+        self.snaps = snaps
+        self._json = encoded if encoded is not None else [_json_encode(x) for x in snaps]
+
+    def __len__(self) -> int:
+        return len(self.snaps)
+
+    def __getitem__(self, k: int) -> list[Any]:
+        return self.snaps[k]
+
+    def push(self, state: RuleState) -> History:
+        """The state's scalars at the start of this batch appended (the oldest dropped past HISTORY_KEEP)."""
+        if self.snaps and self.snaps[-1][1] == state.last_ts:
+            return self
+        snap = [state.baseline, state.last_ts, state.last_value, state.consecutive_over, state.below_count,
+                int(state.level), state.over_counted_ts]
+        keep = HISTORY_KEEP - 1
+        return History([*self.snaps[-keep:], snap], [*self._json[-keep:], _json_encode(snap)])
+
+    def upto(self, n: int) -> History:
+        return History(self.snaps[:n], self._json[:n])
+
+    def json(self) -> bytes:
+        return b"[" + b",".join(self._json) + b"]"
+
+
+def _state_text(state: RuleState, history: History) -> str:
+    """The state row's JSON: the rule state's scalars and the history, as ``{**state.to_json(), "history": …}``."""
+    return (_json_encode(state.to_json())[:-1] + b',"history":' + history.json() + b"}").decode()
 
 
 def _from_snapshot(snap: list[Any]) -> RuleState:
@@ -581,8 +659,8 @@ def _from_snapshot(snap: list[Any]) -> RuleState:
                      below_count=int(snap[4]), level=Level(int(snap[5])), over_counted_ts=snap[6])
 
 
-async def _judge_late(conn: Any, w: _SensorWork, history: list[list[Any]], rows: Rows,
-                      changes: list[tuple[SensorInfo, str, int, int, dict[str, Any]]]) -> list[list[Any]]:
+async def _judge_late(conn: Any, w: _SensorWork, history: History, rows: Rows,
+                      changes: list[tuple[SensorInfo, str, int, int, dict[str, Any]]]) -> History:
     """Store the sensor's late readings and judge them; returns the history to keep.
 
     Re-sequencing: when a batch-start state older than the earliest late reading is still in the history
@@ -629,7 +707,7 @@ async def _judge_late(conn: Any, w: _SensorWork, history: list[list[Any]], rows:
         w.rewound = _Replayed(rewound.level, ev.state.last_value, ev.state.last_ts, ev.cumulative, ev.rate_per_day,
                               ev.reasons)
         state.level = rewound.level
-        return history[: j + 1]
+        return history.upto(j + 1)
     cutoff = (state.last_ts or 0.0) - th.rate_window_s
     window = sorted([*state.window, *((float(w.ts[i]), float(w.values[i])) for i in w.late)])
     while len(window) >= 2 and window[1][0] <= cutoff:

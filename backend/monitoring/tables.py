@@ -3,6 +3,7 @@
 from piccolo.columns import (
     JSONB,
     UUID,
+    BigInt,
     BigSerial,
     DoublePrecision,
     ForeignKey,
@@ -97,7 +98,10 @@ class RuleStateRow(Table, tablename="monitoring_rule_states"):
     state = JSONB(default={})
     silent = SmallInt(default=0)  # 1 while a "sensor silent" alarm is raised; 2 cleared by hand, until a reading
     clock_fault = SmallInt(default=0)  # 1 while a "device clock" fault is open (a future-stamped reading refused)
-    last_ts = Timestamptz(null=True, default=None, index=True)
+    last_ts = Timestamptz(null=True, default=None)
+    # who wrote the state: the iot worker sets a new random rev with each state it writes; a trigger gives any
+    # other writer's state a new one (migration 2026-12-06): the worker's cached state is used only while they match
+    rev = BigInt(default=0)
     updated_at = Timestamptz(default=TimestamptzNow())
 
 
