@@ -392,38 +392,8 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
                 w = _SensorWork(sensor_id, info, state, silent, clock_fault, history, readings[0][1].topic)
                 if len(readings) < QUIET_RUN_MIN and sum(len(rs) for rs, _, _ in readings) < QUIET_RUN_MIN:
                     _prepare_few(w, readings, skew, dead)  # the usual case of single-reading messages: no numpy
-                    work.append(w)
-                    continue
-                ts_l = [r.ts.timestamp() for rs, _, _ in readings for r in rs]
-                values_l = [r.value for rs, _, _ in readings for r in rs]
-                counts = [len(rs) for rs, _, _ in readings]
-                recv_s = np.repeat(np.array([m.received_at for _, m, _ in readings], np.float64), counts)
-                recv_us = np.repeat(np.array([rec for _, _, rec in readings], np.int64), counts)
-                ts_a, values_a = np.array(ts_l, np.float64), np.array(values_l, np.float64)
-                future = ts_a > recv_s + skew
-                if future.any():
-                    for i in np.flatnonzero(future).tolist():
-                        detail = (f"reading at {_iso(ts_l[i])} is {ts_l[i] - recv_s[i]:.0f} s ahead of its arrival"
-                                  f" (allowed {skew:g} s): the device clock is wrong")
-                        dead.append((w.topic, sensor_id, "future_timestamp", detail, _one(ts_l[i], values_l[i])))
-                    keep = ~future
-                    ts_a, values_a, recv_us = ts_a[keep], values_a[keep], recv_us[keep]
-                    if not clock_fault:
-                        w.clock_open = True
-                elif clock_fault and len(ts_a):
-                    w.clock_clear = True
-                if len(ts_a) > 1 and not (ts_a[1:] > ts_a[:-1]).all():
-                    order = np.argsort(ts_a, kind="stable")
-                    ts_a, values_a, recv_us = ts_a[order], values_a[order], recv_us[order]
-                    same = np.concatenate(([False], ts_a[1:] == ts_a[:-1]))
-                    for i in np.flatnonzero(same).tolist():
-                        reason = "duplicate" if values_a[i] == values_a[i - 1] else "conflict"
-                        dead.append((w.topic, sensor_id, reason, f"a second reading at {_iso(ts_a[i])} in one batch",
-                                     _one(ts_a[i], values_a[i])))
-                    ts_a, values_a, recv_us = ts_a[~same], values_a[~same], recv_us[~same]
-                w.ts, w.values, w.recv_us = ts_a, values_a, recv_us
-                last = state.last_ts
-                w.old = 0 if last is None else int(np.searchsorted(ts_a, last, side="right"))
+                else:
+                    _prepare_many(w, readings, skew, dead)
                 work.append(w)
             # Readings not newer than the state: a redelivery of a stored one is a duplicate, a different value
             # at a stored time a conflict; the rest are late readings, stored and judged (never dropped).
@@ -544,6 +514,44 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
 
 def _listed(column: Any) -> list[Any]:
     return column.tolist() if isinstance(column, np.ndarray) else column
+
+
+def _prepare_many(w: _SensorWork, readings: list[tuple[list[_Reading], Message, int]], skew: float,
+                  dead: list[tuple[str, UUID | None, str, str, str]]) -> None:
+    """Pass 1 for one sensor's readings of a batch, as arrays: time sanity (a reading stamped more than ``skew``
+    ahead of its arrival is refused and opens a device-clock fault), ts order, duplicates inside the batch
+    (compared with the reading before), and how many are not newer than the state (``w.old``)."""
+    sensor_id, clock_fault, state = w.sensor_id, w.clock_fault, w.state
+    ts_l = [r.ts.timestamp() for rs, _, _ in readings for r in rs]
+    values_l = [r.value for rs, _, _ in readings for r in rs]
+    counts = [len(rs) for rs, _, _ in readings]
+    recv_s = np.repeat(np.array([m.received_at for _, m, _ in readings], np.float64), counts)
+    recv_us = np.repeat(np.array([rec for _, _, rec in readings], np.int64), counts)
+    ts_a, values_a = np.array(ts_l, np.float64), np.array(values_l, np.float64)
+    future = ts_a > recv_s + skew
+    if future.any():
+        for i in np.flatnonzero(future).tolist():
+            detail = (f"reading at {_iso(ts_l[i])} is {ts_l[i] - recv_s[i]:.0f} s ahead of its arrival"
+                      f" (allowed {skew:g} s): the device clock is wrong")
+            dead.append((w.topic, sensor_id, "future_timestamp", detail, _one(ts_l[i], values_l[i])))
+        keep = ~future
+        ts_a, values_a, recv_us = ts_a[keep], values_a[keep], recv_us[keep]
+        if not clock_fault:
+            w.clock_open = True
+    elif clock_fault and len(ts_a):
+        w.clock_clear = True
+    if len(ts_a) > 1 and not (ts_a[1:] > ts_a[:-1]).all():
+        order = np.argsort(ts_a, kind="stable")
+        ts_a, values_a, recv_us = ts_a[order], values_a[order], recv_us[order]
+        same = np.concatenate(([False], ts_a[1:] == ts_a[:-1]))
+        for i in np.flatnonzero(same).tolist():
+            reason = "duplicate" if values_a[i] == values_a[i - 1] else "conflict"
+            dead.append((w.topic, sensor_id, reason, f"a second reading at {_iso(ts_a[i])} in one batch",
+                         _one(ts_a[i], values_a[i])))
+        ts_a, values_a, recv_us = ts_a[~same], values_a[~same], recv_us[~same]
+    w.ts, w.values, w.recv_us = ts_a, values_a, recv_us
+    last = state.last_ts
+    w.old = 0 if last is None else int(np.searchsorted(ts_a, last, side="right"))
 
 
 def _prepare_few(w: _SensorWork, readings: list[tuple[list[_Reading], Message, int]], skew: float,

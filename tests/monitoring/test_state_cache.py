@@ -71,3 +71,24 @@ async def test_a_state_reset_by_hand_is_followed_and_no_reading_is_stored_twice(
     assert worker.log().count("ingest_reading_already_stored") == 2
     state = await rule_state(s["id"])
     assert state["baseline"] == 0.2 and state["last_value"] == 0.1 * 25
+
+
+async def test_any_other_writer_of_a_state_gives_the_row_a_new_rev(api):
+    """The worker trusts its cached state only while the row's rev is the one it wrote; a state written by
+    anyone else (psql, the API) gets a new random rev from the trigger, a rev set with the state is kept."""
+    toks = await tokens(api)
+    s = await make_sensor(api, toks)
+
+    async def rev() -> int:
+        return (await RuleStateRow.raw("SELECT rev FROM monitoring_rule_states WHERE sensor = {}", s["id"]))[0]["rev"]
+
+    await RuleStateRow.raw("UPDATE monitoring_rule_states SET state = {}::jsonb, rev = 42 WHERE sensor = {}", "{}", s["id"])
+    assert await rev() == 42  # a writer that sets its own rev (the worker) keeps it
+    seen = {42}
+    for _ in range(3):  # the same text again, by a writer that does not set one: a new rev each time
+        await RuleStateRow.raw("UPDATE monitoring_rule_states SET state = {}::jsonb WHERE sensor = {}", "{}", s["id"])
+        assert await rev() not in seen
+        seen.add(await rev())
+    before = await rev()
+    await RuleStateRow.raw("UPDATE monitoring_rule_states SET silent = 1 WHERE sensor = {}", s["id"])
+    assert await rev() == before  # the flags are not the state: no new rev
