@@ -268,13 +268,13 @@ class Rows:
     def __init__(self) -> None:
         self._runs: list[tuple[bytes, np.ndarray, np.ndarray, np.ndarray]] = []
         self._ids: list[bytes] = []
-        self._ts: list[int] = []
+        self._ts: list[float] = []  # Unix seconds, turned into PostgreSQL's µs for the whole batch at once
         self._values: list[float] = []
         self._received: list[int] = []
 
-    def add(self, sensor: bytes, ts_us: int, value: float, received_us: int) -> None:
+    def add(self, sensor: bytes, ts_epoch: float, value: float, received_us: int) -> None:
         self._ids.append(sensor)
-        self._ts.append(ts_us)
+        self._ts.append(ts_epoch)
         self._values.append(value)
         self._received.append(received_us)
 
@@ -287,7 +287,7 @@ class Rows:
     def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         ids = [np.full(len(ts), sensor, dtype="V16") for sensor, ts, _, _ in self._runs]
         ids.append(np.array(self._ids, dtype="V16"))
-        return (np.concatenate(ids), np.concatenate([r[1] for r in self._runs] + [np.array(self._ts, np.int64)]),
+        return (np.concatenate(ids), np.concatenate([r[1] for r in self._runs] + [_pg_us_array(np.array(self._ts, np.float64))]),
                 np.concatenate([r[2] for r in self._runs] + [np.array(self._values, np.float64)]),
                 np.concatenate([r[3] for r in self._runs] + [np.array(self._received, np.int64)]))
 
@@ -439,7 +439,7 @@ async def _process_batch(messages: list[Message], cache: SensorCache, *, careful
                     for x, v, rec in zip(_listed(ts_f), _listed(values_f), _listed(recv_f), strict=True):
                         ev = step(state, th, x, v)
                         accepted += 1
-                        rows.add(raw_id, _pg_us(x), v, rec)
+                        rows.add(raw_id, x, v, rec)
                         if ev.level != ev.previous:
                             changes.append((info, "threshold", int(ev.previous), int(ev.level), {
                                 "value": v, "cumulative": ev.cumulative, "rate": ev.rate_per_day,
@@ -642,13 +642,17 @@ class History:
         return self.snaps[k]
 
     def push(self, state: RuleState) -> History:
-        """The state's scalars at the start of this batch appended (the oldest dropped past HISTORY_KEEP)."""
+        """The state's scalars at the start of this batch appended (the oldest dropped past HISTORY_KEEP), in place
+        — as the state itself is stepped in place: a batch that fails makes the cache forget both."""
         if self.snaps and self.snaps[-1][1] == state.last_ts:
             return self
         snap = [state.baseline, state.last_ts, state.last_value, state.consecutive_over, state.below_count,
                 int(state.level), state.over_counted_ts]
-        keep = HISTORY_KEEP - 1
-        return History([*self.snaps[-keep:], snap], [*self._json[-keep:], _json_encode(snap)])
+        self.snaps.append(snap)
+        self._json.append(_json_encode(snap))
+        if len(self.snaps) > HISTORY_KEEP:
+            del self.snaps[0], self._json[0]
+        return self
 
     def upto(self, n: int) -> History:
         return History(self.snaps[:n], self._json[:n])
@@ -682,7 +686,7 @@ async def _judge_late(conn: Any, w: _SensorWork, history: History, rows: Rows,
     j = next((k for k in range(len(history) - 1, -1, -1)
               if history[k][1] is None or history[k][1] < first_late), None)
     for i in w.late:
-        rows.add(raw_id, _pg_us(float(w.ts[i])), float(w.values[i]), int(w.recv_us[i]))
+        rows.add(raw_id, float(w.ts[i]), float(w.values[i]), int(w.recv_us[i]))
     if j is not None:
         snap = history[j]
         rewound = _from_snapshot(snap)
@@ -702,7 +706,7 @@ async def _judge_late(conn: Any, w: _SensorWork, history: History, rows: Rows,
         fresh = range(w.old, len(w.ts))
         replay.extend((float(w.ts[i]), float(w.values[i])) for i in fresh)
         for i in fresh:
-            rows.add(raw_id, _pg_us(float(w.ts[i])), float(w.values[i]), int(w.recv_us[i]))
+            rows.add(raw_id, float(w.ts[i]), float(w.values[i]), int(w.recv_us[i]))
         replay.sort()
         ev = None
         for x, v in replay:
