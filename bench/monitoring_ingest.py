@@ -22,10 +22,10 @@ single messages at --rate/s with trip sensors for the latency. Each throughput p
 worker's CPU seconds and PostgreSQL's beside the wall-clock rates. The publisher is a raw-socket
 QoS 1 client (bench/_mqtt_load.py), so the load generator costs little next to the worker.
 
-Last measured (2026-12-03, four runs, load 1.1–2.2, 1 publisher, 1 worker, the defaults): batched
-flat out 120k–177k stored/s vs 167k–260k broker-only (64–75 %); batched at 50k/s offered 48.8k–49.1k/s
-vs 50.0k (98 %); single flat out 11.8k–17.8k/s vs 16.8k–32.2k (54–70 %); steady 5,000/s: all stored,
-push p99 153–178 ms; RSS ≤ 150 MB. BENCH_WORKER_PROFILE=PATH writes a cProfile of each worker to PATH.N.
+Last measured (2026-12-04, quiet 2-core machine, 1 publisher, the defaults): 1 worker — batched flat out
+66–81 % of broker-only, batched at 50k/s offered 98–99 %, single flat out 54–61 % (30.8k–34.0k/s vs
+52k–58k), steady 5,000/s push p99 85–90 ms, RSS ≤ 220 MB; 2 workers — batched 95 %, single 96 %, p99 80 ms,
+0 dead-lettered, the same 200 alarms as one worker. BENCH_WORKER_PROFILE=PATH writes a cProfile of each worker to PATH.N.
 """
 
 from __future__ import annotations
@@ -302,8 +302,11 @@ async def main(args: argparse.Namespace) -> None:
         label = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
         for r in results[:3]:
             if r.get("broker_only_readings_per_s"):
+                # flat out: issue 18 keeps the figures measured before it (batched 62 %, single messages 60 %);
+                # at an offered rate the worker must keep up with it (issue 7: at least half)
+                goal = 0.5 if "offered" in r["phase"] else 0.6
                 figures.append(relation(f"{r['phase']}: readings stored, {label}", r["worker_readings_per_s"],
-                                        "readings/s", "broker-only subscriber", r["broker_only_readings_per_s"], 0.5))
+                                        "readings/s", "broker-only subscriber", r["broker_only_readings_per_s"], goal))
         steady = results[3]
         figures += [bound(f"{steady['phase']}: reading → push p99, {label}", steady["p99_ms"], "ms", 500, "< 500 ms"),
                     bound(f"{steady['phase']}: dead-lettered, {label}", steady["dead_lettered"], "", 1, "0")]
