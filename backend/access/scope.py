@@ -102,3 +102,17 @@ def managed_users(actor: Principal, user_table: Any) -> list[Any]:
     if actor.is_city_wide:
         return []
     return [(user_table.district == actor.district_id) & user_table.role.is_in([r.value for r in STAFF_ROLES])]
+
+
+def answerable_projects_sql(actor: Principal, project_expr: str) -> tuple[str, list[Any]]:
+    """For a non-staff caller, the projects whose site alarms they answer for, as one SQL condition on
+    ``project_expr`` with ``{}`` placeholders: the projects they lead, those their enterprise supervises (a
+    supervisor), and those where they are the safety director of a dangerous work — ``read_monitoring`` of
+    backend.access.policy as a filter (tests/monitoring/test_scope_policy.py holds them together). Staff use
+    ``project_scope``."""
+    return (
+        f"{project_expr} IN (SELECT project FROM project_leads WHERE \"user\" = {{}}"
+        " UNION SELECT pp.project FROM project_parties pp WHERE pp.enterprise = {} AND {}"
+        " UNION SELECT project FROM dangerous_works WHERE safety_director = {})",
+        [actor.id, actor.enterprise_id, actor.has_role(Role.SUPERVISOR), actor.id],
+    )

@@ -18,7 +18,7 @@ import msgspec
 from arq.connections import ArqRedis
 
 from backend.access import policy as access_policy
-from backend.access.scope import project_scope
+from backend.access.scope import answerable_projects_sql, project_scope
 from backend.accounts.tables import User
 from backend.auth.principal import Principal, Role
 from backend.db import utcnow
@@ -406,13 +406,10 @@ async def my_alarms(actor: Principal, limit: int, offset: int) -> list[AlarmOut]
     """The open alarms of every project I lead, supervise or direct safety for (staff: my district)."""
     if actor.is_staff:
         return await list_alarms(actor, None, None, True, limit, offset)
+    mine, args = answerable_projects_sql(actor, "a.project")
     rows = await Alarm.raw(
-        f"{_ALARM_SELECT} WHERE a.status <> 'cleared' AND a.project IN ("
-        " SELECT project FROM project_leads WHERE \"user\" = {}"
-        " UNION SELECT pp.project FROM project_parties pp WHERE pp.enterprise = {} AND {}"
-        " UNION SELECT project FROM dangerous_works WHERE safety_director = {})"
-        " ORDER BY a.level DESC, a.last_at DESC LIMIT {} OFFSET {}",
-        actor.id, actor.enterprise_id, actor.has_role(Role.SUPERVISOR), actor.id, limit, offset,
+        f"{_ALARM_SELECT} WHERE a.status <> 'cleared' AND {mine} ORDER BY a.level DESC, a.last_at DESC LIMIT {{}} OFFSET {{}}",
+        *args, limit, offset,
     )
     return [_alarm_out(r) for r in rows]
 
