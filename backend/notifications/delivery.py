@@ -361,6 +361,11 @@ async def _post_webhook(settings: Settings, http: httpx.AsyncClient, row: dict[s
         return Outcome(oid, attempt, "failed", None, f"outbound_refused: {why} (not sent; allow-list in OUTBOUND_ALLOW)")
     url, host_header, server_name = pinned_url(row["url"], addresses[0])
     headers["Host"] = host_header
+    if url.startswith("https:"):
+        # httpx pools connections by the pinned address: a TLS connection verified for one name would carry the
+        # next delivery to another name on the same address, whose certificate is then never checked. Each HTTPS
+        # delivery gets a connection of its own (one handshake a webhook call; webhooks are few).
+        headers["Connection"] = "close"
     try:
         resp = await http.post(url, content=body, headers=headers, extensions={"sni_hostname": server_name})
     except httpx.HTTPError as exc:

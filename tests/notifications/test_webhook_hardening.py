@@ -200,3 +200,74 @@ async def test_pinned_url_connects_to_the_address_and_keeps_the_name(url, addres
     import ipaddress
 
     assert addresses.pinned_url(url, ipaddress.ip_address(address)) == expected
+
+
+class TlsReceiver:
+    """An HTTPS receiver on loopback (HTTP/1.1 keep-alive) whose certificate names only ``name``; it counts the
+    TLS connections it accepts and the server names (SNI) they asked for."""
+
+    def __init__(self, ca, name: str) -> None:  # noqa: ANN001
+        import http.server
+        import ssl
+        import threading
+
+        self.sni: list[str | None] = []
+        self.received: list[str] = []
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert(name).configure_cert(context)
+        context.sni_callback = lambda sock, server_name, ctx: self.sni.append(server_name)
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.received.append(self.headers["Host"])
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_two_https_names_on_one_address_never_share_a_verified_connection(api, admin, names):
+    """A pinned HTTPS connection is made to the address, with the registered name for SNI and the certificate
+    check: a connection opened (and verified) for one name must not carry a delivery to another name on the same
+    address — else the second name's certificate is never checked. The receiver's certificate covers only
+    a.hooks.test: the delivery to b.hooks.test must fail its TLS check, whatever went to a.hooks.test before."""
+    import ssl
+
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    tls = TlsReceiver(ca, "a.hooks.test")
+    port = tls.server.server_port
+    names.answers["a.hooks.test"] = ["127.0.0.1"]
+    names.answers["b.hooks.test"] = ["127.0.0.1"]
+    _, hook_a = await _register(api, admin, f"https://a.hooks.test:{port}/hook")
+    _, hook_b = await _register(api, admin, f"https://b.hooks.test:{port}/hook")
+    try:
+        first, second = await _event_for(hook_a, api), await _event_for(hook_b, api)
+        client_context = ssl.create_default_context()
+        ca.configure_trust(client_context)
+        async with httpx.AsyncClient(verify=client_context) as http:
+            assert await delivery.deliver_webhooks([first], settings=get_settings(), http=http) == {"sent": 1}
+            assert await delivery.deliver_webhooks([second], settings=get_settings(), http=http) == {"retrying": 1}
+        assert tls.received == [f"a.hooks.test:{port}"]  # nothing reached the receiver under the name it cannot prove
+        b = await WebhookDelivery.select(WebhookDelivery.reason).where(WebhookDelivery.id == second).first()
+        assert b["reason"].startswith("network:")
+        assert "a.hooks.test" in tls.sni
+    finally:
+        tls.close()
+        for hook in (hook_a, hook_b):
+            await api.post(f"/api/v1/webhooks/{hook}/deactivate", headers=admin)
