@@ -181,9 +181,9 @@ async def _take_quotas(wanted: list[tuple[UUID, UUID, str]]) -> dict[UUID, tuple
         "       FROM req LEFT JOIN s ON s.u = req.u AND s.t = req.t),"
         " n AS (SELECT u, t, count(*) AS c FROM g WHERE take GROUP BY u, t),"
         " spend AS (UPDATE wechat_subscriptions w SET remaining = w.remaining - n.c, updated_at = now() FROM n"
-        "           WHERE w.\"user\" = n.u AND w.template_id = n.t RETURNING 1),"
-        " mark AS (UPDATE notification_deliveries x SET quota_taken = true FROM g WHERE x.id = g.d AND g.take RETURNING 1)"
-        " SELECT g.d AS id, g.lasting, g.take, (SELECT count(*) FROM spend) + (SELECT count(*) FROM mark) AS written FROM g",
+        "           WHERE w.\"user\" = n.u AND w.template_id = n.t),"
+        " mark AS (UPDATE notification_deliveries x SET quota_taken = true FROM g WHERE x.id = g.d AND g.take)"
+        " SELECT g.d AS id, g.lasting, g.take FROM g",  # PostgreSQL runs spend and mark whether read or not
         [w[0] for w in wanted], [w[1] for w in wanted], [w[2] for w in wanted],
     )
     return {r["id"]: (r["lasting"] or r["take"], r["take"]) for r in rows}
@@ -221,9 +221,8 @@ def _template_id(settings: Settings, row: dict[str, Any]) -> str:
 
 
 async def _send_one(settings: Settings, wechat: WeChatClient, row: dict[str, Any], now: datetime,
-                    quota: tuple[bool, bool]) -> Outcome:
+                    template_id: str, quota: tuple[bool, bool]) -> Outcome:
     oid, attempt = row["id"], row["attempts"]
-    template_id = _template_id(settings, row)
     if not row["openid"]:
         return Outcome(oid, attempt, "skipped", reason="no_wechat_binding")
     may_send, consumed = quota
@@ -267,16 +266,18 @@ async def send_wechat(
     rows = await _claim_wechat(ids, now, takeover)
     if not rows:
         return []
+    template_ids = {r["id"]: _template_id(settings, r) for r in rows}
     held = {r["id"]: (True, True) for r in rows if r["openid"] and r["quota_taken"]}  # taken over after a crash
     quotas = held | await _take_quotas(
-        [(r["id"], r["recipient"], _template_id(settings, r)) for r in rows if r["openid"] and r["id"] not in held])
+        [(r["id"], r["recipient"], template_ids[r["id"]]) for r in rows if r["openid"] and r["id"] not in held])
     gate = asyncio.Semaphore(settings.NOTIFY_CONCURRENCY)
     recorder = Recorder(Delivery, "wechat")
 
     async def guarded(row: dict[str, Any]) -> Outcome:
         async with gate:
             try:
-                outcome = await _send_one(settings, wechat, row, now, quotas.get(row["id"], (False, False)))
+                outcome = await _send_one(settings, wechat, row, now, template_ids[row["id"]],
+                                          quotas.get(row["id"], (False, False)))
             except Exception as exc:  # noqa: BLE001 - one broken receipt must not sink the batch
                 log.exception("wechat_delivery_error", delivery=str(row["id"]))
                 outcome = _retry_or_fail(settings, row["id"], row["attempts"], None, f"internal: {exc!r}", now)

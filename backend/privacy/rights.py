@@ -187,10 +187,10 @@ async def my_data(settings: Settings, actor: Principal) -> dict[str, Any]:
     if worker is not None:
         out["worker"] = {
             "id": str(worker["id"]), "name": worker["name"],
-            "id_number": c.decrypt(worker["id_number_enc"], "id_number") if worker["id_number_enc"] else "",
+            "id_number": c.decrypt(worker["id_number_enc"], "id_number"),
             "sex": worker["sex"], "birth_date": worker["birth_date"].isoformat(),
-            "phone": c.decrypt(worker["phone_enc"], "phone") if worker["phone_enc"] else "",
-            "bank_card": c.decrypt(worker["bank_card_enc"], "bank_card") if worker["bank_card_enc"] else "",
+            "phone": c.decrypt(worker["phone_enc"], "phone"),
+            "bank_card": c.decrypt(worker["bank_card_enc"], "bank_card"),
             "trade": worker["trade"], "registered_at": worker["created_at"].isoformat(),
             "roster": rows(stints), "clocks": rows(clocks), "payroll_lines": rows(lines),
         }

@@ -37,11 +37,11 @@ def _cipher(settings: Settings) -> PiiCipher:
 
 def _out(settings: Settings, row: dict[str, Any]) -> WorkerOut:
     c = _cipher(settings)
-    phone = c.decrypt(row["phone_enc"], "phone") if row["phone_enc"] else ""
-    card = c.decrypt(row["bank_card_enc"], "bank_card") if row["bank_card_enc"] else ""
+    phone = c.decrypt(row["phone_enc"], "phone")
+    card = c.decrypt(row["bank_card_enc"], "bank_card")
     return WorkerOut(
         id=row["id"], name=row["name"], id_number_masked=(mask_id_number(c.decrypt(row["id_number_enc"], "id_number"))
-                          if row["id_number_enc"] else ""),  # "" once anonymised (retention)
+                          if row["id_number_enc"] else ""),  # "" once anonymised (retention): nothing to mask
         sex=row["sex"], birth_date=row["birth_date"].isoformat(), phone_masked=mask_phone(phone) if phone else "",
         bank_card_masked=mask_bank_card(card) if card else "", trade=row["trade"], employer_id=row["employer"],
         contract_signed=row["contract_signed"], id_region_known=row["id_region_known"], has_face_photo=row["face_media_id"] is not None, created_at=row["created_at"],
@@ -108,7 +108,7 @@ async def pii(settings: Settings, actor: Principal, worker_id: UUID) -> WorkerPi
     log.info("worker_pii_read", worker=str(worker_id), by=str(actor.id), role=actor.role.value if actor.role else None)
     c = _cipher(settings)
     return WorkerPii(
-        id=row["id"], id_number=c.decrypt(row["id_number_enc"], "id_number") if row["id_number_enc"] else "",
-        phone=c.decrypt(row["phone_enc"], "phone") if row["phone_enc"] else "",
-        bank_card=c.decrypt(row["bank_card_enc"], "bank_card") if row["bank_card_enc"] else "",
+        id=row["id"], id_number=c.decrypt(row["id_number_enc"], "id_number"),
+        phone=c.decrypt(row["phone_enc"], "phone"),
+        bank_card=c.decrypt(row["bank_card_enc"], "bank_card"),
     )
